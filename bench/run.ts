@@ -1,0 +1,128 @@
+/**
+ * `npm run bench`: Conveyor's throughput next to a raw-SQL loop doing the same work, in one run on
+ * one database, so the ratios hold on a noisy machine where absolute numbers do not.
+ *
+ *   BENCH_JOBS=20000 BENCH_WORKERS=10 npm run bench
+ */
+import pg from 'pg';
+import { resolveDatabaseUrl } from '../scripts/db/local-postgres.mjs';
+import { migrate } from '../src/lib/db/migrations';
+import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { RAW_SCHEMA, rawEnqueue, rawWorker } from './raw-loop';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 10);
+const BATCH = Number(process.env.BENCH_BATCH ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+
+const adminUrl = await resolveDatabaseUrl();
+const benchUrl = await freshDatabase(adminUrl, 'conveyor_bench');
+await migrate({ connectionString: benchUrl });
+const pool = new pg.Pool({ connectionString: benchUrl, max: WORKERS + 2 });
+
+async function freshDatabase(url: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function reset(): Promise<void> {
+  await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
+  await pool.query('VACUUM ANALYZE job_queue');
+}
+
+/** One pool of one connection per worker, as separate processes or invocations would have. */
+function workerQueues(): DatabaseQueue[] {
+  return Array.from({ length: WORKERS }, (_, w) =>
+    new DatabaseQueue({ pool: new pg.Pool({ connectionString: benchUrl, max: 1 }), workerId: `bench-${w}` }));
+}
+
+async function conveyorDrain(batch: number): Promise<number> {
+  const queues = workerQueues();
+  try {
+    const counts = await Promise.all(queues.map(async (queue) => {
+      let done = 0;
+      for (;;) {
+        const jobs = await queue.claimJobs(['BENCH'], batch);
+        if (jobs.length === 0) return done;
+        for (const job of jobs) await queue.completeJob(job, { ok: true });
+        done += jobs.length;
+      }
+    }));
+    return counts.reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(queues.map((q) => q.pool.end()));
+  }
+}
+
+async function rawDrain(batch: number): Promise<number> {
+  const pools = Array.from({ length: WORKERS }, () => new pg.Pool({ connectionString: benchUrl, max: 1 }));
+  try {
+    return (await Promise.all(pools.map((p) => rawWorker(p, batch)))).reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+  }
+}
+
+const enqueueQueue = new DatabaseQueue({ pool });
+const enqueueConveyor = () => enqueueQueue.enqueueMany(
+  Array.from({ length: JOBS }, (_, n) => ({ jobType: 'BENCH', payload: { n } })),
+);
+async function enqueueConveyorChunked() {
+  for (let i = 0; i < JOBS; i += 1_000) {
+    await enqueueQueue.enqueueMany(Array.from({ length: Math.min(1_000, JOBS - i) }, (_, k) => ({ jobType: 'BENCH', payload: { n: i + k } })));
+  }
+}
+
+interface Row { name: string; conveyor: number; raw: number }
+const results: Row[] = [];
+const best = (xs: number[]) => Math.min(...xs);
+
+console.log(`bench: ${JOBS} jobs, ${WORKERS} workers, batch ${BATCH}, best of ${ROUNDS} rounds (2-core machine: read the ratios)`);
+
+// Enqueue: bulk insert of JOBS jobs in chunks of 1,000 (one statement each).
+{
+  const c: number[] = [], r: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    await reset();
+    r.push(await timed(() => rawEnqueue(pool, JOBS, 1_000)));
+    c.push(await timed(enqueueConveyorChunked));
+  }
+  results.push({ name: 'enqueue bulk (1,000 per statement)', conveyor: JOBS / best(c), raw: JOBS / best(r) });
+}
+
+for (const batch of [1, BATCH]) {
+  const c: number[] = [], r: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    await reset();
+    await rawEnqueue(pool, JOBS, 1_000);
+    await enqueueConveyor();
+    await pool.query('ANALYZE');
+    // Alternate which goes first so neither always gets the warmer cache.
+    const order = round % 2 === 0 ? ['raw', 'conveyor'] : ['conveyor', 'raw'];
+    for (const which of order) {
+      if (which === 'raw') r.push(await timed(async () => { if ((await rawDrain(batch)) !== JOBS) throw new Error('raw loop lost jobs'); }));
+      else c.push(await timed(async () => { if ((await conveyorDrain(batch)) !== JOBS) throw new Error('conveyor lost jobs'); }));
+    }
+  }
+  results.push({ name: `claim+complete, ${WORKERS} workers, batch ${batch}`, conveyor: JOBS / best(c), raw: JOBS / best(r) });
+}
+
+const pad = (s: string, n: number) => s.padEnd(n);
+console.log(`\n${pad('benchmark', 42)}${pad('conveyor jobs/s', 17)}${pad('raw SQL jobs/s', 16)}ratio`);
+for (const row of results) {
+  console.log(`${pad(row.name, 42)}${pad(row.conveyor.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(row.conveyor / row.raw * 100).toFixed(0)} %`);
+}
+await enqueueQueue.close().catch(() => {});
+await pool.end();

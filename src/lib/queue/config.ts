@@ -1,0 +1,63 @@
+/** Every default of the queue, in one place, and the validation of options given at construction. */
+import { z } from 'zod';
+import { DEFAULT_BACKOFF } from './backoff';
+import { ValidationError } from './errors';
+
+export const DEFAULTS = {
+  /** Attempts before a job is FAILED (seed contract: 3). */
+  maxAttempts: 3,
+  priority: 0,
+  /** How long a claim holds a job before another worker may rescue it. */
+  leaseMs: 5 * 60_000,
+  /** Claim path rescues expired leases at most this often per queue instance. */
+  rescueIntervalMs: 30_000,
+  /** Rows per rescue or cleanup statement, so neither holds many row locks at once. */
+  maintenanceBatchSize: 1_000,
+  /** Payloads and results above this size are refused (the row should stay small). */
+  maxPayloadBytes: 1_048_576,
+  /** Error text kept per attempt. */
+  maxErrorLength: 1_000,
+  /** Connections in the pool the queue opens itself. */
+  poolMax: 10,
+  /** Retention for cleanup(), in days. */
+  cleanupOlderThanDays: 7,
+  listLimit: 20,
+  listLimitMax: 100,
+  claimBatchMax: 1_000,
+  backoff: DEFAULT_BACKOFF,
+} as const;
+
+export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+const backoffSchema = z
+  .object({
+    baseMs: z.number().int().min(0).max(86_400_000),
+    factor: z.number().min(1).max(100),
+    maxMs: z.number().int().min(0).max(7 * 86_400_000),
+    jitter: z.number().min(0).max(1),
+  })
+  .partial();
+
+export const queueOptionsSchema = z
+  .object({
+    connectionString: z.string().min(1).optional(),
+    pool: z.any().optional(),
+    poolMax: z.number().int().min(1).max(1_000).default(DEFAULTS.poolMax),
+    leaseMs: z.number().int().min(1_000).max(7 * 86_400_000).default(DEFAULTS.leaseMs),
+    rescueIntervalMs: z.number().int().min(0).default(DEFAULTS.rescueIntervalMs),
+    maxPayloadBytes: z.number().int().min(1).max(256 * 1_048_576).default(DEFAULTS.maxPayloadBytes),
+    defaultMaxAttempts: z.number().int().min(1).max(1_000).default(DEFAULTS.maxAttempts),
+    backoff: backoffSchema.optional(),
+    workerId: z.string().min(1).max(200).optional(),
+    clock: z.custom<{ now(): Date }>((v) => typeof (v as { now?: unknown })?.now === 'function').optional(),
+    random: z.custom<() => number>((v) => typeof v === 'function').optional(),
+  })
+  .refine((o) => !(o.pool && o.connectionString), { message: 'give either pool or connectionString, not both' });
+
+export type QueueOptionsInput = z.input<typeof queueOptionsSchema>;
+
+export function parseQueueOptions(input: unknown) {
+  const parsed = queueOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) throw ValidationError.fromZod('DatabaseQueue options', parsed.error);
+  return parsed.data;
+}

@@ -1,0 +1,398 @@
+/**
+ * DatabaseQueue: the public face of Conveyor's queue.
+ *
+ *   import { DatabaseQueue } from '@/lib/queue/db-queue';
+ *   await DatabaseQueue.enqueue({ jobType: 'INGEST_DATA', payload: { ... }, priority: 1 });
+ *   const job = await DatabaseQueue.claimJob(['INGEST_DATA']);
+ *   if (job) await DatabaseQueue.completeJob(job.job_id, { savedCount: 1000 });
+ *
+ * The static methods (the documented seed API) use a default instance built from DATABASE_URL.
+ * Apps that need several queues or their own pool create instances:
+ *
+ *   const queue = new DatabaseQueue({ connectionString, poolMax: 3 });
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { nowParam, type Clock } from './clock';
+import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
+import {
+  ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, ValidationError,
+} from './errors';
+import { QueueEventEmitter } from './events';
+import { toExecutor, type Queryable, type SqlExecutor } from './executor';
+import {
+  errorText, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter,
+  parseOlderThanDays, parseProgress, toStoredJson,
+} from './job-input';
+import { rowToJob, type JobRow } from './job-row';
+import { jobGetById, jobListRecent, jobCountByStatus, jobGetOldestPending } from './queries/jobs-read';
+import {
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobFailIfRunning, jobInsertMany,
+  jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
+} from './queries/jobs-write';
+import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
+import type { EnqueueInput, Job, ListJobsFilter, OldestPendingJob, QueueStats } from './types';
+
+export * from './errors';
+export type * from './types';
+export { ManualClock, type Clock } from './clock';
+
+/** A job this caller claimed (carries the attempt that fences its updates), or a bare job id. */
+export type JobRef = string | Pick<Job, 'id' | 'attempts'>;
+
+export interface EnqueueOptions {
+  /** Run the INSERT on the caller's connection, inside their transaction (pg client or Prisma tx). */
+  tx?: Queryable;
+}
+
+export interface ClaimOptions {
+  /** Lease for these claims; defaults to the queue's leaseMs. */
+  leaseMs?: number;
+}
+
+/** Claims this instance made and has not finished, so a bare job id is fenced by its attempt too. */
+const MAX_TRACKED_CLAIMS = 100_000;
+
+export class DatabaseQueue {
+  readonly events = new QueueEventEmitter();
+  readonly pool: pg.Pool;
+  readonly workerId: string;
+  private readonly db: SqlExecutor;
+  private readonly ownsPool: boolean;
+  private readonly options: ReturnType<typeof parseQueueOptions>;
+  private readonly backoff: BackoffPolicy;
+  private readonly clock: Clock | undefined;
+  private readonly claims = new Map<string, number>();
+  private lastRescueAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: QueueOptionsInput & { pool?: pg.Pool }) {
+    this.options = parseQueueOptions(options);
+    const { pool, connectionString } = options;
+    if (!pool && !connectionString) {
+      throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
+    }
+    this.ownsPool = !pool;
+    this.pool = pool ?? new pg.Pool({ connectionString, max: this.options.poolMax });
+    // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
+    // the pool replaces it on next use.
+    if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
+    this.db = toExecutor(this.pool);
+    this.backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
+    this.clock = this.options.clock;
+    this.workerId = this.options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  }
+
+  // ---------------------------------------------------------------- enqueue
+
+  async enqueue<P = unknown>(job: EnqueueInput<P>, options: EnqueueOptions = {}): Promise<Job<P>> {
+    const [created] = await this.enqueueMany([job], options);
+    return created as Job<P>;
+  }
+
+  /** Inserts all jobs in one statement: all are created or, on any invalid job, none. */
+  async enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options: EnqueueOptions = {}): Promise<Job<P>[]> {
+    if (!Array.isArray(jobs)) throw new ValidationError('Invalid jobs: expected an array of jobs');
+    if (jobs.length === 0) return [];
+    const rows = jobs.map((job, index) => this.toNewRow(job, jobs.length === 1 ? undefined : index));
+    const db = options.tx ? toExecutor(options.tx) : this.db;
+    const inserted = await jobInsertMany(db, { jobs: rows, now: nowParam(this.clock) });
+    const byId = new Map(inserted.map((row) => [row.id, rowToJob<P>(row)]));
+    const created = rows.map((row) => byId.get(row.id)!);
+    this.events.emit('job:enqueued', created);
+    return created;
+  }
+
+  private toNewRow(input: unknown, index?: number): NewJobRow {
+    const job = parseEnqueue(input, index);
+    const scheduledFor = job.scheduledFor === undefined ? null : new Date(job.scheduledFor).toISOString();
+    return {
+      id: uuidv7(),
+      job_type: job.jobType,
+      payloadJson: toStoredJson(job.payload, 'payload', this.options.maxPayloadBytes),
+      priority: job.priority ?? DEFAULTS.priority,
+      max_attempts: job.maxAttempts ?? this.options.defaultMaxAttempts,
+      run_at: scheduledFor,
+      delay_ms: job.delayMs ?? null,
+    };
+  }
+
+  // ---------------------------------------------------------------- claim
+
+  /** Atomically claims the next ready job of these types, or returns null. */
+  async claimJob<P = unknown>(workerTypes: string[], options: ClaimOptions = {}): Promise<Job<P> | null> {
+    const [job] = await this.claimJobs<P>(workerTypes, 1, options);
+    return job ?? null;
+  }
+
+  /** Claims up to `limit` ready jobs in one statement, highest priority first. */
+  async claimJobs<P = unknown>(workerTypes: string[], limit: number, options: ClaimOptions = {}): Promise<Job<P>[]> {
+    const types = parseJobTypes(workerTypes);
+    const count = parseClaimLimit(limit);
+    await this.rescueIfDue();
+    const rows = await jobClaimAvailable(this.db, {
+      types,
+      limit: count,
+      leaseMs: options.leaseMs ?? this.options.leaseMs,
+      workerId: this.workerId,
+      now: nowParam(this.clock),
+    });
+    const jobs = rows.map((row) => rowToJob<P>(row)).sort(claimOrder);
+    for (const job of jobs) this.trackClaim(job);
+    if (jobs.length > 0) this.events.emit('job:claimed', jobs);
+    return jobs;
+  }
+
+  // ---------------------------------------------------------------- finish a claimed job
+
+  /** PROCESSING -> COMPLETED, storing `result` and clearing the payload. */
+  async completeJob(jobRef: JobRef, result?: unknown): Promise<Job> {
+    const { id, attempt } = this.resolveRef(jobRef);
+    const stored = toStoredJson(result, 'result', this.options.maxPayloadBytes);
+    const [row] = await jobCompleteIfRunning(this.db, { id, attempt, result: stored, now: nowParam(this.clock) });
+    if (!row) throw await this.explainMiss(id, attempt, 'complete');
+    this.claims.delete(id);
+    const job = rowToJob(row);
+    this.events.emit('job:completed', job);
+    return job;
+  }
+
+  /**
+   * Records a failed attempt: back to PENDING after the backoff delay, or FAILED when attempts are
+   * spent or `error` is a NonRetryableError. Only the error's message is stored (capped at 1,000
+   * characters), never the payload.
+   */
+  async failJob(jobRef: JobRef, error: unknown): Promise<Job> {
+    const { id, attempt } = this.resolveRef(jobRef);
+    const nonRetryable = error instanceof NonRetryableError;
+    const message = errorText(error);
+    const [row] = await jobFailIfRunning(this.db, {
+      id,
+      attempt,
+      message,
+      kind: nonRetryable ? 'non_retryable' : 'error',
+      final: nonRetryable,
+      delaysMs: retryDelayTable(this.backoff, this.options.random),
+      now: nowParam(this.clock),
+    });
+    if (!row) throw await this.explainMiss(id, attempt, 'fail');
+    this.claims.delete(id);
+    const job = rowToJob(row);
+    this.events.emit('job:failed', job, { willRetry: job.status === 'PENDING', error: message });
+    return job;
+  }
+
+  async updateProgress(jobRef: JobRef, current: number, total: number, message?: string): Promise<void> {
+    const { id, attempt } = this.resolveRef(jobRef);
+    const progress = parseProgress(current, total, message);
+    const rows = await jobSetProgressIfRunning(this.db, { id, attempt, ...progress });
+    if (rows.length === 0) throw await this.explainMiss(id, attempt, 'update progress of');
+    this.events.emit('job:progress', { jobId: id, ...progress });
+  }
+
+  // ---------------------------------------------------------------- admin actions
+
+  /** FAILED or CANCELLED -> PENDING, runnable at once (with one more attempt if all were spent). */
+  async retryJob(jobId: string): Promise<Job> {
+    const id = parseJobId(jobId);
+    const [row] = await jobRetryIfFinishedUnsuccessfully(this.db, { id, now: nowParam(this.clock) });
+    if (!row) throw await this.explainMiss(id, null, 'retry');
+    const job = rowToJob(row);
+    this.events.emit('job:retried', job);
+    return job;
+  }
+
+  /** PENDING or PROCESSING -> CANCELLED. Finished jobs refuse with InvalidJobStateError. */
+  async cancelJob(jobId: string): Promise<Job> {
+    const id = parseJobId(jobId);
+    const [row] = await jobCancelIfUnfinished(this.db, { id, now: nowParam(this.clock) });
+    if (!row) throw await this.explainMiss(id, null, 'cancel');
+    const job = rowToJob(row);
+    this.events.emit('job:cancelled', job);
+    return job;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getJob<P = unknown>(jobId: string): Promise<Job<P> | null> {
+    const row = await jobGetById(this.db, { id: parseJobId(jobId) });
+    return row ? rowToJob<P>(row) : null;
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<Job[]> {
+    const { status, jobType, limit } = parseListFilter(filter);
+    const rows = await jobListRecent(this.db, { status: status ?? null, jobType: jobType ?? null, limit });
+    return rows.map((row) => rowToJob(row));
+  }
+
+  async getQueueStats(): Promise<QueueStats> {
+    const stats: QueueStats = { pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const { status, count } of await jobCountByStatus(this.db)) {
+      stats[status.toLowerCase() as keyof QueueStats] = Number(count);
+    }
+    return stats;
+  }
+
+  async oldestPendingJob(): Promise<OldestPendingJob | null> {
+    const row = await jobGetOldestPending(this.db, { now: nowParam(this.clock) });
+    if (!row) return null;
+    return { id: row.id, createdAt: new Date(row.created_at), ageMinutes: Math.floor(row.age_seconds / 60) };
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Deletes COMPLETED, FAILED and CANCELLED jobs that finished more than `olderThanDays` ago. */
+  async cleanup(olderThanDays: number = DEFAULTS.cleanupOlderThanDays): Promise<number> {
+    const days = parseOlderThanDays(olderThanDays);
+    const olderThanMs = Math.round(days * 86_400_000);
+    let total = 0;
+    for (;;) {
+      const deleted = await jobDeleteFinishedBefore(this.db, {
+        olderThanMs,
+        limit: DEFAULTS.maintenanceBatchSize,
+        now: nowParam(this.clock),
+      });
+      total += deleted;
+      if (deleted < DEFAULTS.maintenanceBatchSize) break;
+    }
+    this.events.emit('maintenance:cleanup', { deleted: total, olderThanDays: days });
+    return total;
+  }
+
+  /** Returns expired-lease jobs to PENDING (or FAILED when spent). Returns how many it rescued. */
+  async rescueExpired(): Promise<number> {
+    this.lastRescueAt = Date.now();
+    let total = 0;
+    for (;;) {
+      const rows = await jobRescueExpired(this.db, {
+        limit: DEFAULTS.maintenanceBatchSize,
+        delaysMs: retryDelayTable(this.backoff, this.options.random),
+        now: nowParam(this.clock),
+      });
+      total += rows.length;
+      if (rows.length > 0) this.events.emit('job:rescued', rows.map((row) => rowToJob(row)));
+      if (rows.length < DEFAULTS.maintenanceBatchSize) return total;
+    }
+  }
+
+  /** The claim path rescues at most once per rescueIntervalMs per instance (0 = every claim). */
+  private async rescueIfDue(): Promise<void> {
+    // Wall-clock pacing only decides how often to look; which leases expired is the database's call.
+    if (Date.now() - this.lastRescueAt >= this.options.rescueIntervalMs) await this.rescueExpired();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private trackClaim(job: Job): void {
+    if (this.claims.size >= MAX_TRACKED_CLAIMS) {
+      const oldest = this.claims.keys().next().value;
+      if (oldest !== undefined) this.claims.delete(oldest);
+    }
+    this.claims.set(job.id, job.attempts);
+  }
+
+  private resolveRef(jobRef: JobRef): { id: string; attempt: number | null } {
+    if (typeof jobRef === 'string') {
+      const id = parseJobId(jobRef);
+      return { id, attempt: this.claims.get(id) ?? null };
+    }
+    return { id: parseJobId(jobRef?.id), attempt: jobRef.attempts };
+  }
+
+  /** After a guarded statement changed nothing: say why, from the job as it is now. */
+  private async explainMiss(id: string, attempt: number | null, action: string): Promise<Error> {
+    const row: JobRow | undefined = await jobGetById(this.db, { id });
+    if (!row) return new JobNotFoundError(id);
+    const job = rowToJob(row);
+    // The claim record stays: attempt numbers only grow, so it keeps fencing later calls too.
+    if (attempt !== null && !(job.status === 'PROCESSING' && job.attempts === attempt)) {
+      return new LeaseLostError(id, job.status, action, attempt);
+    }
+    return new InvalidJobStateError(id, job.status, action);
+  }
+
+  // ---------------------------------------------------------------- the static (seed) API
+
+  private static defaultInstance: DatabaseQueue | undefined;
+
+  /** Sets the instance the static methods use (replacing one built from DATABASE_URL). */
+  static configure(options: QueueOptionsInput & { pool?: pg.Pool }): DatabaseQueue {
+    DatabaseQueue.defaultInstance = new DatabaseQueue(options);
+    return DatabaseQueue.defaultInstance;
+  }
+
+  static get default(): DatabaseQueue {
+    if (!DatabaseQueue.defaultInstance) {
+      const connectionString = process.env.DATABASE_URL;
+      if (!connectionString) {
+        throw new ConfigError('DATABASE_URL is not set: set it, or call DatabaseQueue.configure({ connectionString })');
+      }
+      DatabaseQueue.defaultInstance = new DatabaseQueue({ connectionString });
+    }
+    return DatabaseQueue.defaultInstance;
+  }
+
+  /** Closes the default instance's pool (tests, scripts that must exit). */
+  static async closeDefault(): Promise<void> {
+    const instance = DatabaseQueue.defaultInstance;
+    DatabaseQueue.defaultInstance = undefined;
+    await instance?.close();
+  }
+
+  static enqueue<P = unknown>(job: EnqueueInput<P>, options?: EnqueueOptions) {
+    return DatabaseQueue.default.enqueue(job, options);
+  }
+  static enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options?: EnqueueOptions) {
+    return DatabaseQueue.default.enqueueMany(jobs, options);
+  }
+  static claimJob<P = unknown>(workerTypes: string[], options?: ClaimOptions) {
+    return DatabaseQueue.default.claimJob<P>(workerTypes, options);
+  }
+  static claimJobs<P = unknown>(workerTypes: string[], limit: number, options?: ClaimOptions) {
+    return DatabaseQueue.default.claimJobs<P>(workerTypes, limit, options);
+  }
+  static completeJob(jobRef: JobRef, result?: unknown) {
+    return DatabaseQueue.default.completeJob(jobRef, result);
+  }
+  static failJob(jobRef: JobRef, error: unknown) {
+    return DatabaseQueue.default.failJob(jobRef, error);
+  }
+  static updateProgress(jobRef: JobRef, current: number, total: number, message?: string) {
+    return DatabaseQueue.default.updateProgress(jobRef, current, total, message);
+  }
+  static getQueueStats() {
+    return DatabaseQueue.default.getQueueStats();
+  }
+  static cleanup(olderThanDays?: number) {
+    return DatabaseQueue.default.cleanup(olderThanDays);
+  }
+  static retryJob(jobId: string) {
+    return DatabaseQueue.default.retryJob(jobId);
+  }
+  static cancelJob(jobId: string) {
+    return DatabaseQueue.default.cancelJob(jobId);
+  }
+  static getJob<P = unknown>(jobId: string) {
+    return DatabaseQueue.default.getJob<P>(jobId);
+  }
+  static listJobs(filter?: ListJobsFilter) {
+    return DatabaseQueue.default.listJobs(filter);
+  }
+  static oldestPendingJob() {
+    return DatabaseQueue.default.oldestPendingJob();
+  }
+  static rescueExpired() {
+    return DatabaseQueue.default.rescueExpired();
+  }
+}
+
+/** Priority first, then the order they became ready: the order the claim's index serves them. */
+function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import type { JobStatus } from './types';
+
+/** Base class, so callers can tell queue errors from everything else with one instanceof. */
+export class QueueError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class JobNotFoundError extends QueueError {
+  constructor(readonly jobId: string) {
+    super(`Job ${jobId} not found`);
+  }
+}
+
+/** The job exists but is not in a state that allows the requested transition. */
+export class InvalidJobStateError extends QueueError {
+  constructor(
+    readonly jobId: string,
+    readonly currentStatus: JobStatus,
+    readonly action: string,
+  ) {
+    super(`Cannot ${action} job ${jobId}: it is ${currentStatus}`);
+  }
+}
+
+/**
+ * The caller's claim on the job is gone: its lease expired and the job was rescued or claimed
+ * again, or an admin cancelled it. The caller's result is discarded; the job's state is unchanged.
+ */
+export class LeaseLostError extends InvalidJobStateError {
+  constructor(jobId: string, currentStatus: JobStatus, action: string, readonly attempt: number) {
+    super(jobId, currentStatus, action);
+    this.message = `Cannot ${action} job ${jobId}: attempt ${attempt} no longer holds it (it is ${currentStatus})`;
+  }
+}
+
+/** Bad input to the library. Carries zod's issues so HTTP adapters can answer 400 with them. */
+export class ValidationError extends QueueError {
+  constructor(
+    message: string,
+    readonly issues: z.core.$ZodIssue[] = [],
+  ) {
+    super(message);
+  }
+
+  static fromZod(what: string, error: z.ZodError): ValidationError {
+    const detail = error.issues
+      .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+      .join('; ');
+    return new ValidationError(`Invalid ${what}: ${detail}`, error.issues);
+  }
+}
+
+/** Throw this from a handler to fail the job at once, without the remaining retries. */
+export class NonRetryableError extends QueueError {}
+
+/** Missing or invalid configuration (no database URL, bad options). */
+export class ConfigError extends QueueError {}

@@ -1,0 +1,23 @@
+/**
+ * Typed events the queue emits after each state change it makes. Metrics, logs and tests subscribe
+ * here instead of wrapping the queue. Listeners run synchronously and must not throw.
+ */
+import { EventEmitter } from 'node:events';
+import type { Job } from './types';
+
+export interface QueueEvents {
+  'job:enqueued': [jobs: Job[]];
+  'job:claimed': [jobs: Job[]];
+  'job:completed': [job: Job];
+  /** A failed attempt; `willRetry` false means the job is now FAILED. */
+  'job:failed': [job: Job, info: { willRetry: boolean; error: string }];
+  'job:rescued': [jobs: Job[]];
+  'job:retried': [job: Job];
+  'job:cancelled': [job: Job];
+  'job:progress': [info: { jobId: string; current: number; total: number; message: string }];
+  /** An idle pooled connection failed (server restart, terminated backend); the pool replaces it. */
+  'pool:error': [error: Error];
+  'maintenance:cleanup': [info: { deleted: number; olderThanDays: number }];
+}
+
+export class QueueEventEmitter extends EventEmitter<QueueEvents> {}

@@ -1,0 +1,134 @@
+/**
+ * Validation of everything callers hand the queue. Bad input becomes a ValidationError naming the
+ * field, before any SQL runs, so a rejected call has written nothing.
+ */
+import { z } from 'zod';
+import { DEFAULTS, JOB_TYPE_PATTERN } from './config';
+import { ValidationError } from './errors';
+import { JOB_STATUSES } from './types';
+
+const jobType = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+
+export const jobIdSchema = z.uuid({ message: 'must be a job id (a UUID)' });
+
+const enqueueSchema = z
+  .object({
+    jobType,
+    payload: z.unknown().optional(),
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    maxAttempts: z.number().int().min(1).max(1_000).optional(),
+    scheduledFor: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
+    delayMs: z.number().int().min(0).max(366 * 86_400_000).optional(),
+  })
+  .strict()
+  .refine((j) => j.scheduledFor === undefined || j.delayMs === undefined, {
+    message: 'give scheduledFor or delayMs, not both',
+  })
+  .refine((j) => !(j.scheduledFor instanceof Date) || !Number.isNaN(j.scheduledFor.getTime()), {
+    message: 'scheduledFor is an invalid Date',
+    path: ['scheduledFor'],
+  });
+
+export type ValidEnqueue = z.output<typeof enqueueSchema>;
+
+export function parseEnqueue(input: unknown, index?: number): ValidEnqueue {
+  const parsed = enqueueSchema.safeParse(input);
+  if (!parsed.success) throw ValidationError.fromZod(index === undefined ? 'job' : `job #${index}`, parsed.error);
+  return parsed.data;
+}
+
+export function parseJobId(id: unknown): string {
+  const parsed = jobIdSchema.safeParse(id);
+  if (!parsed.success) throw ValidationError.fromZod('jobId', parsed.error);
+  return parsed.data;
+}
+
+export function parseJobTypes(types: unknown): string[] {
+  const parsed = z.array(jobType).min(1).max(100).safeParse(types);
+  if (!parsed.success) throw ValidationError.fromZod('job types', parsed.error);
+  return [...new Set(parsed.data)];
+}
+
+export function parseClaimLimit(limit: unknown): number {
+  const parsed = z.number().int().min(1).max(DEFAULTS.claimBatchMax).safeParse(limit);
+  if (!parsed.success) throw ValidationError.fromZod('claim limit', parsed.error);
+  return parsed.data;
+}
+
+const progressSchema = z.object({
+  current: z.number().finite().min(0),
+  total: z.number().finite().min(0),
+  message: z.string().max(500).default(''),
+});
+
+export function parseProgress(current: unknown, total: unknown, message: unknown) {
+  const parsed = progressSchema.safeParse({ current, total, message: message ?? undefined });
+  if (!parsed.success) throw ValidationError.fromZod('progress', parsed.error);
+  assertStoredText(parsed.data.message, 'progress.message');
+  return parsed.data;
+}
+
+const listSchema = z
+  .object({
+    status: z.enum(JOB_STATUSES).optional(),
+    jobType: jobType.optional(),
+    limit: z.number().int().min(1).max(DEFAULTS.listLimitMax).default(DEFAULTS.listLimit),
+  })
+  .strict();
+
+export function parseListFilter(filter: unknown) {
+  const parsed = listSchema.safeParse(filter ?? {});
+  if (!parsed.success) throw ValidationError.fromZod('list filter', parsed.error);
+  return parsed.data;
+}
+
+export function parseOlderThanDays(days: unknown): number {
+  const parsed = z.number().finite().min(0).max(36_500).safeParse(days);
+  if (!parsed.success) throw ValidationError.fromZod('olderThanDays', parsed.error);
+  return parsed.data;
+}
+
+/**
+ * Serializes a payload or result for a jsonb column. Postgres refuses NUL characters and lone
+ * UTF-16 surrogates in jsonb, and a huge value bloats the hot table: refuse both up front.
+ */
+export function toStoredJson(value: unknown, what: string, maxBytes: number): string | null {
+  if (value === undefined) return null;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new ValidationError(`Invalid ${what}: not JSON-serializable (${(error as Error).message})`);
+  }
+  if (json === undefined) throw new ValidationError(`Invalid ${what}: not JSON-serializable`);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) throw new ValidationError(`Invalid ${what}: ${bytes} bytes exceeds the limit of ${maxBytes}`);
+  walkStrings(value, (text, path) => assertStoredText(text, `${what}${path}`));
+  return json;
+}
+
+function assertStoredText(text: string, where: string): void {
+  if (text.includes('\u0000')) throw new ValidationError(`Invalid ${where}: contains a NUL character`);
+  if (!text.isWellFormed()) throw new ValidationError(`Invalid ${where}: contains a lone UTF-16 surrogate`);
+}
+
+function walkStrings(value: unknown, visit: (text: string, path: string) => void, path = ''): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((item, i) => walkStrings(item, visit, `${path}[${i}]`));
+  else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      visit(key, `${path}.${key}`);
+      walkStrings(item, visit, `${path}.${key}`);
+    }
+  }
+}
+
+/** Error text stored per attempt: message only (never the payload), capped. */
+export function errorText(error: unknown, maxLength = DEFAULTS.maxErrorLength): string {
+  const raw =
+    error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  // Strip what Postgres cannot store in text, so recording a failure cannot itself fail.
+  const clean = raw.replaceAll('\u0000', '');
+  const clipped = clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
+  return clipped.toWellFormed();
+}

@@ -1,0 +1,62 @@
+/** Housekeeping statements: lease rescue and retention. Both work in bounded batches. */
+import type { SqlExecutor } from '../executor';
+import { JOB_COLUMNS, type JobRow } from '../job-row';
+
+/**
+ * PROCESSING jobs whose lease expired (their worker crashed, hung or lost its connection) go back
+ * to PENDING with the retry delay for the attempt they were on, or to FAILED when that attempt was
+ * their last. SKIP LOCKED lets several rescuers run at once without waiting on each other.
+ */
+export async function jobRescueExpired(
+  db: SqlExecutor,
+  p: { limit: number; delaysMs: number[]; now: Date | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `WITH expired AS (
+       SELECT id AS expired_id, attempts >= max_attempts AS final
+         FROM job_queue
+        WHERE status = 'PROCESSING' AND locked_until < coalesce($3::timestamptz, now())
+        ORDER BY locked_until
+        LIMIT $1
+          FOR UPDATE SKIP LOCKED
+     )
+     UPDATE job_queue j
+        SET status = CASE WHEN e.final THEN 'FAILED' ELSE 'PENDING' END::"JobStatus",
+            run_at = CASE WHEN e.final THEN j.run_at
+                          ELSE coalesce($3::timestamptz, now())
+                               + ($2::int[])[least(j.attempts, cardinality($2::int[]))] * interval '1 millisecond'
+                     END,
+            completed_at = CASE WHEN e.final THEN coalesce($3::timestamptz, now()) END,
+            result = CASE WHEN e.final THEN jsonb_build_object('error', 'lease expired') ELSE j.result END,
+            errors = j.errors || jsonb_build_array(jsonb_build_object(
+                       'attempt', j.attempts, 'at', coalesce($3::timestamptz, now()),
+                       'message', 'lease expired (worker ' || coalesce(j.locked_by, '?') || ' did not finish in time)',
+                       'kind', 'lease_expired')),
+            locked_until = NULL, locked_by = NULL, updated_at = now()
+       FROM expired e
+      WHERE j.id = e.expired_id
+     RETURNING ${JOB_COLUMNS}`,
+    [p.limit, p.delaysMs, p.now],
+  );
+}
+
+/** Deletes up to `limit` finished jobs that finished before now - olderThanMs. Returns the count. */
+export async function jobDeleteFinishedBefore(
+  db: SqlExecutor,
+  p: { olderThanMs: number; limit: number; now: Date | null },
+): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    `WITH doomed AS (
+       SELECT id FROM job_queue
+        WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+          AND completed_at < coalesce($3::timestamptz, now()) - $1 * interval '1 millisecond'
+        LIMIT $2
+          FOR UPDATE SKIP LOCKED
+     ), deleted AS (
+       DELETE FROM job_queue j USING doomed WHERE j.id = doomed.id RETURNING 1
+     )
+     SELECT count(*)::int AS deleted FROM deleted`,
+    [p.olderThanMs, p.limit, p.now],
+  );
+  return rows[0]?.deleted ?? 0;
+}

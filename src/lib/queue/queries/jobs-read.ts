@@ -1,0 +1,48 @@
+/** Statements that only read jobs: lookups, admin lists and the numbers behind stats. */
+import type { SqlExecutor } from '../executor';
+import { JOB_COLUMNS, type JobRow } from '../job-row';
+import type { JobStatus } from '../types';
+
+export async function jobGetById(db: SqlExecutor, p: { id: string }): Promise<JobRow | undefined> {
+  const rows = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM job_queue WHERE id = $1`, [p.id]);
+  return rows[0];
+}
+
+/** Newest first; each filter applies only when given. Served by job_queue_status_created_idx. */
+export async function jobListRecent(
+  db: SqlExecutor,
+  p: { status: JobStatus | null; jobType: string | null; limit: number },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM job_queue
+      WHERE ($1::"JobStatus" IS NULL OR status = $1::"JobStatus")
+        AND ($2::text IS NULL OR job_type = $2)
+      ORDER BY created_at DESC, id DESC
+      LIMIT $3`,
+    [p.status, p.jobType, p.limit],
+  );
+}
+
+export async function jobCountByStatus(db: SqlExecutor): Promise<{ status: JobStatus; count: number }[]> {
+  return db.query<{ status: JobStatus; count: number }>(
+    `SELECT status, count(*)::int AS count FROM job_queue GROUP BY status`,
+    [],
+  );
+}
+
+/** The PENDING job created first, and its age by the database clock. */
+export async function jobGetOldestPending(
+  db: SqlExecutor,
+  p: { now: Date | null },
+): Promise<{ id: string; created_at: Date; age_seconds: number } | undefined> {
+  const rows = await db.query<{ id: string; created_at: Date; age_seconds: number }>(
+    `SELECT id, created_at,
+            extract(epoch FROM coalesce($1::timestamptz, now()) - created_at)::float8 AS age_seconds
+       FROM job_queue
+      WHERE status = 'PENDING'
+      ORDER BY created_at, id
+      LIMIT 1`,
+    [p.now],
+  );
+  return rows[0];
+}

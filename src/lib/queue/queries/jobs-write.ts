@@ -1,0 +1,185 @@
+/**
+ * Every statement that changes a job's state. Each transition is ONE statement guarded by the
+ * current status (and, for a worker's own claim, by its attempt number), so two actors racing on
+ * one job cannot both win, and a worker whose lease was taken over changes nothing.
+ * Time is the database's `now()` unless a test clock is bound as `$now` (see clock.ts).
+ */
+import type { SqlExecutor } from '../executor';
+import { JOB_COLUMNS, type JobRow } from '../job-row';
+
+export interface NewJobRow {
+  id: string;
+  job_type: string;
+  /** The payload already serialized (and size-checked) as JSON, or null for none. */
+  payloadJson: string | null;
+  priority: number;
+  max_attempts: number;
+  run_at: string | null;
+  delay_ms: number | null;
+}
+
+/** One JSON array of the rows, splicing each payload's JSON in as is rather than re-encoding it. */
+function rowsAsJsonArray(jobs: NewJobRow[]): string {
+  const parts = jobs.map(({ payloadJson, ...fields }) => `${JSON.stringify(fields).slice(0, -1)},"payload":${payloadJson ?? 'null'}}`);
+  return `[${parts.join(',')}]`;
+}
+
+/**
+ * Inserts any number of jobs in one statement: the rows travel as one jsonb array, so one job and
+ * ten thousand cost one round trip and one plan, and the same text works through a Prisma
+ * transaction. ids come from the caller (UUIDv7, time-ordered) so results can be matched to input.
+ */
+export async function jobInsertMany(db: SqlExecutor, p: { jobs: NewJobRow[]; now: Date | null }): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at)
+     SELECT j.id, j.job_type, j.payload, j.priority, j.max_attempts,
+            coalesce(j.run_at, coalesce($2::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')
+       FROM jsonb_to_recordset($1::jsonb) AS j(id uuid, job_type text, payload jsonb, priority int,
+                                               max_attempts int, run_at timestamptz, delay_ms bigint)
+     RETURNING ${JOB_COLUMNS}`,
+    [rowsAsJsonArray(p.jobs), p.now],
+  );
+}
+
+/**
+ * Claims up to `limit` ready jobs. The CTE is a fence: it picks and locks exactly `limit` ids
+ * (SKIP LOCKED, so concurrent claimers take different rows instead of queueing behind each other);
+ * a plain `WHERE id IN (subquery)` may be re-evaluated and update more rows than the LIMIT.
+ * The ORDER BY matches job_queue_ready_idx.
+ */
+export async function jobClaimAvailable(
+  db: SqlExecutor,
+  p: { types: string[]; limit: number; leaseMs: number; workerId: string; now: Date | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `WITH ready AS (
+       SELECT id AS ready_id FROM job_queue
+        WHERE status = 'PENDING'
+          AND job_type = ANY($1::text[])
+          AND run_at <= coalesce($5::timestamptz, now())
+        ORDER BY priority DESC, run_at, id
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     )
+     UPDATE job_queue j
+        SET status = 'PROCESSING',
+            attempts = j.attempts + 1,
+            locked_until = coalesce($5::timestamptz, now()) + $3 * interval '1 millisecond',
+            locked_by = $4,
+            started_at = coalesce($5::timestamptz, now()),
+            updated_at = now()
+       FROM ready
+      WHERE j.id = ready.ready_id
+     RETURNING ${JOB_COLUMNS}`,
+    [p.types, p.limit, p.leaseMs, p.workerId, p.now],
+  );
+}
+
+/**
+ * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
+ * not want kept, and it is the bulk of the row). `attempt` null = any attempt (unfenced).
+ */
+export async function jobCompleteIfRunning(
+  db: SqlExecutor,
+  p: { id: string; attempt: number | null; result: string | null; now: Date | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `UPDATE job_queue
+        SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
+            locked_until = NULL, locked_by = NULL,
+            completed_at = coalesce($4::timestamptz, now()), updated_at = now()
+      WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
+     RETURNING ${JOB_COLUMNS}`,
+    [p.id, p.attempt, p.result, p.now],
+  );
+}
+
+/**
+ * PROCESSING -> PENDING (retry later) or FAILED (attempts spent, or `final`). The next run time is
+ * `now() + delays[attempts]`: the retry policy's table of delays, computed in code (backoff.ts),
+ * indexed here by the attempt that failed (the last entry repeats). The error is appended to the
+ * job's history; a final failure also puts it in `result.error`, where the docs' queries read it.
+ */
+export async function jobFailIfRunning(
+  db: SqlExecutor,
+  p: {
+    id: string;
+    attempt: number | null;
+    message: string;
+    kind: 'error' | 'non_retryable';
+    final: boolean;
+    delaysMs: number[];
+    now: Date | null;
+  },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `WITH failing AS (
+       SELECT id AS failing_id, ($4::boolean OR attempts >= max_attempts) AS final
+         FROM job_queue
+        WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
+          FOR UPDATE
+     )
+     UPDATE job_queue j
+        SET status = CASE WHEN f.final THEN 'FAILED' ELSE 'PENDING' END::"JobStatus",
+            run_at = CASE WHEN f.final THEN j.run_at
+                          ELSE coalesce($7::timestamptz, now())
+                               + ($6::int[])[least(j.attempts, cardinality($6::int[]))] * interval '1 millisecond'
+                     END,
+            completed_at = CASE WHEN f.final THEN coalesce($7::timestamptz, now()) END,
+            result = CASE WHEN f.final THEN jsonb_build_object('error', $3::text) ELSE j.result END,
+            errors = j.errors || jsonb_build_array(jsonb_build_object(
+                       'attempt', j.attempts, 'at', coalesce($7::timestamptz, now()),
+                       'message', $3::text, 'kind', $5::text)),
+            locked_until = NULL, locked_by = NULL, updated_at = now()
+       FROM failing f
+      WHERE j.id = f.failing_id
+     RETURNING ${JOB_COLUMNS}`,
+    [p.id, p.attempt, p.message, p.final, p.kind, p.delaysMs, p.now],
+  );
+}
+
+/** Progress of a running job. Touches no indexed column, so the update stays HOT. */
+export async function jobSetProgressIfRunning(
+  db: SqlExecutor,
+  p: { id: string; attempt: number | null; current: number; total: number; message: string },
+): Promise<{ id: string }[]> {
+  return db.query<{ id: string }>(
+    `UPDATE job_queue
+        SET progress = jsonb_build_object('current', $3::float8, 'total', $4::float8, 'message', $5::text),
+            updated_at = now()
+      WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
+     RETURNING id`,
+    [p.id, p.attempt, p.current, p.total, p.message],
+  );
+}
+
+/**
+ * FAILED or CANCELLED -> PENDING, runnable now. Like Oban's retry, it grants one more attempt when
+ * the job had spent them all, and keeps the error history.
+ */
+export async function jobRetryIfFinishedUnsuccessfully(
+  db: SqlExecutor,
+  p: { id: string; now: Date | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `UPDATE job_queue
+        SET status = 'PENDING', run_at = coalesce($2::timestamptz, now()),
+            max_attempts = greatest(max_attempts, attempts + 1),
+            completed_at = NULL, result = NULL, updated_at = now()
+      WHERE id = $1 AND status IN ('FAILED', 'CANCELLED') AND attempts < 1000
+     RETURNING ${JOB_COLUMNS}`,
+    [p.id, p.now],
+  );
+}
+
+/** PENDING or PROCESSING -> CANCELLED. A worker still running it finds its lease gone. */
+export async function jobCancelIfUnfinished(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `UPDATE job_queue
+        SET status = 'CANCELLED', locked_until = NULL, locked_by = NULL,
+            completed_at = coalesce($2::timestamptz, now()), updated_at = now()
+      WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')
+     RETURNING ${JOB_COLUMNS}`,
+    [p.id, p.now],
+  );
+}

@@ -1,0 +1,81 @@
+/** Public types of the queue. Field names are camelCase; the table's columns are snake_case. */
+
+export const JOB_STATUSES = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Statuses a job never leaves on its own (retry is an explicit admin action). */
+export const FINISHED_STATUSES: readonly JobStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export interface JobProgress {
+  current: number;
+  total: number;
+  message: string;
+}
+
+/** One entry of a job's error history: one per failed attempt. */
+export interface JobErrorEntry {
+  attempt: number;
+  at: string;
+  message: string;
+  /** 'error' for a thrown error, 'lease_expired' when a rescue took the job back. */
+  kind: 'error' | 'non_retryable' | 'lease_expired';
+}
+
+export interface Job<P = unknown> {
+  id: string;
+  /** Same as `id`; kept because the documented seed API reads `job.job_id`. */
+  job_id: string;
+  jobType: string;
+  status: JobStatus;
+  payload: P | null;
+  result: unknown;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  /** When the job becomes claimable (the seed API calls this `scheduledFor`). */
+  runAt: Date;
+  lockedUntil: Date | null;
+  lockedBy: string | null;
+  progress: JobProgress | null;
+  errors: JobErrorEntry[];
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+}
+
+export interface EnqueueInput<P = unknown> {
+  jobType: string;
+  payload?: P;
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  /** Attempts before the job is FAILED. Default 3. */
+  maxAttempts?: number;
+  /** Do not run before this time. */
+  scheduledFor?: Date | string;
+  /** Do not run before now + delayMs (database clock). Mutually exclusive with scheduledFor. */
+  delayMs?: number;
+}
+
+export interface QueueStats {
+  pending: number;
+  processing: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+export interface ListJobsFilter {
+  status?: JobStatus;
+  jobType?: string;
+  /** 1..100, default 20. */
+  limit?: number;
+}
+
+export interface OldestPendingJob {
+  id: string;
+  createdAt: Date;
+  ageMinutes: number;
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseQueue, ManualClock, ValidationError } from '@/lib/queue/db-queue';
+import { useTestDatabase } from '../helpers/db';
+import { expectJobCount, insertJob, jobRow } from '../helpers/jobs';
+
+const db = useTestDatabase();
+let queue: DatabaseQueue;
+
+beforeAll(() => {
+  queue = new DatabaseQueue({ pool: db.current.pool, random: () => 0.5 });
+});
+beforeEach(async () => {
+  await db.current.pool.query('DELETE FROM job_queue');
+});
+afterAll(async () => queue.close());
+
+describe('lease rescue', () => {
+  it('returns an expired PROCESSING job to PENDING with the backoff of its attempt', async () => {
+    const id = await insertJob(db.current.pool, { status: 'PROCESSING', attempts: 1, lockedUntilOffsetS: -1 });
+    const live = await insertJob(db.current.pool, { status: 'PROCESSING', attempts: 1, lockedUntilOffsetS: 60 });
+    expect(await queue.rescueExpired()).toBe(1);
+    const row = await jobRow(db.current.pool, id);
+    expect(row).toMatchObject({ status: 'PENDING', attempts: 1, locked_until: null, locked_by: null });
+    const { rows } = await db.current.pool.query<{ delay: number }>(
+      'SELECT extract(epoch FROM run_at - updated_at)::float8 AS delay FROM job_queue WHERE id = $1',
+      [id],
+    );
+    expect(rows[0]!.delay).toBeCloseTo(10, 0);
+    expect(row.errors[0]).toMatchObject({ attempt: 1, kind: 'lease_expired' });
+    expect((await jobRow(db.current.pool, live)).status).toBe('PROCESSING');
+  });
+
+  it('fails an expired job whose last attempt it was', async () => {
+    const id = await insertJob(db.current.pool, { status: 'PROCESSING', attempts: 3, maxAttempts: 3, lockedUntilOffsetS: -5 });
+    await queue.rescueExpired();
+    expect(await jobRow(db.current.pool, id)).toMatchObject({ status: 'FAILED', result: { error: 'lease expired' } });
+  });
+
+  it('the claim path rescues, at most once per rescueIntervalMs', async () => {
+    const clock = new ManualClock();
+    const q = new DatabaseQueue({ pool: db.current.pool, rescueIntervalMs: 60_000, backoff: { baseMs: 0 }, clock });
+    const { rows } = await db.current.pool.query<{ now: Date }>('SELECT now()');
+    clock.set(rows[0]!.now);
+    await insertJob(db.current.pool, { jobType: 'R', status: 'PROCESSING', attempts: 1, lockedUntilOffsetS: -1 });
+    // The claim rescues first (back to PENDING, runnable at once with a zero backoff), then claims it.
+    expect(await q.claimJob(['R'])).toMatchObject({ attempts: 2 });
+
+    await insertJob(db.current.pool, { jobType: 'R2', status: 'PROCESSING', attempts: 1, lockedUntilOffsetS: -1 });
+    expect(await q.claimJob(['R2'])).toBeNull(); // interval not elapsed: no rescue yet
+  });
+});
+
+describe('cleanup', () => {
+  it('deletes only finished jobs older than the retention, and says how many', async () => {
+    const day = 86_400;
+    const oldCompleted = await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -8 * day });
+    const oldFailed = await insertJob(db.current.pool, { status: 'FAILED', completedAtOffsetS: -8 * day });
+    const oldCancelled = await insertJob(db.current.pool, { status: 'CANCELLED', completedAtOffsetS: -8 * day });
+    await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -6 * day });
+    await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -30 * day });
+    await insertJob(db.current.pool, { status: 'PROCESSING', createdAtOffsetS: -30 * day });
+    expect(await queue.cleanup()).toBe(3);
+    for (const id of [oldCompleted, oldFailed, oldCancelled]) expect(await queue.getJob(id)).toBeNull();
+    await expectJobCount(db.current.pool, 3);
+    expect(await queue.cleanup(5)).toBe(1);
+    await expectJobCount(db.current.pool, 2, "status IN ('PENDING', 'PROCESSING')");
+  });
+
+  it('works through more rows than one batch', async () => {
+    await db.current.pool.query(
+      `INSERT INTO job_queue (job_type, status, completed_at, attempts)
+       SELECT 'OLD', 'COMPLETED', now() - interval '10 days', 1 FROM generate_series(1, 2500)`,
+    );
+    expect(await queue.cleanup(7)).toBe(2500);
+  });
+
+  it('refuses a negative or non-numeric age', async () => {
+    await expect(queue.cleanup(-1)).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.cleanup('7' as never)).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('stats and lists', () => {
+  it('getQueueStats counts each status', async () => {
+    for (const [status, n] of [['PENDING', 3], ['PROCESSING', 2], ['COMPLETED', 4], ['FAILED', 1], ['CANCELLED', 2]] as const) {
+      for (let i = 0; i < n; i++) await insertJob(db.current.pool, { status });
+    }
+    expect(await queue.getQueueStats()).toEqual({ pending: 3, processing: 2, completed: 4, failed: 1, cancelled: 2 });
+  });
+
+  it('getQueueStats is all zeros on an empty queue', async () => {
+    expect(await queue.getQueueStats()).toEqual({ pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 });
+  });
+
+  it('listJobs filters by status and type, newest first, capped at 100', async () => {
+    const a = await insertJob(db.current.pool, { jobType: 'A', status: 'FAILED', createdAtOffsetS: -30 });
+    const b = await insertJob(db.current.pool, { jobType: 'A', status: 'FAILED', createdAtOffsetS: -10 });
+    await insertJob(db.current.pool, { jobType: 'B', status: 'FAILED' });
+    await insertJob(db.current.pool, { jobType: 'A', status: 'PENDING' });
+    expect((await queue.listJobs({ status: 'FAILED', jobType: 'A' })).map((j) => j.id)).toEqual([b, a]);
+    expect(await queue.listJobs({ limit: 2 })).toHaveLength(2);
+    await expect(queue.listJobs({ limit: 101 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.listJobs({ status: 'DONE' as never })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('oldestPendingJob gives the first-created pending job and its age in minutes', async () => {
+    expect(await queue.oldestPendingJob()).toBeNull();
+    await insertJob(db.current.pool, { status: 'COMPLETED', createdAtOffsetS: -9_000 });
+    const oldest = await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -600 });
+    await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -60 });
+    const found = await queue.oldestPendingJob();
+    expect(found).toMatchObject({ id: oldest, ageMinutes: 10 });
+  });
+});
