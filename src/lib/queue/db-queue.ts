@@ -31,7 +31,7 @@ import { rowToJob, type JobRow } from './job-row';
 import { jobGetById, jobListRecent, jobCountByStatus, jobGetOldestPending } from './queries/jobs-read';
 import {
   jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobFailIfRunning, jobInsertMany,
-  jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
+  jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
 import type { EnqueueInput, Job, ListJobsFilter, OldestPendingJob, QueueStats } from './types';
@@ -116,6 +116,7 @@ export class DatabaseQueue {
       max_attempts: job.maxAttempts ?? this.options.defaultMaxAttempts,
       run_at: scheduledFor,
       delay_ms: job.delayMs ?? null,
+      concurrency_key: job.concurrencyKey ?? null,
     };
   }
 
@@ -132,13 +133,14 @@ export class DatabaseQueue {
     const types = parseJobTypes(workerTypes);
     const count = parseClaimLimit(limit);
     await this.rescueIfDue();
-    const rows = await jobClaimAvailable(this.db, {
+    const params = {
       types,
       limit: count,
       leaseMs: options.leaseMs ?? this.options.leaseMs,
       workerId: this.workerId,
       now: nowParam(this.clock),
-    });
+    };
+    const rows = await retryOnRunningKeyConflict(() => jobClaimAvailable(this.db, params));
     const jobs = rows.map((row) => rowToJob<P>(row)).sort(claimOrder);
     for (const job of jobs) this.trackClaim(job);
     if (jobs.length > 0) this.events.emit('job:claimed', jobs);
@@ -147,15 +149,22 @@ export class DatabaseQueue {
 
   // ---------------------------------------------------------------- finish a claimed job
 
-  /** PROCESSING -> COMPLETED, storing `result` and clearing the payload. */
-  async completeJob(jobRef: JobRef, result?: unknown): Promise<Job> {
+  /**
+   * PROCESSING -> COMPLETED, storing `result` and clearing the payload. `enqueue` adds follow-up
+   * jobs in the same statement: they exist if and only if this completion happened.
+   */
+  async completeJob(jobRef: JobRef, result?: unknown, options: { enqueue?: EnqueueInput[] } = {}): Promise<Job> {
     const { id, attempt } = this.resolveRef(jobRef);
     const stored = toStoredJson(result, 'result', this.options.maxPayloadBytes);
-    const [row] = await jobCompleteIfRunning(this.db, { id, attempt, result: stored, now: nowParam(this.clock) });
-    if (!row) throw await this.explainMiss(id, attempt, 'complete');
+    const followUps = (options.enqueue ?? []).map((job, index) => this.toNewRow(job, index));
+    const rows = await jobCompleteIfRunning(this.db, { id, attempt, result: stored, followUps, now: nowParam(this.clock) });
+    const completed = rows.find((row) => row.kind === 'completed');
+    if (!completed) throw await this.explainMiss(id, attempt, 'complete');
     this.claims.delete(id);
-    const job = rowToJob(row);
+    const job = rowToJob(completed);
     this.events.emit('job:completed', job);
+    const chained = rows.filter((row) => row.kind === 'follow_up').map((row) => rowToJob(row));
+    if (chained.length > 0) this.events.emit('job:enqueued', chained);
     return job;
   }
 
@@ -182,6 +191,17 @@ export class DatabaseQueue {
     const job = rowToJob(row);
     this.events.emit('job:failed', job, { willRetry: job.status === 'PENDING', error: message });
     return job;
+  }
+
+  /** Hands an unstarted claim back: PENDING again at once, its attempt not counted. */
+  async releaseJob(job: Pick<Job, 'id' | 'attempts'>): Promise<Job> {
+    const id = parseJobId(job.id);
+    const [row] = await jobReleaseIfRunning(this.db, { id, attempt: job.attempts });
+    if (!row) throw await this.explainMiss(id, job.attempts, 'release');
+    this.claims.delete(id);
+    const released = rowToJob(row);
+    this.events.emit('job:released', released);
+    return released;
   }
 
   async updateProgress(jobRef: JobRef, current: number, total: number, message?: string): Promise<void> {
@@ -357,8 +377,8 @@ export class DatabaseQueue {
   static claimJobs<P = unknown>(workerTypes: string[], limit: number, options?: ClaimOptions) {
     return DatabaseQueue.default.claimJobs<P>(workerTypes, limit, options);
   }
-  static completeJob(jobRef: JobRef, result?: unknown) {
-    return DatabaseQueue.default.completeJob(jobRef, result);
+  static completeJob(jobRef: JobRef, result?: unknown, options?: { enqueue?: EnqueueInput[] }) {
+    return DatabaseQueue.default.completeJob(jobRef, result, options);
   }
   static failJob(jobRef: JobRef, error: unknown) {
     return DatabaseQueue.default.failJob(jobRef, error);
@@ -389,6 +409,23 @@ export class DatabaseQueue {
   }
   static rescueExpired() {
     return DatabaseQueue.default.rescueExpired();
+  }
+}
+
+/**
+ * A claim that lost a race for a concurrency key (another claimer started a job of the same key
+ * between our check and our update) fails as a whole with 23505. Nothing was changed, so claim
+ * again: the next statement sees the running job and skips its key.
+ */
+async function retryOnRunningKeyConflict<T>(claim: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await claim();
+    } catch (error) {
+      const pgError = error as { code?: string; constraint?: string };
+      const lostKeyRace = pgError.code === '23505' && pgError.constraint === 'job_queue_one_running_per_key_idx';
+      if (!lostKeyRace || attempt >= 5) throw error;
+    }
   }
 }
 

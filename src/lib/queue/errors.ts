@@ -59,3 +59,10 @@ export class NonRetryableError extends QueueError {}
 
 /** Missing or invalid configuration (no database URL, bad options). */
 export class ConfigError extends QueueError {}
+
+/** A handler did not finish within its time (a drain's budget or a job type's timeout). */
+export class JobTimeoutError extends QueueError {
+  constructor(readonly jobId: string, readonly timeoutMs: number) {
+    super(`Job ${jobId} did not finish within ${timeoutMs} ms`);
+  }
+}

@@ -11,6 +11,8 @@ export interface QueueEvents {
   'job:completed': [job: Job];
   /** A failed attempt; `willRetry` false means the job is now FAILED. */
   'job:failed': [job: Job, info: { willRetry: boolean; error: string }];
+  /** An unstarted claim handed back (a drain ran out of time). */
+  'job:released': [job: Job];
   'job:rescued': [jobs: Job[]];
   'job:retried': [job: Job];
   'job:cancelled': [job: Job];

@@ -19,6 +19,7 @@ const enqueueSchema = z
     maxAttempts: z.number().int().min(1).max(1_000).optional(),
     scheduledFor: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
     delayMs: z.number().int().min(0).max(366 * 86_400_000).optional(),
+    concurrencyKey: z.string().min(1).max(200).optional(),
   })
   .strict()
   .refine((j) => j.scheduledFor === undefined || j.delayMs === undefined, {

@@ -2,7 +2,7 @@ import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types';
 
 /** The table's columns, in the order every statement returns them. */
 export const JOB_COLUMNS = `id, job_type, status, payload, result, priority, attempts, max_attempts, run_at,
-  locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at`;
+  locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at, concurrency_key`;
 
 export interface JobRow {
   id: string;
@@ -22,6 +22,7 @@ export interface JobRow {
   updated_at: Date | string;
   started_at: Date | string | null;
   completed_at: Date | string | null;
+  concurrency_key: string | null;
 }
 
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
@@ -47,5 +48,6 @@ export function rowToJob<P = unknown>(row: JobRow): Job<P> {
     updatedAt: toDate(row.updated_at),
     startedAt: toDateOrNull(row.started_at),
     completedAt: toDateOrNull(row.completed_at),
+    concurrencyKey: row.concurrency_key,
   };
 }

@@ -44,6 +44,8 @@ export interface Job<P = unknown> {
   updatedAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
+  /** Jobs sharing a key never run at the same time (e.g. one VECTORIZE per project). */
+  concurrencyKey: string | null;
 }
 
 export interface EnqueueInput<P = unknown> {
@@ -57,6 +59,8 @@ export interface EnqueueInput<P = unknown> {
   scheduledFor?: Date | string;
   /** Do not run before now + delayMs (database clock). Mutually exclusive with scheduledFor. */
   delayMs?: number;
+  /** At most one job with this key runs at a time, across all workers. */
+  concurrencyKey?: string;
 }
 
 export interface QueueStats {

@@ -16,6 +16,7 @@ export interface NewJobRow {
   max_attempts: number;
   run_at: string | null;
   delay_ms: number | null;
+  concurrency_key: string | null;
 }
 
 /** One JSON array of the rows, splicing each payload's JSON in as is rather than re-encoding it. */
@@ -25,20 +26,25 @@ function rowsAsJsonArray(jobs: NewJobRow[]): string {
 }
 
 /**
- * Inserts any number of jobs in one statement: the rows travel as one jsonb array, so one job and
- * ten thousand cost one round trip and one plan, and the same text works through a Prisma
- * transaction. ids come from the caller (UUIDv7, time-ordered) so results can be matched to input.
+ * INSERT of any number of jobs from one jsonb array (`jobsParam`), shared by enqueue and by
+ * completion with follow-ups. The rows travel as one parameter, so one job and ten thousand cost
+ * one round trip and one plan, and the same text works through a Prisma transaction.
  */
+const insertJobsFromJson = (jobsParam: string, nowParam: string) => `
+  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key)
+  SELECT j.id, j.job_type, j.payload, j.priority, j.max_attempts,
+         coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond'),
+         j.concurrency_key
+    FROM jsonb_to_recordset(${jobsParam}::jsonb) AS j(id uuid, job_type text, payload jsonb, priority int,
+                                                     max_attempts int, run_at timestamptz, delay_ms bigint,
+                                                     concurrency_key text)`;
+
+/** ids come from the caller (UUIDv7, time-ordered) so results can be matched to the input. */
 export async function jobInsertMany(db: SqlExecutor, p: { jobs: NewJobRow[]; now: Date | null }): Promise<JobRow[]> {
-  return db.query<JobRow>(
-    `INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at)
-     SELECT j.id, j.job_type, j.payload, j.priority, j.max_attempts,
-            coalesce(j.run_at, coalesce($2::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')
-       FROM jsonb_to_recordset($1::jsonb) AS j(id uuid, job_type text, payload jsonb, priority int,
-                                               max_attempts int, run_at timestamptz, delay_ms bigint)
-     RETURNING ${JOB_COLUMNS}`,
-    [rowsAsJsonArray(p.jobs), p.now],
-  );
+  return db.query<JobRow>(`${insertJobsFromJson('$1', '$2')} RETURNING ${JOB_COLUMNS}`, [
+    rowsAsJsonArray(p.jobs),
+    p.now,
+  ]);
 }
 
 /**
@@ -46,20 +52,32 @@ export async function jobInsertMany(db: SqlExecutor, p: { jobs: NewJobRow[]; now
  * (SKIP LOCKED, so concurrent claimers take different rows instead of queueing behind each other);
  * a plain `WHERE id IN (subquery)` may be re-evaluated and update more rows than the LIMIT.
  * The ORDER BY matches job_queue_ready_idx.
+ *
+ * Jobs with a concurrency key are skipped while another job of that key runs, and a batch takes
+ * at most one per key (DISTINCT ON). Two claimers racing for two jobs of one key both pass the
+ * NOT EXISTS; the unique index job_queue_one_running_per_key_idx then fails the second statement
+ * (SQLSTATE 23505), which the caller retries.
  */
 export async function jobClaimAvailable(
   db: SqlExecutor,
   p: { types: string[]; limit: number; leaseMs: number; workerId: string; now: Date | null },
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
-    `WITH ready AS (
-       SELECT id AS ready_id FROM job_queue
+    `WITH candidates AS (
+       SELECT id, concurrency_key, priority, run_at FROM job_queue q
         WHERE status = 'PENDING'
           AND job_type = ANY($1::text[])
           AND run_at <= coalesce($5::timestamptz, now())
+          AND (concurrency_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM job_queue running
+                 WHERE running.status = 'PROCESSING' AND running.concurrency_key = q.concurrency_key))
         ORDER BY priority DESC, run_at, id
         LIMIT $2
         FOR UPDATE SKIP LOCKED
+     ), ready AS (
+       SELECT DISTINCT ON (coalesce(concurrency_key, id::text)) id AS ready_id
+         FROM candidates
+        ORDER BY coalesce(concurrency_key, id::text), priority DESC, run_at, id
      )
      UPDATE job_queue j
         SET status = 'PROCESSING',
@@ -78,19 +96,30 @@ export async function jobClaimAvailable(
 /**
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
  * not want kept, and it is the bulk of the row). `attempt` null = any attempt (unfenced).
+ * Follow-up jobs are inserted by the same statement, only if the completion happened: a chain
+ * link is never lost to a crash between the two, nor created by a fenced-out zombie.
  */
 export async function jobCompleteIfRunning(
   db: SqlExecutor,
-  p: { id: string; attempt: number | null; result: string | null; now: Date | null },
-): Promise<JobRow[]> {
-  return db.query<JobRow>(
-    `UPDATE job_queue
-        SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
-            locked_until = NULL, locked_by = NULL,
-            completed_at = coalesce($4::timestamptz, now()), updated_at = now()
-      WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
-     RETURNING ${JOB_COLUMNS}`,
-    [p.id, p.attempt, p.result, p.now],
+  p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null },
+): Promise<(JobRow & { kind: 'completed' | 'follow_up' })[]> {
+  return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
+    `WITH completed AS (
+       UPDATE job_queue
+          SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
+              locked_until = NULL, locked_by = NULL,
+              completed_at = coalesce($4::timestamptz, now()), updated_at = now()
+        WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
+       RETURNING ${JOB_COLUMNS}
+     ), follow_ups AS (
+       ${insertJobsFromJson('$5', '$4')}
+        WHERE EXISTS (SELECT 1 FROM completed)
+       RETURNING ${JOB_COLUMNS}
+     )
+     SELECT 'completed' AS kind, * FROM completed
+     UNION ALL
+     SELECT 'follow_up' AS kind, * FROM follow_ups`,
+    [p.id, p.attempt, p.result, p.now, rowsAsJsonArray(p.followUps)],
   );
 }
 
@@ -181,5 +210,21 @@ export async function jobCancelIfUnfinished(db: SqlExecutor, p: { id: string; no
       WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.now],
+  );
+}
+
+/**
+ * PROCESSING -> PENDING for a claim that was never started (a drain ran out of time before it got
+ * to the job): the attempt is handed back, so the job is claimable at once and loses nothing.
+ */
+export async function jobReleaseIfRunning(db: SqlExecutor, p: { id: string; attempt: number }): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `UPDATE job_queue
+        SET status = 'PENDING', attempts = attempts - 1,
+            started_at = CASE WHEN attempts = 1 THEN NULL ELSE started_at END,
+            locked_until = NULL, locked_by = NULL, updated_at = now()
+      WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2
+     RETURNING ${JOB_COLUMNS}`,
+    [p.id, p.attempt],
   );
 }

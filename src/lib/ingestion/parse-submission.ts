@@ -1,0 +1,49 @@
+/**
+ * POST /api/ingest bodies: JSON `{ project, generateEmbeddings?, records: [{ content, ...metadata }] }`,
+ * or CSV (a header row with a `content` or `text` column; other columns become metadata) with
+ * `?project=` and `?generateEmbeddings=` in the query string.
+ */
+import { parse as parseCsv } from 'csv-parse/sync';
+import { badRequest, zodIssues } from '@/lib/http/responses';
+import { INGEST_LIMITS, ingestSubmissionSchema, type IngestSubmission } from './schemas';
+
+export function parseSubmission(body: string, contentType: string, query: URLSearchParams): IngestSubmission {
+  let candidate: unknown;
+  if (contentType.includes('text/csv')) {
+    candidate = {
+      project: query.get('project') ?? undefined,
+      generateEmbeddings: query.has('generateEmbeddings') ? query.get('generateEmbeddings') !== 'false' : undefined,
+      records: parseCsvRecords(body),
+    };
+  } else if (contentType.includes('application/json')) {
+    try {
+      candidate = JSON.parse(body);
+    } catch (error) {
+      throw badRequest(`Body is not valid JSON: ${(error as Error).message}`);
+    }
+  } else {
+    throw badRequest('Content-Type must be application/json or text/csv');
+  }
+  const parsed = ingestSubmissionSchema.safeParse(candidate);
+  if (!parsed.success) throw badRequest('Invalid ingestion', zodIssues(parsed.error));
+  for (const [i, record] of parsed.data.records.entries()) {
+    if (record.content.includes('\u0000') || !record.content.isWellFormed()) {
+      throw badRequest('Invalid ingestion', [{ path: `records.${i}.content`, message: 'contains a NUL character or invalid UTF-16', code: 'custom' }]);
+    }
+  }
+  return parsed.data;
+}
+
+function parseCsvRecords(body: string): unknown[] {
+  try {
+    return parseCsv(body, {
+      columns: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      to: INGEST_LIMITS.maxRecords + 1, // one past the limit, so zod reports "too many" instead of truncating
+    }) as unknown[];
+  } catch (error) {
+    throw badRequest(`Body is not valid CSV: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Submitting an ingestion: the project, the ingest job row and the INGEST_DATA queue job are
+ * created in one Prisma transaction, so there is never an ingest job without its queue job (or
+ * the reverse). The caller gets the id at once; workers do the rest.
+ */
+import type { PrismaClient } from '@/generated/prisma/client';
+import type { DatabaseQueue } from '@/lib/queue/db-queue';
+import { JOB_TYPES, type IngestPayload, type IngestSubmission } from './schemas';
+
+export interface SubmittedIngestion {
+  ingestJobId: string;
+  queueJobId: string;
+  projectId: string;
+  totalRecords: number;
+}
+
+export async function submitIngestion(
+  deps: { prisma: PrismaClient; queue: DatabaseQueue },
+  submission: IngestSubmission,
+): Promise<SubmittedIngestion> {
+  return deps.prisma.$transaction(async (tx) => {
+    const project = await tx.project.upsert({
+      where: { name: submission.project },
+      create: { name: submission.project },
+      update: {},
+    });
+    const ingest = await tx.ingestJob.create({
+      data: {
+        projectId: project.id,
+        totalRecords: submission.records.length,
+        generateEmbeddings: submission.generateEmbeddings,
+      },
+    });
+    const payload: IngestPayload = {
+      ingestJobId: ingest.id,
+      projectId: project.id,
+      records: submission.records,
+      generateEmbeddings: submission.generateEmbeddings,
+    };
+    const job = await deps.queue.enqueue({ jobType: JOB_TYPES.ingest, payload }, { tx });
+    await tx.ingestJob.update({ where: { id: ingest.id }, data: { queueJobId: job.id } });
+    return { ingestJobId: ingest.id, queueJobId: job.id, projectId: project.id, totalRecords: submission.records.length };
+  });
+}
