@@ -1,0 +1,31 @@
+/** Points the app's shared connections (src/lib/db/client.ts) at this test file's database. */
+import { afterAll, beforeAll } from 'vitest';
+import { closeConnections } from '@/lib/db/client';
+import { useTestDatabase } from './db';
+
+export function useAppDatabase(env: Record<string, string | undefined> = {}) {
+  const db = useTestDatabase();
+  const saved: Record<string, string | undefined> = {};
+  beforeAll(() => {
+    for (const [key, value] of Object.entries({ ...env, DATABASE_URL: db.current.url })) {
+      saved[key] = process.env[key];
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+  afterAll(async () => {
+    await closeConnections();
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+  return db;
+}
+
+export const cronRequest = (path: string, secret?: string) =>
+  new Request(`http://localhost${path}`, { headers: secret ? { authorization: `Bearer ${secret}` } : {} });
+
+export function records(n: number, prefix = 'record') {
+  return Array.from({ length: n }, (_, i) => ({ content: `${prefix} ${i} about ${['foxes', 'taxes', 'boxes', 'oxen'][i % 4]}`, row: i }));
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GET as ingestionRoute } from '../../app/api/workers/ingestion/route';
+import { GET as vectorizationRoute } from '../../app/api/workers/vectorization/route';
+import { GET as cleanupRoute } from '../../app/api/workers/cleanup/route';
+import { POST as ingestRoute } from '../../app/api/ingest/route';
+import { GET as jobStatusRoute } from '../../app/api/jobs/[jobId]/route';
+import { cronRequest, records, useAppDatabase } from '../helpers/app-env';
+import { countJobs, insertJob } from '../helpers/jobs';
+import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
+
+let api: FakeOpenAI;
+beforeAll(async () => {
+  api = await startFakeOpenAI();
+  process.env.EMBEDDING_BASE_URL = api.baseURL;
+});
+afterAll(async () => api.close());
+
+const db = useAppDatabase({ CRON_SECRET: 's3cret', NODE_ENV: 'test', EMBEDDING_PROVIDER: 'openai', EMBEDDING_API_KEY: 'k', WORKER_BUDGET_MS: '20000' });
+
+beforeEach(async () => {
+  await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
+  process.env.CRON_SECRET = 's3cret';
+  process.env.NODE_ENV = 'test';
+  process.env.WORKER_BUDGET_MS = '20000';
+  api.defaultDelayMs = 0;
+});
+
+const post = (body: string, contentType = 'application/json', query = '') =>
+  ingestRoute(new Request(`http://localhost/api/ingest${query}`, { method: 'POST', headers: { 'content-type': contentType }, body }));
+
+describe('CRON_SECRET', () => {
+  it('wrong or missing secret: 401, nothing touched', async () => {
+    const id = await insertJob(db.current.pool, { jobType: 'INGEST_DATA' });
+    for (const request of [cronRequest('/api/workers/ingestion'), cronRequest('/api/workers/ingestion', 'wrong'), new Request('http://localhost/', { headers: { authorization: 's3cret' } })]) {
+      const response = await ingestionRoute(request);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ success: false, error: 'Unauthorized' });
+    }
+    expect((await cleanupRoute(cronRequest('/api/workers/cleanup', 'nope'))).status).toBe(401);
+    expect((await db.current.pool.query('SELECT status, attempts FROM job_queue WHERE id = $1', [id])).rows[0]).toEqual({ status: 'PENDING', attempts: 0 });
+  });
+
+  it('production without a secret: 500 and nothing runs; development: runs', async () => {
+    await insertJob(db.current.pool, { jobType: 'INGEST_DATA', payload: { not: 'valid' } });
+    delete process.env.CRON_SECRET;
+    process.env.NODE_ENV = 'production';
+    const refused = await ingestionRoute(cronRequest('/api/workers/ingestion'));
+    expect(refused.status).toBe(500);
+    expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
+
+    process.env.NODE_ENV = 'development';
+    const ran = await ingestionRoute(cronRequest('/api/workers/ingestion'));
+    expect(ran.status).toBe(200);
+    expect(await ran.json()).toMatchObject({ success: true, processed: 1 });
+    // The payload was invalid: the job fails at once, with a clear error, instead of retrying.
+    expect((await db.current.pool.query("SELECT status, errors->0->>'message' AS error FROM job_queue")).rows[0]).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringContaining('INGEST_DATA payload is invalid'),
+    });
+  });
+});
+
+describe('time budget through the route', () => {
+  it('a slow AI provider: the route returns within its budget and leaves no job locked', async () => {
+    const submitted = await (await post(JSON.stringify({ project: 'slow', records: records(300), generateEmbeddings: true }))).json();
+    await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
+    api.defaultDelayMs = 400; // each 25-record request takes 0.4 s; a 250-record job needs 4 s
+    process.env.WORKER_BUDGET_MS = '1500';
+    const started = Date.now();
+    const response = await vectorizationRoute(cronRequest('/api/workers/vectorization', 's3cret'));
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(200);
+    expect(elapsed).toBeLessThan(1_500 + 2_000);
+    expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
+    // What was embedded is kept; a successor job carries on from there.
+    const status = await (await jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId: submitted.jobId }) })).json();
+    expect(status.embeddings.embedded).toBeGreaterThan(0);
+    expect(status.embeddings.embedded).toBeLessThan(300);
+    expect(await countJobs(db.current.pool, "job_type = 'VECTORIZE' AND status = 'PENDING'")).toBe(1);
+  });
+});
+
+describe('cleanup route', () => {
+  it('deletes only finished jobs older than 7 days', async () => {
+    const day = 86_400;
+    await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -8 * day });
+    await insertJob(db.current.pool, { status: 'FAILED', completedAtOffsetS: -10 * day });
+    await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -6 * day });
+    await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -30 * day });
+    await insertJob(db.current.pool, { status: 'PROCESSING', createdAtOffsetS: -30 * day });
+    const response = await cleanupRoute(cronRequest('/api/workers/cleanup', 's3cret'));
+    expect(await response.json()).toEqual({ success: true, deletedCount: 2 });
+    expect(await countJobs(db.current.pool)).toBe(3);
+  });
+});
+
+describe('POST /api/ingest validation', () => {
+  it('accepts CSV with a content column; other columns become metadata', async () => {
+    const csv = 'content,source\n"first, with comma",a\nsecond,b\n';
+    const response = await post(csv, 'text/csv', '?project=csv-project&generateEmbeddings=false');
+    expect(response.status).toBe(202);
+    const { jobId } = await response.json();
+    await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
+    const { rows } = await db.current.pool.query('SELECT content, metadata FROM records ORDER BY row_index');
+    expect(rows).toEqual([{ content: 'first, with comma', metadata: { source: 'a' } }, { content: 'second', metadata: { source: 'b' } }]);
+    expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.each([
+    ['malformed JSON', '{"project": "x", "records": [', 'application/json', /not valid JSON/],
+    ['no records', JSON.stringify({ project: 'x', records: [] }), 'application/json', /Invalid ingestion/],
+    ['a record without content', JSON.stringify({ project: 'x', records: [{ title: 'no text' }] }), 'application/json', /Invalid ingestion/],
+    ['wrong types', JSON.stringify({ project: 42, records: 'many' }), 'application/json', /Invalid ingestion/],
+    ['an unknown field', JSON.stringify({ project: 'x', records: [{ content: 'a' }], priority: 99 }), 'application/json', /Invalid ingestion/],
+    ['a NUL byte', JSON.stringify({ project: 'x', records: [{ content: 'a\u0000b' }] }), 'application/json', /Invalid ingestion/],
+    ['CSV without a project', 'content\nhello\n', 'text/csv', /Invalid ingestion/],
+    ['an unsupported content type', 'hello', 'text/plain', /Content-Type/],
+  ])('%s: 400 with the reason, nothing written', async (_name, body, contentType, pattern) => {
+    const response = await post(body, contentType);
+    expect(response.status).toBe(400);
+    const json = await response.json();
+    expect(json.error).toMatch(pattern);
+    expect(JSON.stringify(json)).not.toMatch(/at .*\.ts:\d+/);
+    expect(await countJobs(db.current.pool)).toBe(0);
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM ingest_jobs')).rows[0].n).toBe(0);
+  });
+
+  it('a 2 MB body: 413, nothing written', async () => {
+    const body = JSON.stringify({ project: 'x', records: [{ content: 'y'.repeat(2 * 1024 * 1024) }] });
+    const response = await post(body);
+    expect(response.status).toBe(413);
+    expect(await countJobs(db.current.pool)).toBe(0);
+  });
+
+  it('GET /api/jobs/:jobId: 400 for a malformed id, 404 for an unknown one', async () => {
+    const get = (jobId: string) => jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId }) });
+    expect((await get('1;DROP TABLE job_queue;--')).status).toBe(400);
+    expect((await get('00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  });
+});
