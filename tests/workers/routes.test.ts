@@ -8,6 +8,8 @@ import { cronRequest, records, useAppDatabase } from '../helpers/app-env';
 import { countJobs, insertJob } from '../helpers/jobs';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
+// Next's types make NODE_ENV read-only; tests switch it on purpose.
+const env = process.env as Record<string, string | undefined>;
 let api: FakeOpenAI;
 beforeAll(async () => {
   api = await startFakeOpenAI();
@@ -20,7 +22,7 @@ const db = useAppDatabase({ CRON_SECRET: 's3cret', NODE_ENV: 'test', EMBEDDING_P
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
   process.env.CRON_SECRET = 's3cret';
-  process.env.NODE_ENV = 'test';
+  env.NODE_ENV = 'test';
   process.env.WORKER_BUDGET_MS = '20000';
   api.defaultDelayMs = 0;
 });
@@ -43,12 +45,12 @@ describe('CRON_SECRET', () => {
   it('production without a secret: 500 and nothing runs; development: runs', async () => {
     await insertJob(db.current.pool, { jobType: 'INGEST_DATA', payload: { not: 'valid' } });
     delete process.env.CRON_SECRET;
-    process.env.NODE_ENV = 'production';
+    env.NODE_ENV = 'production';
     const refused = await ingestionRoute(cronRequest('/api/workers/ingestion'));
     expect(refused.status).toBe(500);
     expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
 
-    process.env.NODE_ENV = 'development';
+    env.NODE_ENV = 'development';
     const ran = await ingestionRoute(cronRequest('/api/workers/ingestion'));
     expect(ran.status).toBe(200);
     expect(await ran.json()).toMatchObject({ success: true, processed: 1 });

@@ -1,0 +1,26 @@
+import type { Metadata, Viewport } from 'next';
+import './globals.css';
+
+export const metadata: Metadata = {
+  title: 'Conveyor',
+  description: 'A Postgres-backed job queue: ingestion, vectorization and search, drained by cron workers.',
+};
+
+export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
+
+export default function RootLayout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en">
+      <body>
+        <header className="topbar">
+          <a href="/" className="brand">Conveyor</a>
+          <nav>
+            <a href="/">Ingest &amp; search</a>
+            <a href="/admin/queue-monitor">Queue monitor</a>
+          </nav>
+        </header>
+        <main>{children}</main>
+      </body>
+    </html>
+  );
+}

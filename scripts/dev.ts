@@ -1,0 +1,74 @@
+/**
+ * `npm run dev`: the product, locally. Starts (or reuses) the embedded Postgres, migrates it, runs
+ * the Next.js app on it and the worker loop (run-workers.sh, standing in for Vercel Cron) against
+ * the app. Ctrl-C stops both.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { resolveDatabaseUrl } from './db/local-postgres.mjs';
+import { migrate } from '../src/lib/db/migrations';
+
+const root = path.resolve(import.meta.dirname, '..');
+const databaseUrl = await resolveDatabaseUrl();
+await migrate({ connectionString: databaseUrl, log: (line) => console.log(`dev: migrate: ${line}`) });
+
+const port = await freePort(Number(process.env.PORT ?? 3000));
+const baseUrl = `http://localhost:${port}`;
+const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) };
+const children: ChildProcess[] = [];
+
+const app = spawn(path.join(root, 'node_modules/.bin/next'), ['dev', '-p', String(port)], { cwd: root, env, stdio: 'inherit' });
+children.push(app);
+app.on('exit', (code) => shutdown(code ?? 1));
+
+await waitForHttp(`${baseUrl}/`, 120_000);
+const workers = spawn(path.join(root, 'run-workers.sh'), ['--interval', process.env.WORKER_INTERVAL ?? '2'], {
+  cwd: root,
+  env: { ...env, BASE_URL: baseUrl },
+  stdio: ['ignore', 'ignore', 'inherit'], // one line per call every 2 s would drown the app's log
+});
+children.push(workers);
+console.log(`
+  Conveyor is running: ${baseUrl}
+  - submit records, watch them being stored and embedded, then search
+  - queue monitor: ${baseUrl}/admin/queue-monitor
+  - the worker loop calls /api/workers/{ingestion,vectorization} every ${process.env.WORKER_INTERVAL ?? '2'} s
+  - database: ${databaseUrl}
+  Ctrl-C stops the app and the workers (the database keeps running: npm run db:stop).
+`);
+
+let stopping = false;
+function shutdown(code = 0): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 500).unref();
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+async function freePort(preferred: number): Promise<number> {
+  for (let candidate = preferred; candidate < preferred + 50; candidate++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer().once('error', () => resolve(false));
+      server.listen(candidate, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return candidate;
+  }
+  throw new Error(`No free port from ${preferred} to ${preferred + 49}`);
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`The app did not answer at ${url} within ${timeoutMs / 1000} s`);
+}
