@@ -45,7 +45,7 @@ async function reset(): Promise<void> {
 /** One pool of one connection per worker, as separate processes or invocations would have. */
 function workerQueues(): DatabaseQueue[] {
   return Array.from({ length: WORKERS }, (_, w) =>
-    new DatabaseQueue({ pool: new pg.Pool({ connectionString: benchUrl, max: 1 }), workerId: `bench-${w}` }));
+    new DatabaseQueue({ connectionString: benchUrl, poolMax: 1, workerId: `bench-${w}` }));
 }
 
 async function conveyorDrain(batch: number): Promise<number> {
@@ -62,7 +62,7 @@ async function conveyorDrain(batch: number): Promise<number> {
     }));
     return counts.reduce((a, b) => a + b, 0);
   } finally {
-    await Promise.all(queues.map((q) => q.pool.end()));
+    await Promise.all(queues.map((q) => q.close()));
   }
 }
 

@@ -1,5 +1,5 @@
 /** Factories and assertions for tests: put a job in any state directly, count jobs by state. */
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
 import { expect } from 'vitest';
 import type { JobStatus } from '@/lib/queue/types';
@@ -22,7 +22,7 @@ export interface InsertJobOptions {
 export async function insertJob(pool: pg.Pool, o: InsertJobOptions = {}): Promise<string> {
   const status = o.status ?? 'PENDING';
   const finished = status === 'COMPLETED' || status === 'FAILED' || status === 'CANCELLED';
-  const id = randomUUID();
+  const id = uuidv7();
   await pool.query(
     `INSERT INTO job_queue (id, job_type, status, payload, priority, attempts, max_attempts, run_at,
                            locked_until, locked_by, started_at, completed_at, created_at)

@@ -3,8 +3,22 @@
 
 CREATE TYPE "JobStatus" AS ENUM ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED');
 
+-- UUIDv7: time-ordered ids (48-bit Unix ms, then random bits). New rows land at the right edge of
+-- the primary key, and `ORDER BY id` is creation order, so no separate index on created_at is
+-- needed (every index costs an insert on every state change). The library makes the same ids
+-- client-side; this default serves rows inserted by hand.
+CREATE FUNCTION "conveyor_uuid_v7"() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+  SELECT encode(
+    set_bit(set_bit(
+      overlay(uuid_send(gen_random_uuid())
+              PLACING substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+              FROM 1 FOR 6),
+      52, 1), 53, 1),
+    'hex')::uuid
+$$;
+
 CREATE TABLE "job_queue" (
-    "id"           UUID         NOT NULL DEFAULT gen_random_uuid(),
+    "id"           UUID         NOT NULL DEFAULT "conveyor_uuid_v7"(),
     "job_type"     TEXT         NOT NULL,
     "status"       "JobStatus"  NOT NULL DEFAULT 'PENDING',
     "payload"      JSONB,
@@ -45,11 +59,14 @@ CREATE INDEX "job_queue_lease_idx" ON "job_queue" ("locked_until") WHERE "status
 CREATE INDEX "job_queue_finished_idx" ON "job_queue" ("completed_at")
     WHERE "status" IN ('COMPLETED', 'FAILED', 'CANCELLED');
 
--- Admin lists: newest first, optionally by status.
-CREATE INDEX "job_queue_status_created_idx" ON "job_queue" ("status", "created_at" DESC);
-CREATE INDEX "job_queue_created_idx" ON "job_queue" ("created_at" DESC);
+-- The oldest waiting job (stats, health): only PENDING rows, by id (= creation order).
+CREATE INDEX "job_queue_pending_id_idx" ON "job_queue" ("id") WHERE "status" = 'PENDING';
 
--- progress, payload, result and updated_at are in no index, so progress updates stay HOT.
+-- Deliberately no full index besides the primary key: a state change is never a HOT update (the
+-- status is in the partial indexes' predicates), so each full index would take a new entry on every
+-- transition. Newest-first lists read the primary key backwards; finished-job lists read
+-- job_queue_finished_idx. progress, payload, result and updated_at are in no index, so progress
+-- updates stay HOT.
 -- A queue table churns: leave room on each page for HOT updates and vacuum it early.
 ALTER TABLE "job_queue" SET (
     fillfactor = 80,

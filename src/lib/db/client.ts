@@ -7,7 +7,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { ConfigError } from '@/lib/queue/errors';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue, PREPARED_SESSION_OPTIONS } from '@/lib/queue/db-queue';
 
 interface Connections {
   url: string;
@@ -28,7 +28,7 @@ export function connections(): Connections {
   const url = databaseUrl();
   if (cache.__conveyorConnections?.url !== url) {
     const max = Number(process.env.DATABASE_POOL_MAX ?? 3);
-    const pool = new pg.Pool({ connectionString: url, max });
+    const pool = new pg.Pool({ connectionString: url, max, options: PREPARED_SESSION_OPTIONS });
     pool.on('error', (error) => console.error('[db] idle connection error:', error.message));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     const queue = DatabaseQueue.configure({ pool });

@@ -49,6 +49,12 @@ export const queueOptionsSchema = z
     defaultMaxAttempts: z.number().int().min(1).max(1_000).default(DEFAULTS.maxAttempts),
     backoff: backoffSchema.optional(),
     workerId: z.string().min(1).max(200).optional(),
+    /**
+     * Prepare the queue's statements once per connection (default). Off behind PgBouncer in
+     * transaction mode, where a connection is not yours between statements; a connection string
+     * with `pgbouncer=true` (Prisma's convention) turns it off by default.
+     */
+    preparedStatements: z.boolean().optional(),
     clock: z.custom<{ now(): Date }>((v) => typeof (v as { now?: unknown })?.now === 'function').optional(),
     random: z.custom<() => number>((v) => typeof v === 'function').optional(),
   })

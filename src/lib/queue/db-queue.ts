@@ -30,7 +30,7 @@ import {
 import { rowToJob, type JobRow } from './job-row';
 import { jobGetById, jobListRecent, jobCountByStatus, jobGetOldestPending } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
@@ -52,6 +52,16 @@ export interface ClaimOptions {
   /** Lease for these claims; defaults to the queue's leaseMs. */
   leaseMs?: number;
 }
+
+/**
+ * Session setting for connections that run the queue's prepared statements. Left to itself,
+ * Postgres re-plans them on every execution (it estimates a custom plan cheaper than the generic
+ * one for a claim with a parameter LIMIT), and planning costs more than running them: measured,
+ * the generic plan nearly doubles claim+complete throughput. It affects only named statements;
+ * unnamed ones (everything else pg and Prisma send) are planned per execution as always.
+ * Pass it in the `options` of a pool you give the queue: `new pg.Pool({ options: PREPARED_SESSION_OPTIONS })`.
+ */
+export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
 
 /** Claims this instance made and has not finished, so a bare job id is fenced by its attempt too. */
 const MAX_TRACKED_CLAIMS = 100_000;
@@ -75,11 +85,21 @@ export class DatabaseQueue {
       throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
     }
     this.ownsPool = !pool;
-    this.pool = pool ?? new pg.Pool({ connectionString, max: this.options.poolMax });
+    const behindPgBouncer = /[?&]pgbouncer=true(&|$)/.test(connectionString ?? '');
+    const prepare = this.options.preparedStatements ?? !behindPgBouncer;
+    // pg would pass an unknown `pgbouncer` parameter to the server as a setting: strip it.
+    const pgConnectionString = connectionString?.replace(/([?&])pgbouncer=true(&|$)/, (_m, lead, tail) => (tail ? lead : ''));
+    this.pool =
+      pool ??
+      new pg.Pool({
+        connectionString: pgConnectionString,
+        max: this.options.poolMax,
+        ...(prepare ? { options: PREPARED_SESSION_OPTIONS } : {}),
+      });
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
-    this.db = toExecutor(this.pool);
+    this.db = toExecutor(this.pool, { prepare });
     this.backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
     this.clock = this.options.clock;
     this.workerId = this.options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -157,13 +177,17 @@ export class DatabaseQueue {
     const { id, attempt } = this.resolveRef(jobRef);
     const stored = toStoredJson(result, 'result', this.options.maxPayloadBytes);
     const followUps = (options.enqueue ?? []).map((job, index) => this.toNewRow(job, index));
-    const rows = await jobCompleteIfRunning(this.db, { id, attempt, result: stored, followUps, now: nowParam(this.clock) });
-    const completed = rows.find((row) => row.kind === 'completed');
+    const now = nowParam(this.clock);
+    const rows =
+      followUps.length === 0
+        ? await jobCompleteIfRunning(this.db, { id, attempt, result: stored, now })
+        : await jobCompleteIfRunningWithFollowUps(this.db, { id, attempt, result: stored, followUps, now });
+    const completed = rows.find((row) => !('kind' in row) || row.kind === 'completed');
     if (!completed) throw await this.explainMiss(id, attempt, 'complete');
     this.claims.delete(id);
     const job = rowToJob(completed);
     this.events.emit('job:completed', job);
-    const chained = rows.filter((row) => row.kind === 'follow_up').map((row) => rowToJob(row));
+    const chained = rows.filter((row) => 'kind' in row && row.kind === 'follow_up').map((row) => rowToJob(row));
     if (chained.length > 0) this.events.emit('job:enqueued', chained);
     return job;
   }

@@ -38,23 +38,32 @@ export function parseEnqueue(input: unknown, index?: number): ValidEnqueue {
   return parsed.data;
 }
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function parseJobId(id: unknown): string {
+  // Hot path (every complete/fail): a plain regex test first, zod only to explain a failure.
+  if (typeof id === 'string' && UUID_PATTERN.test(id)) return id;
   const parsed = jobIdSchema.safeParse(id);
   if (!parsed.success) throw ValidationError.fromZod('jobId', parsed.error);
   return parsed.data;
 }
 
+const jobTypesSchema = z.array(jobType).min(1).max(100);
+const claimLimitSchema = z.number().int().min(1).max(DEFAULTS.claimBatchMax);
+
 export function parseJobTypes(types: unknown): string[] {
-  const parsed = z.array(jobType).min(1).max(100).safeParse(types);
+  const parsed = jobTypesSchema.safeParse(types);
   if (!parsed.success) throw ValidationError.fromZod('job types', parsed.error);
-  return [...new Set(parsed.data)];
+  return parsed.data.length === 1 ? parsed.data : [...new Set(parsed.data)];
 }
 
 export function parseClaimLimit(limit: unknown): number {
-  const parsed = z.number().int().min(1).max(DEFAULTS.claimBatchMax).safeParse(limit);
+  const parsed = claimLimitSchema.safeParse(limit);
   if (!parsed.success) throw ValidationError.fromZod('claim limit', parsed.error);
   return parsed.data;
 }
+
+const olderThanDaysSchema = z.number().finite().min(0).max(36_500);
 
 const progressSchema = z.object({
   current: z.number().finite().min(0),
@@ -84,7 +93,7 @@ export function parseListFilter(filter: unknown) {
 }
 
 export function parseOlderThanDays(days: unknown): number {
-  const parsed = z.number().finite().min(0).max(36_500).safeParse(days);
+  const parsed = olderThanDaysSchema.safeParse(days);
   if (!parsed.success) throw ValidationError.fromZod('olderThanDays', parsed.error);
   return parsed.data;
 }

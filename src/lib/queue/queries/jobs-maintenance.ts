@@ -37,6 +37,7 @@ export async function jobRescueExpired(
       WHERE j.id = e.expired_id
      RETURNING ${JOB_COLUMNS}`,
     [p.limit, p.delaysMs, p.now],
+    'conveyor.jobRescueExpired',
   );
 }
 
@@ -57,6 +58,7 @@ export async function jobDeleteFinishedBefore(
      )
      SELECT count(*)::int AS deleted FROM deleted`,
     [p.olderThanMs, p.limit, p.now],
+    'conveyor.jobDeleteFinishedBefore',
   );
   return rows[0]?.deleted ?? 0;
 }

@@ -41,17 +41,20 @@ const insertJobsFromJson = (jobsParam: string, nowParam: string) => `
 
 /** ids come from the caller (UUIDv7, time-ordered) so results can be matched to the input. */
 export async function jobInsertMany(db: SqlExecutor, p: { jobs: NewJobRow[]; now: Date | null }): Promise<JobRow[]> {
-  return db.query<JobRow>(`${insertJobsFromJson('$1', '$2')} RETURNING ${JOB_COLUMNS}`, [
-    rowsAsJsonArray(p.jobs),
-    p.now,
-  ]);
+  return db.query<JobRow>(
+    `${insertJobsFromJson('$1', '$2')} RETURNING ${JOB_COLUMNS}`,
+    [rowsAsJsonArray(p.jobs), p.now],
+    'conveyor.jobInsertMany',
+  );
 }
 
 /**
- * Claims up to `limit` ready jobs. The CTE is a fence: it picks and locks exactly `limit` ids
- * (SKIP LOCKED, so concurrent claimers take different rows instead of queueing behind each other);
- * a plain `WHERE id IN (subquery)` may be re-evaluated and update more rows than the LIMIT.
- * The ORDER BY matches job_queue_ready_idx.
+ * Claims up to `limit` ready jobs. The CTE is a fence: it picks and locks exactly the rows it
+ * returns (SKIP LOCKED, so concurrent claimers take different rows instead of queueing behind each
+ * other); a plain `WHERE id IN (subquery)` may be re-evaluated and update more rows than the LIMIT.
+ * One LATERAL scan per job type, each reading job_queue_ready_idx (job_type, priority DESC,
+ * run_at, id) in order and stopping after `limit` rows: `job_type = ANY(...)` would make the
+ * planner sort every ready row of those types instead.
  *
  * Jobs with a concurrency key are skipped while another job of that key runs, and a batch takes
  * at most one per key (DISTINCT ON). Two claimers racing for two jobs of one key both pass the
@@ -64,20 +67,25 @@ export async function jobClaimAvailable(
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
     `WITH candidates AS (
-       SELECT id, concurrency_key, priority, run_at FROM job_queue q
-        WHERE status = 'PENDING'
-          AND job_type = ANY($1::text[])
-          AND run_at <= coalesce($5::timestamptz, now())
-          AND (concurrency_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM job_queue running
-                 WHERE running.status = 'PROCESSING' AND running.concurrency_key = q.concurrency_key))
-        ORDER BY priority DESC, run_at, id
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-     ), ready AS (
-       SELECT DISTINCT ON (coalesce(concurrency_key, id::text)) id AS ready_id
+       SELECT c.* FROM unnest($1::text[]) AS t(job_type)
+       CROSS JOIN LATERAL (
+         SELECT id, concurrency_key, priority, run_at FROM job_queue q
+          WHERE q.status = 'PENDING'
+            AND q.job_type = t.job_type
+            AND q.run_at <= coalesce($5::timestamptz, now())
+            AND (q.concurrency_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM job_queue running
+                   WHERE running.status = 'PROCESSING' AND running.concurrency_key = q.concurrency_key))
+          ORDER BY q.priority DESC, q.run_at, q.id
+          LIMIT $2
+          FOR UPDATE SKIP LOCKED
+       ) c
+     ), one_per_key AS (
+       SELECT DISTINCT ON (coalesce(concurrency_key, id::text)) id, priority, run_at
          FROM candidates
         ORDER BY coalesce(concurrency_key, id::text), priority DESC, run_at, id
+     ), ready AS (
+       SELECT id AS ready_id FROM one_per_key ORDER BY priority DESC, run_at, id LIMIT $2
      )
      UPDATE job_queue j
         SET status = 'PROCESSING',
@@ -90,27 +98,40 @@ export async function jobClaimAvailable(
       WHERE j.id = ready.ready_id
      RETURNING ${JOB_COLUMNS}`,
     [p.types, p.limit, p.leaseMs, p.workerId, p.now],
+    'conveyor.jobClaimAvailable',
   );
 }
 
 /**
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
- * not want kept, and it is the bulk of the row). `attempt` null = any attempt (unfenced).
- * Follow-up jobs are inserted by the same statement, only if the completion happened: a chain
- * link is never lost to a crash between the two, nor created by a fenced-out zombie.
+ * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced).
  */
+const COMPLETE_IF_RUNNING = `
+  UPDATE job_queue
+     SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
+         locked_until = NULL, locked_by = NULL,
+         completed_at = coalesce($4::timestamptz, now()), updated_at = now()
+   WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
+  RETURNING ${JOB_COLUMNS}`;
+
 export async function jobCompleteIfRunning(
+  db: SqlExecutor,
+  p: { id: string; attempt: number | null; result: string | null; now: Date | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(COMPLETE_IF_RUNNING, [p.id, p.attempt, p.result, p.now], 'conveyor.jobCompleteIfRunning');
+}
+
+/**
+ * The same completion, with follow-up jobs inserted by the same statement only if the completion
+ * happened: a chain link is never lost to a crash between the two, nor created by a fenced-out
+ * zombie.
+ */
+export async function jobCompleteIfRunningWithFollowUps(
   db: SqlExecutor,
   p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null },
 ): Promise<(JobRow & { kind: 'completed' | 'follow_up' })[]> {
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
-    `WITH completed AS (
-       UPDATE job_queue
-          SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
-              locked_until = NULL, locked_by = NULL,
-              completed_at = coalesce($4::timestamptz, now()), updated_at = now()
-        WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
-       RETURNING ${JOB_COLUMNS}
+    `WITH completed AS (${COMPLETE_IF_RUNNING}
      ), follow_ups AS (
        ${insertJobsFromJson('$5', '$4')}
         WHERE EXISTS (SELECT 1 FROM completed)
@@ -120,6 +141,7 @@ export async function jobCompleteIfRunning(
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
     [p.id, p.attempt, p.result, p.now, rowsAsJsonArray(p.followUps)],
+    'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
 
@@ -164,6 +186,7 @@ export async function jobFailIfRunning(
       WHERE j.id = f.failing_id
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.attempt, p.message, p.final, p.kind, p.delaysMs, p.now],
+    'conveyor.jobFailIfRunning',
   );
 }
 
@@ -179,6 +202,7 @@ export async function jobSetProgressIfRunning(
       WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
      RETURNING id`,
     [p.id, p.attempt, p.current, p.total, p.message],
+    'conveyor.jobSetProgressIfRunning',
   );
 }
 
@@ -198,6 +222,7 @@ export async function jobRetryIfFinishedUnsuccessfully(
       WHERE id = $1 AND status IN ('FAILED', 'CANCELLED') AND attempts < 1000
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.now],
+    'conveyor.jobRetryIfFinishedUnsuccessfully',
   );
 }
 
@@ -210,6 +235,7 @@ export async function jobCancelIfUnfinished(db: SqlExecutor, p: { id: string; no
       WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.now],
+    'conveyor.jobCancelIfUnfinished',
   );
 }
 
@@ -226,5 +252,6 @@ export async function jobReleaseIfRunning(db: SqlExecutor, p: { id: string; atte
       WHERE id = $1 AND status = 'PROCESSING' AND attempts = $2
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.attempt],
+    'conveyor.jobReleaseIfRunning',
   );
 }
