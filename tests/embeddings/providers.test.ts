@@ -26,6 +26,9 @@ describe('offline hashing provider', () => {
     expect(Math.hypot(...a!)).toBeCloseTo(1, 6);
     expect(cosine(a!, b!)).toBeGreaterThan(cosine(a!, c!));
     expect(Math.hypot(...hashingEmbedding(''))).toBeCloseTo(1, 6);
+    // Character trigrams: a word finds its inflections.
+    const [fox, foxes, taxes] = await provider.embed(['fox', 'Foxes are small mammals', 'quarterly taxes']);
+    expect(cosine(fox!, foxes!)).toBeGreaterThan(cosine(fox!, taxes!) + 0.1);
   });
 
   it('is the default when no API is configured', () => {

@@ -1,6 +1,7 @@
 /**
- * The offline default: a feature-hashing embedding. Each word and word pair is hashed to one of
- * 1536 dimensions with a sign, and the vector is L2-normalised. No key, no network, deterministic,
+ * The offline default: a feature-hashing embedding. Each word, word pair and (at half weight) each
+ * word's character trigrams is hashed to one of 1536 dimensions with a sign, and the vector is
+ * L2-normalised; the trigrams let "fox" find "foxes". No key, no network, deterministic,
  * and texts that share words land close together, so similarity search gives sensible results
  * out of the box. It is lexical, not semantic: configure an API model for real meaning.
  */
@@ -21,11 +22,16 @@ function fnv1a(text: string): number {
 export function hashingEmbedding(text: string): number[] {
   const vector = new Array<number>(DIMENSIONS).fill(0);
   const words = text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? [];
-  const features = [...words, ...words.slice(1).map((word, i) => `${words[i]} ${word}`)];
-  for (const feature of features) {
+  const add = (feature: string, weight: number) => {
     const hash = fnv1a(feature);
-    vector[hash % DIMENSIONS]! += hash & 0x80000000 ? -1 : 1;
-  }
+    vector[hash % DIMENSIONS]! += hash & 0x80000000 ? -weight : weight;
+  };
+  words.forEach((word, i) => {
+    add(word, 1);
+    if (i > 0) add(`${words[i - 1]} ${word}`, 1);
+    const padded = `<${word}>`;
+    for (let j = 0; j + 3 <= padded.length; j++) add(`#${padded.slice(j, j + 3)}`, 0.5);
+  });
   const norm = Math.hypot(...vector);
   // An empty text still needs a valid, non-zero vector for cosine distance.
   if (norm === 0) {
