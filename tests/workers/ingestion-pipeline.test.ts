@@ -100,3 +100,39 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
     expect(stored[0].n).toBe(600);
   });
 });
+
+describe('a worker process killed mid-ingestion', () => {
+  it('loses nothing and stores nothing twice once the job is rescued and re-run', async () => {
+    const { spawn } = await import('node:child_process');
+    const { json } = await submit({ project: 'crash', records: records(1_000), generateEmbeddings: false });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/ingest-worker-process.ts'], {
+      env: { ...process.env, DATABASE_URL: db.current.url },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('batch 3')) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+      setTimeout(() => reject(new Error('worker process never reached batch 3')), 20_000);
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+    const { rows: partial } = await db.current.pool.query('SELECT count(*)::int AS n FROM records');
+    expect(partial[0].n).toBeGreaterThanOrEqual(400);
+    expect(partial[0].n).toBeLessThan(1_000);
+    expect((await db.current.pool.query("SELECT status FROM job_queue WHERE job_type = 'INGEST_DATA'")).rows[0].status).toBe('PROCESSING');
+
+    // The 1 s lease runs out; the next cron tick's claim path rescues the job and runs it again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const { queue } = connections();
+    expect(await queue.rescueExpired()).toBe(1);
+    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE job_type = 'INGEST_DATA'`); // skip the backoff
+    expect(await drainIngestion()).toMatchObject({ processed: 1 });
+    const { rows } = await db.current.pool.query('SELECT count(*)::int AS n, count(DISTINCT row_index)::int AS distinct_rows FROM records');
+    expect(rows[0]).toEqual({ n: 1_000, distinct_rows: 1_000 });
+    expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, queueJob: { attempts: 2 } });
+  });
+});

@@ -31,6 +31,8 @@ export interface DrainOptions<P = unknown> {
   minTimeToClaimMs?: number;
   /** After aborting a handler at the deadline, wait this long for it before failing the attempt. */
   graceMs?: number;
+  /** Lease on claimed jobs. Default: budget + grace + 10 s, so a killed invocation's jobs come back soon. */
+  leaseMs?: number;
 }
 
 export interface DrainResult {
@@ -58,8 +60,7 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
   const result: DrainResult = {
     success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs',
   };
-  // The lease outlives the budget a little: if this invocation is killed, the jobs come back soon.
-  const leaseMs = budgetMs + graceMs + 10_000;
+  const leaseMs = options.leaseMs ?? budgetMs + graceMs + 10_000;
 
   for (let claimed = 0; claimed < options.maxJobs; claimed++) {
     if (deadline - Date.now() < minTimeToClaimMs) {
