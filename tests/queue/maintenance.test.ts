@@ -85,11 +85,11 @@ describe('stats and lists', () => {
     for (const [status, n] of [['PENDING', 3], ['PROCESSING', 2], ['COMPLETED', 4], ['FAILED', 1], ['CANCELLED', 2]] as const) {
       for (let i = 0; i < n; i++) await insertJob(db.current.pool, { status });
     }
-    expect(await queue.getQueueStats()).toEqual({ pending: 3, processing: 2, completed: 4, failed: 1, cancelled: 2 });
+    expect(await queue.getQueueStats()).toEqual({ pending: 3, processing: 2, completed: 4, failed: 1, cancelled: 2, estimated: false });
   });
 
   it('getQueueStats is all zeros on an empty queue', async () => {
-    expect(await queue.getQueueStats()).toEqual({ pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 });
+    expect(await queue.getQueueStats()).toEqual({ pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0, estimated: false });
   });
 
   it('listJobs filters by status and type, newest first, capped at 100', async () => {
@@ -110,5 +110,41 @@ describe('stats and lists', () => {
     await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -60 });
     const found = await queue.oldestPendingJob();
     expect(found).toMatchObject({ id: oldest, ageMinutes: 10 });
+  });
+});
+
+describe('stats at scale', () => {
+  it('past the exact limit: active counts stay exact, finished counts are estimated from statistics', async () => {
+    await db.current.pool.query(
+      `INSERT INTO job_queue (job_type, status, attempts, completed_at)
+       SELECT 'BULK', (CASE WHEN g % 10 = 0 THEN 'FAILED' ELSE 'COMPLETED' END)::"JobStatus", 1, now()
+         FROM generate_series(1, 120000) g`,
+    );
+    for (let i = 0; i < 7; i++) await insertJob(db.current.pool, { status: 'PENDING' });
+    await insertJob(db.current.pool, { status: 'PROCESSING' });
+    await db.current.pool.query('ANALYZE job_queue');
+    const stats = await queue.getQueueStats();
+    expect(stats).toMatchObject({ pending: 7, processing: 1, estimated: true });
+    expect(stats.completed).toBeGreaterThan(100_000 * 0.9);
+    expect(stats.completed).toBeLessThan(110_000);
+    expect(stats.failed).toBeGreaterThan(12_000 * 0.7);
+    expect(stats.failed).toBeLessThan(12_000 * 1.3);
+    expect(await queue.getQueueStats({ exact: true })).toMatchObject({ completed: 108_000, failed: 12_000, estimated: false });
+  });
+
+  it('throughput per minute and the failed list with keyset pages', async () => {
+    for (let i = 0; i < 5; i++) await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -120 });
+    const failed = [];
+    for (let i = 0; i < 5; i++) failed.push(await insertJob(db.current.pool, { status: 'FAILED', jobType: i % 2 ? 'A' : 'B', completedAtOffsetS: -i }));
+    const points = await queue.getThroughput(60);
+    expect(points.reduce((s, p) => s + p.completed, 0)).toBe(5);
+    expect(points.reduce((s, p) => s + p.failed, 0)).toBe(5);
+    const page1 = await queue.listFailedJobs({ limit: 3 });
+    expect(page1.jobs.map((j) => j.id)).toEqual(failed.slice(0, 3));
+    const page2 = await queue.listFailedJobs({ limit: 3, cursor: page1.nextCursor! });
+    expect(page2.jobs.map((j) => j.id)).toEqual(failed.slice(3));
+    expect(page2.nextCursor).toBeNull();
+    expect((await queue.listFailedJobs({ jobType: 'A' })).jobs).toHaveLength(2);
+    await expect(queue.listFailedJobs({ cursor: 'garbage' })).rejects.toBeInstanceOf(ValidationError);
   });
 });

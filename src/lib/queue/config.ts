@@ -24,6 +24,8 @@ export const DEFAULTS = {
   listLimit: 20,
   listLimitMax: 100,
   claimBatchMax: 1_000,
+  /** getQueueStats counts exactly up to this many rows per status, then estimates. */
+  statsExactLimit: 100_000,
   backoff: DEFAULT_BACKOFF,
 } as const;
 

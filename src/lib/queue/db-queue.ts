@@ -24,17 +24,20 @@ import {
 import { QueueEventEmitter } from './events';
 import { toExecutor, type Queryable, type SqlExecutor } from './executor';
 import {
-  errorText, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter,
+  errorText, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter, parseMinutes,
   parseOlderThanDays, parseProgress, toStoredJson,
 } from './job-input';
 import { rowToJob, type JobRow } from './job-row';
-import { jobGetById, jobListRecent, jobCountByStatus, jobGetOldestPending } from './queries/jobs-read';
+import {
+  jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
+  jobListRecent, jobStatusEstimates,
+} from './queries/jobs-read';
 import {
   jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
-import type { EnqueueInput, Job, ListJobsFilter, OldestPendingJob, QueueStats } from './types';
+import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types';
 
 export * from './errors';
 export type * from './types';
@@ -271,12 +274,46 @@ export class DatabaseQueue {
     return rows.map((row) => rowToJob(row));
   }
 
-  async getQueueStats(): Promise<QueueStats> {
-    const stats: QueueStats = { pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-    for (const { status, count } of await jobCountByStatus(this.db)) {
-      stats[status.toLowerCase() as keyof QueueStats] = Number(count);
+  /**
+   * Counts by status. Exact while the table is small (or with `{ exact: true }`); on a large table,
+   * PENDING and PROCESSING stay exact up to statsExactLimit (read off their partial indexes) and
+   * the finished states are estimated from the planner's statistics, so the call stays in
+   * milliseconds at millions of rows.
+   */
+  async getQueueStats(options: { exact?: boolean } = {}): Promise<QueueStats> {
+    const limit = DEFAULTS.statsExactLimit;
+    const estimates = options.exact ? null : await jobStatusEstimates(this.db);
+    if (!estimates || estimates.total < limit) {
+      const stats: QueueStats = { pending: 0, processing: 0, completed: 0, failed: 0, cancelled: 0, estimated: false };
+      for (const { status, count } of await jobCountByStatus(this.db)) stats[statusKey(status)] = Number(count);
+      return stats;
     }
-    return stats;
+    const active = await jobCountActiveCapped(this.db, { cap: limit });
+    const estimate = (status: string) => Math.round(estimates.total * (estimates.shares[status] ?? 0));
+    return {
+      pending: active.pending < limit ? active.pending : estimate('PENDING'),
+      processing: active.processing < limit ? active.processing : estimate('PROCESSING'),
+      completed: estimate('COMPLETED'),
+      failed: estimate('FAILED'),
+      cancelled: estimate('CANCELLED'),
+      estimated: true,
+    };
+  }
+
+  /** Completed and failed jobs per minute over the last `minutes` (default 60). */
+  async getThroughput(minutes = 60): Promise<ThroughputPoint[]> {
+    const rows = await jobCountFinishedPerMinute(this.db, { minutes: parseMinutes(minutes), now: nowParam(this.clock) });
+    return rows.map((r) => ({ minute: new Date(r.minute), completed: r.completed, failed: r.failed }));
+  }
+
+  /** FAILED jobs, most recently failed first; pass `nextCursor` back for the next page. */
+  async listFailedJobs(filter: { jobType?: string; limit?: number; cursor?: string } = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    const { jobType, limit } = parseListFilter({ jobType: filter.jobType, limit: filter.limit });
+    const before = filter.cursor ? parseCursor(filter.cursor) : null;
+    const rows = await jobListFailed(this.db, { jobType: jobType ?? null, limit, before });
+    const jobs = rows.map((row) => rowToJob(row));
+    const last = jobs.at(-1);
+    return { jobs, nextCursor: jobs.length === limit && last?.completedAt ? `${last.completedAt.toISOString()}_${last.id}` : null };
   }
 
   async oldestPendingJob(): Promise<OldestPendingJob | null> {
@@ -410,8 +447,8 @@ export class DatabaseQueue {
   static updateProgress(jobRef: JobRef, current: number, total: number, message?: string) {
     return DatabaseQueue.default.updateProgress(jobRef, current, total, message);
   }
-  static getQueueStats() {
-    return DatabaseQueue.default.getQueueStats();
+  static getQueueStats(options?: { exact?: boolean }) {
+    return DatabaseQueue.default.getQueueStats(options);
   }
   static cleanup(olderThanDays?: number) {
     return DatabaseQueue.default.cleanup(olderThanDays);
@@ -434,6 +471,16 @@ export class DatabaseQueue {
   static rescueExpired() {
     return DatabaseQueue.default.rescueExpired();
   }
+}
+
+const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;
+
+/** Cursor of the failed-jobs list: `<completedAt ISO>_<id>`. */
+function parseCursor(cursor: string): { completedAt: Date; id: string } {
+  const [at, id] = cursor.split('_');
+  const completedAt = new Date(at ?? '');
+  if (Number.isNaN(completedAt.getTime()) || !id) throw new ValidationError(`Invalid cursor: ${cursor.slice(0, 100)}`);
+  return { completedAt, id: parseJobId(id) };
 }
 
 /**

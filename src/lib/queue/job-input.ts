@@ -63,6 +63,14 @@ export function parseClaimLimit(limit: unknown): number {
   return parsed.data;
 }
 
+const minutesSchema = z.number().int().min(1).max(24 * 60);
+
+export function parseMinutes(minutes: unknown): number {
+  const parsed = minutesSchema.safeParse(minutes);
+  if (!parsed.success) throw ValidationError.fromZod('minutes', parsed.error);
+  return parsed.data;
+}
+
 const olderThanDaysSchema = z.number().finite().min(0).max(36_500);
 
 const progressSchema = z.object({

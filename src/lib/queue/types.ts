@@ -69,6 +69,18 @@ export interface QueueStats {
   completed: number;
   failed: number;
   cancelled: number;
+  /**
+   * True when some counts are estimates: past STATS_EXACT_LIMIT rows an exact count costs a scan
+   * of the table, so finished counts (and an active count past the limit) come from the
+   * planner's statistics instead.
+   */
+  estimated: boolean;
+}
+
+export interface ThroughputPoint {
+  minute: Date;
+  completed: number;
+  failed: number;
 }
 
 export interface ListJobsFilter {

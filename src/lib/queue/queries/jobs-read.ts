@@ -52,3 +52,78 @@ export async function jobGetOldestPending(
   );
   return rows[0];
 }
+
+/**
+ * PENDING and PROCESSING counts, exact up to `cap` (each read off its partial index, so the cost
+ * follows the size of the active set, not of the table); past the cap the caller estimates.
+ */
+export async function jobCountActiveCapped(db: SqlExecutor, p: { cap: number }): Promise<{ pending: number; processing: number }> {
+  const rows = await db.query<{ pending: number; processing: number }>(
+    `SELECT (SELECT count(*) FROM (SELECT 1 FROM job_queue WHERE status = 'PENDING' LIMIT $1) p)::int AS pending,
+            (SELECT count(*) FROM (SELECT 1 FROM job_queue WHERE status = 'PROCESSING' LIMIT $1) r)::int AS processing`,
+    [p.cap],
+    'conveyor.jobCountActiveCapped',
+  );
+  return rows[0]!;
+}
+
+/**
+ * The planner's picture of the table: its estimated row count and the share of each status, from
+ * the statistics ANALYZE keeps (autovacuum refreshes them after 2 % of the rows change). Free to
+ * read at any size; as fresh as the last analyze.
+ */
+export async function jobStatusEstimates(db: SqlExecutor): Promise<{ total: number; shares: Record<string, number> }> {
+  const rows = await db.query<{ total: number; vals: string[] | null; freqs: number[] | null }>(
+    `SELECT greatest(c.reltuples, 0)::float8 AS total,
+            s.most_common_vals::text::text[] AS vals,
+            s.most_common_freqs::float8[] AS freqs
+       FROM pg_class c
+       LEFT JOIN pg_stats s ON s.schemaname = current_schema() AND s.tablename = 'job_queue' AND s.attname = 'status'
+      WHERE c.oid = 'job_queue'::regclass`,
+    [],
+    'conveyor.jobStatusEstimates',
+  );
+  const row = rows[0];
+  const shares: Record<string, number> = {};
+  (row?.vals ?? []).forEach((status, i) => (shares[status] = row?.freqs?.[i] ?? 0));
+  return { total: row?.total ?? 0, shares };
+}
+
+/** Finished jobs per minute over the last `minutes`, from job_queue_finished_idx. */
+export async function jobCountFinishedPerMinute(
+  db: SqlExecutor,
+  p: { minutes: number; now: Date | null },
+): Promise<{ minute: Date; completed: number; failed: number }[]> {
+  return db.query<{ minute: Date; completed: number; failed: number }>(
+    `SELECT date_trunc('minute', completed_at) AS minute,
+            count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed,
+            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
+       FROM job_queue
+      WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+        AND completed_at >= coalesce($2::timestamptz, now()) - $1 * interval '1 minute'
+      GROUP BY 1
+      ORDER BY 1`,
+    [p.minutes, p.now],
+    'conveyor.jobCountFinishedPerMinute',
+  );
+}
+
+/**
+ * FAILED jobs (the dead letters), most recently failed first, optionally of one type. Keyset
+ * pagination: pass the last row's (completed_at, id) to get the next page.
+ */
+export async function jobListFailed(
+  db: SqlExecutor,
+  p: { jobType: string | null; limit: number; before: { completedAt: Date; id: string } | null },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM job_queue
+      WHERE status = 'FAILED'
+        AND ($1::text IS NULL OR job_type = $1)
+        AND ($3::timestamptz IS NULL OR (completed_at, id) < ($3::timestamptz, $4::uuid))
+      ORDER BY completed_at DESC, id DESC
+      LIMIT $2`,
+    [p.jobType, p.limit, p.before?.completedAt ?? null, p.before?.id ?? null],
+    'conveyor.jobListFailed',
+  );
+}
