@@ -1,0 +1,7 @@
+import { handleJobActionPost } from '@/lib/admin/http';
+
+export const dynamic = 'force-dynamic';
+
+export async function POST(request: Request) {
+  return handleJobActionPost(request, 'cancel');
+}

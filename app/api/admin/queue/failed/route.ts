@@ -1,0 +1,7 @@
+import { handleFailedGet } from '@/lib/admin/http';
+
+export const dynamic = 'force-dynamic';
+
+export async function GET(request: Request) {
+  return handleFailedGet(request);
+}

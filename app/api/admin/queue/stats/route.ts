@@ -1,0 +1,7 @@
+import { handleStatsGet } from '@/lib/admin/http';
+
+export const dynamic = 'force-dynamic';
+
+export async function GET(request: Request) {
+  return handleStatsGet(request);
+}

@@ -1,0 +1,142 @@
+/**
+ * The admin API's handlers (app/api/admin/* only call these). Reads need MANAGER, mutations ADMIN;
+ * mutations are POST and same-origin only. Responses carry counts and job metadata, never payloads.
+ */
+import { z } from 'zod';
+import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
+import { connections } from '@/lib/db/client';
+import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
+import { JOB_STATUSES, type Job } from '@/lib/queue/types';
+
+/** A job as admin views show it: everything but the payload. */
+export function jobSummary(job: Job) {
+  return {
+    id: job.id,
+    jobType: job.jobType,
+    status: job.status,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    progress: job.progress,
+    result: job.result,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: job.startedAt?.toISOString() ?? null,
+    completedAt: job.completedAt?.toISOString() ?? null,
+  };
+}
+
+function jobDetail(job: Job) {
+  return {
+    ...jobSummary(job),
+    runAt: job.runAt.toISOString(),
+    lockedUntil: job.lockedUntil?.toISOString() ?? null,
+    lockedBy: job.lockedBy,
+    concurrencyKey: job.concurrencyKey,
+    errors: job.errors,
+    updatedAt: job.updatedAt.toISOString(),
+  };
+}
+
+/** GET /api/admin/queue/stats (MANAGER) */
+export async function handleStatsGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const { queue } = connections();
+    const [stats, recent, oldest] = await Promise.all([queue.getQueueStats(), queue.listJobs({ limit: 20 }), queue.oldestPendingJob()]);
+    return Response.json({
+      queueStats: { pending: stats.pending, processing: stats.processing, completed: stats.completed, failed: stats.failed },
+      recentJobs: recent.map(jobSummary),
+      oldestPendingJob: oldest ? { id: oldest.id, createdAt: oldest.createdAt.toISOString(), ageMinutes: oldest.ageMinutes } : null,
+    });
+  } catch (error) {
+    return errorResponse(error, 'admin/stats');
+  }
+}
+
+type JobAction = 'retry' | 'cancel';
+
+/** POST /api/admin/queue/{retry,cancel}?jobId= (ADMIN) */
+export async function handleJobActionPost(request: Request, action: JobAction): Promise<Response> {
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    const auth = await requireRole(request, 'ADMIN');
+    if (!auth.ok) return auth.response;
+    const jobId = new URL(request.url).searchParams.get('jobId');
+    if (!jobId) throw badRequest('Missing jobId parameter');
+    const { queue } = connections();
+    const job = action === 'retry' ? await queue.retryJob(jobId) : await queue.cancelJob(jobId);
+    console.info(`[admin] ${auth.user.email} ${action} job ${job.id}`);
+    return Response.json({ success: true, jobId: job.id });
+  } catch (error) {
+    return errorResponse(error, `admin/${action}`);
+  }
+}
+
+const listQuery = z.object({
+  status: z.enum(JOB_STATUSES).optional(),
+  type: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+/** GET /api/admin/queue/jobs?status=&type=&limit= (MANAGER) */
+export async function handleJobsGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const parsed = listQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
+    const jobs = await connections().queue.listJobs({ status: parsed.data.status, jobType: parsed.data.type, limit: parsed.data.limit });
+    return Response.json({ jobs: jobs.map(jobSummary) });
+  } catch (error) {
+    return errorResponse(error, 'admin/jobs');
+  }
+}
+
+/** GET /api/admin/queue/jobs/:jobId (MANAGER): one job with its error history */
+export async function handleJobDetailGet(request: Request, jobId: string): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const job = await connections().queue.getJob(jobId);
+    if (!job) return Response.json({ error: `Job ${jobId} not found` }, { status: 404 });
+    return Response.json({ job: jobDetail(job) });
+  } catch (error) {
+    return errorResponse(error, 'admin/job');
+  }
+}
+
+const failedQuery = z.object({
+  type: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().max(200).optional(),
+});
+
+/** GET /api/admin/queue/failed?type=&limit=&cursor= (MANAGER): the dead letters, newest first */
+export async function handleFailedGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const parsed = failedQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
+    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
+    const page = await connections().queue.listFailedJobs({ jobType: parsed.data.type, limit: parsed.data.limit, cursor: parsed.data.cursor });
+    return Response.json({
+      jobs: page.jobs.map((job) => ({ ...jobSummary(job), lastError: job.errors.at(-1)?.message ?? null })),
+      nextCursor: page.nextCursor,
+    });
+  } catch (error) {
+    return errorResponse(error, 'admin/failed');
+  }
+}
+
+/** GET /api/admin/queue/throughput (MANAGER): completed and failed per minute, last hour */
+export async function handleThroughputGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const points = await connections().queue.getThroughput(60);
+    return Response.json({ points: points.map((p) => ({ minute: p.minute.toISOString(), completed: p.completed, failed: p.failed })) });
+  } catch (error) {
+    return errorResponse(error, 'admin/throughput');
+  }
+}

@@ -1,0 +1,46 @@
+/** Sign-in and sign-out handlers. */
+import { z } from 'zod';
+import { connections } from '@/lib/db/client';
+import { badRequest, errorResponse, readBodyText, zodIssues } from '@/lib/http/responses';
+import { crossSiteRefused, currentUser, sameOrigin } from './guard';
+import { clearedSessionCookie, sessionCookie } from './session';
+import { authenticate } from './users';
+
+const loginSchema = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(200) });
+
+/** POST /api/auth/login { email, password } -> 200 + session cookie, or 401 */
+export async function handleLoginPost(request: Request): Promise<Response> {
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBodyText(request, 10_000));
+    } catch (error) {
+      if (error instanceof SyntaxError) throw badRequest('Body is not valid JSON');
+      throw error;
+    }
+    const parsed = loginSchema.safeParse(body);
+    if (!parsed.success) throw badRequest('Invalid sign-in', zodIssues(parsed.error));
+    const user = await authenticate(connections().pool, parsed.data.email, parsed.data.password);
+    if (!user) return Response.json({ error: 'Wrong email or password' }, { status: 401 });
+    return Response.json({ user }, { headers: { 'set-cookie': await sessionCookie(user.id) } });
+  } catch (error) {
+    return errorResponse(error, 'auth/login');
+  }
+}
+
+/** POST /api/auth/logout -> clears the cookie */
+export async function handleLogoutPost(request: Request): Promise<Response> {
+  if (!sameOrigin(request)) return crossSiteRefused();
+  return Response.json({ success: true }, { headers: { 'set-cookie': clearedSessionCookie() } });
+}
+
+/** GET /api/auth/me -> the signed-in user, or 401 */
+export async function handleMeGet(request: Request): Promise<Response> {
+  try {
+    const user = await currentUser(request.headers.get('cookie'));
+    return user ? Response.json({ user }) : Response.json({ error: 'Not signed in' }, { status: 401 });
+  } catch (error) {
+    return errorResponse(error, 'auth/me');
+  }
+}

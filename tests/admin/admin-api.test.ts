@@ -1,0 +1,169 @@
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { POST as login } from '../../app/api/auth/login/route';
+import { POST as logout } from '../../app/api/auth/logout/route';
+import { GET as me } from '../../app/api/auth/me/route';
+import { GET as stats } from '../../app/api/admin/queue/stats/route';
+import { POST as retry } from '../../app/api/admin/queue/retry/route';
+import { POST as cancel } from '../../app/api/admin/queue/cancel/route';
+import { GET as jobs } from '../../app/api/admin/queue/jobs/route';
+import { GET as jobDetail } from '../../app/api/admin/queue/jobs/[jobId]/route';
+import { GET as failed } from '../../app/api/admin/queue/failed/route';
+import { GET as throughput } from '../../app/api/admin/queue/throughput/route';
+import { createUser, type Role } from '@/lib/auth/users';
+import { connections } from '@/lib/db/client';
+import { useAppDatabase } from '../helpers/app-env';
+import { insertJob, jobRow } from '../helpers/jobs';
+
+const db = useAppDatabase({ SESSION_SECRET: 'x'.repeat(40), NODE_ENV: 'test' });
+const cookies: Partial<Record<Role, string>> = {};
+const UNKNOWN = '00000000-0000-7000-8000-000000000000';
+
+async function signIn(email: string, password: string) {
+  const response = await login(new Request('http://localhost/api/auth/login', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+  }));
+  return { response, cookie: response.headers.get('set-cookie')?.split(';')[0] };
+}
+
+beforeAll(async () => {
+  for (const role of ['VIEWER', 'MANAGER', 'ADMIN'] as const) {
+    await createUser(connections().pool, { email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123`, role });
+    const { response, cookie } = await signIn(`${role.toLowerCase()}@example.com`, `${role}-password-123`);
+    expect(response.status).toBe(200);
+    const setCookie = response.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Lax/);
+    cookies[role] = cookie!;
+  }
+});
+beforeEach(async () => {
+  await db.current.pool.query('DELETE FROM job_queue');
+});
+
+const as = (role: Role | null, url: string, init: RequestInit = {}) =>
+  new Request(`http://localhost${url}`, { ...init, headers: { ...(role ? { cookie: cookies[role]! } : {}), ...(init.headers as Record<string, string>) } });
+const post = (role: Role | null, url: string, headers: Record<string, string> = {}) => as(role, url, { method: 'POST', headers });
+
+describe('sign-in', () => {
+  it('wrong password or unknown email: 401 with the same message; bad body: 400', async () => {
+    const wrong = await signIn('admin@example.com', 'nope-nope-nope');
+    const unknown = await signIn('ghost@example.com', 'nope-nope-nope');
+    expect([wrong.response.status, unknown.response.status]).toEqual([401, 401]);
+    expect(await wrong.response.json()).toEqual(await unknown.response.json());
+    expect((await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: '{bad' }))).status).toBe(400);
+  });
+
+  it('me and logout', async () => {
+    expect(await (await me(as('MANAGER', '/api/auth/me'))).json()).toMatchObject({ user: { email: 'manager@example.com', role: 'MANAGER' } });
+    expect((await me(as(null, '/api/auth/me'))).status).toBe(401);
+    expect((await me(as(null, '/api/auth/me', { headers: { cookie: 'conveyor_session=forged' } }))).status).toBe(401);
+    const out = await logout(post('ADMIN', '/api/auth/logout'));
+    expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+  });
+});
+
+describe('GET /api/admin/queue/stats', () => {
+  it('401 signed out, 403 VIEWER, 200 MANAGER and ADMIN with the documented shape and no payloads', async () => {
+    await insertJob(db.current.pool, { status: 'PENDING', payload: { secret: 'do-not-leak' }, createdAtOffsetS: -300 });
+    await insertJob(db.current.pool, { status: 'PROCESSING' });
+    await insertJob(db.current.pool, { status: 'FAILED' });
+    expect((await stats(as(null, '/api/admin/queue/stats'))).status).toBe(401);
+    expect((await stats(as('VIEWER', '/api/admin/queue/stats'))).status).toBe(403);
+    for (const role of ['MANAGER', 'ADMIN'] as const) {
+      const response = await stats(as(role, '/api/admin/queue/stats'));
+      expect(response.status).toBe(200);
+      const body = await response.json();
+      expect(body.queueStats).toEqual({ pending: 1, processing: 1, completed: 0, failed: 1 });
+      expect(body.recentJobs).toHaveLength(3);
+      expect(Object.keys(body.recentJobs[0]).sort()).toEqual(
+        ['attempts', 'completedAt', 'createdAt', 'id', 'jobType', 'maxAttempts', 'priority', 'progress', 'result', 'startedAt', 'status'].sort(),
+      );
+      expect(body.oldestPendingJob).toMatchObject({ ageMinutes: 5 });
+      expect(JSON.stringify(body)).not.toContain('do-not-leak');
+    }
+  });
+});
+
+describe('POST retry and cancel', () => {
+  it('ADMIN retries a FAILED job and cancels a PENDING one', async () => {
+    const failedId = await insertJob(db.current.pool, { status: 'FAILED' });
+    const pendingId = await insertJob(db.current.pool, { status: 'PENDING' });
+    const r = await retry(post('ADMIN', `/api/admin/queue/retry?jobId=${failedId}`));
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ success: true, jobId: failedId });
+    expect((await jobRow(db.current.pool, failedId)).status).toBe('PENDING');
+    const c = await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${pendingId}`));
+    expect(await c.json()).toEqual({ success: true, jobId: pendingId });
+    expect((await jobRow(db.current.pool, pendingId)).status).toBe('CANCELLED');
+  });
+
+  it.each([
+    ['retry', retry],
+    ['cancel', cancel],
+  ] as const)('%s: 401, 403 for MANAGER and VIEWER, 400 without jobId, 404 unknown, 400 malformed — nothing changes', async (_name, route) => {
+    const id = await insertJob(db.current.pool, { status: 'FAILED' });
+    const before = await jobRow(db.current.pool, id);
+    expect((await route(post(null, `/api/admin/queue/x?jobId=${id}`))).status).toBe(401);
+    expect((await route(post('VIEWER', `/api/admin/queue/x?jobId=${id}`))).status).toBe(403);
+    expect((await route(post('MANAGER', `/api/admin/queue/x?jobId=${id}`))).status).toBe(403);
+    const missing = await route(post('ADMIN', '/api/admin/queue/x'));
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toEqual({ error: 'Missing jobId parameter' });
+    expect((await route(post('ADMIN', `/api/admin/queue/x?jobId=${UNKNOWN}`))).status).toBe(404);
+    const injected = await route(post('ADMIN', `/api/admin/queue/x?jobId=${encodeURIComponent('1;DROP TABLE job_queue;--')}`));
+    expect(injected.status).toBe(400);
+    expect(await jobRow(db.current.pool, id)).toEqual(before);
+  });
+
+  it('cancel of a COMPLETED job: 400 with its state', async () => {
+    const id = await insertJob(db.current.pool, { status: 'COMPLETED' });
+    const response = await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ currentStatus: 'COMPLETED' });
+  });
+
+  it('cross-site POSTs are refused before anything happens', async () => {
+    const id = await insertJob(db.current.pool, { status: 'PENDING' });
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'same-site' }]) {
+      const response = await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, headers));
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ error: 'Cross-site request refused' });
+    }
+    expect((await jobRow(db.current.pool, id)).status).toBe('PENDING');
+    const sameSite = await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, { origin: 'http://localhost', 'sec-fetch-site': 'same-origin' }));
+    expect(sameSite.status).toBe(200);
+  });
+
+  it('a server error is a 500 without a stack trace', async () => {
+    const id = await insertJob(db.current.pool, { status: 'FAILED' });
+    await db.current.pool.query('ALTER TABLE job_queue RENAME TO job_queue_away');
+    try {
+      const response = await retry(post('ADMIN', `/api/admin/queue/retry?jobId=${id}`));
+      expect(response.status).toBe(500);
+      const text = await response.text();
+      expect(text).toBe(JSON.stringify({ error: 'Internal server error' }));
+    } finally {
+      await db.current.pool.query('ALTER TABLE job_queue_away RENAME TO job_queue');
+    }
+  });
+});
+
+describe('job detail, lists, throughput', () => {
+  it('detail carries the error history; lists filter; MANAGER may read, VIEWER may not', async () => {
+    const id = await insertJob(db.current.pool, { status: 'FAILED', jobType: 'VECTORIZE' });
+    await db.current.pool.query(`UPDATE job_queue SET errors = '[{"attempt":1,"message":"boom","kind":"error","at":"2026-01-01T00:00:00Z"}]' WHERE id = $1`, [id]);
+    await insertJob(db.current.pool, { status: 'PENDING', jobType: 'INGEST_DATA' });
+    const detail = await jobDetail(as('MANAGER', `/api/admin/queue/jobs/${id}`), { params: Promise.resolve({ jobId: id }) });
+    expect((await detail.json()).job).toMatchObject({ id, status: 'FAILED', errors: [{ message: 'boom' }] });
+    expect((await jobDetail(as('MANAGER', '/x'), { params: Promise.resolve({ jobId: UNKNOWN }) })).status).toBe(404);
+    expect((await jobDetail(as('VIEWER', '/x'), { params: Promise.resolve({ jobId: id }) })).status).toBe(403);
+    const list = await (await jobs(as('MANAGER', '/api/admin/queue/jobs?status=FAILED&type=VECTORIZE'))).json();
+    expect(list.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
+    expect((await jobs(as('MANAGER', '/api/admin/queue/jobs?status=NOPE'))).status).toBe(400);
+    expect((await jobs(as('MANAGER', '/api/admin/queue/jobs?limit=100000'))).status).toBe(400);
+    const dead = await (await failed(as('MANAGER', '/api/admin/queue/failed?type=VECTORIZE'))).json();
+    expect(dead).toMatchObject({ jobs: [{ id, lastError: 'boom' }], nextCursor: null });
+    expect((await throughput(as('MANAGER', '/api/admin/queue/throughput'))).status).toBe(200);
+    expect((await throughput(as(null, '/api/admin/queue/throughput'))).status).toBe(401);
+  });
+});
