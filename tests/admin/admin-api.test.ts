@@ -124,7 +124,8 @@ describe('POST retry and cancel', () => {
 
   it('cross-site POSTs are refused before anything happens', async () => {
     const id = await insertJob(db.current.pool, { status: 'PENDING' });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'same-site' }]) {
+    const attempts: Record<string, string>[] = [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, { 'sec-fetch-site': 'same-site' }];
+    for (const headers of attempts) {
       const response = await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, headers));
       expect(response.status).toBe(403);
       expect(await response.json()).toEqual({ error: 'Cross-site request refused' });

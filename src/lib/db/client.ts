@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { ConfigError } from '@/lib/queue/errors';
 import { DatabaseQueue, PREPARED_SESSION_OPTIONS } from '@/lib/queue/db-queue';
+import { instrumentQueue } from '@/lib/observability/metrics';
 
 interface Connections {
   url: string;
@@ -32,6 +33,7 @@ export function connections(): Connections {
     pool.on('error', (error) => console.error('[db] idle connection error:', error.message));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     const queue = DatabaseQueue.configure({ pool });
+    instrumentQueue(queue);
     cache.__conveyorConnections = { url, pool, prisma, queue };
   }
   return cache.__conveyorConnections!;

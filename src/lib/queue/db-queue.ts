@@ -29,7 +29,7 @@ import {
 } from './job-input';
 import { rowToJob, type JobRow } from './job-row';
 import {
-  jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
+  jobCountActiveByType, jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
@@ -298,6 +298,11 @@ export class DatabaseQueue {
       cancelled: estimate('CANCELLED'),
       estimated: true,
     };
+  }
+
+  /** PENDING and PROCESSING counts per job type (exact; both sets are small in a healthy queue). */
+  async countActiveByType(): Promise<{ jobType: string; status: JobStatus; count: number }[]> {
+    return (await jobCountActiveByType(this.db)).map((r) => ({ jobType: r.job_type, status: r.status, count: r.count }));
   }
 
   /** Completed and failed jobs per minute over the last `minutes` (default 60). */

@@ -8,6 +8,7 @@ import { processAndStore } from '@/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '@/lib/ingestion/schemas';
 import { vectorizeProject } from '@/lib/ingestion/vectorize';
 import { drainQueue, type DrainOptions } from '@/lib/queue/drain';
+import { recordWorkerRun } from '@/lib/observability/heartbeat';
 import { authorizeCron } from './cron-auth';
 
 /** Vercel's limit is 60 s; leave 10 for the response and for finishing what is held. */
@@ -42,6 +43,7 @@ export async function handleWorkerRoute(request: Request, name: WorkerName): Pro
   const started = Date.now();
   try {
     const result = await drainQueue(connections().queue, { ...workerDefinition(name), budgetMs: workerBudgetMs() });
+    await recordWorkerRun(connections().pool, name, result);
     return Response.json(result);
   } catch (error) {
     console.error(`[workers/${name}] drain failed:`, error);
@@ -56,6 +58,7 @@ export async function handleCleanupRoute(request: Request): Promise<Response> {
   try {
     const days = Number(process.env.CLEANUP_OLDER_THAN_DAYS ?? 7);
     const deletedCount = await connections().queue.cleanup(days);
+    await recordWorkerRun(connections().pool, 'cleanup', { deletedCount });
     return Response.json({ success: true, deletedCount });
   } catch (error) {
     console.error('[workers/cleanup] failed:', error);

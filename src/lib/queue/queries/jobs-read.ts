@@ -127,3 +127,14 @@ export async function jobListFailed(
     'conveyor.jobListFailed',
   );
 }
+
+/** PENDING and PROCESSING jobs by type: two scans, each on its partial index. */
+export async function jobCountActiveByType(db: SqlExecutor): Promise<{ job_type: string; status: JobStatus; count: number }[]> {
+  return db.query<{ job_type: string; status: JobStatus; count: number }>(
+    `SELECT job_type, 'PENDING'::"JobStatus" AS status, count(*)::int AS count FROM job_queue WHERE status = 'PENDING' GROUP BY job_type
+     UNION ALL
+     SELECT job_type, 'PROCESSING'::"JobStatus", count(*)::int FROM job_queue WHERE status = 'PROCESSING' GROUP BY job_type`,
+    [],
+    'conveyor.jobCountActiveByType',
+  );
+}

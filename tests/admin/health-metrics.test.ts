@@ -1,0 +1,69 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { GET as health } from '../../app/api/health/queue/route';
+import { GET as metrics } from '../../app/api/metrics/route';
+import { GET as ingestionWorker } from '../../app/api/workers/ingestion/route';
+import { connections } from '@/lib/db/client';
+import { cronRequest, useAppDatabase } from '../helpers/app-env';
+import { insertJob } from '../helpers/jobs';
+
+const db = useAppDatabase({ NODE_ENV: 'test', CRON_SECRET: 'c' });
+
+beforeEach(async () => {
+  await db.current.pool.query('TRUNCATE job_queue, worker_heartbeats');
+  delete process.env.METRICS_TOKEN;
+});
+
+describe('GET /api/health/queue', () => {
+  it('healthy with an empty queue', async () => {
+    const response = await health();
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      healthy: true, database: true, queue: true, worker: true,
+      details: { database_status: 'ready', queue_counts: { waiting: 0, active: 0, completed: 0, failed: 0 }, oldest_pending_age_seconds: null, last_worker_run: null },
+    });
+  });
+
+  it('503 when jobs wait and no worker has run; 200 once a worker ran; 503 when the oldest waits too long', async () => {
+    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60 });
+    const stalled = await health();
+    expect(stalled.status).toBe(503);
+    expect(await stalled.json()).toMatchObject({ healthy: false, queue: true, worker: false, details: { queue_counts: { waiting: 1 } } });
+
+    await ingestionWorker(cronRequest('/api/workers/ingestion', 'c'));
+    const running = await (await health()).json();
+    expect(running).toMatchObject({ healthy: true, worker: true, details: { last_worker_run: { name: 'ingestion' } } });
+    expect(running.details.oldest_pending_age_seconds).toBeGreaterThanOrEqual(59);
+
+    await db.current.pool.query(`UPDATE job_queue SET created_at = now() - interval '1 hour'`);
+    const old = await health();
+    expect(old.status).toBe(503);
+    expect(await old.json()).toMatchObject({ queue: false });
+  });
+});
+
+describe('GET /api/metrics', () => {
+  it('exposes depth by type and status, oldest age, counters and the duration histogram in Prometheus text', async () => {
+    const { queue } = connections();
+    await queue.enqueueMany([{ jobType: 'M_A' }, { jobType: 'M_A' }, { jobType: 'M_B' }]);
+    const job = await queue.claimJob(['M_B']);
+    await queue.completeJob(job!, { ok: true });
+    const failing = await queue.claimJob(['M_A']);
+    await queue.failJob(failing!, new Error('x'));
+    const response = await metrics(new Request('http://localhost/api/metrics'));
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/conveyor_jobs_active\{type="M_A",status="PENDING"\} 2/);
+    expect(text).toMatch(/conveyor_jobs\{status="COMPLETED"\} 1/);
+    expect(text).toMatch(/conveyor_oldest_pending_age_seconds \d/);
+    expect(text).toMatch(/conveyor_jobs_enqueued_total\{type="M_A"\} 2/);
+    expect(text).toMatch(/conveyor_jobs_completed_total\{type="M_B"\} 1/);
+    expect(text).toMatch(/conveyor_jobs_failed_total\{type="M_A",final="false"\} 1/);
+    expect(text).toMatch(/conveyor_job_duration_seconds_count\{type="M_B",outcome="completed"\} 1/);
+  });
+
+  it('requires the token when METRICS_TOKEN is set', async () => {
+    process.env.METRICS_TOKEN = 'scrape-me';
+    expect((await metrics(new Request('http://localhost/api/metrics'))).status).toBe(401);
+    expect((await metrics(new Request('http://localhost/api/metrics', { headers: { authorization: 'Bearer scrape-me' } }))).status).toBe(200);
+  });
+});
