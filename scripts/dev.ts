@@ -7,12 +7,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import pg from 'pg';
+import { createUser } from '../src/lib/auth/users';
 import { migrate } from '../src/lib/db/migrations';
 
 const root = path.resolve(import.meta.dirname, '..');
 const databaseUrl = await resolveDatabaseUrl();
 await migrate({ connectionString: databaseUrl, log: (line) => console.log(`dev: migrate: ${line}`) });
 
+const adminLogin = await ensureDevAdmin(databaseUrl);
 const port = await freePort(Number(process.env.PORT ?? 3000));
 const baseUrl = `http://localhost:${port}`;
 const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) };
@@ -32,7 +37,7 @@ children.push(workers);
 console.log(`
   Conveyor is running: ${baseUrl}
   - submit records, watch them being stored and embedded, then search
-  - queue monitor: ${baseUrl}/admin/queue-monitor
+  - queue monitor: ${baseUrl}/admin/queue-monitor${adminLogin ? `\n    sign in as ${adminLogin.email} / ${adminLogin.password} (made for this machine; npm run user:create for others)` : ''}
   - the worker loop calls /api/workers/{ingestion,vectorization} every ${process.env.WORKER_INTERVAL ?? '2'} s
   - database: ${databaseUrl}
   Ctrl-C stops the app and the workers (the database keeps running: npm run db:stop).
@@ -47,6 +52,22 @@ function shutdown(code = 0): void {
 }
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
+
+/** A first admin for a fresh local database, so the monitor can be opened at once. */
+async function ensureDevAdmin(connectionString: string): Promise<{ email: string; password: string } | null> {
+  const saved = path.join(root, '.data', 'dev-admin.json');
+  const pool = new pg.Pool({ connectionString, max: 1 });
+  try {
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM users');
+    if (rows[0].n > 0) return existsSync(saved) ? JSON.parse(readFileSync(saved, 'utf8')) : null;
+    const login = { email: 'admin@localhost.test', password: randomBytes(9).toString('base64url') };
+    await createUser(pool, { ...login, role: 'ADMIN' });
+    writeFileSync(saved, JSON.stringify(login), { mode: 0o600 });
+    return login;
+  } finally {
+    await pool.end();
+  }
+}
 
 async function freePort(preferred: number): Promise<number> {
   for (let candidate = preferred; candidate < preferred + 50; candidate++) {

@@ -1,0 +1,257 @@
+'use client';
+
+import { useCallback, useEffect, useState } from 'react';
+
+type Status = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+const STATUSES: Status[] = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED'];
+const REFRESH_MS = 5_000;
+
+interface JobSummary {
+  id: string;
+  jobType: string;
+  status: Status;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  progress: { current: number; total: number; message: string } | null;
+  result: unknown;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+}
+interface JobDetail extends JobSummary {
+  runAt: string;
+  lockedUntil: string | null;
+  lockedBy: string | null;
+  concurrencyKey: string | null;
+  errors: { attempt: number; at: string; message: string; kind: string }[];
+}
+interface Stats {
+  queueStats: { pending: number; processing: number; completed: number; failed: number };
+  recentJobs: JobSummary[];
+  oldestPendingJob: { id: string; createdAt: string; ageMinutes: number } | null;
+}
+interface Point { minute: string; completed: number; failed: number }
+
+async function getJson<T>(url: string): Promise<T> {
+  const response = await fetch(url, { cache: 'no-store' });
+  if (response.status === 401) {
+    window.location.assign('/login?next=/admin/queue-monitor');
+    throw new Error('Signed out');
+  }
+  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error ?? `HTTP ${response.status}`);
+  return response.json() as Promise<T>;
+}
+
+export function StatusBadge({ status }: { status: Status }) {
+  return (
+    <span className={`badge badge-${status}`} data-status={status}>
+      {status === 'PROCESSING' && <span className="spinner" aria-hidden />}
+      {status}
+    </span>
+  );
+}
+
+function ProgressBar({ progress }: { progress: JobSummary['progress'] }) {
+  if (!progress || progress.total <= 0) return <span className="muted">—</span>;
+  const pct = Math.min(100, Math.round((100 * progress.current) / progress.total));
+  return (
+    <div title={progress.message} style={{ minWidth: 90 }}>
+      <div className="progress"><div style={{ width: `${pct}%` }} /></div>
+      <span className="muted" style={{ fontSize: '0.75rem' }}>{progress.current}/{progress.total}</span>
+    </div>
+  );
+}
+
+function ThroughputChart({ points }: { points: Point[] }) {
+  // 60 one-minute slots ending now; missing minutes are zero.
+  const now = Math.floor(Date.now() / 60_000);
+  const byMinute = new Map(points.map((p) => [Math.floor(new Date(p.minute).getTime() / 60_000), p]));
+  const slots = Array.from({ length: 60 }, (_, i) => byMinute.get(now - 59 + i) ?? { completed: 0, failed: 0 });
+  const max = Math.max(1, ...slots.map((s) => s.completed + s.failed));
+  const total = slots.reduce((sum, s) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), { completed: 0, failed: 0 });
+  return (
+    <div>
+      <svg className="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label={`Last hour: ${total.completed} completed, ${total.failed} failed`}>
+        {slots.map((s, i) => {
+          const hc = (s.completed / max) * 110;
+          const hf = (s.failed / max) * 110;
+          return (
+            <g key={i}>
+              <rect x={i * 10 + 1} y={120 - hc} width={8} height={hc} fill="var(--completed)" />
+              <rect x={i * 10 + 1} y={120 - hc - hf} width={8} height={hf} fill="var(--failed)" />
+            </g>
+          );
+        })}
+      </svg>
+      <div className="legend">
+        <span className="l-completed">{total.completed} completed</span>
+        <span className="l-failed">{total.failed} failed</span>
+        <span>last 60 minutes, per minute (peak {max})</span>
+      </div>
+    </div>
+  );
+}
+
+function Detail({ id, onClose }: { id: string; onClose: () => void }) {
+  const [job, setJob] = useState<JobDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    getJson<{ job: JobDetail }>(`/api/admin/queue/jobs/${id}`).then((r) => setJob(r.job), (e: Error) => setError(e.message));
+  }, [id]);
+  return (
+    <section className="panel detail" data-testid="job-detail">
+      <div className="row" style={{ justifyContent: 'space-between' }}>
+        <h2>Job <span className="mono">{id}</span></h2>
+        <button className="secondary" onClick={onClose}>Close</button>
+      </div>
+      {error && <p className="error">{error}</p>}
+      {job && (
+        <>
+          <dl>
+            <dt>Status</dt><dd><StatusBadge status={job.status} /></dd>
+            <dt>Type</dt><dd>{job.jobType}</dd>
+            <dt>Attempts</dt><dd>{job.attempts} of {job.maxAttempts}</dd>
+            <dt>Priority</dt><dd>{job.priority}</dd>
+            <dt>Created</dt><dd>{new Date(job.createdAt).toLocaleString()}</dd>
+            <dt>Runs at</dt><dd>{new Date(job.runAt).toLocaleString()}</dd>
+            <dt>Started</dt><dd>{job.startedAt ? new Date(job.startedAt).toLocaleString() : '—'}</dd>
+            <dt>Finished</dt><dd>{job.completedAt ? new Date(job.completedAt).toLocaleString() : '—'}</dd>
+            <dt>Lease</dt><dd>{job.lockedUntil ? `${job.lockedBy} until ${new Date(job.lockedUntil).toLocaleTimeString()}` : '—'}</dd>
+            {job.concurrencyKey && <><dt>Concurrency key</dt><dd>{job.concurrencyKey}</dd></>}
+            <dt>Progress</dt><dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
+            <dt>Result</dt><dd className="mono">{job.result === null ? '—' : JSON.stringify(job.result)}</dd>
+          </dl>
+          <h3 style={{ fontSize: '0.95rem' }}>Error history</h3>
+          {job.errors.length === 0 ? <p className="muted">No errors.</p> : (
+            <table>
+              <thead><tr><th>Attempt</th><th>When</th><th>Kind</th><th>Message</th></tr></thead>
+              <tbody>
+                {job.errors.map((e, i) => (
+                  <tr key={i}><td>{e.attempt}</td><td>{new Date(e.at).toLocaleString()}</td><td>{e.kind}</td><td className="mono">{e.message}</td></tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+export function QueueMonitor({ email, canMutate }: { email: string; canMutate: boolean }) {
+  const [stats, setStats] = useState<Stats | null>(null);
+  const [jobs, setJobs] = useState<JobSummary[] | null>(null);
+  const [points, setPoints] = useState<Point[]>([]);
+  const [status, setStatus] = useState<Status | ''>('');
+  const [type, setType] = useState('');
+  const [selected, setSelected] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
+
+  const refresh = useCallback(async () => {
+    try {
+      const filter = new URLSearchParams({ limit: '50', ...(status ? { status } : {}), ...(type.trim() ? { type: type.trim() } : {}) });
+      const [s, j, t] = await Promise.all([
+        getJson<Stats>('/api/admin/queue/stats'),
+        status || type.trim() ? getJson<{ jobs: JobSummary[] }>(`/api/admin/queue/jobs?${filter}`).then((r) => r.jobs) : Promise.resolve(null),
+        getJson<{ points: Point[] }>('/api/admin/queue/throughput'),
+      ]);
+      setStats(s);
+      setJobs(j);
+      setPoints(t.points);
+      setLoadError(null);
+      setUpdatedAt(new Date());
+    } catch (error) {
+      setLoadError((error as Error).message);
+    }
+  }, [status, type]);
+
+  useEffect(() => {
+    void refresh();
+    const timer = setInterval(refresh, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [refresh]);
+
+  async function act(action: 'retry' | 'cancel', job: JobSummary) {
+    if (!window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${job.jobType} job ${job.id.slice(0, 8)}…?`)) return;
+    const response = await fetch(`/api/admin/queue/${action}?jobId=${job.id}`, { method: 'POST' });
+    const body = await response.json().catch(() => ({}));
+    setNotice(response.ok
+      ? { ok: true, text: `${action === 'retry' ? 'Retried' : 'Cancelled'} job ${job.id.slice(0, 8)}…` }
+      : { ok: false, text: `Could not ${action} job ${job.id.slice(0, 8)}…: ${body.error ?? response.status}` });
+    await refresh();
+  }
+
+  const rows = jobs ?? stats?.recentJobs ?? [];
+  const q = stats?.queueStats;
+  return (
+    <>
+      <div className="row" style={{ justifyContent: 'space-between', marginBottom: '0.75rem' }}>
+        <h1 style={{ fontSize: '1.3rem', margin: 0 }}>Queue monitor</h1>
+        <span className="muted">
+          {email} · {updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
+          <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
+        </span>
+      </div>
+      {loadError && <div className="notice err">Refresh failed: {loadError}</div>}
+      <div className="cards" data-testid="stats">
+        <div className="card"><div className="label">Pending</div><div className="value" data-testid="stat-pending">{q?.pending ?? '–'}</div></div>
+        <div className="card"><div className="label">Processing</div><div className="value" data-testid="stat-processing">{q?.processing ?? '–'}</div></div>
+        <div className="card"><div className="label">Completed</div><div className="value" data-testid="stat-completed">{q?.completed ?? '–'}</div></div>
+        <div className="card"><div className="label">Failed</div><div className="value" data-testid="stat-failed">{q?.failed ?? '–'}</div></div>
+        <div className="card"><div className="label">Oldest pending</div><div className="value">{stats ? (stats.oldestPendingJob ? `${stats.oldestPendingJob.ageMinutes} min` : 'none') : '–'}</div></div>
+      </div>
+      <section className="panel">
+        <h2>Throughput and failures</h2>
+        <ThroughputChart points={points} />
+      </section>
+      {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
+      <section className="panel">
+        <div className="toolbar">
+          <div>
+            <label htmlFor="status-filter">Status</label>
+            <select id="status-filter" value={status} onChange={(e) => setStatus(e.target.value as Status | '')}>
+              <option value="">All</option>
+              {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="type-filter">Type</label>
+            <input id="type-filter" placeholder="e.g. INGEST_DATA" value={type} onChange={(e) => setType(e.target.value)} />
+          </div>
+          <span className="muted">{jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'}</span>
+        </div>
+        {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
+        <div className="table-wrap">
+          <table data-testid="jobs">
+            <thead>
+              <tr><th>Job</th><th>Type</th><th>Status</th><th className="hide-sm">Priority</th><th>Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
+            </thead>
+            <tbody>
+              {rows.length === 0 && <tr><td colSpan={8} className="muted">No jobs.</td></tr>}
+              {rows.map((job) => (
+                <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
+                  <td className="mono">{job.id.slice(0, 8)}…</td>
+                  <td>{job.jobType}</td>
+                  <td><StatusBadge status={job.status} /></td>
+                  <td className="hide-sm">{job.priority}</td>
+                  <td>{job.attempts}/{job.maxAttempts}</td>
+                  <td><ProgressBar progress={job.progress} /></td>
+                  <td className="hide-sm">{new Date(job.createdAt).toLocaleTimeString()}</td>
+                  {canMutate && (
+                    <td onClick={(e) => e.stopPropagation()}>
+                      {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
+                      {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </>
+  );
+}
