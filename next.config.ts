@@ -4,6 +4,8 @@ const nextConfig: NextConfig = {
   // pg and the Prisma adapter load native-ish Node modules; keep them out of the server bundle.
   serverExternalPackages: ['pg', '@prisma/adapter-pg'],
   poweredByHeader: false,
+  // The browser tests build into their own folder, so they never clash with `npm run dev`.
+  distDir: process.env.NEXT_DIST_DIR ?? '.next',
   // The local worker loop calls these every few seconds; their lines would drown everything else.
   logging: { incomingRequests: { ignore: [/\/api\/workers\//] } },
 };
