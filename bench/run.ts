@@ -119,10 +119,50 @@ for (const batch of [1, BATCH]) {
   results.push({ name: `claim+complete, ${WORKERS} workers, batch ${batch}`, conveyor: JOBS / best(c), raw: JOBS / best(r) });
 }
 
+// Stats at scale: the admin page and /api/metrics call these every few seconds.
+const STATS_ROWS = Number(process.env.BENCH_STATS_ROWS ?? 1_000_000);
+const statsTimings: { name: string; ms: number }[] = [];
+{
+  await pool.query('TRUNCATE job_queue');
+  await pool.query(
+    `INSERT INTO job_queue (job_type, status, attempts, payload, result, started_at, completed_at, locked_until)
+     SELECT (ARRAY['INGEST_DATA', 'VECTORIZE', 'EMAIL'])[1 + g % 3],
+            s.status::"JobStatus",
+            CASE WHEN s.status = 'PENDING' THEN 0 ELSE 1 END,
+            CASE WHEN s.status IN ('PENDING', 'PROCESSING') THEN '{"n":1}'::jsonb END,
+            CASE WHEN s.status = 'COMPLETED' THEN '{"ok":true}'::jsonb END,
+            CASE WHEN s.status <> 'PENDING' THEN now() END,
+            CASE WHEN s.status IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() - (g % 10080) * interval '1 minute' END,
+            CASE WHEN s.status = 'PROCESSING' THEN now() + interval '5 minutes' END
+       FROM generate_series(1, $1) g,
+            LATERAL (SELECT CASE WHEN g % 100 = 0 THEN 'PENDING' WHEN g % 1000 = 1 THEN 'PROCESSING'
+                                 WHEN g % 25 = 0 THEN 'FAILED' WHEN g % 500 = 3 THEN 'CANCELLED' ELSE 'COMPLETED' END AS status) s`,
+    [STATS_ROWS],
+  );
+  await pool.query('VACUUM ANALYZE job_queue');
+  const statsQueue = new DatabaseQueue({ connectionString: benchUrl, poolMax: 1 });
+  const median = async (name: string, fn: () => Promise<unknown>, runs = 15) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) times.push(await timed(fn));
+    times.sort((a, b) => a - b);
+    statsTimings.push({ name, ms: times[Math.floor(times.length / 2)]! * 1000 });
+  };
+  await median('getQueueStats()', () => statsQueue.getQueueStats());
+  await median('getQueueStats({ exact: true })', () => statsQueue.getQueueStats({ exact: true }), 3);
+  await median('oldestPendingJob()', () => statsQueue.oldestPendingJob());
+  await median('listJobs({ limit: 20 })', () => statsQueue.listJobs({ limit: 20 }));
+  await median('listFailedJobs({ limit: 25 })', () => statsQueue.listFailedJobs({ limit: 25 }));
+  await median('countActiveByType()', () => statsQueue.countActiveByType());
+  await median('getThroughput(60)', () => statsQueue.getThroughput(60));
+  await statsQueue.close();
+}
+
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`\n${pad('benchmark', 42)}${pad('conveyor jobs/s', 17)}${pad('raw SQL jobs/s', 16)}ratio`);
 for (const row of results) {
   console.log(`${pad(row.name, 42)}${pad(row.conveyor.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(row.conveyor / row.raw * 100).toFixed(0)} %`);
 }
+console.log(`\nreads at ${STATS_ROWS.toLocaleString('en')} jobs (median)`);
+for (const { name, ms } of statsTimings) console.log(`${pad(name, 42)}${ms.toFixed(1)} ms`);
 await enqueueQueue.close().catch(() => {});
 await pool.end();
