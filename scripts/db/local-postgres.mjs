@@ -11,7 +11,8 @@
  * Plain Node (no dependencies): it runs before `npm ci` has finished being trusted.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +129,8 @@ function ensureOsUser() {
 }
 
 function chownToPostgres(dir) {
-  if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  // The trailing slash makes chown follow .data/postgres when it is a link (see prepareHome).
+  if (isRoot) execFileSync('chown', ['-R', 'postgres:postgres', `${dir}/`]);
 }
 
 // ---------------------------------------------------------------- the cluster
@@ -171,8 +173,27 @@ function isRunning(binDir) {
   return asPostgresUser(path.join(binDir, 'pg_ctl'), ['status', '-D', dataDir]).status === 0;
 }
 
-function initCluster(binDir) {
+/**
+ * As root, the cluster's files belong to `postgres`, which must be able to reach them. A checkout
+ * under a private directory (/root/...) is out of its reach: then the cluster lives in
+ * /var/lib/postgresql/conveyor-<hash of this checkout's path>, and .data/postgres links to it.
+ */
+function prepareHome() {
+  if (existsSync(home)) return;
+  mkdirSync(path.dirname(home), { recursive: true });
+  if (isRoot && spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', path.dirname(home)]).status !== 0) {
+    const hash = createHash('sha256').update(root).digest('hex').slice(0, 12);
+    const elsewhere = path.join('/var/lib/postgresql', `conveyor-${hash}`);
+    mkdirSync(elsewhere, { recursive: true });
+    symlinkSync(elsewhere, home);
+    say(`${path.dirname(home)} is not reachable by the postgres user; the cluster lives in ${elsewhere}`);
+    return;
+  }
   mkdirSync(home, { recursive: true });
+}
+
+function initCluster(binDir) {
+  prepareHome();
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   chownToPostgres(home);
