@@ -12,17 +12,24 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const home = path.join(root, '.data', 'postgres');
-const dataDir = path.join(home, 'data');
-const runDir = path.join(home, 'run');
-const logFile = path.join(home, 'postgres.log');
-const portFile = path.join(home, 'port');
+// Where the cluster really is: .data/postgres, or where it links to (see prepareHome). PostgreSQL
+// is always given real paths, which the postgres user can reach even when .data/postgres cannot.
+let dataDir, runDir, logFile, portFile;
+function locateCluster() {
+  const real = existsSync(home) ? realpathSync(home) : home;
+  dataDir = path.join(real, 'data');
+  runDir = path.join(real, 'run');
+  logFile = path.join(real, 'postgres.log');
+  portFile = path.join(real, 'port');
+}
+locateCluster();
 const lockFile = path.join(root, '.data', 'postgres.lock');
 const USER = 'conveyor';
 const DATABASE = 'conveyor';
@@ -118,7 +125,8 @@ function ensurePgvector(binDir) {
 /** PostgreSQL refuses to run as root: as root, run its programs as the `postgres` user. */
 function asPostgresUser(command, args, options = {}) {
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  return spawnSync(cmd, argv, { encoding: 'utf8', ...options });
+  // cwd '/': the postgres user may not be allowed into the caller's directory.
+  return spawnSync(cmd, argv, { encoding: 'utf8', cwd: '/', ...options });
 }
 
 function ensureOsUser() {
@@ -186,10 +194,12 @@ function prepareHome() {
     const elsewhere = path.join('/var/lib/postgresql', `conveyor-${hash}`);
     mkdirSync(elsewhere, { recursive: true });
     symlinkSync(elsewhere, home);
+    locateCluster();
     say(`${path.dirname(home)} is not reachable by the postgres user; the cluster lives in ${elsewhere}`);
     return;
   }
   mkdirSync(home, { recursive: true });
+  locateCluster();
 }
 
 function initCluster(binDir) {
