@@ -5,7 +5,7 @@
  * embeddings were asked for, the VECTORIZE job is enqueued with this job's completion.
  */
 import type pg from 'pg';
-import type { JobContext } from '@/lib/queue/drain';
+import type { JobContext } from '@/lib/queue/run-job';
 import { JobTimeoutError, NonRetryableError } from '@/lib/queue/errors';
 import type { Job } from '@/lib/queue/types';
 import { JOB_TYPES, ingestPayloadSchema, vectorizeConcurrencyKey } from './schemas';

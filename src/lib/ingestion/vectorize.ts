@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import type { EmbeddingProvider } from '@/lib/embeddings/provider';
-import type { JobContext } from '@/lib/queue/drain';
+import type { JobContext } from '@/lib/queue/run-job';
 import { NonRetryableError } from '@/lib/queue/errors';
 import type { Job } from '@/lib/queue/types';
 import { JOB_TYPES, vectorizePayloadSchema, vectorizeConcurrencyKey } from './schemas';

@@ -33,7 +33,7 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobExtendLeaseIfRunning, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
@@ -229,6 +229,18 @@ export class DatabaseQueue {
     const released = rowToJob(row);
     this.events.emit('job:released', released);
     return released;
+  }
+
+  /** Extends the lease of jobs this caller still holds; returns the ids it still holds. */
+  async extendLeases(jobs: Pick<Job, 'id' | 'attempts'>[], leaseMs: number = this.options.leaseMs): Promise<Set<string>> {
+    if (jobs.length === 0) return new Set();
+    const rows = await jobExtendLeaseIfRunning(this.db, { ids: jobs.map((j) => j.id), attempts: jobs.map((j) => j.attempts), leaseMs });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The lease claims get when no other is given. */
+  get leaseMs(): number {
+    return this.options.leaseMs;
   }
 
   async updateProgress(jobRef: JobRef, current: number, total: number, message?: string): Promise<void> {

@@ -4,21 +4,10 @@
  * outlive it, and never returns while holding a claim: every job it claimed is completed, failed
  * (counted as an attempt, retried later) or released (handed back untouched).
  */
-import { JobTimeoutError, LeaseLostError } from './errors';
 import type { DatabaseQueue } from './db-queue';
-import type { EnqueueInput, Job } from './types';
+import { runJob, type JobHandler } from './run-job';
 
-export interface JobContext {
-  /** Aborted when the drain's budget runs out: stop work and throw (or return) promptly. */
-  signal: AbortSignal;
-  updateProgress(current: number, total: number, message?: string): Promise<void>;
-  /** Epoch ms after which the drain will stop waiting for this handler. */
-  deadline: number;
-  /** Enqueue a job when (and only if) this one completes, in the same statement as the completion. */
-  enqueueOnComplete(job: EnqueueInput): void;
-}
-
-export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext) => Promise<unknown>;
+export type { JobContext, JobHandler } from './run-job';
 
 export interface DrainOptions<P = unknown> {
   types: string[];
@@ -72,7 +61,7 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
       result.stoppedBy = 'empty';
       break;
     }
-    const outcome = await runOne(queue, job, options.handler, deadline, graceMs);
+    const outcome = await runJob(queue, job, options.handler, { deadline, graceMs });
     result[outcome]++;
     if (outcome === 'completed' || outcome === 'failed') result.processed++;
     if (Date.now() >= deadline) {
@@ -82,55 +71,4 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
   }
   result.duration = Date.now() - started;
   return result;
-}
-
-type Outcome = 'completed' | 'failed' | 'released' | 'lost';
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-async function runOne<P>(
-  queue: DatabaseQueue,
-  job: Job<P>,
-  handler: JobHandler<P>,
-  deadline: number,
-  graceMs: number,
-): Promise<Outcome> {
-  if (Date.now() >= deadline) {
-    await queue.releaseJob(job);
-    return 'released';
-  }
-  const runStart = Date.now();
-  const abort = new AbortController();
-  const abortTimer = setTimeout(() => abort.abort(new JobTimeoutError(job.id, deadline - runStart)), deadline - Date.now());
-  let giveUpTimer: NodeJS.Timeout | undefined;
-  // A handler that ignores the abort is not awaited forever: after the grace period the attempt
-  // fails (and is retried later); whatever it does afterwards is fenced out by the attempt number.
-  const gaveUp = new Promise<Settled>((resolve) => {
-    giveUpTimer = setTimeout(
-      () => resolve({ ok: false, error: new JobTimeoutError(job.id, deadline - runStart + graceMs) }),
-      Math.max(0, deadline - Date.now()) + graceMs,
-    );
-  });
-  try {
-    const followUps: EnqueueInput[] = [];
-    const ctx: JobContext = {
-      signal: abort.signal,
-      deadline,
-      updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
-      enqueueOnComplete: (next) => void followUps.push(next),
-    };
-    const ran = handler(job, ctx).then(
-      (value): Settled => ({ ok: true, value }),
-      (error: unknown): Settled => ({ ok: false, error }),
-    );
-    const settled = await Promise.race([ran, gaveUp]);
-    if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
-    else await queue.failJob(job, settled.error);
-    return settled.ok ? 'completed' : 'failed';
-  } catch (error) {
-    if (error instanceof LeaseLostError) return 'lost';
-    throw error;
-  } finally {
-    clearTimeout(abortTimer);
-    clearTimeout(giveUpTimer);
-  }
 }

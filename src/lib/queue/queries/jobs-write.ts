@@ -39,10 +39,24 @@ const insertJobsFromJson = (jobsParam: string, nowParam: string) => `
                                                      max_attempts int, run_at timestamptz, delay_ms bigint,
                                                      concurrency_key text)`;
 
+/** The LISTEN/NOTIFY channel: the payload names the job types that became ready. */
+export const JOBS_CHANNEL = 'conveyor_jobs';
+
+/**
+ * One NOTIFY per statement (never one per row), naming the types of the rows in `cte` that are
+ * ready now, and none when no row is. Delivered when the transaction commits, so a job enqueued in
+ * the caller's transaction wakes workers only once it exists for them.
+ */
+const notifyReady = (cte: string) => `
+  SELECT CASE WHEN count(*) > 0 THEN pg_notify('${JOBS_CHANNEL}', string_agg(DISTINCT job_type, ',')) END
+    FROM ${cte} WHERE run_at <= now()`;
+
 /** ids come from the caller (UUIDv7, time-ordered) so results can be matched to the input. */
 export async function jobInsertMany(db: SqlExecutor, p: { jobs: NewJobRow[]; now: Date | null }): Promise<JobRow[]> {
   return db.query<JobRow>(
-    `${insertJobsFromJson('$1', '$2')} RETURNING ${JOB_COLUMNS}`,
+    `WITH inserted AS (${insertJobsFromJson('$1', '$2')} RETURNING ${JOB_COLUMNS}),
+          notified AS (${notifyReady('inserted')})
+     SELECT inserted.* FROM inserted, notified`,
     [rowsAsJsonArray(p.jobs), p.now],
     'conveyor.jobInsertMany',
   );
@@ -136,8 +150,8 @@ export async function jobCompleteIfRunningWithFollowUps(
        ${insertJobsFromJson('$5', '$4')}
         WHERE EXISTS (SELECT 1 FROM completed)
        RETURNING ${JOB_COLUMNS}
-     )
-     SELECT 'completed' AS kind, * FROM completed
+     ), notified AS (${notifyReady('follow_ups')})
+     SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
     [p.id, p.attempt, p.result, p.now, rowsAsJsonArray(p.followUps)],
@@ -253,5 +267,24 @@ export async function jobReleaseIfRunning(db: SqlExecutor, p: { id: string; atte
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.attempt],
     'conveyor.jobReleaseIfRunning',
+  );
+}
+
+/**
+ * Heartbeat: pushes out the lease of jobs still held by these exact attempts. Returns the ids
+ * still held; a job missing from the answer was cancelled or taken over, and its handler should stop.
+ */
+export async function jobExtendLeaseIfRunning(
+  db: SqlExecutor,
+  p: { ids: string[]; attempts: number[]; leaseMs: number },
+): Promise<{ id: string }[]> {
+  return db.query<{ id: string }>(
+    `UPDATE job_queue j
+        SET locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS held(id, attempt)
+      WHERE j.id = held.id AND j.attempts = held.attempt AND j.status = 'PROCESSING'
+     RETURNING j.id`,
+    [p.ids, p.attempts, p.leaseMs],
+    'conveyor.jobExtendLeaseIfRunning',
   );
 }

@@ -1,0 +1,82 @@
+/**
+ * Runs one claimed job to an outcome, for both the cron drain and the worker process: the handler
+ * gets an AbortSignal that fires at the job's deadline (or when the caller stops), and is not
+ * waited for past a grace period. Whatever it does afterwards is fenced out by the attempt number.
+ *
+ *   completed  the handler returned; its result and follow-up jobs are stored in one statement
+ *   failed     it threw or outlived its deadline: the attempt counts, a retry follows the backoff
+ *   released   the caller stopped it (shutdown) or it never started: handed back, attempt not counted
+ *   lost       the claim was taken away meanwhile (cancelled, or its lease expired and was rescued)
+ */
+import { JobTimeoutError, LeaseLostError } from './errors';
+import type { DatabaseQueue } from './db-queue';
+import type { EnqueueInput, Job } from './types';
+
+export interface JobContext {
+  /** Aborted at the deadline or on shutdown: stop work and throw (or return) promptly. */
+  signal: AbortSignal;
+  updateProgress(current: number, total: number, message?: string): Promise<void>;
+  /** Epoch ms after which the runner stops waiting for this handler. */
+  deadline: number;
+  /** Enqueue a job when (and only if) this one completes, in the same statement as the completion. */
+  enqueueOnComplete(job: EnqueueInput): void;
+}
+
+export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext) => Promise<unknown>;
+export type JobOutcome = 'completed' | 'failed' | 'released' | 'lost';
+
+export interface RunJobOptions {
+  deadline: number;
+  graceMs: number;
+  /** Aborting it stops the handler and releases the job instead of failing it (graceful shutdown). */
+  stop?: AbortSignal;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
+
+export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
+  const { deadline, graceMs, stop } = options;
+  try {
+    if (Date.now() >= deadline || stop?.aborted) {
+      await queue.releaseJob(job);
+      return 'released';
+    }
+    const runStart = Date.now();
+    const abort = new AbortController();
+    const timers: NodeJS.Timeout[] = [];
+    const settle = new Promise<Settled>((resolve) => {
+      timers.push(setTimeout(() => abort.abort(new JobTimeoutError(job.id, deadline - runStart)), deadline - runStart));
+      timers.push(setTimeout(() => resolve({ ok: false, error: new JobTimeoutError(job.id, deadline - runStart + graceMs) }), deadline - runStart + graceMs));
+      stop?.addEventListener('abort', () => {
+        abort.abort(stop.reason);
+        timers.push(setTimeout(() => resolve({ stopped: true }), graceMs));
+      }, { once: true });
+    });
+    const followUps: EnqueueInput[] = [];
+    const ctx: JobContext = {
+      signal: abort.signal,
+      deadline,
+      updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
+      enqueueOnComplete: (next) => void followUps.push(next),
+    };
+    const ran = handler(job, ctx).then(
+      (value): Settled => ({ ok: true, value }),
+      (error: unknown): Settled => (stop?.aborted ? { stopped: true } : { ok: false, error }),
+    );
+    try {
+      const settled = await Promise.race([ran, settle]);
+      if ('stopped' in settled) {
+        await queue.releaseJob(job);
+        return 'released';
+      }
+      if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
+      else await queue.failJob(job, settled.error);
+      return settled.ok ? 'completed' : 'failed';
+    } finally {
+      timers.forEach(clearTimeout);
+    }
+  } catch (error) {
+    if (error instanceof LeaseLostError) return 'lost';
+    throw error;
+  }
+}
