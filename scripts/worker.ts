@@ -1,0 +1,63 @@
+/**
+ * `npm run worker`: the long-running worker for the app's job types, for when a once-a-minute cron
+ * is not enough. Wakes on NOTIFY within milliseconds; polls every WORKER_POLL_MS (1 s) as well.
+ *
+ *   WORKER_CONCURRENCY=2                 jobs at once per type (default 2)
+ *   WORKER_CONCURRENCY_VECTORIZE=1       per type
+ *   WORKER_TIMEOUT_MS_INGEST_DATA=60000  per-type timeout (default 5 min)
+ *   WORKER_LISTEN=false                  polling only (PgBouncer in transaction mode)
+ *
+ * SIGTERM or SIGINT: stop claiming, give running jobs 30 s, release the rest, exit 0.
+ */
+import { connections, closeConnections } from '../src/lib/db/client';
+import { createEmbeddingProvider } from '../src/lib/embeddings/provider';
+import { processAndStore } from '../src/lib/ingestion/process-and-store';
+import { JOB_TYPES } from '../src/lib/ingestion/schemas';
+import { vectorizeProject } from '../src/lib/ingestion/vectorize';
+import { recordWorkerRun } from '../src/lib/observability/heartbeat';
+import { Worker, type TaskDefinition } from '../src/lib/queue/worker';
+import { resolveDatabaseUrl } from './db/local-postgres.mjs';
+
+process.env.DATABASE_URL = await resolveDatabaseUrl();
+const { pool, queue } = connections();
+const provider = createEmbeddingProvider();
+
+const perType = (type: string, handler: TaskDefinition['handler']): TaskDefinition => ({
+  handler,
+  concurrency: Number(process.env[`WORKER_CONCURRENCY_${type}`] ?? process.env.WORKER_CONCURRENCY ?? 2),
+  timeoutMs: Number(process.env[`WORKER_TIMEOUT_MS_${type}`] ?? 5 * 60_000),
+});
+
+const worker = new Worker({
+  queue,
+  connectionString: process.env.DATABASE_URL,
+  listen: process.env.WORKER_LISTEN !== 'false',
+  pollIntervalMs: Number(process.env.WORKER_POLL_MS ?? 1_000),
+  handlers: {
+    [JOB_TYPES.ingest]: perType(JOB_TYPES.ingest, (job, ctx) => processAndStore({ pool }, job, ctx)),
+    // One project at a time is enforced by the jobs' concurrency key, across all workers.
+    [JOB_TYPES.vectorize]: perType(JOB_TYPES.vectorize, (job, ctx) => vectorizeProject({ pool, provider }, job, ctx)),
+  },
+});
+worker.on('job:end', (job, outcome) => console.log(`worker: ${job.jobType} ${job.id} ${outcome}`));
+worker.on('error', (error) => console.error('worker: error:', error.message));
+worker.on('listen:error', (error) => console.error('worker: LISTEN connection lost, polling until it is back:', error.message));
+
+await worker.start();
+console.log(`worker: running ${Object.keys(worker.running).join(', ')} (${worker.listening ? 'LISTEN/NOTIFY' : 'polling'})`);
+const beat = setInterval(() => void recordWorkerRun(pool, 'worker-process', worker.running).catch(() => {}), 15_000);
+void recordWorkerRun(pool, 'worker-process', worker.running).catch(() => {});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`worker: ${signal}: finishing running jobs (up to 30 s), then exiting`);
+  clearInterval(beat);
+  await worker.stop();
+  await closeConnections();
+  console.log('worker: stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

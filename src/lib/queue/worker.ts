@@ -1,0 +1,255 @@
+/**
+ * The long-running worker: handlers by job type, each type with its own concurrency and timeout.
+ *
+ *   const worker = new Worker({ queue, connectionString, handlers: {
+ *     SEND_EMAIL: { handler: sendEmail, concurrency: 5, timeoutMs: 30_000 },
+ *   }});
+ *   await worker.start();
+ *   process.on('SIGTERM', () => worker.stop());
+ *
+ * Wake-ups: a LISTEN connection hears the NOTIFY each enqueue statement sends, so an idle worker
+ * starts a new job within milliseconds; a poll every pollIntervalMs is the fallback (delayed jobs,
+ * retries, missed notifications) and the only mode behind PgBouncer in transaction pooling, where
+ * LISTEN does not work (`listen: false`, or a URL with pgbouncer=true).
+ *
+ * Leases: claims take `leaseMs`, and a heartbeat every leaseMs / 3 extends them for jobs still
+ * running, so long jobs are not rescued from a live worker; a job whose claim was taken away
+ * (cancelled, or rescued after a stall) has its handler aborted.
+ *
+ * stop(): no new claims; running jobs get `shutdownTimeoutMs` (30 s) to finish; the rest are
+ * aborted and released for immediate re-claim (their attempt not counted); connections close.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { z } from 'zod';
+import { ValidationError } from './errors';
+import type { DatabaseQueue } from './db-queue';
+import { JOBS_CHANNEL } from './queries/jobs-write';
+import { runJob, type JobHandler, type JobOutcome } from './run-job';
+import type { Job } from './types';
+
+export interface TaskDefinition<P = unknown> {
+  handler: JobHandler<P>;
+  /** Jobs of this type running at once in this worker. Default 1. */
+  concurrency?: number;
+  /** An attempt running longer is aborted and failed. Default 5 minutes. */
+  timeoutMs?: number;
+}
+
+export interface WorkerOptions {
+  queue: DatabaseQueue;
+  /** For the LISTEN connection. Without it the worker polls. */
+  connectionString?: string;
+  handlers: Record<string, TaskDefinition | JobHandler>;
+  listen?: boolean;
+  pollIntervalMs?: number;
+  shutdownTimeoutMs?: number;
+  /** After aborting a handler (timeout, shutdown), wait this long for it. */
+  graceMs?: number;
+  leaseMs?: number;
+}
+
+export const WORKER_DEFAULTS = {
+  concurrency: 1,
+  timeoutMs: 5 * 60_000,
+  pollIntervalMs: 1_000,
+  shutdownTimeoutMs: 30_000,
+  graceMs: 2_000,
+  leaseMs: 60_000,
+} as const;
+
+const optionsSchema = z.object({
+  pollIntervalMs: z.number().int().min(10).max(3_600_000).default(WORKER_DEFAULTS.pollIntervalMs),
+  shutdownTimeoutMs: z.number().int().min(0).max(3_600_000).default(WORKER_DEFAULTS.shutdownTimeoutMs),
+  graceMs: z.number().int().min(0).max(600_000).default(WORKER_DEFAULTS.graceMs),
+  leaseMs: z.number().int().min(1_000).max(86_400_000).default(WORKER_DEFAULTS.leaseMs),
+});
+const taskSchema = z.object({
+  concurrency: z.number().int().min(1).max(1_000).default(WORKER_DEFAULTS.concurrency),
+  timeoutMs: z.number().int().min(1).max(86_400_000).default(WORKER_DEFAULTS.timeoutMs),
+});
+
+interface Task {
+  type: string;
+  handler: JobHandler;
+  concurrency: number;
+  timeoutMs: number;
+  running: Map<string, Job>;
+  claiming: boolean;
+}
+
+export interface WorkerEvents {
+  'job:start': [job: Job];
+  'job:end': [job: Job, outcome: JobOutcome];
+  'listen:connected': [];
+  'listen:error': [error: Error];
+  error: [error: Error];
+}
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  private readonly queue: DatabaseQueue;
+  private readonly tasks: Task[];
+  private readonly options: z.output<typeof optionsSchema>;
+  private readonly listenUrl: string | null;
+  private readonly stopController = new AbortController();
+  private readonly inFlight = new Set<Promise<void>>();
+  private listener: pg.Client | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+
+  constructor(options: WorkerOptions) {
+    super();
+    const parsed = optionsSchema.safeParse({
+      pollIntervalMs: options.pollIntervalMs,
+      shutdownTimeoutMs: options.shutdownTimeoutMs,
+      graceMs: options.graceMs,
+      leaseMs: options.leaseMs,
+    });
+    if (!parsed.success) throw ValidationError.fromZod('Worker options', parsed.error);
+    this.options = parsed.data;
+    this.queue = options.queue;
+    this.tasks = Object.entries(options.handlers).map(([type, definition]) => {
+      const task = typeof definition === 'function' ? { handler: definition } : definition;
+      const limits = taskSchema.safeParse({ concurrency: task.concurrency, timeoutMs: task.timeoutMs });
+      if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
+      return { type, handler: task.handler, ...limits.data, running: new Map(), claiming: false };
+    });
+    if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
+    const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
+    this.listenUrl = options.listen === false || pooled || !options.connectionString ? null : options.connectionString;
+  }
+
+  /** Jobs running now, by type. */
+  get running(): Record<string, number> {
+    return Object.fromEntries(this.tasks.map((t) => [t.type, t.running.size]));
+  }
+
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`Worker is ${this.state}`);
+    this.state = 'running';
+    if (this.listenUrl) await this.connectListener();
+    this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
+    this.wake();
+  }
+
+  /** Claims for every type with a free slot. Called on NOTIFY, on each poll, and when a job ends. */
+  wake(types?: string[]): void {
+    if (this.state !== 'running') return;
+    for (const task of this.tasks) {
+      if (types && !types.includes(task.type)) continue;
+      void this.fill(task);
+    }
+  }
+
+  private async fill(task: Task): Promise<void> {
+    if (task.claiming) return;
+    task.claiming = true;
+    try {
+      while (this.state === 'running' && task.running.size < task.concurrency) {
+        const jobs = await this.queue.claimJobs([task.type], task.concurrency - task.running.size, { leaseMs: this.options.leaseMs });
+        if (jobs.length === 0) break;
+        for (const job of jobs) this.startJob(task, job);
+      }
+    } catch (error) {
+      this.emit('error', error as Error);
+    } finally {
+      task.claiming = false;
+    }
+  }
+
+  private startJob(task: Task, job: Job): void {
+    task.running.set(job.id, job);
+    this.emit('job:start', job);
+    const run = runJob(this.queue, job, task.handler, {
+      deadline: Date.now() + task.timeoutMs,
+      graceMs: this.options.graceMs,
+      stop: this.stopController.signal,
+    })
+      .then(
+        (outcome) => void this.emit('job:end', job, outcome),
+        (error: Error) => void this.emit('error', error),
+      )
+      .finally(() => {
+        task.running.delete(job.id);
+        this.inFlight.delete(run);
+        this.wake([task.type]);
+      });
+    this.inFlight.add(run);
+  }
+
+  /** Keeps the leases of running jobs alive; aborts nothing itself (the runner's fencing does). */
+  private async heartbeat(): Promise<void> {
+    const held = this.tasks.flatMap((t) => [...t.running.values()]);
+    if (held.length === 0) return;
+    try {
+      await this.queue.extendLeases(held, this.options.leaseMs);
+    } catch (error) {
+      this.emit('error', error as Error);
+    }
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.listenUrl! });
+    client.on('notification', (message) => {
+      if (message.channel === JOBS_CHANNEL) this.wake(message.payload ? message.payload.split(',') : undefined);
+    });
+    client.on('error', (error) => {
+      this.emit('listen:error', error);
+      this.dropListener(client);
+    });
+    client.on('end', () => this.dropListener(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${JOBS_CHANNEL}`);
+      this.listener = client;
+      this.emit('listen:connected');
+      this.wake(); // anything enqueued while we were not listening
+    } catch (error) {
+      this.emit('listen:error', error as Error);
+      this.dropListener(client);
+    }
+  }
+
+  /** A lost LISTEN connection: keep polling, and reconnect after a second. */
+  private dropListener(client: pg.Client): void {
+    if (this.listener === client) this.listener = null;
+    client.removeAllListeners('notification');
+    client.end().catch(() => {});
+    if (this.state === 'running' && !this.reconnectTimer) {
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = null;
+        if (this.state === 'running' && !this.listener) void this.connectListener();
+      }, 1_000);
+    }
+  }
+
+  /** Graceful stop; resolves when every job is finished or released and connections are closed. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'stopping';
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
+    const allDone = Promise.all([...this.inFlight]);
+    const timedOut = await Promise.race([
+      allDone.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.options.shutdownTimeoutMs).unref()),
+    ]);
+    if (timedOut) {
+      // Still running: abort them; runJob releases each one for immediate re-claim.
+      this.stopController.abort(new Error('worker shutting down'));
+      await Promise.all([...this.inFlight]);
+    }
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.state = 'stopped';
+  }
+}

@@ -1,0 +1,135 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { Worker } from '@/lib/queue/worker';
+import { useTestDatabase } from '../helpers/db';
+import { countJobs } from '../helpers/jobs';
+
+const db = useTestDatabase();
+let queue: DatabaseQueue;
+const workers: Worker[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) if (await check()) return;
+  throw new Error('condition not met in time');
+}
+
+beforeAll(() => {
+  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 6 });
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await db.current.pool.query('DELETE FROM job_queue');
+});
+afterAll(async () => queue.close());
+
+function worker(options: Partial<ConstructorParameters<typeof Worker>[0]>) {
+  const w = new Worker({ queue, connectionString: db.current.url, handlers: {}, ...options });
+  workers.push(w);
+  return w;
+}
+
+describe('Worker', () => {
+  it('wakes on NOTIFY: an idle worker with a 60 s poll starts a new job within milliseconds', async () => {
+    const started: number[] = [];
+    const w = worker({ pollIntervalMs: 60_000, handlers: { FAST: async () => void started.push(Date.now()) } });
+    await w.start();
+    expect(w.listening).toBe(true);
+    await sleep(100); // idle
+    const latencies: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const before = Date.now();
+      await queue.enqueue({ jobType: 'FAST' });
+      await until(() => started.length === i + 1, 2_000);
+      latencies.push(started[i]! - before);
+    }
+    latencies.sort((a, b) => a - b);
+    expect(latencies[10]).toBeLessThan(50); // median, generous for a loaded 2-core machine
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 20);
+  });
+
+  it('polls when LISTEN is off (PgBouncer mode)', async () => {
+    const w = worker({ listen: false, pollIntervalMs: 50, handlers: { POLLED: async () => 'ok' } });
+    await w.start();
+    expect(w.listening).toBe(false);
+    await queue.enqueue({ jobType: 'POLLED' });
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 1);
+  });
+
+  it('runs each type at its own concurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    const slow = async () => {
+      peak = Math.max(peak, ++running);
+      await sleep(60);
+      running--;
+    };
+    const w = worker({ handlers: { CONC: { handler: slow, concurrency: 3 } } });
+    await w.start();
+    await queue.enqueueMany(Array.from({ length: 12 }, () => ({ jobType: 'CONC' })));
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 12);
+    expect(peak).toBe(3);
+  });
+
+  it('a per-type timeout aborts the handler and fails the attempt', async () => {
+    let aborted = false;
+    const w = worker({
+      graceMs: 50,
+      handlers: {
+        HANG: {
+          timeoutMs: 100,
+          handler: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => { aborted = true; reject(ctx.signal.reason); })),
+        },
+      },
+    });
+    await w.start();
+    const { id } = await queue.enqueue({ jobType: 'HANG' });
+    await until(async () => (await queue.getJob(id))!.errors.length === 1);
+    const job = await queue.getJob(id);
+    expect(aborted).toBe(true);
+    expect(job).toMatchObject({ status: 'PENDING', attempts: 1 });
+    expect(job!.errors[0]!.message).toMatch(/did not finish within 100 ms/);
+  });
+
+  it('heartbeats keep a long job’s short lease alive: no other worker rescues it', async () => {
+    const w = worker({ leaseMs: 1_000, handlers: { LONG: async () => sleep(2_500) } });
+    await w.start();
+    const { id } = await queue.enqueue({ jobType: 'LONG' });
+    await until(async () => (await queue.getJob(id))!.status === 'PROCESSING');
+    await sleep(1_500);
+    const rescuer = new DatabaseQueue({ pool: db.current.pool });
+    expect(await rescuer.rescueExpired()).toBe(0);
+    await until(async () => (await queue.getJob(id))!.status === 'COMPLETED', 5_000);
+    expect((await queue.getJob(id))!.attempts).toBe(1);
+  });
+
+  it('stop(): waits for running jobs, releases those that outlive the shutdown timeout, claims nothing new', async () => {
+    const w = worker({
+      shutdownTimeoutMs: 300,
+      graceMs: 100,
+      handlers: {
+        QUICK: { handler: async () => sleep(50), concurrency: 2 },
+        STUCK: { handler: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) },
+      },
+    });
+    await w.start();
+    await queue.enqueueMany([{ jobType: 'QUICK' }, { jobType: 'QUICK' }, { jobType: 'STUCK' }]);
+    await until(() => w.running.QUICK === 2 && w.running.STUCK === 1);
+    const stopped = Date.now();
+    await w.stop();
+    expect(Date.now() - stopped).toBeLessThan(1_500);
+    await queue.enqueue({ jobType: 'QUICK' });
+    await sleep(100);
+    expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
+    expect(await countJobs(db.current.pool, "job_type = 'QUICK' AND status = 'COMPLETED'")).toBe(2);
+    // The stuck job is back to PENDING, runnable at once, its attempt not counted.
+    expect(await countJobs(db.current.pool, "job_type = 'STUCK' AND status = 'PENDING' AND attempts = 0 AND run_at <= now()")).toBe(1);
+    expect(await countJobs(db.current.pool, "job_type = 'QUICK' AND status = 'PENDING'")).toBe(1);
+  });
+
+  it('refuses bad options by name', () => {
+    expect(() => new Worker({ queue, handlers: { X: { handler: async () => {}, concurrency: 0 } } })).toThrow(/concurrency/);
+    expect(() => new Worker({ queue, handlers: {} })).toThrow(/at least one handler/);
+  });
+});
+
