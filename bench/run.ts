@@ -8,6 +8,7 @@ import pg from 'pg';
 import { resolveDatabaseUrl } from '../scripts/db/local-postgres.mjs';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { Worker } from '../src/lib/queue/worker';
 import { RAW_SCHEMA, rawEnqueue, rawWorker } from './raw-loop';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -119,6 +120,52 @@ for (const batch of [1, BATCH]) {
   results.push({ name: `claim+complete, ${WORKERS} workers, batch ${batch}`, conveyor: JOBS / best(c), raw: JOBS / best(r) });
 }
 
+// The worker process: enqueue-to-start latency (LISTEN/NOTIFY) and throughput at concurrency 10.
+const latency: number[] = [];
+let workerRate = 0;
+{
+  await reset();
+  const workerQueue = new DatabaseQueue({ connectionString: benchUrl, poolMax: WORKERS + 2 });
+  let started: (() => void) | null = null;
+  const latencyWorker = new Worker({
+    queue: workerQueue,
+    connectionString: benchUrl,
+    pollIntervalMs: 60_000, // only NOTIFY can wake it in time
+    handlers: { LATENCY: async () => started?.() },
+  });
+  await latencyWorker.start();
+  const enqueuer = new DatabaseQueue({ connectionString: benchUrl, poolMax: 1 });
+  for (let i = 0; i < 300; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    const begin = process.hrtime.bigint();
+    const running = new Promise<void>((resolve) => (started = resolve));
+    await enqueuer.enqueue({ jobType: 'LATENCY' });
+    await running;
+    latency.push(Number(process.hrtime.bigint() - begin) / 1e6);
+  }
+  await latencyWorker.stop();
+  await enqueuer.close();
+
+  await enqueueConveyor();
+  await pool.query('VACUUM ANALYZE job_queue');
+  let done = 0;
+  let finished: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  const throughputWorker = new Worker({
+    queue: workerQueue,
+    connectionString: benchUrl,
+    handlers: { BENCH: { concurrency: WORKERS, handler: async () => { if (++done === JOBS) finished(); return { ok: true }; } } },
+  });
+  const seconds = await timed(async () => {
+    await throughputWorker.start();
+    await allDone;
+  });
+  await throughputWorker.stop();
+  workerRate = JOBS / seconds;
+  await workerQueue.close();
+}
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
 // Stats at scale: the admin page and /api/metrics call these every few seconds.
 const STATS_ROWS = Number(process.env.BENCH_STATS_ROWS ?? 1_000_000);
 const statsTimings: { name: string; ms: number }[] = [];
@@ -162,6 +209,9 @@ console.log(`\n${pad('benchmark', 42)}${pad('conveyor jobs/s', 17)}${pad('raw SQ
 for (const row of results) {
   console.log(`${pad(row.name, 42)}${pad(row.conveyor.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(row.conveyor / row.raw * 100).toFixed(0)} %`);
 }
+const rawBatch1 = results.find((r) => r.name.includes('batch 1'))!.raw;
+console.log(`${pad(`worker process, concurrency ${WORKERS}`, 42)}${pad(workerRate.toFixed(0), 17)}${pad(rawBatch1.toFixed(0), 16)}${(workerRate / rawBatch1 * 100).toFixed(0)} %  (raw: the batch-1 loop above)`);
+console.log(`\nworker enqueue-to-start latency over ${latency.length} jobs (LISTEN/NOTIFY): p50 ${percentile(latency, 50).toFixed(2)} ms, p95 ${percentile(latency, 95).toFixed(2)} ms, p99 ${percentile(latency, 99).toFixed(2)} ms`);
 console.log(`\nreads at ${STATS_ROWS.toLocaleString('en')} jobs (median)`);
 for (const { name, ms } of statsTimings) console.log(`${pad(name, 42)}${ms.toFixed(1)} ms`);
 await enqueueQueue.close().catch(() => {});

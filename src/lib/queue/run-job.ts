@@ -44,13 +44,15 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
     const runStart = Date.now();
     const abort = new AbortController();
     const timers: NodeJS.Timeout[] = [];
+    let onStop: (() => void) | undefined;
     const settle = new Promise<Settled>((resolve) => {
       timers.push(setTimeout(() => abort.abort(new JobTimeoutError(job.id, deadline - runStart)), deadline - runStart));
       timers.push(setTimeout(() => resolve({ ok: false, error: new JobTimeoutError(job.id, deadline - runStart + graceMs) }), deadline - runStart + graceMs));
-      stop?.addEventListener('abort', () => {
-        abort.abort(stop.reason);
+      onStop = () => {
+        abort.abort(stop!.reason);
         timers.push(setTimeout(() => resolve({ stopped: true }), graceMs));
-      }, { once: true });
+      };
+      stop?.addEventListener('abort', onStop, { once: true });
     });
     const followUps: EnqueueInput[] = [];
     const ctx: JobContext = {
@@ -74,6 +76,7 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
       return settled.ok ? 'completed' : 'failed';
     } finally {
       timers.forEach(clearTimeout);
+      if (onStop) stop?.removeEventListener('abort', onStop);
     }
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost';

@@ -75,7 +75,10 @@ interface Task {
   concurrency: number;
   timeoutMs: number;
   running: Map<string, Job>;
-  claiming: boolean;
+  /** Slots waiting for work. */
+  idle: (() => void)[];
+  /** Bumped by every wake, so a slot whose empty claim raced a NOTIFY claims again instead of sleeping. */
+  wakes: number;
 }
 
 export interface WorkerEvents {
@@ -92,7 +95,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly options: z.output<typeof optionsSchema>;
   private readonly listenUrl: string | null;
   private readonly stopController = new AbortController();
-  private readonly inFlight = new Set<Promise<void>>();
+  private slots: Promise<void>[] = [];
   private listener: pg.Client | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -114,7 +117,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const task = typeof definition === 'function' ? { handler: definition } : definition;
       const limits = taskSchema.safeParse({ concurrency: task.concurrency, timeoutMs: task.timeoutMs });
       if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
-      return { type, handler: task.handler, ...limits.data, running: new Map(), claiming: false };
+      return { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], wakes: 0 };
     });
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
     const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
@@ -136,52 +139,57 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.listenUrl) await this.connectListener();
     this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
-    this.wake();
+    this.slots = this.tasks.flatMap((task) => Array.from({ length: task.concurrency }, () => this.slot(task)));
   }
 
-  /** Claims for every type with a free slot. Called on NOTIFY, on each poll, and when a job ends. */
+  /** Wakes idle slots (of these types): called on NOTIFY and on each poll. */
   wake(types?: string[]): void {
-    if (this.state !== 'running') return;
     for (const task of this.tasks) {
       if (types && !types.includes(task.type)) continue;
-      void this.fill(task);
+      task.wakes++;
+      const waiters = task.idle.splice(0);
+      waiters.forEach((resolve) => resolve());
     }
   }
 
-  private async fill(task: Task): Promise<void> {
-    if (task.claiming) return;
-    task.claiming = true;
-    try {
-      while (this.state === 'running' && task.running.size < task.concurrency) {
-        const jobs = await this.queue.claimJobs([task.type], task.concurrency - task.running.size, { leaseMs: this.options.leaseMs });
-        if (jobs.length === 0) break;
-        for (const job of jobs) this.startJob(task, job);
+  /**
+   * One slot: claim a job, run it, claim the next; when there is none, sleep until a NOTIFY, the
+   * next poll or stop(). `concurrency` slots per type run side by side, each with its own claim in
+   * flight, as independent workers would.
+   */
+  private async slot(task: Task): Promise<void> {
+    while (this.state === 'running') {
+      let job: Job | null = null;
+      const wakesBefore = task.wakes;
+      try {
+        job = await this.queue.claimJob([task.type], { leaseMs: this.options.leaseMs });
+      } catch (error) {
+        this.emit('error', error as Error);
       }
-    } catch (error) {
-      this.emit('error', error as Error);
-    } finally {
-      task.claiming = false;
-    }
-  }
-
-  private startJob(task: Task, job: Job): void {
-    task.running.set(job.id, job);
-    this.emit('job:start', job);
-    const run = runJob(this.queue, job, task.handler, {
-      deadline: Date.now() + task.timeoutMs,
-      graceMs: this.options.graceMs,
-      stop: this.stopController.signal,
-    })
-      .then(
-        (outcome) => void this.emit('job:end', job, outcome),
-        (error: Error) => void this.emit('error', error),
-      )
-      .finally(() => {
+      if (!job) {
+        if (task.wakes === wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
+        continue;
+      }
+      if (this.state !== 'running') {
+        // stop() came while this claim was in flight: hand the job straight back.
+        await this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error));
+        break;
+      }
+      task.running.set(job.id, job);
+      this.emit('job:start', job);
+      try {
+        const outcome = await runJob(this.queue, job, task.handler, {
+          deadline: Date.now() + task.timeoutMs,
+          graceMs: this.options.graceMs,
+          stop: this.stopController.signal,
+        });
+        this.emit('job:end', job, outcome);
+      } catch (error) {
+        this.emit('error', error as Error);
+      } finally {
         task.running.delete(job.id);
-        this.inFlight.delete(run);
-        this.wake([task.type]);
-      });
-    this.inFlight.add(run);
+      }
+    }
   }
 
   /** Keeps the leases of running jobs alive; aborts nothing itself (the runner's fencing does). */
@@ -239,7 +247,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const listener = this.listener;
     this.listener = null;
     await listener?.end().catch(() => {});
-    const allDone = Promise.all([...this.inFlight]);
+    this.wake(); // idle slots see the state and return
+    const allDone = Promise.all(this.slots);
     const timedOut = await Promise.race([
       allDone.then(() => false),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.options.shutdownTimeoutMs).unref()),
@@ -247,7 +256,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (timedOut) {
       // Still running: abort them; runJob releases each one for immediate re-claim.
       this.stopController.abort(new Error('worker shutting down'));
-      await Promise.all([...this.inFlight]);
+      await allDone;
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.state = 'stopped';
