@@ -19,7 +19,7 @@ import { retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff'
 import { nowParam, type Clock } from './clock';
 import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
 import {
-  ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, ValidationError,
+  ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, QueueError, ValidationError,
 } from './errors';
 import { QueueEventEmitter } from './events';
 import { toExecutor, type Queryable, type SqlExecutor } from './executor';
@@ -33,7 +33,7 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobExtendLeaseIfRunning, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
@@ -121,11 +121,22 @@ export class DatabaseQueue {
     if (jobs.length === 0) return [];
     const rows = jobs.map((job, index) => this.toNewRow(job, jobs.length === 1 ? undefined : index));
     const db = options.tx ? toExecutor(options.tx) : this.db;
-    const inserted = await jobInsertMany(db, { jobs: rows, now: nowParam(this.clock) });
+    const now = nowParam(this.clock);
+    const inserted = await jobInsertMany(db, { jobs: rows, now });
+    if (inserted.length > 0) this.events.emit('job:enqueued', inserted.map((row) => rowToJob(row)));
     const byId = new Map(inserted.map((row) => [row.id, rowToJob<P>(row)]));
-    const created = rows.map((row) => byId.get(row.id)!);
-    this.events.emit('job:enqueued', created);
-    return created;
+    const result = rows.map((row) => byId.get(row.id));
+    // Rows skipped for a dedupe or unique key resolve to the job holding the key.
+    for (let round = 0; result.includes(undefined); round++) {
+      const skipped = rows.map((row, idx) => ({ ...row, idx })).filter(({ idx }) => result[idx] === undefined);
+      for (const holder of await jobFindKeyHolders(db, { jobs: skipped, now })) result[holder.idx] = rowToJob<P>(holder);
+      if (!result.includes(undefined) || round === 2) break;
+      // A holder finished between the insert and the look-up: the key is free again, insert anew.
+      const retry = skipped.filter(({ idx }) => result[idx] === undefined);
+      for (const row of await jobInsertMany(db, { jobs: retry, now })) result[retry.find((r) => r.id === row.id)!.idx] = rowToJob<P>(row);
+    }
+    if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
+    return result as Job<P>[];
   }
 
   private toNewRow(input: unknown, index?: number): NewJobRow {
@@ -140,6 +151,9 @@ export class DatabaseQueue {
       run_at: scheduledFor,
       delay_ms: job.delayMs ?? null,
       concurrency_key: job.concurrencyKey ?? null,
+      dedupe_key: job.dedupe?.key ?? null,
+      dedupe_window_ms: job.dedupe?.windowMs ?? null,
+      unique_key: job.uniqueKey ?? null,
     };
   }
 
@@ -256,7 +270,14 @@ export class DatabaseQueue {
   /** FAILED or CANCELLED -> PENDING, runnable at once (with one more attempt if all were spent). */
   async retryJob(jobId: string): Promise<Job> {
     const id = parseJobId(jobId);
-    const [row] = await jobRetryIfFinishedUnsuccessfully(this.db, { id, now: nowParam(this.clock) });
+    let row: JobRow | undefined;
+    try {
+      [row] = await jobRetryIfFinishedUnsuccessfully(this.db, { id, now: nowParam(this.clock) });
+    } catch (error) {
+      if ((error as { constraint?: string }).constraint !== 'job_queue_dedupe_active_idx') throw error;
+      const current = await this.getJob(id);
+      throw new InvalidJobStateError(id, current?.status ?? 'FAILED', 'retry (another job with its dedupe key is active)');
+    }
     if (!row) throw await this.explainMiss(id, null, 'retry');
     const job = rowToJob(row);
     this.events.emit('job:retried', job);

@@ -20,6 +20,11 @@ const enqueueSchema = z
     scheduledFor: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
     delayMs: z.number().int().min(0).max(366 * 86_400_000).optional(),
     concurrencyKey: z.string().min(1).max(200).optional(),
+    dedupe: z
+      .object({ key: z.string().min(1).max(200), windowMs: z.number().int().min(1).max(31 * 86_400_000).optional() })
+      .strict()
+      .optional(),
+    uniqueKey: z.string().min(1).max(300).optional(),
   })
   .strict()
   .refine((j) => j.scheduledFor === undefined || j.delayMs === undefined, {

@@ -2,7 +2,8 @@ import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types';
 
 /** The table's columns, in the order every statement returns them. */
 export const JOB_COLUMNS = `id, job_type, status, payload, result, priority, attempts, max_attempts, run_at,
-  locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at, concurrency_key`;
+  locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at, concurrency_key,
+  dedupe_key, unique_key`;
 
 export interface JobRow {
   id: string;
@@ -23,6 +24,8 @@ export interface JobRow {
   started_at: Date | string | null;
   completed_at: Date | string | null;
   concurrency_key: string | null;
+  dedupe_key: string | null;
+  unique_key: string | null;
 }
 
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
@@ -49,5 +52,7 @@ export function rowToJob<P = unknown>(row: JobRow): Job<P> {
     startedAt: toDateOrNull(row.started_at),
     completedAt: toDateOrNull(row.completed_at),
     concurrencyKey: row.concurrency_key,
+    dedupeKey: row.dedupe_key,
+    uniqueKey: row.unique_key,
   };
 }

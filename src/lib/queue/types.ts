@@ -46,6 +46,10 @@ export interface Job<P = unknown> {
   completedAt: Date | null;
   /** Jobs sharing a key never run at the same time (e.g. one VECTORIZE per project). */
   concurrencyKey: string | null;
+  /** Set while active-mode dedupe applies (see EnqueueInput.dedupe). */
+  dedupeKey: string | null;
+  /** At most one job with this key exists (windowed dedupe, recurring slots). */
+  uniqueKey: string | null;
 }
 
 export interface EnqueueInput<P = unknown> {
@@ -61,6 +65,13 @@ export interface EnqueueInput<P = unknown> {
   delayMs?: number;
   /** At most one job with this key runs at a time, across all workers. */
   concurrencyKey?: string;
+  /**
+   * Drop this job if another with the same key is PENDING or PROCESSING (the existing job is
+   * returned instead); with `windowMs`, if one was enqueued in the same fixed window of that length.
+   */
+  dedupe?: { key: string; windowMs?: number };
+  /** At most one job with this key, ever (while its row exists): a later enqueue returns it. */
+  uniqueKey?: string;
 }
 
 export interface QueueStats {

@@ -17,6 +17,10 @@ export interface NewJobRow {
   run_at: string | null;
   delay_ms: number | null;
   concurrency_key: string | null;
+  dedupe_key: string | null;
+  /** With dedupe_key: the key holds for fixed windows of this length instead of while active. */
+  dedupe_window_ms: number | null;
+  unique_key: string | null;
 }
 
 /** One JSON array of the rows, splicing each payload's JSON in as is rather than re-encoding it. */
@@ -30,14 +34,40 @@ function rowsAsJsonArray(jobs: NewJobRow[]): string {
  * completion with follow-ups. The rows travel as one parameter, so one job and ten thousand cost
  * one round trip and one plan, and the same text works through a Prisma transaction.
  */
-const insertJobsFromJson = (jobsParam: string, nowParam: string) => `
-  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key)
+const NEW_JOB_RECORD = `id uuid, job_type text, payload jsonb, priority int, max_attempts int, run_at timestamptz,
+  delay_ms bigint, concurrency_key text, dedupe_key text, dedupe_window_ms bigint, unique_key text`;
+
+/** Rows whose dedupe or unique key is taken are skipped (ON CONFLICT DO NOTHING), not errors. */
+const insertJobsFromJson = (jobsParam: string, nowParam: string, where = '') => `
+  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key)
   SELECT j.id, j.job_type, j.payload, j.priority, j.max_attempts,
          coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond'),
-         j.concurrency_key
-    FROM jsonb_to_recordset(${jobsParam}::jsonb) AS j(id uuid, job_type text, payload jsonb, priority int,
-                                                     max_attempts int, run_at timestamptz, delay_ms bigint,
-                                                     concurrency_key text)`;
+         j.concurrency_key,
+         CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END,
+         coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now())))
+    FROM jsonb_to_recordset(${jobsParam}::jsonb) AS j(${NEW_JOB_RECORD})
+  ${where}
+  ON CONFLICT DO NOTHING`;
+
+/**
+ * For jobs an INSERT skipped (ON CONFLICT DO NOTHING): the job that holds their dedupe or unique
+ * key now, by input position. A key whose holder finished meanwhile finds nothing.
+ */
+export async function jobFindKeyHolders(
+  db: SqlExecutor,
+  p: { jobs: (NewJobRow & { idx: number })[]; now: Date | null },
+): Promise<(JobRow & { idx: number })[]> {
+  return db.query<JobRow & { idx: number }>(
+    `SELECT DISTINCT ON (j.idx) j.idx, q.*
+       FROM jsonb_to_recordset($1::jsonb) AS j(idx int, ${NEW_JOB_RECORD})
+       JOIN job_queue q
+         ON (j.dedupe_window_ms IS NULL AND q.dedupe_key = j.dedupe_key AND q.status IN ('PENDING', 'PROCESSING'))
+         OR q.unique_key = coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce($2::timestamptz, now())))
+      ORDER BY j.idx`,
+    [rowsAsJsonArray(p.jobs), p.now],
+    'conveyor.jobFindKeyHolders',
+  );
+}
 
 /** The LISTEN/NOTIFY channel: the payload names the job types that became ready. */
 export const JOBS_CHANNEL = 'conveyor_jobs';
@@ -147,8 +177,7 @@ export async function jobCompleteIfRunningWithFollowUps(
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
     `WITH completed AS (${COMPLETE_IF_RUNNING}
      ), follow_ups AS (
-       ${insertJobsFromJson('$5', '$4')}
-        WHERE EXISTS (SELECT 1 FROM completed)
+       ${insertJobsFromJson('$5', '$4', 'WHERE EXISTS (SELECT 1 FROM completed)')}
        RETURNING ${JOB_COLUMNS}
      ), notified AS (${notifyReady('follow_ups')})
      SELECT 'completed' AS kind, completed.* FROM completed, notified
