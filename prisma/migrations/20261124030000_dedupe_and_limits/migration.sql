@@ -4,20 +4,17 @@
 -- dedupe_key: at most one PENDING or PROCESSING job per key (later enqueues of the key are dropped
 -- while it is active). unique_key: at most one job per key, whatever its state, for as long as the
 -- row exists: windowed dedupe (key + window start) and recurring jobs (schedule + slot) use it.
-ALTER TABLE "job_queue" ADD COLUMN "dedupe_key" TEXT, ADD COLUMN "unique_key" TEXT, ADD COLUMN "limit_slot" INTEGER;
+ALTER TABLE "job_queue" ADD COLUMN "dedupe_key" TEXT, ADD COLUMN "unique_key" TEXT;
 ALTER TABLE "job_queue" ADD CONSTRAINT "job_queue_dedupe_key_check" CHECK (length("dedupe_key") BETWEEN 1 AND 300);
 ALTER TABLE "job_queue" ADD CONSTRAINT "job_queue_unique_key_check" CHECK (length("unique_key") BETWEEN 1 AND 400);
 CREATE UNIQUE INDEX "job_queue_dedupe_active_idx" ON "job_queue" ("dedupe_key")
     WHERE "dedupe_key" IS NOT NULL AND "status" IN ('PENDING', 'PROCESSING');
 CREATE UNIQUE INDEX "job_queue_unique_key_idx" ON "job_queue" ("unique_key") WHERE "unique_key" IS NOT NULL;
 
--- Global concurrency per type: a claim of a limited type takes one of max_running numbered slots,
--- and this index lets no two running jobs of a type hold the same slot.
-CREATE UNIQUE INDEX "job_queue_limit_slot_idx" ON "job_queue" ("job_type", "limit_slot")
-    WHERE "status" = 'PROCESSING' AND "limit_slot" IS NOT NULL;
-
--- Limits per job type. Rate limits are a token bucket: `rate_limit` jobs per `rate_period_ms`,
--- refilled continuously; claims take tokens with an UPDATE, whose row lock serializes claimers.
+-- Limits per job type: at most `max_running` PROCESSING at once across all workers, and at most
+-- `rate_limit` claims per `rate_period_ms` (a token bucket, refilled continuously). A claim of a
+-- limited type first locks its row here, so claimers of that type take turns and each one counts
+-- what the previous one committed; unlimited types never touch this table.
 CREATE TABLE "job_type_limits" (
     "job_type"       TEXT        NOT NULL,
     "max_running"    INTEGER,

@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
 import { retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { nowParam, type Clock } from './clock';
 import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
@@ -37,6 +38,9 @@ import {
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
+import {
+  typeLimitAllowance, typeLimitConsumeTokens, typeLimitDelete, typeLimitList, typeLimitLockAndRefill, typeLimitUpsert,
+} from './queries/type-limits';
 import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types';
 
 export * from './errors';
@@ -79,6 +83,7 @@ export class DatabaseQueue {
   private readonly backoff: BackoffPolicy;
   private readonly clock: Clock | undefined;
   private readonly claims = new Map<string, number>();
+  private readonly prepare: boolean;
   private lastRescueAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: QueueOptionsInput & { pool?: pg.Pool }) {
@@ -102,6 +107,7 @@ export class DatabaseQueue {
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
+    this.prepare = prepare;
     this.db = toExecutor(this.pool, { prepare });
     this.backoff = { ...DEFAULT_BACKOFF, ...this.options.backoff };
     this.clock = this.options.clock;
@@ -177,11 +183,69 @@ export class DatabaseQueue {
       workerId: this.workerId,
       now: nowParam(this.clock),
     };
-    const rows = await retryOnRunningKeyConflict(() => jobClaimAvailable(this.db, params));
+    const limited = await this.limitedTypes();
+    const free = types.filter((type) => !limited.has(type));
+    const rows = free.length > 0 ? await retryOnRunningKeyConflict(() => jobClaimAvailable(this.db, { ...params, types: free })) : [];
+    for (const type of types.filter((t) => limited.has(t))) {
+      if (rows.length >= count) break;
+      const wanted = count - rows.length;
+      rows.push(...(await retryOnRunningKeyConflict(() => this.claimLimited({ ...params, types: [type], limit: wanted }))));
+    }
     const jobs = rows.map((row) => rowToJob<P>(row)).sort(claimOrder);
     for (const job of jobs) this.trackClaim(job);
     if (jobs.length > 0) this.events.emit('job:claimed', jobs);
     return jobs;
+  }
+
+  /**
+   * A claim of a type with limits, in one short transaction: lock the type's limits row (claimers
+   * of the type take turns), count what is running now and the rate tokens left, claim no more
+   * than that, take the tokens. Unlimited types never come here.
+   */
+  private async claimLimited(params: Parameters<typeof jobClaimAvailable>[1]): Promise<JobRow[]> {
+    const client = await this.pool.connect();
+    const db = toExecutor(client, { prepare: this.prepare });
+    const jobType = params.types[0]!;
+    try {
+      await client.query('BEGIN');
+      const [limits] = await typeLimitLockAndRefill(db, { jobType });
+      const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit }) : params.limit;
+      const rows = allowed > 0 ? await jobClaimAvailable(db, { ...params, limit: allowed }) : [];
+      if (limits?.rate_limit && rows.length > 0) await typeLimitConsumeTokens(db, { jobType, taken: rows.length });
+      await client.query('COMMIT');
+      return rows;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private limitsCache: { loadedAt: number; types: Set<string> } | null = null;
+
+  /** Types with limits, re-read at most every 5 s: a limit set elsewhere applies within 5 s. */
+  private async limitedTypes(): Promise<Set<string>> {
+    if (!this.limitsCache || Date.now() - this.limitsCache.loadedAt > 5_000) {
+      const rows = await typeLimitList(this.db);
+      this.limitsCache = { loadedAt: Date.now(), types: new Set(rows.map((r) => r.job_type)) };
+    }
+    return this.limitsCache.types;
+  }
+
+  /**
+   * Limits for a job type, across every worker, process and cron invocation:
+   * `concurrency` jobs PROCESSING at once at most; `rate` claims per period at most
+   * (e.g. `{ limit: 10, periodMs: 60_000 }`: 10 a minute). `null` removes a limit.
+   */
+  async setTypeLimits(jobType: string, limits: { concurrency?: number | null; rate?: { limit: number; periodMs: number } | null }): Promise<void> {
+    const [type] = parseJobTypes([jobType]);
+    const parsed = typeLimitsSchema.safeParse(limits);
+    if (!parsed.success) throw ValidationError.fromZod('type limits', parsed.error);
+    const { concurrency, rate } = parsed.data;
+    if (!concurrency && !rate) await typeLimitDelete(this.db, { jobType: type! });
+    else await typeLimitUpsert(this.db, { jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null });
+    this.limitsCache = null;
   }
 
   // ---------------------------------------------------------------- finish a claimed job
@@ -510,6 +574,13 @@ export class DatabaseQueue {
     return DatabaseQueue.default.rescueExpired();
   }
 }
+
+const typeLimitsSchema = z
+  .object({
+    concurrency: z.number().int().min(1).max(10_000).nullable().optional(),
+    rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable().optional(),
+  })
+  .strict();
 
 const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;
 

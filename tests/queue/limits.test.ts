@@ -1,0 +1,99 @@
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
+import { drainQueue } from '@/lib/queue/drain';
+import { Worker } from '@/lib/queue/worker';
+import { useTestDatabase } from '../helpers/db';
+import { countJobs } from '../helpers/jobs';
+
+const db = useTestDatabase();
+let queue: DatabaseQueue;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  queue = new DatabaseQueue({ pool: db.current.pool });
+  await db.current.pool.query('CREATE TABLE runs (job_id uuid, started timestamptz, finished timestamptz)');
+});
+beforeEach(async () => {
+  await db.current.pool.query('TRUNCATE job_queue, job_type_limits, runs');
+});
+afterAll(async () => queue.close());
+
+/** A fresh queue on its own connections: another process, as far as Postgres can tell. */
+function separateQueue() {
+  const pool = new pg.Pool({ connectionString: db.current.url, max: 6 });
+  pool.on('error', () => {});
+  return new DatabaseQueue({ pool });
+}
+
+async function recordRun(pool: pg.Pool, jobId: string, ms: number) {
+  await pool.query('INSERT INTO runs (job_id, started) VALUES ($1, clock_timestamp())', [jobId]);
+  await sleep(ms);
+  await pool.query('UPDATE runs SET finished = clock_timestamp() WHERE job_id = $1', [jobId]);
+}
+
+/** Most runs overlapping at any instant, from the recorded intervals. */
+async function peakOverlap(): Promise<number> {
+  const { rows } = await db.current.pool.query(
+    `SELECT coalesce(max(n), 0)::int AS peak FROM (
+       SELECT (SELECT count(*) FROM runs b WHERE b.started <= a.started AND b.finished > a.started) AS n FROM runs a) x`,
+  );
+  return rows[0].peak;
+}
+
+describe('global concurrency per type', () => {
+  it('two worker processes plus a serverless drain never run more than 2 at once', async () => {
+    await queue.setTypeLimits('LIMITED', { concurrency: 2 });
+    await queue.enqueueMany(Array.from({ length: 24 }, () => ({ jobType: 'LIMITED' })));
+    const queues = [separateQueue(), separateQueue(), separateQueue()];
+    const handler = async (job: { id: string }) => recordRun(db.current.pool, job.id, 40);
+    const workers = queues.slice(0, 2).map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { LIMITED: { handler, concurrency: 5 } } }));
+    await Promise.all(workers.map((w) => w.start()));
+    const drains = (async () => {
+      while ((await countJobs(db.current.pool, "status IN ('PENDING', 'PROCESSING')")) > 0) {
+        await drainQueue(queues[2]!, { types: ['LIMITED'], maxJobs: 3, handler: async (job) => handler(job) });
+        await sleep(10);
+      }
+    })();
+    for (let i = 0; i < 400 && (await countJobs(db.current.pool, "status = 'COMPLETED'")) < 24; i++) await sleep(25);
+    await drains;
+    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all(queues.map((q) => q.pool.end()));
+    expect(await countJobs(db.current.pool, "status = 'COMPLETED'")).toBe(24);
+    expect(await peakOverlap()).toBe(2);
+  });
+});
+
+describe('rate limits per type', () => {
+  it('5 per second: claims over ~1.2 s stay within the bucket (5 at once, then 5 a second)', async () => {
+    await queue.setTypeLimits('RATED', { rate: { limit: 5, periodMs: 1_000 } });
+    await queue.enqueueMany(Array.from({ length: 30 }, () => ({ jobType: 'RATED' })));
+    const other = separateQueue();
+    const started = Date.now();
+    let claimed = 0;
+    while (Date.now() - started < 1_200) {
+      for (const q of [queue, other]) {
+        const jobs = await q.claimJobs(['RATED'], 10);
+        claimed += jobs.length;
+        for (const job of jobs) await q.completeJob(job);
+      }
+      await sleep(20);
+    }
+    await other.pool.end();
+    const elapsed = (Date.now() - started) / 1000;
+    expect(claimed).toBeGreaterThanOrEqual(5);
+    expect(claimed).toBeLessThanOrEqual(Math.ceil(5 + 5 * elapsed));
+    expect(claimed).toBeLessThan(30);
+  });
+
+  it('unlimited types are not held back, and limits can be removed; bad limits are refused', async () => {
+    await queue.setTypeLimits('ONE', { concurrency: 1 });
+    await queue.enqueueMany([{ jobType: 'ONE' }, { jobType: 'ONE' }, { jobType: 'FREE' }, { jobType: 'FREE' }]);
+    expect(await queue.claimJobs(['ONE'], 5)).toHaveLength(1);
+    expect(await queue.claimJobs(['FREE'], 5)).toHaveLength(2);
+    await queue.setTypeLimits('ONE', { concurrency: null });
+    expect(await queue.claimJobs(['ONE'], 5)).toHaveLength(1);
+    await expect(queue.setTypeLimits('ONE', { concurrency: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.setTypeLimits('ONE', { rate: { limit: 5, periodMs: -1 } })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
