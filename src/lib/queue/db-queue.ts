@@ -38,6 +38,8 @@ import {
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
+import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
+import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules';
 import {
   typeLimitAllowance, typeLimitConsumeTokens, typeLimitDelete, typeLimitList, typeLimitLockAndRefill, typeLimitUpsert,
 } from './queries/type-limits';
@@ -246,6 +248,42 @@ export class DatabaseQueue {
     if (!concurrency && !rate) await typeLimitDelete(this.db, { jobType: type! });
     else await typeLimitUpsert(this.db, { jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null });
     this.limitsCache = null;
+  }
+
+  // ---------------------------------------------------------------- recurring jobs
+
+  /** Registers (or updates) a recurring job; registering the same definition again is a no-op. */
+  async schedule(name: string, input: ScheduleInput): Promise<void> {
+    const s = parseSchedule(name, input);
+    const payload = toStoredJson(s.payload, 'payload', this.options.maxPayloadBytes);
+    await scheduleUpsert(this.db, { name: s.name, cron: s.cron, timezone: s.timezone, jobType: s.jobType, payload, priority: s.priority, maxAttempts: s.maxAttempts });
+  }
+
+  async unschedule(name: string): Promise<boolean> {
+    return (await scheduleDelete(this.db, { name })) > 0;
+  }
+
+  /**
+   * Enqueues the latest due slot of every schedule, exactly once per slot across all callers
+   * (unique key per slot). Workers call it on each poll; cron routes on each invocation.
+   */
+  async fireDueSchedules(): Promise<Job[]> {
+    const schedules = await scheduleListEnabled(this.db, { now: nowParam(this.clock) });
+    const due = schedules
+      .map((s) => ({ s, slot: latestDueSlot(s.cron, s.timezone, new Date(s.last_slot ?? s.created_at), new Date(s.db_now)) }))
+      .filter((d): d is { s: (typeof schedules)[number]; slot: Date } => d.slot !== null);
+    if (due.length === 0) return [];
+    const jobs = await this.enqueueMany(
+      due.map(({ s, slot }) => ({
+        jobType: s.job_type,
+        payload: s.payload ?? undefined,
+        priority: s.priority,
+        maxAttempts: s.max_attempts,
+        uniqueKey: slotKey(s.name, slot),
+      })),
+    );
+    for (const { s, slot } of due) await scheduleAdvance(this.db, { name: s.name, slot });
+    return jobs;
   }
 
   // ---------------------------------------------------------------- finish a claimed job

@@ -137,7 +137,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.state !== 'idle') throw new Error(`Worker is ${this.state}`);
     this.state = 'running';
     if (this.listenUrl) await this.connectListener();
-    this.pollTimer = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.pollTimer = setInterval(() => {
+      this.wake();
+      void this.fireSchedules();
+    }, this.options.pollIntervalMs);
+    void this.fireSchedules();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
     this.slots = this.tasks.flatMap((task) => Array.from({ length: task.concurrency }, () => this.slot(task)));
   }
@@ -189,6 +193,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } finally {
         task.running.delete(job.id);
       }
+    }
+  }
+
+  private lastScheduleFire = 0;
+
+  /** Recurring jobs: at most once a second per worker; each slot still makes only one job. */
+  private async fireSchedules(): Promise<void> {
+    if (Date.now() - this.lastScheduleFire < 1_000) return;
+    this.lastScheduleFire = Date.now();
+    try {
+      await this.queue.fireDueSchedules();
+    } catch (error) {
+      this.emit('error', error as Error);
     }
   }
 

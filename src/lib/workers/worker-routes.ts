@@ -42,6 +42,8 @@ export async function handleWorkerRoute(request: Request, name: WorkerName): Pro
   if (!auth.ok) return auth.response;
   const started = Date.now();
   try {
+    // Recurring jobs fire from whatever runs: here, each cron tick (exactly once per slot).
+    await connections().queue.fireDueSchedules();
     const result = await drainQueue(connections().queue, { ...workerDefinition(name), budgetMs: workerBudgetMs() });
     await recordWorkerRun(connections().pool, name, result);
     return Response.json(result);

@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseQueue, ManualClock, ValidationError } from '@/lib/queue/db-queue';
+import { latestDueSlot } from '@/lib/queue/schedules';
+import { Worker } from '@/lib/queue/worker';
+import { useTestDatabase } from '../helpers/db';
+import { countJobs } from '../helpers/jobs';
+
+const db = useTestDatabase();
+let queue: DatabaseQueue;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(() => {
+  queue = new DatabaseQueue({ pool: db.current.pool });
+});
+beforeEach(async () => {
+  await db.current.pool.query('TRUNCATE job_queue, job_schedules');
+});
+afterAll(async () => queue.close());
+
+async function dbNow(): Promise<Date> {
+  return (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
+}
+
+describe('slot arithmetic (croner)', () => {
+  it('the latest due slot, in the schedule’s time zone', () => {
+    const at = (iso: string) => new Date(iso);
+    expect(latestDueSlot('*/5 * * * *', 'UTC', at('2026-01-01T10:00:00Z'), at('2026-01-01T10:17:30Z'))).toEqual(at('2026-01-01T10:15:00Z'));
+    expect(latestDueSlot('*/5 * * * *', 'UTC', at('2026-01-01T10:15:00Z'), at('2026-01-01T10:17:30Z'))).toBeNull();
+    // 09:00 in New York is 14:00 UTC in January (EST) and 13:00 UTC in July (EDT).
+    expect(latestDueSlot('0 9 * * *', 'America/New_York', at('2026-01-01T00:00:00Z'), at('2026-01-01T20:00:00Z'))).toEqual(at('2026-01-01T14:00:00Z'));
+    expect(latestDueSlot('0 9 * * *', 'America/New_York', at('2026-07-01T00:00:00Z'), at('2026-07-01T20:00:00Z'))).toEqual(at('2026-07-01T13:00:00Z'));
+  });
+});
+
+describe('recurring jobs', () => {
+  it('registered idempotently; invalid expressions, zones and names are refused', async () => {
+    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    const before = (await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at;
+    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    expect((await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at).toEqual(before);
+    await expect(queue.schedule('bad', { cron: 'every day', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.schedule('bad', { cron: '* * * * *', timezone: 'Mars/Olympus', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.schedule('bad name!', { cron: '* * * * *', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('fires exactly once per slot with 3 workers and 20 concurrent firers racing', async () => {
+    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { report: true } });
+    const clock = new ManualClock(new Date((await dbNow()).getTime() + 61_000)); // at least one slot is due
+    const firers = Array.from({ length: 4 }, () => {
+      const pool = new pg.Pool({ connectionString: db.current.url, max: 5 });
+      pool.on('error', () => {});
+      return new DatabaseQueue({ pool, clock });
+    });
+    const workers = firers.slice(0, 3).map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { OTHER: async () => {} } }));
+    try {
+      await Promise.all(workers.map((w) => w.start()));
+      await Promise.all(Array.from({ length: 20 }, () => firers[3]!.fireDueSchedules()));
+      await sleep(200); // the workers' own polls fire too
+      expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(1);
+      const { rows } = await db.current.pool.query(`SELECT unique_key, payload FROM job_queue WHERE job_type = 'TICK'`);
+      expect(rows[0].unique_key).toMatch(/^schedule:every-minute@\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/);
+      expect(rows[0].payload).toEqual({ report: true });
+
+      clock.advance(60_000); // the next slot
+      await Promise.all(Array.from({ length: 10 }, () => firers[3]!.fireDueSchedules()));
+      await sleep(100);
+      expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(2);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+      await Promise.all(firers.map((q) => q.pool.end()));
+    }
+  });
+
+  it('a schedule registered now has nothing due until its next slot; removed, it stops', async () => {
+    await queue.schedule('hourly', { cron: '0 * * * *', jobType: 'HOURLY' });
+    expect(await queue.fireDueSchedules()).toEqual([]);
+    expect(await queue.unschedule('hourly')).toBe(true);
+    expect(await queue.unschedule('hourly')).toBe(false);
+  });
+});
