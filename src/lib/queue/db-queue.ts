@@ -37,7 +37,7 @@ import {
   jobCancelIfUnfinished, jobClaimAvailable, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
-import { jobDeleteFinishedBefore, jobRescueExpired } from './queries/jobs-maintenance';
+import { jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
 import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
 import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules';
 import {
@@ -480,6 +480,12 @@ export class DatabaseQueue {
     }
     this.events.emit('maintenance:cleanup', { deleted: total, olderThanDays: days });
     return total;
+  }
+
+  /** Deletes every job of `jobType` that is not PROCESSING. Returns how many. */
+  async flushType(jobType: string): Promise<number> {
+    const [type] = parseJobTypes([jobType]);
+    return jobDeleteNotRunningOfType(this.db, { jobType: type! });
   }
 
   /** Returns expired-lease jobs to PENDING (or FAILED when spent). Returns how many it rescued. */

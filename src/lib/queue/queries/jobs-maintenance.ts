@@ -62,3 +62,14 @@ export async function jobDeleteFinishedBefore(
   );
   return rows[0]?.deleted ?? 0;
 }
+
+/** Deletes every job of a type that is not running (running ones finish, then retention takes them). */
+export async function jobDeleteNotRunningOfType(db: SqlExecutor, p: { jobType: string }): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    `WITH deleted AS (DELETE FROM job_queue WHERE job_type = $1 AND status <> 'PROCESSING' RETURNING 1)
+     SELECT count(*)::int AS deleted FROM deleted`,
+    [p.jobType],
+    'conveyor.jobDeleteNotRunningOfType',
+  );
+  return rows[0]?.deleted ?? 0;
+}
