@@ -98,6 +98,14 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     getJson<{ job: JobDetail }>(`/api/admin/queue/jobs/${id}`).then((r) => setJob(r.job), (e: Error) => setError(e.message));
+    if (typeof EventSource === 'undefined') return;
+    // Status and progress of this job as they change.
+    const source = new EventSource(`/api/admin/queue/events?jobId=${id}`);
+    source.addEventListener('job', (event) => {
+      const update = JSON.parse((event as MessageEvent<string>).data) as Partial<JobDetail> | null;
+      if (update) setJob((current) => (current ? { ...current, ...update } : current));
+    });
+    return () => source.close();
   }, [id]);
   return (
     <section className="panel detail" data-testid="job-detail">
@@ -174,6 +182,20 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
     return () => clearInterval(timer);
   }, [refresh]);
 
+  // Live updates when the server can stream them; the 5 s refresh above stays as the fallback.
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (typeof EventSource === 'undefined') return;
+    const source = new EventSource('/api/admin/queue/events');
+    source.addEventListener('stats', (event) => {
+      setStats(JSON.parse((event as MessageEvent<string>).data) as Stats);
+      setUpdatedAt(new Date());
+      setLive(true);
+    });
+    source.onerror = () => setLive(false);
+    return () => source.close();
+  }, []);
+
   async function act(action: 'retry' | 'cancel', job: JobSummary) {
     if (!window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${job.jobType} job ${job.id.slice(0, 8)}…?`)) return;
     const response = await fetch(`/api/admin/queue/${action}?jobId=${job.id}`, { method: 'POST' });
@@ -191,7 +213,7 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
       <div className="row" style={{ justifyContent: 'space-between', marginBottom: '0.75rem' }}>
         <h1 style={{ fontSize: '1.3rem', margin: 0 }}>Queue monitor</h1>
         <span className="muted">
-          {email} · {updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
+          {email} · {live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
           <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
         </span>
       </div>
