@@ -34,7 +34,7 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunningReturningChanges, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
@@ -297,6 +297,24 @@ export class DatabaseQueue {
     const stored = toStoredJson(result, 'result', this.options.maxPayloadBytes);
     const followUps = (options.enqueue ?? []).map((job, index) => this.toNewRow(job, index));
     const now = nowParam(this.clock);
+    if (followUps.length === 0 && isClaimedJob(jobRef) && attempt !== null) {
+      const [changed] = await jobCompleteIfRunningReturningChanges(this.db, { id, attempt, result: stored, now });
+      if (!changed) throw await this.explainMiss(id, attempt, 'complete');
+      this.claims.delete(id);
+      const job: Job = {
+        ...jobRef,
+        status: 'COMPLETED',
+        payload: null,
+        result: stored === null ? null : JSON.parse(stored),
+        lockedUntil: null,
+        lockedBy: null,
+        progress: (changed.progress ?? null) as Job['progress'],
+        updatedAt: new Date(changed.updated_at),
+        completedAt: new Date(changed.completed_at),
+      };
+      this.events.emit('job:completed', job);
+      return job;
+    }
     const rows =
       followUps.length === 0
         ? await jobCompleteIfRunning(this.db, { id, attempt, result: stored, now })
@@ -627,6 +645,11 @@ const typeLimitsSchema = z
   .strict();
 
 const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;
+
+/** A whole Job object as a claim returned it (not just `{ id, attempts }`). */
+function isClaimedJob(ref: JobRef): ref is Job {
+  return typeof ref === 'object' && ref !== null && 'jobType' in ref && 'createdAt' in ref && 'status' in ref;
+}
 
 /** Cursor of the failed-jobs list: `<completedAt ISO>_<id>`. */
 function parseCursor(cursor: string): { completedAt: Date; id: string } {

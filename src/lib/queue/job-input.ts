@@ -57,12 +57,17 @@ const jobTypesSchema = z.array(jobType).min(1).max(100);
 const claimLimitSchema = z.number().int().min(1).max(DEFAULTS.claimBatchMax);
 
 export function parseJobTypes(types: unknown): string[] {
+  // Hot path (every claim): one well-formed type needs no schema walk.
+  if (Array.isArray(types) && types.length === 1 && typeof types[0] === 'string' && JOB_TYPE_PATTERN.test(types[0])) {
+    return types as string[];
+  }
   const parsed = jobTypesSchema.safeParse(types);
   if (!parsed.success) throw ValidationError.fromZod('job types', parsed.error);
   return parsed.data.length === 1 ? parsed.data : [...new Set(parsed.data)];
 }
 
 export function parseClaimLimit(limit: unknown): number {
+  if (Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= DEFAULTS.claimBatchMax) return limit as number;
   const parsed = claimLimitSchema.safeParse(limit);
   if (!parsed.success) throw ValidationError.fromZod('claim limit', parsed.error);
   return parsed.data;

@@ -150,19 +150,36 @@ export async function jobClaimAvailable(
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
  * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced).
  */
-const COMPLETE_IF_RUNNING = `
+const completeIfRunning = (returning: string) => `
   UPDATE job_queue
      SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
          locked_until = NULL, locked_by = NULL,
          completed_at = coalesce($4::timestamptz, now()), updated_at = now()
    WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
-  RETURNING ${JOB_COLUMNS}`;
+  RETURNING ${returning}`;
+const COMPLETE_IF_RUNNING = completeIfRunning(JOB_COLUMNS);
 
 export async function jobCompleteIfRunning(
   db: SqlExecutor,
   p: { id: string; attempt: number | null; result: string | null; now: Date | null },
 ): Promise<JobRow[]> {
   return db.query<JobRow>(COMPLETE_IF_RUNNING, [p.id, p.attempt, p.result, p.now], 'conveyor.jobCompleteIfRunning');
+}
+
+/**
+ * The same completion returning only what the claim's copy of the job cannot know. A worker
+ * completes thousands of jobs a second; reading back 20 columns it already holds is a fifth of
+ * the work (measured).
+ */
+export async function jobCompleteIfRunningReturningChanges(
+  db: SqlExecutor,
+  p: { id: string; attempt: number; result: string | null; now: Date | null },
+): Promise<{ progress: unknown; updated_at: Date; completed_at: Date }[]> {
+  return db.query(
+    completeIfRunning('progress, updated_at, completed_at'),
+    [p.id, p.attempt, p.result, p.now],
+    'conveyor.jobCompleteIfRunningReturningChanges',
+  );
 }
 
 /**
