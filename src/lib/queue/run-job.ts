@@ -44,16 +44,22 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
     const runStart = Date.now();
     const abort = new AbortController();
     const timers: NodeJS.Timeout[] = [];
-    let onStop: (() => void) | undefined;
+    // One timer per job: at the deadline it aborts the handler; the grace period starts from any
+    // abort (deadline or stop), and when it runs out the runner stops waiting.
     const settle = new Promise<Settled>((resolve) => {
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          const stopped = stop?.aborted === true;
+          const waited = deadline - runStart + graceMs;
+          timers.push(setTimeout(() => resolve(stopped ? { stopped: true } : { ok: false, error: new JobTimeoutError(job.id, waited) }), graceMs));
+        },
+        { once: true },
+      );
       timers.push(setTimeout(() => abort.abort(new JobTimeoutError(job.id, deadline - runStart)), deadline - runStart));
-      timers.push(setTimeout(() => resolve({ ok: false, error: new JobTimeoutError(job.id, deadline - runStart + graceMs) }), deadline - runStart + graceMs));
-      onStop = () => {
-        abort.abort(stop!.reason);
-        timers.push(setTimeout(() => resolve({ stopped: true }), graceMs));
-      };
-      stop?.addEventListener('abort', onStop, { once: true });
     });
+    const onStop = () => abort.abort(stop!.reason);
+    stop?.addEventListener('abort', onStop, { once: true });
     const followUps: EnqueueInput[] = [];
     const ctx: JobContext = {
       signal: abort.signal,
@@ -76,7 +82,7 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
       return settled.ok ? 'completed' : 'failed';
     } finally {
       timers.forEach(clearTimeout);
-      if (onStop) stop?.removeEventListener('abort', onStop);
+      stop?.removeEventListener('abort', onStop);
     }
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost';
