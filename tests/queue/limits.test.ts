@@ -2,7 +2,6 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
 import { drainQueue } from '@/lib/queue/drain';
-import { Worker } from '@/lib/queue/worker';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 
@@ -43,24 +42,32 @@ async function peakOverlap(): Promise<number> {
 
 describe('global concurrency per type', () => {
   it('two worker processes plus a serverless drain never run more than 2 at once', async () => {
+    const { spawn } = await import('node:child_process');
     await queue.setTypeLimits('LIMITED', { concurrency: 2 });
     await queue.enqueueMany(Array.from({ length: 24 }, () => ({ jobType: 'LIMITED' })));
-    const queues = [separateQueue(), separateQueue(), separateQueue()];
-    const handler = async (job: { id: string }) => recordRun(db.current.pool, job.id, 40);
-    const workers = queues.slice(0, 2).map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { LIMITED: { handler, concurrency: 5 } } }));
-    await Promise.all(workers.map((w) => w.start()));
-    const drains = (async () => {
-      while ((await countJobs(db.current.pool, "status IN ('PENDING', 'PROCESSING')")) > 0) {
-        await drainQueue(queues[2]!, { types: ['LIMITED'], maxJobs: 3, handler: async (job) => handler(job) });
-        await sleep(10);
+    const processes = [0, 1].map(() =>
+      spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/limited-worker-process.ts'], {
+        env: { ...process.env, DATABASE_URL: db.current.url },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    await Promise.all(processes.map((child) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()))));
+    const drainer = separateQueue();
+    try {
+      for (let i = 0; i < 400 && (await countJobs(db.current.pool, "status = 'COMPLETED'")) < 24; i++) {
+        await drainQueue(drainer, { types: ['LIMITED'], maxJobs: 3, handler: async (job) => recordRun(db.current.pool, job.id, 40) });
+        await sleep(15);
       }
-    })();
-    for (let i = 0; i < 400 && (await countJobs(db.current.pool, "status = 'COMPLETED'")) < 24; i++) await sleep(25);
-    await drains;
-    await Promise.all(workers.map((w) => w.stop()));
-    await Promise.all(queues.map((q) => q.pool.end()));
+    } finally {
+      processes.forEach((child) => child.kill('SIGTERM'));
+      await Promise.all(processes.map((child) => new Promise((resolve) => child.on('exit', resolve))));
+      await drainer.pool.end();
+    }
     expect(await countJobs(db.current.pool, "status = 'COMPLETED'")).toBe(24);
     expect(await peakOverlap()).toBe(2);
+    // Every job ran exactly once.
+    const { rows } = await db.current.pool.query('SELECT count(*)::int AS n FROM runs');
+    expect(rows[0].n).toBe(24);
   });
 });
 
