@@ -49,11 +49,18 @@ describe('Worker', () => {
   });
 
   it('polls when LISTEN is off (PgBouncer mode)', async () => {
-    const w = worker({ listen: false, pollIntervalMs: 50, handlers: { POLLED: async () => 'ok' } });
+    let seen: unknown = null;
+    const w = worker({ listen: false, pollIntervalMs: 50, handlers: { POLLED: async (_job, { job, signal, updateProgress }) => {
+      seen = { id: job.id, aborted: signal.aborted };
+      await updateProgress(1, 1, 'done');
+      return 'ok';
+    } } });
     await w.start();
     expect(w.listening).toBe(false);
-    await queue.enqueue({ jobType: 'POLLED' });
+    const { id } = await queue.enqueue({ jobType: 'POLLED' });
     await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 1);
+    expect(seen).toEqual({ id, aborted: false });
+    expect((await queue.getJob(id))!.progress).toEqual({ current: 1, total: 1, message: 'done' });
   });
 
   it('runs each type at its own concurrency', async () => {

@@ -12,7 +12,9 @@ import { JobTimeoutError, LeaseLostError } from './errors';
 import type { DatabaseQueue } from './db-queue';
 import type { EnqueueInput, Job } from './types';
 
-export interface JobContext {
+export interface JobContext<P = unknown> {
+  /** The job being run (also the handler's first argument). */
+  job: Job<P>;
   /** Aborted at the deadline or on shutdown: stop work and throw (or return) promptly. */
   signal: AbortSignal;
   updateProgress(current: number, total: number, message?: string): Promise<void>;
@@ -22,7 +24,7 @@ export interface JobContext {
   enqueueOnComplete(job: EnqueueInput): void;
 }
 
-export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext) => Promise<unknown>;
+export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext<P>) => Promise<unknown>;
 export type JobOutcome = 'completed' | 'failed' | 'released' | 'lost';
 
 export interface RunJobOptions {
@@ -61,7 +63,8 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
     const onStop = () => abort.abort(stop!.reason);
     stop?.addEventListener('abort', onStop, { once: true });
     const followUps: EnqueueInput[] = [];
-    const ctx: JobContext = {
+    const ctx: JobContext<P> = {
+      job,
       signal: abort.signal,
       deadline,
       updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
