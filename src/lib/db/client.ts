@@ -29,10 +29,14 @@ export function connections(): Connections {
   const url = databaseUrl();
   if (cache.__conveyorConnections?.url !== url) {
     const max = Number(process.env.DATABASE_POOL_MAX ?? 3);
-    const pool = new pg.Pool({ connectionString: url, max, options: PREPARED_SESSION_OPTIONS });
+    // Behind PgBouncer in transaction mode (`pgbouncer=true`, Prisma's convention): no prepared
+    // statements and no session options, which a transaction pooler cannot carry.
+    const pooled = /[?&]pgbouncer=true(&|$)/.test(url);
+    const connectionString = url.replace(/([?&])pgbouncer=true(&|$)/, (_m, lead, tail) => (tail ? lead : ''));
+    const pool = new pg.Pool({ connectionString, max, ...(pooled ? {} : { options: PREPARED_SESSION_OPTIONS }) });
     pool.on('error', (error) => console.error('[db] idle connection error:', error.message));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    const queue = DatabaseQueue.configure({ pool });
+    const queue = DatabaseQueue.configure({ pool, preparedStatements: !pooled });
     instrumentQueue(queue);
     cache.__conveyorConnections = { url, pool, prisma, queue };
   }
