@@ -28,7 +28,10 @@ export type JobHandler<P = unknown> = (job: Job<P>, ctx: JobContext<P>) => Promi
 export type JobOutcome = 'completed' | 'failed' | 'released' | 'lost';
 
 export interface RunJobOptions {
-  deadline: number;
+  /** Epoch ms: the handler is aborted then (a drain's budget). */
+  deadline?: number;
+  /** The handler's own limit, counted from its start (a job type's timeout); the earlier one applies. */
+  timeoutMs?: number;
   graceMs: number;
   /** Aborting it stops the handler and releases the job instead of failing it (graceful shutdown). */
   stop?: AbortSignal;
@@ -37,13 +40,15 @@ export interface RunJobOptions {
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
 
 export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
-  const { deadline, graceMs, stop } = options;
+  const { graceMs, stop } = options;
+  const runStart = Date.now();
+  const deadline = Math.min(options.deadline ?? Infinity, runStart + (options.timeoutMs ?? Infinity));
+  if (!Number.isFinite(deadline)) throw new TypeError('runJob needs a deadline or a timeoutMs');
   try {
     if (Date.now() >= deadline || stop?.aborted) {
       await queue.releaseJob(job);
       return 'released';
     }
-    const runStart = Date.now();
     const abort = new AbortController();
     const timers: NodeJS.Timeout[] = [];
     // One timer per job: at the deadline it aborts the handler; the grace period starts from any

@@ -183,7 +183,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('job:start', job);
       try {
         const outcome = await runJob(this.queue, job, task.handler, {
-          deadline: Date.now() + task.timeoutMs,
+          timeoutMs: task.timeoutMs,
           graceMs: this.options.graceMs,
           stop: this.stopController.signal,
         });
