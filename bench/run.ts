@@ -9,6 +9,7 @@ import { resolveDatabaseUrl } from '../scripts/db/local-postgres.mjs';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
 import { Worker } from '../src/lib/queue/worker';
+import { freshDatabase, percentile } from './bench-db';
 import { RAW_SCHEMA, rawEnqueue, rawWorker } from './raw-loop';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
@@ -20,17 +21,6 @@ const adminUrl = await resolveDatabaseUrl();
 const benchUrl = await freshDatabase(adminUrl, 'conveyor_bench');
 await migrate({ connectionString: benchUrl });
 const pool = new pg.Pool({ connectionString: benchUrl, max: WORKERS + 2 });
-
-async function freshDatabase(url: string, name: string): Promise<string> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
@@ -169,7 +159,6 @@ let workerRate = 0;
   workerRate = JOBS / seconds;
   await workerQueue.close();
 }
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 // Stats at scale: the admin page and /api/metrics call these every few seconds.
 const STATS_ROWS = Number(process.env.BENCH_STATS_ROWS ?? 1_000_000);
