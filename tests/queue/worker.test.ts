@@ -134,6 +134,39 @@ describe('Worker', () => {
     expect(await countJobs(db.current.pool, "job_type = 'QUICK' AND status = 'PENDING'")).toBe(1);
   });
 
+  it('slots woken together share claims: one NOTIFY for 10 jobs wakes 10 idle slots, served by at most 2 statements', async () => {
+    const counting = new DatabaseQueue({ connectionString: db.current.url, poolMax: 4 });
+    const claims: number[] = [];
+    const claimJobs = counting.claimJobs.bind(counting);
+    counting.claimJobs = (types, limit, options) => {
+      claims.push(limit);
+      return claimJobs(types, limit, options);
+    };
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running = 0;
+    const w = new Worker({
+      queue: counting, connectionString: db.current.url, pollIntervalMs: 60_000,
+      handlers: { SHARED: { concurrency: 10, handler: async () => { running++; await gate; } } },
+    });
+    try {
+      await w.start();
+      await until(() => claims.length > 0);
+      await sleep(200); // idle: the start-up claim found nothing
+      claims.length = 0;
+      await queue.enqueueMany(Array.from({ length: 10 }, () => ({ jobType: 'SHARED' })));
+      await until(() => running === 10);
+      expect(claims.length).toBeLessThanOrEqual(2);
+      expect(claims.reduce((a, b) => a + b, 0)).toBe(10); // each claim asked for the slots it served
+      release();
+      await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 10);
+    } finally {
+      release();
+      await w.stop();
+      await counting.close();
+    }
+  });
+
   it('refuses bad options by name', () => {
     expect(() => new Worker({ queue, handlers: { X: { handler: async () => {}, concurrency: 0 } } })).toThrow(/concurrency/);
     expect(() => new Worker({ queue, handlers: {} })).toThrow(/at least one handler/);

@@ -75,11 +75,25 @@ interface Task {
   concurrency: number;
   timeoutMs: number;
   running: Map<string, Job>;
-  /** Slots waiting for work. */
+  /** Slots asleep until a NOTIFY, a poll or stop(). */
   idle: (() => void)[];
+  /** Slots waiting for the claim that will serve them. */
+  hungry: ((answer: ClaimAnswer) => void)[];
+  /** Claims of this type in flight. */
+  claiming: number;
   /** Bumped by every wake, so a slot whose empty claim raced a NOTIFY claims again instead of sleeping. */
   wakes: number;
 }
+
+/** What a hungry slot gets: a job, or none with the wake count from before the claim was sent. */
+type ClaimAnswer = { job: Job } | { job: null; wakesBefore: number };
+
+/**
+ * Claims in flight per type at once. Each claims a job for every slot waiting when it is sent, so
+ * under load one statement serves several slots (fewer round trips than a claim per job), and a
+ * NOTIFY that wakes ten idle slots for one job sends one or two claims, not ten.
+ */
+const CLAIMS_IN_FLIGHT = 2;
 
 export interface WorkerEvents {
   'job:start': [job: Job];
@@ -117,7 +131,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const task = typeof definition === 'function' ? { handler: definition } : definition;
       const limits = taskSchema.safeParse({ concurrency: task.concurrency, timeoutMs: task.timeoutMs });
       if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
-      return { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], wakes: 0 };
+      return { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], hungry: [], claiming: 0, wakes: 0 };
     });
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
     const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
@@ -157,21 +171,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * One slot: claim a job, run it, claim the next; when there is none, sleep until a NOTIFY, the
-   * next poll or stop(). `concurrency` slots per type run side by side, each with its own claim in
-   * flight, as independent workers would.
+   * One slot: take a job, run it, take the next; when there is none, sleep until a NOTIFY, the
+   * next poll or stop(). `concurrency` slots per type run side by side.
    */
   private async slot(task: Task): Promise<void> {
     while (this.state === 'running') {
-      let job: Job | null = null;
-      const wakesBefore = task.wakes;
-      try {
-        job = await this.queue.claimJob([task.type], { leaseMs: this.options.leaseMs });
-      } catch (error) {
-        this.emit('error', error as Error);
-      }
+      const answer = await new Promise<ClaimAnswer>((resolve) => {
+        task.hungry.push(resolve);
+        // After the current microtasks, so slots woken together share one claim.
+        queueMicrotask(() => void this.claimFor(task));
+      });
+      const { job } = answer;
       if (!job) {
-        if (task.wakes === wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
+        if (this.state === 'running' && task.wakes === answer.wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
         continue;
       }
       if (this.state !== 'running') {
@@ -193,6 +205,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } finally {
         task.running.delete(job.id);
       }
+    }
+  }
+
+  /** Serves the hungry slots of a type with as few claims as it can, at most CLAIMS_IN_FLIGHT at once. */
+  private async claimFor(task: Task): Promise<void> {
+    if (task.claiming >= CLAIMS_IN_FLIGHT) return; // a claim in flight serves them when it returns
+    task.claiming++;
+    try {
+      while (task.hungry.length > 0) {
+        const waiting = task.hungry.splice(0);
+        const wakesBefore = task.wakes;
+        let jobs: Job[] = [];
+        if (this.state === 'running') {
+          try {
+            jobs = await this.queue.claimJobs([task.type], waiting.length, { leaseMs: this.options.leaseMs });
+          } catch (error) {
+            this.emit('error', error as Error);
+          }
+        }
+        waiting.forEach((resolve, i) => resolve(jobs[i] ? { job: jobs[i] } : { job: null, wakesBefore }));
+      }
+    } finally {
+      task.claiming--;
     }
   }
 
