@@ -1,7 +1,7 @@
 /** A throwaway PostgreSQL cluster of its own, so a test can restart the server without disturbing others. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../helpers/ports';
 import path from 'node:path';
 
 const isRoot = process.getuid?.() === 0;
@@ -14,15 +14,6 @@ function asPostgres(command: string, args: string[]) {
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
   const result = spawnSync(cmd, argv, { encoding: 'utf8', cwd: '/' });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ScratchCluster {

@@ -2,21 +2,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../helpers/ports';
 import path from 'node:path';
 import { ensurePgbouncer } from '../../scripts/ensure-pgbouncer.mjs';
 
 export interface Bouncer {
   url: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startPgbouncer(databaseUrl: string): Promise<Bouncer> {
