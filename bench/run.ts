@@ -206,7 +206,7 @@ for (const row of results) {
 // The worker claims for all its free slots at once (one claim often serves several), so it is set
 // next to both raw loops: one claim per job, and claims of BATCH.
 for (const row of results.filter((r) => r.name.startsWith('claim+complete'))) {
-  const name = `worker process vs raw ${row.name.replace('claim+complete, ', '')}`;
+  const name = `worker process (vs raw ${row.name.split(', ').at(-1)})`;
   console.log(`${pad(name, 42)}${pad(workerRate.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(workerRate / row.raw * 100).toFixed(0)} %`);
 }
 console.log(`\nworker enqueue-to-start latency over ${latency.length} jobs (LISTEN/NOTIFY): p50 ${percentile(latency, 50).toFixed(2)} ms, p95 ${percentile(latency, 95).toFixed(2)} ms, p99 ${percentile(latency, 99).toFixed(2)} ms`);
