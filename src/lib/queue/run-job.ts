@@ -8,7 +8,7 @@
  *   released   the caller stopped it (shutdown) or it never started: handed back, attempt not counted
  *   lost       the claim was taken away meanwhile (cancelled, or its lease expired and was rescued)
  */
-import { JobTimeoutError, LeaseLostError } from './errors';
+import { ConfigError, JobTimeoutError, LeaseLostError } from './errors';
 import type { DatabaseQueue } from './db-queue';
 import type { EnqueueInput, Job } from './types';
 
@@ -43,7 +43,7 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
   const { graceMs, stop } = options;
   const runStart = Date.now();
   const deadline = Math.min(options.deadline ?? Infinity, runStart + (options.timeoutMs ?? Infinity));
-  if (!Number.isFinite(deadline)) throw new TypeError('runJob needs a deadline or a timeoutMs');
+  if (!Number.isFinite(deadline)) throw new ConfigError('runJob needs a deadline or a timeoutMs');
   try {
     if (Date.now() >= deadline || stop?.aborted) {
       await queue.releaseJob(job);
