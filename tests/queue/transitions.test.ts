@@ -44,6 +44,46 @@ describe('completeJob', () => {
   });
 });
 
+describe('completions made at the same time', () => {
+  it('share one statement, each fenced by its own attempt: a cancelled one gets LeaseLostError, the rest complete', async () => {
+    const pool = new (await import('pg')).default.Pool({ connectionString: db.current.url, max: 4 });
+    const statements: string[] = [];
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    (pool as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+      const config = args[0] as { name?: string };
+      if (config?.name?.startsWith('conveyor.jobComplete')) statements.push(config.name);
+      return query(...args);
+    };
+    const batching = new DatabaseQueue({ pool });
+    try {
+      await batching.enqueueMany(Array.from({ length: 6 }, (_, n) => ({ jobType: 'T', payload: { n } })));
+      const jobs = await batching.claimJobs(['T'], 6);
+      await queue.cancelJob(jobs[2]!.id);
+      const outcomes = await Promise.allSettled(jobs.map((job, n) => batching.completeJob(job, { n })));
+      expect(statements).toHaveLength(1);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+      for (const [n, job] of jobs.entries()) {
+        const row = await jobRow(db.current.pool, job.id);
+        expect(row.status).toBe(n === 2 ? 'CANCELLED' : 'COMPLETED');
+        if (n !== 2) expect(row.result).toEqual({ n });
+      }
+    } finally {
+      await batching.close();
+      await pool.end();
+    }
+  });
+
+  it('the same job completed twice at once: the first wins, the second is refused', async () => {
+    await queue.enqueue({ jobType: 'T' });
+    const job = await claimOne();
+    const [first, second] = await Promise.allSettled([queue.completeJob(job, 'first'), queue.completeJob(job, 'second')]);
+    expect(first.status).toBe('fulfilled');
+    expect((second as PromiseRejectedResult).reason).toBeInstanceOf(InvalidJobStateError);
+    expect((await jobRow(db.current.pool, job.id)).result).toBe('first');
+  });
+});
+
 describe('failJob and backoff (injected clock)', () => {
   it('retries after 10 s, then 20 s, then FAILED at maxAttempts 3, keeping each error', async () => {
     const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));

@@ -22,6 +22,7 @@ import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
 import {
   ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, QueueError, ValidationError,
 } from './errors';
+import { Batcher } from './batcher';
 import { QueueEventEmitter } from './events';
 import { toExecutor, type Queryable, type SqlExecutor } from './executor';
 import {
@@ -34,7 +35,7 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteIfRunningReturningChanges, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
 import { jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
@@ -75,6 +76,9 @@ export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
 /** Claims this instance made and has not finished, so a bare job id is fenced by its attempt too. */
 const MAX_TRACKED_CLAIMS = 100_000;
 
+interface CompletionRequest { id: string; attempt: number; result: string | null }
+type CompletionChanges = Awaited<ReturnType<typeof jobCompleteManyIfRunning>>[number];
+
 export class DatabaseQueue {
   readonly events = new QueueEventEmitter();
   readonly pool: pg.Pool;
@@ -87,6 +91,8 @@ export class DatabaseQueue {
   private readonly claims = new Map<string, number>();
   private readonly prepare: boolean;
   private lastRescueAt = Number.NEGATIVE_INFINITY;
+  /** Completions of claimed jobs made at the same time (a worker's slots) share one statement. */
+  private readonly completions = new Batcher<CompletionRequest, CompletionChanges | undefined>((requests) => this.completeMany(requests));
 
   constructor(options: QueueOptionsInput & { pool?: pg.Pool }) {
     this.options = parseQueueOptions(options);
@@ -298,7 +304,7 @@ export class DatabaseQueue {
     const followUps = (options.enqueue ?? []).map((job, index) => this.toNewRow(job, index));
     const now = nowParam(this.clock);
     if (followUps.length === 0 && isClaimedJob(jobRef) && attempt !== null) {
-      const [changed] = await jobCompleteIfRunningReturningChanges(this.db, { id, attempt, result: stored, now });
+      const changed = await this.completions.call({ id, attempt, result: stored });
       if (!changed) throw await this.explainMiss(id, attempt, 'complete');
       this.claims.delete(id);
       const job: Job = {
@@ -327,6 +333,23 @@ export class DatabaseQueue {
     const chained = rows.filter((row) => 'kind' in row && row.kind === 'follow_up').map((row) => rowToJob(row));
     if (chained.length > 0) this.events.emit('job:enqueued', chained);
     return job;
+  }
+
+  /** One statement for a batch of completions; answers each request with its changes, or undefined if it missed. */
+  private async completeMany(requests: CompletionRequest[]): Promise<(CompletionChanges | undefined)[]> {
+    // The same job twice in one batch: only the first asker's completion is sent; the second
+    // misses, as it would have in a statement of its own.
+    const ids = new Set<string>();
+    const first = requests.filter((r) => !ids.has(r.id) && ids.add(r.id));
+    const sent = new Set(first);
+    const rows = await jobCompleteManyIfRunning(this.db, {
+      ids: first.map((r) => r.id),
+      attempts: first.map((r) => r.attempt),
+      results: first.map((r) => r.result),
+      now: nowParam(this.clock),
+    });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return requests.map((r) => (sent.has(r) ? byId.get(r.id) : undefined));
   }
 
   /**

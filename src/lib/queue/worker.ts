@@ -22,6 +22,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { z } from 'zod';
+import { Batcher } from './batcher';
 import { ValidationError } from './errors';
 import type { DatabaseQueue } from './db-queue';
 import { JOBS_CHANNEL } from './queries/jobs-write';
@@ -77,10 +78,8 @@ interface Task {
   running: Map<string, Job>;
   /** Slots asleep until a NOTIFY, a poll or stop(). */
   idle: (() => void)[];
-  /** Slots waiting for the claim that will serve them. */
-  hungry: ((answer: ClaimAnswer) => void)[];
-  /** Claims of this type in flight. */
-  claiming: number;
+  /** Hungry slots' claims, batched: one statement serves every slot waiting when it is sent. */
+  claims: Batcher<void, ClaimAnswer>;
   /** Bumped by every wake, so a slot whose empty claim raced a NOTIFY claims again instead of sleeping. */
   wakes: number;
 }
@@ -91,7 +90,7 @@ type ClaimAnswer = { job: Job } | { job: null; wakesBefore: number };
 /**
  * Claims in flight per type at once. Each claims a job for every slot waiting when it is sent, so
  * under load one statement serves several slots (fewer round trips than a claim per job), and a
- * NOTIFY that wakes ten idle slots for one job sends one or two claims, not ten.
+ * NOTIFY that wakes ten idle slots for one job sends one claim, not ten.
  */
 const CLAIMS_IN_FLIGHT = 2;
 
@@ -131,7 +130,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const task = typeof definition === 'function' ? { handler: definition } : definition;
       const limits = taskSchema.safeParse({ concurrency: task.concurrency, timeoutMs: task.timeoutMs });
       if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
-      return { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], hungry: [], claiming: 0, wakes: 0 };
+      const created: Task = { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], wakes: 0,
+        claims: new Batcher((slots) => this.claimFor(created, slots.length), { maxInFlight: CLAIMS_IN_FLIGHT, maxBatch: limits.data.concurrency }) };
+      return created;
     });
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
     const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
@@ -176,11 +177,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async slot(task: Task): Promise<void> {
     while (this.state === 'running') {
-      const answer = await new Promise<ClaimAnswer>((resolve) => {
-        task.hungry.push(resolve);
-        // After the current microtasks, so slots woken together share one claim.
-        queueMicrotask(() => void this.claimFor(task));
-      });
+      const answer = await task.claims.call();
       const { job } = answer;
       if (!job) {
         if (this.state === 'running' && task.wakes === answer.wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
@@ -208,27 +205,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Serves the hungry slots of a type with as few claims as it can, at most CLAIMS_IN_FLIGHT at once. */
-  private async claimFor(task: Task): Promise<void> {
-    if (task.claiming >= CLAIMS_IN_FLIGHT) return; // a claim in flight serves them when it returns
-    task.claiming++;
-    try {
-      while (task.hungry.length > 0) {
-        const waiting = task.hungry.splice(0);
-        const wakesBefore = task.wakes;
-        let jobs: Job[] = [];
-        if (this.state === 'running') {
-          try {
-            jobs = await this.queue.claimJobs([task.type], waiting.length, { leaseMs: this.options.leaseMs });
-          } catch (error) {
-            this.emit('error', error as Error);
-          }
-        }
-        waiting.forEach((resolve, i) => resolve(jobs[i] ? { job: jobs[i] } : { job: null, wakesBefore }));
+  /** Claims up to `wanted` jobs of a type, one answer per waiting slot. */
+  private async claimFor(task: Task, wanted: number): Promise<ClaimAnswer[]> {
+    const wakesBefore = task.wakes;
+    let jobs: Job[] = [];
+    if (this.state === 'running') {
+      try {
+        jobs = await this.queue.claimJobs([task.type], wanted, { leaseMs: this.options.leaseMs });
+      } catch (error) {
+        this.emit('error', error as Error);
       }
-    } finally {
-      task.claiming--;
     }
+    return Array.from({ length: wanted }, (_, i) => (jobs[i] ? { job: jobs[i] } : { job: null, wakesBefore }));
   }
 
   private lastScheduleFire = 0;

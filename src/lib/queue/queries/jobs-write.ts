@@ -150,14 +150,13 @@ export async function jobClaimAvailable(
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
  * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced).
  */
-const completeIfRunning = (returning: string) => `
+const COMPLETE_IF_RUNNING = `
   UPDATE job_queue
      SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
          locked_until = NULL, locked_by = NULL,
          completed_at = coalesce($4::timestamptz, now()), updated_at = now()
    WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
-  RETURNING ${returning}`;
-const COMPLETE_IF_RUNNING = completeIfRunning(JOB_COLUMNS);
+  RETURNING ${JOB_COLUMNS}`;
 
 export async function jobCompleteIfRunning(
   db: SqlExecutor,
@@ -167,18 +166,25 @@ export async function jobCompleteIfRunning(
 }
 
 /**
- * The same completion returning only what the claim's copy of the job cannot know. A worker
- * completes thousands of jobs a second; reading back 20 columns it already holds is a fifth of
- * the work (measured).
+ * Completions of claimed jobs, any number in one statement, each fenced by its own attempt, and
+ * returning only what the claim's copy of the job cannot know: a worker completes thousands of
+ * jobs a second, and one statement for several of them (batcher.ts) is most of the saving.
+ * A job missing from the answer was not PROCESSING under that attempt any more.
  */
-export async function jobCompleteIfRunningReturningChanges(
+export async function jobCompleteManyIfRunning(
   db: SqlExecutor,
-  p: { id: string; attempt: number; result: string | null; now: Date | null },
-): Promise<{ progress: unknown; updated_at: Date; completed_at: Date }[]> {
+  p: { ids: string[]; attempts: number[]; results: (string | null)[]; now: Date | null },
+): Promise<{ id: string; progress: unknown; updated_at: Date; completed_at: Date }[]> {
   return db.query(
-    completeIfRunning('progress, updated_at, completed_at'),
-    [p.id, p.attempt, p.result, p.now],
-    'conveyor.jobCompleteIfRunningReturningChanges',
+    `UPDATE job_queue j
+        SET status = 'COMPLETED', result = done.result::jsonb, payload = NULL,
+            locked_until = NULL, locked_by = NULL,
+            completed_at = coalesce($4::timestamptz, now()), updated_at = now()
+       FROM unnest($1::uuid[], $2::int[], $3::text[]) AS done(id, attempt, result)
+      WHERE j.id = done.id AND j.status = 'PROCESSING' AND j.attempts = done.attempt
+     RETURNING j.id, j.progress, j.updated_at, j.completed_at`,
+    [p.ids, p.attempts, p.results, p.now],
+    'conveyor.jobCompleteManyIfRunning',
   );
 }
 
