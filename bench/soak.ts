@@ -118,8 +118,15 @@ const samples: TableState[] = [];
 let sampling = true;
 async function sampler(): Promise<void> {
   let reported = 0;
+  let lastProgress = { done: -1, at: Date.now() };
   while (sampling) {
     const state = await tableState(completed);
+    // A lost job would leave the workers waiting for ever: say so instead of hanging.
+    if (state.done !== lastProgress.done) lastProgress = { done: state.done, at: state.at };
+    else if (state.at - lastProgress.at > 60_000) {
+      console.error(`soak: no job completed for 60 s at ${state.done.toLocaleString('en')} of ${JOBS.toLocaleString('en')}`);
+      process.exit(1);
+    }
     samples.push(state);
     if (state.done >= reported + JOBS / 10) {
       reported = state.done;
