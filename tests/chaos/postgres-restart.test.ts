@@ -9,7 +9,7 @@ import { migrate } from '@/lib/db/migrations';
 import { DatabaseQueue } from '@/lib/queue/db-queue';
 import { drainQueue } from '@/lib/queue/drain';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
-import { startScratchCluster, type ScratchCluster } from './scratch-cluster';
+import { startScratchCluster, type ScratchCluster } from '../../scripts/db/scratch-cluster';
 
 const JOBS = FULL ? 4_000 : 1_500;
 let cluster: ScratchCluster | undefined;
@@ -21,7 +21,7 @@ afterAll(async () => {
 
 describe('PostgreSQL restarted mid-run', () => {
   it('down 2 s under two worker processes: a drain tick fails within its budget; workers resume within 5 s of the restart; nothing lost', async () => {
-    cluster = await startScratchCluster();
+    cluster = await startScratchCluster({ durable: false });
     await migrate({ connectionString: cluster.url });
     const pool = new pg.Pool({ connectionString: cluster.url, max: 4 });
     pool.on('error', () => {});
