@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
+import { toExecutor } from '@/lib/queue/executor';
+import { jobClaimAvailable } from '@/lib/queue/queries/jobs-write';
 import { useTestDatabase } from '../helpers/db';
 import { insertJob, jobRow } from '../helpers/jobs';
 
@@ -68,6 +70,24 @@ describe('claimJob', () => {
     expect(batch.map((j) => j.priority)).toEqual([9, 8, 7, 6]);
     const { rows } = await db.current.pool.query("SELECT count(*)::int AS n FROM job_queue WHERE status = 'PROCESSING'");
     expect(rows[0].n).toBe(4);
+  });
+
+  it('locks only the rows it claims, though its text has a constant ceiling of 1,000', async () => {
+    await queue.enqueueMany(Array.from({ length: 50 }, () => ({ jobType: 'L' })));
+    const client = await db.current.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const claimed = await jobClaimAvailable(toExecutor(client), { types: ['L'], limit: 3, leaseMs: 60_000, workerId: 'w', now: null });
+      expect(claimed).toHaveLength(3);
+      // Seen from another connection while the claim's transaction is open: only those 3 are locked.
+      const { rows } = await db.current.pool.query(
+        `SELECT count(*)::int AS n FROM (SELECT id FROM job_queue WHERE job_type = 'L' FOR UPDATE SKIP LOCKED) free`,
+      );
+      expect(rows[0].n).toBe(47);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
   });
 
   it('refuses bad arguments with a ValidationError', async () => {

@@ -38,7 +38,7 @@ import {
   jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
   jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
 } from './queries/jobs-write';
-import { jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
+import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
 import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
 import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules';
 import {
@@ -513,11 +513,10 @@ export class DatabaseQueue {
     for (;;) {
       const deleted = await jobDeleteFinishedBefore(this.db, {
         olderThanMs,
-        limit: DEFAULTS.maintenanceBatchSize,
         now: nowParam(this.clock),
       });
       total += deleted;
-      if (deleted < DEFAULTS.maintenanceBatchSize) break;
+      if (deleted < MAINTENANCE_BATCH) break;
     }
     this.events.emit('maintenance:cleanup', { deleted: total, olderThanDays: days });
     return total;
@@ -535,13 +534,12 @@ export class DatabaseQueue {
     let total = 0;
     for (;;) {
       const rows = await jobRescueExpired(this.db, {
-        limit: DEFAULTS.maintenanceBatchSize,
         delaysMs: retryDelayTable(this.backoff, this.options.random),
         now: nowParam(this.clock),
       });
       total += rows.length;
       if (rows.length > 0) this.events.emit('job:rescued', rows.map((row) => rowToJob(row)));
-      if (rows.length < DEFAULTS.maintenanceBatchSize) return total;
+      if (rows.length < MAINTENANCE_BATCH) return total;
     }
   }
 

@@ -1,6 +1,14 @@
-/** Housekeeping statements: lease rescue and retention. Both work in bounded batches. */
+/**
+ * Housekeeping statements: lease rescue and retention. Both work in bounded batches of
+ * MAINTENANCE_BATCH rows, written into the text as a constant: with `LIMIT $n` a generic plan
+ * assumes 10 % of the matching rows, and with a million finished jobs retention would be costed
+ * past jit_above_cost and JIT-compiled on every batch (tests/queue/hot-plans.test.ts).
+ */
+import { DEFAULTS } from '../config';
 import type { SqlExecutor } from '../executor';
 import { JOB_COLUMNS, type JobRow } from '../job-row';
+
+export const MAINTENANCE_BATCH = DEFAULTS.maintenanceBatchSize;
 
 /**
  * PROCESSING jobs whose lease expired (their worker crashed, hung or lost its connection) go back
@@ -9,55 +17,55 @@ import { JOB_COLUMNS, type JobRow } from '../job-row';
  */
 export async function jobRescueExpired(
   db: SqlExecutor,
-  p: { limit: number; delaysMs: number[]; now: Date | null },
+  p: { delaysMs: number[]; now: Date | null },
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
     `WITH expired AS (
        SELECT id AS expired_id, attempts >= max_attempts AS final
          FROM job_queue
-        WHERE status = 'PROCESSING' AND locked_until < coalesce($3::timestamptz, now())
+        WHERE status = 'PROCESSING' AND locked_until < coalesce($2::timestamptz, now())
         ORDER BY locked_until
-        LIMIT $1
+        LIMIT ${MAINTENANCE_BATCH}
           FOR UPDATE SKIP LOCKED
      )
      UPDATE job_queue j
         SET status = CASE WHEN e.final THEN 'FAILED' ELSE 'PENDING' END::"JobStatus",
             run_at = CASE WHEN e.final THEN j.run_at
-                          ELSE coalesce($3::timestamptz, now())
-                               + ($2::int[])[least(j.attempts, cardinality($2::int[]))] * interval '1 millisecond'
+                          ELSE coalesce($2::timestamptz, now())
+                               + ($1::int[])[least(j.attempts, cardinality($1::int[]))] * interval '1 millisecond'
                      END,
-            completed_at = CASE WHEN e.final THEN coalesce($3::timestamptz, now()) END,
+            completed_at = CASE WHEN e.final THEN coalesce($2::timestamptz, now()) END,
             result = CASE WHEN e.final THEN jsonb_build_object('error', 'lease expired') ELSE j.result END,
             errors = j.errors || jsonb_build_array(jsonb_build_object(
-                       'attempt', j.attempts, 'at', coalesce($3::timestamptz, now()),
+                       'attempt', j.attempts, 'at', coalesce($2::timestamptz, now()),
                        'message', 'lease expired (worker ' || coalesce(j.locked_by, '?') || ' did not finish in time)',
                        'kind', 'lease_expired')),
             locked_until = NULL, locked_by = NULL, updated_at = now()
        FROM expired e
       WHERE j.id = e.expired_id
      RETURNING ${JOB_COLUMNS}`,
-    [p.limit, p.delaysMs, p.now],
+    [p.delaysMs, p.now],
     'conveyor.jobRescueExpired',
   );
 }
 
-/** Deletes up to `limit` finished jobs that finished before now - olderThanMs. Returns the count. */
+/** Deletes up to MAINTENANCE_BATCH jobs that finished before now - olderThanMs. Returns the count. */
 export async function jobDeleteFinishedBefore(
   db: SqlExecutor,
-  p: { olderThanMs: number; limit: number; now: Date | null },
+  p: { olderThanMs: number; now: Date | null },
 ): Promise<number> {
   const rows = await db.query<{ deleted: number }>(
     `WITH doomed AS (
        SELECT id FROM job_queue
         WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-          AND completed_at < coalesce($3::timestamptz, now()) - $1 * interval '1 millisecond'
-        LIMIT $2
+          AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
+        LIMIT ${MAINTENANCE_BATCH}
           FOR UPDATE SKIP LOCKED
      ), deleted AS (
        DELETE FROM job_queue j USING doomed WHERE j.id = doomed.id RETURNING 1
      )
      SELECT count(*)::int AS deleted FROM deleted`,
-    [p.olderThanMs, p.limit, p.now],
+    [p.olderThanMs, p.now],
     'conveyor.jobDeleteFinishedBefore',
   );
   return rows[0]?.deleted ?? 0;
