@@ -64,7 +64,7 @@ describe('sign-in', () => {
 
 describe('GET /api/admin/queue/stats', () => {
   it('401 signed out, 403 VIEWER, 200 MANAGER and ADMIN with the documented shape and no payloads', async () => {
-    await insertJob(db.current.pool, { status: 'PENDING', payload: { secret: 'do-not-leak' }, createdAtOffsetS: -300 });
+    await insertJob(db.current.pool, { status: 'PENDING', payload: { secret: 'do-not-leak' }, createdAtOffsetS: -300, runAtOffsetS: -300 });
     await insertJob(db.current.pool, { status: 'PROCESSING' });
     await insertJob(db.current.pool, { status: 'FAILED' });
     expect((await stats(as(null, '/api/admin/queue/stats'))).status).toBe(401);

@@ -24,7 +24,7 @@ describe('GET /api/health/queue', () => {
   });
 
   it('503 when jobs wait and no worker has run; 200 once a worker ran; 503 when the oldest waits too long', async () => {
-    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60 });
+    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60, runAtOffsetS: -60 });
     const stalled = await health();
     expect(stalled.status).toBe(503);
     expect(await stalled.json()).toMatchObject({ healthy: false, queue: true, worker: false, details: { queue_counts: { waiting: 1 } } });
@@ -34,7 +34,7 @@ describe('GET /api/health/queue', () => {
     expect(running).toMatchObject({ healthy: true, worker: true, details: { last_worker_run: { name: 'ingestion' } } });
     expect(running.details.oldest_pending_age_seconds).toBeGreaterThanOrEqual(59);
 
-    await db.current.pool.query(`UPDATE job_queue SET created_at = now() - interval '1 hour'`);
+    await db.current.pool.query(`UPDATE job_queue SET run_at = now() - interval '1 hour'`);
     const old = await health();
     expect(old.status).toBe(503);
     expect(await old.json()).toMatchObject({ queue: false });

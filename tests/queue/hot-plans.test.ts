@@ -25,6 +25,8 @@ const BACKLOG = 1_000_000;
 /** The statements a busy queue runs all the time; each must be recorded and must plan cheaply. */
 const HOT = [
   'conveyor.jobInsertMany',
+  'conveyor.jobInsertManySkippingTaken',
+  'conveyor.jobNotifyReady',
   'conveyor.jobFindKeyHolders',
   'conveyor.jobClaimAvailable',
   'conveyor.jobCompleteIfRunning',
@@ -100,7 +102,8 @@ afterAll(async () => {
 
 /** Every hot library call once, so its statements are recorded with real parameters. */
 async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
-  await q.enqueue({ jobType: 'HOT', payload: { a: 1 } });
+  // Two at once: the second leaves its NOTIFY to a statement of its own (wakeups.ts).
+  await Promise.all([q.enqueue({ jobType: 'HOT', payload: { a: 1 } }), q.enqueue({ jobType: 'HOT', payload: { a: 2 } })]);
   await q.enqueueMany([{ jobType: 'HOT', dedupe: { key: 'd:1' } }, { jobType: 'HOT', uniqueKey: 'u:1' }]);
   const [a, b, c, d, e, bare] = await q.claimJobs(['HOT'], 6);
   await q.completeJob(a!, { ok: true });

@@ -103,13 +103,24 @@ describe('stats and lists', () => {
     await expect(queue.listJobs({ status: 'DONE' as never })).rejects.toBeInstanceOf(ValidationError);
   });
 
-  it('oldestPendingJob gives the first-created pending job and its age in minutes', async () => {
+  it('oldestPendingJob gives the due job that has waited longest, across types and priorities', async () => {
     expect(await queue.oldestPendingJob()).toBeNull();
-    await insertJob(db.current.pool, { status: 'COMPLETED', createdAtOffsetS: -9_000 });
-    const oldest = await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -600 });
-    await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -60 });
+    await insertJob(db.current.pool, { status: 'COMPLETED', runAtOffsetS: -9_000 });
+    // Delayed an hour, created long ago: not due, so not waiting.
+    await insertJob(db.current.pool, { jobType: 'A', priority: 5, createdAtOffsetS: -7_200, runAtOffsetS: 3_600 });
+    await insertJob(db.current.pool, { jobType: 'A', priority: 5, runAtOffsetS: -60 });
+    await insertJob(db.current.pool, { jobType: 'A', priority: 0, runAtOffsetS: -120 });
+    const oldest = await insertJob(db.current.pool, { jobType: 'B', priority: -3, runAtOffsetS: -600, createdAtOffsetS: -900 });
+    await insertJob(db.current.pool, { jobType: 'C', runAtOffsetS: -30 });
     const found = await queue.oldestPendingJob();
     expect(found).toMatchObject({ id: oldest, ageMinutes: 10 });
+    expect(Date.now() - found!.createdAt.getTime()).toBeGreaterThan(890_000);
+    expect(Date.now() - found!.waitingSince.getTime()).toBeLessThan(610_000);
+  });
+
+  it('oldestPendingJob ignores a job enqueued with a long delay (a delayed job is not a stuck one)', async () => {
+    await insertJob(db.current.pool, { jobType: 'LATER', createdAtOffsetS: -1_200, runAtOffsetS: 3_000 });
+    expect(await queue.oldestPendingJob()).toBeNull();
   });
 });
 

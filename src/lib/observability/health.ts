@@ -1,7 +1,7 @@
 /**
  * GET /api/health/queue: is the database reachable, is the queue moving, are workers running?
- * Unhealthy (503) when the database does not answer, when the oldest pending job has waited more
- * than HEALTH_MAX_PENDING_AGE_S (default 600 s), or when jobs are waiting and no worker has run for
+ * Unhealthy (503) when the database does not answer, when the due job waiting longest has waited more
+ * than HEALTH_MAX_PENDING_AGE_S (default 600 s) past its run_at, or when jobs are waiting and no worker has run for
  * HEALTH_MAX_WORKER_SILENCE_S (default 300 s).
  */
 import { connections } from '@/lib/db/client';
@@ -18,7 +18,7 @@ export async function handleHealthGet(): Promise<Response> {
   try {
     const { queue, pool } = connections();
     const [stats, oldest, worker] = await Promise.all([queue.getQueueStats(), queue.oldestPendingJob(), lastWorkerRun(pool)]);
-    const oldestAge = oldest ? Math.round((Date.now() - oldest.createdAt.getTime()) / 1000) : null;
+    const oldestAge = oldest ? Math.round(oldest.ageSeconds) : null;
     const queueHealthy = oldestAge === null || oldestAge <= maxPendingAge;
     const workerHealthy = stats.pending === 0 || (worker !== null && worker.ageSeconds <= maxWorkerSilence);
     const healthy = queueHealthy && workerHealthy;

@@ -66,11 +66,11 @@ function build(): Metrics {
   });
   new client.Gauge({
     name: 'conveyor_oldest_pending_age_seconds',
-    help: 'Age of the oldest PENDING job (0 when none)',
+    help: 'How long the due job waiting longest has waited, from its run_at (0 when none)',
     registers: [registry],
     collect: onScrape(async (gauge, queue) => {
       const oldest = await queue.oldestPendingJob();
-      gauge.set(oldest ? (Date.now() - oldest.createdAt.getTime()) / 1000 : 0);
+      gauge.set(oldest ? oldest.ageSeconds : 0);
     }),
   });
   client.collectDefaultMetrics({ register: registry, prefix: 'conveyor_process_' });

@@ -14,7 +14,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { nowParam, type Clock } from './clock';
@@ -23,20 +22,22 @@ import {
   ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, QueueError, ValidationError,
 } from './errors';
 import { Batcher } from './batcher';
+import { Wakeups } from './wakeups';
 import { QueueEventEmitter } from './events';
 import { toExecutor, type Queryable, type SqlExecutor } from './executor';
 import {
   errorText, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter, parseMinutes,
   parseOlderThanDays, parseProgress, toStoredJson,
 } from './job-input';
-import { rowToJob, type JobRow } from './job-row';
+import { newJobId } from './job-id';
+import { newJobFromInsert, rowToJob, type JobRow } from './job-row';
 import {
   jobCountActiveByType, jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
   jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
-  jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type NewJobRow,
+  jobNotifyReady, jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type InsertedJobRow, type NewJobRow,
 } from './queries/jobs-write';
 import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
 import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
@@ -93,6 +94,11 @@ export class DatabaseQueue {
   private lastRescueAt = Number.NEGATIVE_INFINITY;
   /** Completions of claimed jobs made at the same time (a worker's slots) share one statement. */
   private readonly completions = new Batcher<CompletionRequest, CompletionChanges | undefined>((requests) => this.completeMany(requests));
+  /** NOTIFYs for enqueues made on the queue's own connections. */
+  private readonly wakeups = new Wakeups(
+    (types) => jobNotifyReady(this.db, { types }),
+    (error) => this.events.emit('pool:error', error),
+  );
 
   constructor(options: QueueOptionsInput & { pool?: pg.Pool }) {
     this.options = parseQueueOptions(options);
@@ -136,28 +142,48 @@ export class DatabaseQueue {
     const rows = jobs.map((job, index) => this.toNewRow(job, jobs.length === 1 ? undefined : index));
     const db = options.tx ? toExecutor(options.tx) : this.db;
     const now = nowParam(this.clock);
-    const inserted = await jobInsertMany(db, { jobs: rows, now });
-    if (inserted.length > 0) this.events.emit('job:enqueued', inserted.map((row) => rowToJob(row)));
-    const byId = new Map(inserted.map((row) => [row.id, rowToJob<P>(row)]));
-    const result = rows.map((row) => byId.get(row.id));
+    const result: (Job<P> | undefined)[] = new Array(rows.length);
+    // RETURNING's order is not promised: match the answer to the input by id.
+    const place = (inserted: InsertedJobRow[], positions: number[]) => {
+      const byId = new Map(inserted.map((r) => [r.id, r]));
+      for (const idx of positions) {
+        const r = byId.get(rows[idx]!.id);
+        if (r) result[idx] = newJobFromInsert<P>(rows[idx]!, r);
+      }
+    };
+    place(await this.insert(db, rows, now, options.tx !== undefined), rows.map((_, idx) => idx));
+    const created = result.filter((job): job is Job<P> => job !== undefined);
+    if (created.length > 0) this.events.emit('job:enqueued', created);
     // Rows skipped for a dedupe or unique key resolve to the job holding the key.
     for (let round = 0; result.includes(undefined); round++) {
       const skipped = rows.map((row, idx) => ({ ...row, idx })).filter(({ idx }) => result[idx] === undefined);
       for (const holder of await jobFindKeyHolders(db, { jobs: skipped, now })) result[holder.idx] = rowToJob<P>(holder);
       if (!result.includes(undefined) || round === 2) break;
       // A holder finished between the insert and the look-up: the key is free again, insert anew.
-      const retry = skipped.filter(({ idx }) => result[idx] === undefined);
-      for (const row of await jobInsertMany(db, { jobs: retry, now })) result[retry.find((r) => r.id === row.id)!.idx] = rowToJob<P>(row);
+      const retry = skipped.filter(({ idx }) => result[idx] === undefined).map(({ idx }) => idx);
+      place(await this.insert(db, retry.map((idx) => rows[idx]!), now, options.tx !== undefined), retry);
     }
     if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
     return result as Job<P>[];
+  }
+
+  /** One INSERT statement; wakes workers in it, or leaves that to a trailing NOTIFY (wakeups.ts). */
+  private async insert(db: SqlExecutor, jobs: NewJobRow[], now: Date | null, inCallersTx: boolean): Promise<InsertedJobRow[]> {
+    const leading = inCallersTx || this.wakeups.takeLeading();
+    try {
+      const inserted = await jobInsertMany(db, { jobs, now, notify: leading });
+      if (!leading) this.wakeups.announce(new Set(inserted.filter((r) => r.run_at <= r.created_at).map((r) => r.job_type)));
+      return inserted;
+    } finally {
+      if (leading && !inCallersTx) this.wakeups.leadingDone();
+    }
   }
 
   private toNewRow(input: unknown, index?: number): NewJobRow {
     const job = parseEnqueue(input, index);
     const scheduledFor = job.scheduledFor === undefined ? null : new Date(job.scheduledFor).toISOString();
     return {
-      id: uuidv7(),
+      id: newJobId(),
       job_type: job.jobType,
       payloadJson: toStoredJson(job.payload, 'payload', this.options.maxPayloadBytes),
       priority: job.priority ?? DEFAULTS.priority,
@@ -497,10 +523,20 @@ export class DatabaseQueue {
     return { jobs, nextCursor: jobs.length === limit && last?.completedAt ? `${last.completedAt.toISOString()}_${last.id}` : null };
   }
 
+  /**
+   * The due job that has waited longest for a worker, and for how long (from its run_at: a job
+   * delayed an hour is not late while its hour runs). Null when no job is due.
+   */
   async oldestPendingJob(): Promise<OldestPendingJob | null> {
     const row = await jobGetOldestPending(this.db, { now: nowParam(this.clock) });
     if (!row) return null;
-    return { id: row.id, createdAt: new Date(row.created_at), ageMinutes: Math.floor(row.age_seconds / 60) };
+    return {
+      id: row.id,
+      createdAt: new Date(row.created_at),
+      waitingSince: new Date(row.run_at),
+      ageSeconds: row.age_seconds,
+      ageMinutes: Math.floor(row.age_seconds / 60),
+    };
   }
 
   // ---------------------------------------------------------------- maintenance
@@ -550,6 +586,7 @@ export class DatabaseQueue {
   }
 
   async close(): Promise<void> {
+    await this.wakeups.settled();
     if (this.ownsPool) await this.pool.end();
   }
 

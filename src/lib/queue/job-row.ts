@@ -1,3 +1,4 @@
+import type { InsertedJobRow, NewJobRow } from './queries/jobs-write';
 import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types';
 
 /** The table's columns, in the order every statement returns them. */
@@ -54,5 +55,39 @@ export function rowToJob<P = unknown>(row: JobRow): Job<P> {
     concurrencyKey: row.concurrency_key,
     dedupeKey: row.dedupe_key,
     uniqueKey: row.unique_key,
+  };
+}
+
+/**
+ * The Job an enqueue created, from what the caller sent and what the INSERT returned (the
+ * database's clock and the keys it derived); every other column has its fixed initial value.
+ */
+export function newJobFromInsert<P = unknown>(
+  sent: NewJobRow,
+  inserted: Pick<InsertedJobRow, 'run_at' | 'created_at' | 'dedupe_key' | 'unique_key'>,
+): Job<P> {
+  const createdAt = toDate(inserted.created_at);
+  return {
+    id: sent.id,
+    job_id: sent.id,
+    jobType: sent.job_type,
+    status: 'PENDING',
+    payload: (sent.payloadJson === null ? null : JSON.parse(sent.payloadJson)) as P | null,
+    result: null,
+    priority: sent.priority,
+    attempts: 0,
+    maxAttempts: sent.max_attempts,
+    runAt: toDate(inserted.run_at),
+    lockedUntil: null,
+    lockedBy: null,
+    progress: null,
+    errors: [],
+    createdAt,
+    updatedAt: createdAt,
+    startedAt: null,
+    completedAt: null,
+    concurrencyKey: sent.concurrency_key,
+    dedupeKey: inserted.dedupe_key,
+    uniqueKey: inserted.unique_key,
   };
 }

@@ -101,8 +101,14 @@ export interface ListJobsFilter {
   limit?: number;
 }
 
+/** The ready job that has waited longest: due (run_at passed) and not yet claimed. */
 export interface OldestPendingJob {
   id: string;
   createdAt: Date;
+  /** When it became due: its run_at (a delayed or retried job waits from then, not from creation). */
+  waitingSince: Date;
+  /** Seconds since waitingSince, on the database's clock. */
+  ageSeconds: number;
+  /** Whole minutes since waitingSince. */
   ageMinutes: number;
 }

@@ -35,17 +35,44 @@ export async function jobCountByStatus(db: SqlExecutor): Promise<{ status: JobSt
   );
 }
 
-/** The PENDING job created first (lowest UUIDv7, job_queue_pending_id_idx), and its age. */
+/**
+ * The due PENDING job that has waited longest (earliest run_at), and how long. Read off the claim's
+ * index (job_type, priority DESC, run_at, id) with a skip scan: the recursive part walks the
+ * distinct (type, priority) pairs, one index probe each, and the first due row of each pair is the
+ * earliest of its group. Cost follows the number of types and priorities, never the backlog, and
+ * the table needs no index of its own for it (every index costs each enqueue).
+ */
 export async function jobGetOldestPending(
   db: SqlExecutor,
   p: { now: Date | null },
-): Promise<{ id: string; created_at: Date; age_seconds: number } | undefined> {
-  const rows = await db.query<{ id: string; created_at: Date; age_seconds: number }>(
-    `SELECT id, created_at,
-            extract(epoch FROM coalesce($1::timestamptz, now()) - created_at)::float8 AS age_seconds
-       FROM job_queue
-      WHERE status = 'PENDING'
-      ORDER BY id
+): Promise<{ id: string; created_at: Date; run_at: Date; age_seconds: number } | undefined> {
+  const rows = await db.query<{ id: string; created_at: Date; run_at: Date; age_seconds: number }>(
+    `WITH RECURSIVE groups (job_type, priority) AS (
+       (SELECT job_type, priority FROM job_queue WHERE status = 'PENDING' ORDER BY job_type, priority DESC LIMIT 1)
+       UNION ALL
+       SELECT next.job_type, next.priority
+         FROM groups g
+        CROSS JOIN LATERAL (
+          (SELECT job_type, priority FROM job_queue
+            WHERE status = 'PENDING' AND job_type = g.job_type AND priority < g.priority
+            ORDER BY job_type, priority DESC LIMIT 1)
+          UNION ALL
+          (SELECT job_type, priority FROM job_queue
+            WHERE status = 'PENDING' AND job_type > g.job_type
+            ORDER BY job_type, priority DESC LIMIT 1)
+          LIMIT 1
+        ) next
+     )
+     SELECT first.id, first.created_at, first.run_at,
+            extract(epoch FROM coalesce($1::timestamptz, now()) - first.run_at)::float8 AS age_seconds
+       FROM groups g
+      CROSS JOIN LATERAL (
+        SELECT id, created_at, run_at FROM job_queue
+         WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
+           AND run_at <= coalesce($1::timestamptz, now())
+         ORDER BY run_at, id LIMIT 1
+      ) first
+      ORDER BY first.run_at, first.id
       LIMIT 1`,
     [p.now],
     'conveyor.jobGetOldestPending',
