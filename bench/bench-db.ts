@@ -1,5 +1,14 @@
-/** Shared by the benchmarks: a database of their own, and percentiles. */
+/**
+ * Shared by the benchmarks: the server they measure on, a database of their own, timing helpers.
+ *
+ * The server is a durable one: a scratch cluster of the bench's own with PostgreSQL's defaults
+ * (fsync, synchronous_commit, full_page_writes, jit all on), started beside the dev cluster and
+ * deleted at the end, because the dev cluster runs with fsync off and a queue's cost is mostly
+ * its commits. With DATABASE_URL set, that server is used instead; either way its settings are
+ * printed, and a server that does not sync its commits is refused unless BENCH_ALLOW_NONDURABLE=1.
+ */
 import pg from 'pg';
+import { startScratchCluster, stopScratchClusterAtExit } from '../scripts/db/scratch-cluster';
 
 /** Drops and creates `name` next to the database at `url`; returns its URL. */
 export async function freshDatabase(url: string, name: string): Promise<string> {
@@ -13,5 +22,77 @@ export async function freshDatabase(url: string, name: string): Promise<string> 
   return u.toString();
 }
 
+const SHOWN = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'jit', 'jit_above_cost', 'shared_buffers'] as const;
+
+/** SHOWs the settings that decide what a figure means; exits 1 on a server that does not sync commits. */
+async function checkDurability(url: string, server: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const settings: Record<string, string> = {};
+  for (const name of SHOWN) settings[name] = (await client.query(`SHOW ${name}`)).rows[0][name];
+  await client.end();
+  console.log(`server: ${server}`);
+  console.log(`  ${SHOWN.map((name) => `${name}=${settings[name]}`).join(', ')}`);
+  const off = (['fsync', 'synchronous_commit'] as const).filter((name) => settings[name] === 'off');
+  if (off.length === 0) return;
+  if (process.env.BENCH_ALLOW_NONDURABLE === '1') {
+    console.log(`  WARNING: ${off.join(' and ')} off: commits are not synced, figures are not comparable to a production server`);
+    return;
+  }
+  console.error(`bench: refusing to run: ${off.join(' and ')} ${off.length > 1 ? 'are' : 'is'} off on this server, so commits are not synced and ` +
+    'the figures would flatter every statement. Unset DATABASE_URL to measure on a durable scratch cluster, ' +
+    'or set BENCH_ALLOW_NONDURABLE=1 to run anyway.');
+  process.exit(1);
+}
+
+/**
+ * A fresh database called `name` on the server to measure: DATABASE_URL's when set, else a
+ * durable scratch cluster started now and stopped and deleted when the process ends.
+ */
+export async function benchDatabase(name: string): Promise<string> {
+  let adminUrl = process.env.DATABASE_URL;
+  let server = 'DATABASE_URL';
+  if (!adminUrl) {
+    const cluster = await startScratchCluster({ durable: true });
+    stopScratchClusterAtExit(cluster);
+    adminUrl = cluster.url;
+    server = `durable scratch cluster in ${cluster.dir} (PostgreSQL's defaults; deleted at exit)`;
+  }
+  await checkDurability(adminUrl, server);
+  return freshDatabase(adminUrl, name);
+}
+
+let checkpointRefused = false;
+
+/**
+ * CHECKPOINT after a setup step, so the checkpoint its WAL forces (a million-row load writes more
+ * than max_wal_size) does not land inside the measurement that follows, and every measurement
+ * starts the same distance from one. Needs superuser or pg_checkpoint: on a DATABASE_URL without
+ * it, said once and skipped.
+ */
+export async function checkpoint(pool: pg.Pool): Promise<void> {
+  if (checkpointRefused) return;
+  try {
+    await pool.query('CHECKPOINT');
+  } catch (error) {
+    checkpointRefused = true;
+    console.log(`  (CHECKPOINT refused: ${(error as Error).message}; measurements may include checkpoints)`);
+  }
+}
+
 export const percentile = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/** Seconds taken by fn. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Milliseconds since `start` (a process.hrtime.bigint()). */
+export const msSince = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+export const fmtInt = (n: number) => Math.round(n).toLocaleString('en');

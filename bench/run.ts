@@ -1,216 +1,157 @@
 /**
- * `npm run bench`: Conveyor's throughput next to a raw-SQL loop doing the same work, in one run on
- * one database, so the ratios hold on a noisy machine where absolute numbers do not.
+ * `npm run bench`: Conveyor next to raw-SQL loops doing the same work, in one run on one durable
+ * server (see bench-db.ts), so the ratios hold on a noisy machine where absolute numbers do not.
  *
- *   BENCH_JOBS=20000 BENCH_WORKERS=10 npm run bench
+ *   npm run bench                                   # a durable scratch cluster of its own
+ *   DATABASE_URL=postgres://... npm run bench       # that server (a fresh conveyor_bench database)
+ *   BENCH_BACKLOGS=20000,100000 BENCH_ROUNDS=1 npm run bench
+ *
+ * Sections: enqueue (bulk, single), per-job processing (worker process, the library's claim loops,
+ * raw claim loops), enqueue-to-start latency, backlog tiers (tiers.ts), reads at a million jobs
+ * (reads.ts); then one summary table (report.ts). Each pair is the best of BENCH_ROUNDS rounds.
  */
 import pg from 'pg';
-import { resolveDatabaseUrl } from '../scripts/db/local-postgres.mjs';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
-import { Worker } from '../src/lib/queue/worker';
-import { freshDatabase, percentile } from './bench-db';
-import { RAW_SCHEMA, rawEnqueue, rawWorker } from './raw-loop';
+import { benchDatabase, checkpoint, fmtInt, timed } from './bench-db';
+import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerCompletes, workerLatency } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
+import { readsAt } from './reads';
+import { latencyRows, printSummary, readRows, throughputRow, tierRows, yardstickRow, type SummaryRow } from './report';
+import { runTiers } from './tiers';
 
-const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 10);
-const BATCH = Number(process.env.BENCH_BATCH ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const JOBS = env('BENCH_JOBS', 20_000);
+const WORKERS = env('BENCH_WORKERS', 10);
+const BATCH = env('BENCH_BATCH', 10);
+const ROUNDS = env('BENCH_ROUNDS', 2);
+const SINGLE_JOBS = env('BENCH_SINGLE_JOBS', 5_000);
+const BACKLOGS = (process.env.BENCH_BACKLOGS ?? '20000,100000,1000000').split(',').map(Number).sort((a, b) => a - b);
+const TIER_JOBS = env('BENCH_TIER_JOBS', 20_000);
+const STATS_ROWS = env('BENCH_STATS_ROWS', 1_000_000);
+const LATENCY_JOBS = 300;
+const LATENCY_GAP_MS = 5;
 
-const adminUrl = await resolveDatabaseUrl();
-const benchUrl = await freshDatabase(adminUrl, 'conveyor_bench');
-await migrate({ connectionString: benchUrl });
-const pool = new pg.Pool({ connectionString: benchUrl, max: WORKERS + 2 });
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
+const began = Date.now();
+const url = await benchDatabase('conveyor_bench');
+await migrate({ connectionString: url });
+const pool = new pg.Pool({ connectionString: url, max: 2 });
+const summary: SummaryRow[] = [];
+const section = (title: string) => console.log(`\n${title}`);
 
 async function reset(): Promise<void> {
   await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
   await pool.query('VACUUM ANALYZE job_queue');
+  await checkpoint(pool);
 }
 
-/** One pool of one connection per worker, as separate processes or invocations would have. */
-function workerQueues(): DatabaseQueue[] {
-  return Array.from({ length: WORKERS }, (_, w) =>
-    new DatabaseQueue({ connectionString: benchUrl, poolMax: 1, workerId: `bench-${w}` }));
-}
-
-async function conveyorDrain(batch: number): Promise<number> {
-  const queues = workerQueues();
-  try {
-    const counts = await Promise.all(queues.map(async (queue) => {
-      let done = 0;
-      for (;;) {
-        const jobs = await queue.claimJobs(['BENCH'], batch);
-        if (jobs.length === 0) return done;
-        for (const job of jobs) await queue.completeJob(job, { ok: true });
-        done += jobs.length;
-      }
-    }));
-    return counts.reduce((a, b) => a + b, 0);
-  } finally {
-    await Promise.all(queues.map((q) => q.close()));
-  }
-}
-
-async function rawDrain(batch: number): Promise<number> {
-  const pools = Array.from({ length: WORKERS }, () => new pg.Pool({ connectionString: benchUrl, max: 1 }));
-  try {
-    return (await Promise.all(pools.map((p) => rawWorker(p, batch)))).reduce((a, b) => a + b, 0);
-  } finally {
-    await Promise.all(pools.map((p) => p.end()));
-  }
-}
-
-const enqueueQueue = new DatabaseQueue({ pool });
-const enqueueConveyor = () => enqueueQueue.enqueueMany(
-  Array.from({ length: JOBS }, (_, n) => ({ jobType: 'BENCH', payload: { n } })),
-);
-async function enqueueConveyorChunked() {
-  for (let i = 0; i < JOBS; i += 1_000) {
-    await enqueueQueue.enqueueMany(Array.from({ length: Math.min(1_000, JOBS - i) }, (_, k) => ({ jobType: 'BENCH', payload: { n: i + k } })));
-  }
-}
-
-interface Row { name: string; conveyor: number; raw: number }
-const results: Row[] = [];
-const best = (xs: number[]) => Math.min(...xs);
-
-console.log(`bench: ${JOBS} jobs, ${WORKERS} workers, batch ${BATCH}, best of ${ROUNDS} rounds (2-core machine: read the ratios)`);
-
-// Enqueue: bulk insert of JOBS jobs in chunks of 1,000 (one statement each).
-{
-  const c: number[] = [], r: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    await reset();
-    r.push(await timed(() => rawEnqueue(pool, JOBS, 1_000)));
-    c.push(await timed(enqueueConveyorChunked));
-  }
-  results.push({ name: 'enqueue bulk (1,000 per statement)', conveyor: JOBS / best(c), raw: JOBS / best(r) });
-}
-
-for (const batch of [1, BATCH]) {
-  const c: number[] = [], r: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    await reset();
-    await rawEnqueue(pool, JOBS, 1_000);
-    await enqueueConveyor();
-    await pool.query('ANALYZE');
-    // Alternate which goes first so neither always gets the warmer cache.
-    const order = round % 2 === 0 ? ['raw', 'conveyor'] : ['conveyor', 'raw'];
-    for (const which of order) {
-      if (which === 'raw') r.push(await timed(async () => { if ((await rawDrain(batch)) !== JOBS) throw new Error('raw loop lost jobs'); }));
-      else c.push(await timed(async () => { if ((await conveyorDrain(batch)) !== JOBS) throw new Error('conveyor lost jobs'); }));
-    }
-  }
-  results.push({ name: `claim+complete, ${WORKERS} workers, batch ${batch}`, conveyor: JOBS / best(c), raw: JOBS / best(r) });
-}
-
-// The worker process: enqueue-to-start latency (LISTEN/NOTIFY) and throughput at concurrency 10.
-const latency: number[] = [];
-let workerRate = 0;
-{
+/** Both tables holding `count` PENDING BENCH jobs, vacuumed and analyzed. */
+async function loadBoth(count: number): Promise<void> {
   await reset();
-  const workerQueue = new DatabaseQueue({ connectionString: benchUrl, poolMax: WORKERS + 2 });
-  let started: (() => void) | null = null;
-  const latencyWorker = new Worker({
-    queue: workerQueue,
-    connectionString: benchUrl,
-    pollIntervalMs: 60_000, // only NOTIFY can wake it in time
-    handlers: { LATENCY: async () => started?.() },
-  });
-  await latencyWorker.start();
-  const enqueuer = new DatabaseQueue({ connectionString: benchUrl, poolMax: 1 });
-  for (let i = 0; i < 300; i++) {
-    await new Promise((r) => setTimeout(r, 5));
-    const begin = process.hrtime.bigint();
-    const running = new Promise<void>((resolve) => (started = resolve));
-    await enqueuer.enqueue({ jobType: 'LATENCY' });
-    await running;
-    latency.push(Number(process.hrtime.bigint() - begin) / 1e6);
-  }
-  await latencyWorker.stop();
-  await enqueuer.close();
+  await loadBacklog(pool, count);
+  await rawLoadBacklog(pool, count);
+  await pool.query('VACUUM ANALYZE job_queue, raw_jobs');
+  await checkpoint(pool);
+}
 
-  const rounds: number[] = [];
+/** Seconds fn takes, after checking it did `expected` jobs (a lost job would flatter the figure). */
+async function timedJobs(what: string, expected: number, fn: () => Promise<number>): Promise<number> {
+  let done = 0;
+  const seconds = await timed(async () => { done = await fn(); });
+  if (done !== expected) throw new Error(`${what} completed ${done} of ${expected} jobs`);
+  return seconds;
+}
+
+interface Rates { conveyor: number; raw: number }
+
+/**
+ * Best jobs/s of a Conveyor contestant and its raw yardstick over ROUNDS rounds, each round on a
+ * fresh setup, alternating which goes first so neither always gets the warmer cache. Adds its
+ * summary row.
+ */
+async function pair(name: string, jobs: number, setup: () => Promise<void>, conveyor: () => Promise<number>, raw: () => Promise<number>): Promise<Rates> {
+  const best = { conveyor: Infinity, raw: Infinity };
   for (let round = 0; round < ROUNDS; round++) {
-    await reset();
-    await enqueueConveyor();
-    await pool.query('VACUUM ANALYZE job_queue');
-    let done = 0;
-    let finished: () => void = () => {};
-    const allDone = new Promise<void>((resolve) => (finished = resolve));
-    const throughputWorker = new Worker({
-      queue: workerQueue,
-      connectionString: benchUrl,
-      handlers: { BENCH: { concurrency: WORKERS, handler: async () => { if (++done === JOBS) finished(); return { ok: true }; } } },
-    });
-    rounds.push(await timed(async () => {
-      await throughputWorker.start();
-      await allDone;
-    }));
-    await throughputWorker.stop();
+    await setup();
+    const order = round % 2 === 0 ? (['raw', 'conveyor'] as const) : (['conveyor', 'raw'] as const);
+    for (const which of order) best[which] = Math.min(best[which], await (which === 'raw' ? raw() : conveyor()));
   }
-  const seconds = best(rounds);
-  workerRate = JOBS / seconds;
-  await workerQueue.close();
+  const rates = { conveyor: jobs / best.conveyor, raw: jobs / best.raw };
+  const row = throughputRow(name, rates.conveyor, rates.raw);
+  console.log(`  ${name}: conveyor ${row.conveyor} jobs/s, raw ${row.raw} jobs/s (${row.ratio})`);
+  summary.push(row);
+  return rates;
 }
 
-// Stats at scale: the admin page and /api/metrics call these every few seconds.
-const STATS_ROWS = Number(process.env.BENCH_STATS_ROWS ?? 1_000_000);
-const statsTimings: { name: string; ms: number }[] = [];
-{
-  await pool.query('TRUNCATE job_queue');
-  await pool.query(
-    `INSERT INTO job_queue (job_type, status, attempts, payload, result, started_at, completed_at, locked_until)
-     SELECT (ARRAY['INGEST_DATA', 'VECTORIZE', 'EMAIL'])[1 + g % 3],
-            s.status::"JobStatus",
-            CASE WHEN s.status = 'PENDING' THEN 0 ELSE 1 END,
-            CASE WHEN s.status IN ('PENDING', 'PROCESSING') THEN '{"n":1}'::jsonb END,
-            CASE WHEN s.status = 'COMPLETED' THEN '{"ok":true}'::jsonb END,
-            CASE WHEN s.status <> 'PENDING' THEN now() END,
-            CASE WHEN s.status IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() - (g % 10080) * interval '1 minute' END,
-            CASE WHEN s.status = 'PROCESSING' THEN now() + interval '5 minutes' END
-       FROM generate_series(1, $1) g,
-            LATERAL (SELECT CASE WHEN g % 100 = 0 THEN 'PENDING' WHEN g % 1000 = 1 THEN 'PROCESSING'
-                                 WHEN g % 25 = 0 THEN 'FAILED' WHEN g % 500 = 3 THEN 'CANCELLED' ELSE 'COMPLETED' END AS status) s`,
-    [STATS_ROWS],
-  );
-  await pool.query('VACUUM ANALYZE job_queue');
-  const statsQueue = new DatabaseQueue({ connectionString: benchUrl, poolMax: 1 });
-  const median = async (name: string, fn: () => Promise<unknown>, runs = 15) => {
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) times.push(await timed(fn));
-    times.sort((a, b) => a - b);
-    statsTimings.push({ name, ms: times[Math.floor(times.length / 2)]! * 1000 });
-  };
-  await median('getQueueStats()', () => statsQueue.getQueueStats());
-  await median('getQueueStats({ exact: true })', () => statsQueue.getQueueStats({ exact: true }), 3);
-  await median('oldestPendingJob()', () => statsQueue.oldestPendingJob());
-  await median('listJobs({ limit: 20 })', () => statsQueue.listJobs({ limit: 20 }));
-  await median('listFailedJobs({ limit: 25 })', () => statsQueue.listFailedJobs({ limit: 25 }));
-  await median('countActiveByType()', () => statsQueue.countActiveByType());
-  await median('getThroughput(60)', () => statsQueue.getThroughput(60));
-  await statsQueue.close();
+async function enqueueRows(): Promise<void> {
+  section(`enqueue (${fmtInt(JOBS)} jobs bulk, ${fmtInt(SINGLE_JOBS)} single)`);
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: 1 });
+  await pair('enqueue bulk, enqueueMany of 1,000', JOBS, reset,
+    () => timed(() => enqueueBulk(queue, JOBS, 1_000)),
+    () => timed(() => rawEnqueue(pool, JOBS, 1_000)));
+  await queue.close();
+  await pair(`enqueue single, ${WORKERS} concurrent callers`, SINGLE_JOBS, reset,
+    () => timed(() => enqueueSingle(url, WORKERS, SINGLE_JOBS)),
+    () => timed(() => rawEnqueueSingle(url, WORKERS, SINGLE_JOBS)));
 }
 
-const pad = (s: string, n: number) => s.padEnd(n);
-console.log(`\n${pad('benchmark', 42)}${pad('conveyor jobs/s', 17)}${pad('raw SQL jobs/s', 16)}ratio`);
-for (const row of results) {
-  console.log(`${pad(row.name, 42)}${pad(row.conveyor.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(row.conveyor / row.raw * 100).toFixed(0)} %`);
+async function processingRows(): Promise<void> {
+  section(`per-job processing (${fmtInt(JOBS)} jobs, ${WORKERS} at once)`);
+  const setup = () => loadBoth(JOBS);
+  const worker = await pair(`worker process, concurrency ${WORKERS} vs raw claim-1`, JOBS, setup,
+    () => workerCompletes(url, JOBS, WORKERS),
+    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)));
+  for (const batch of [1, BATCH]) {
+    const rates = await pair(`claimJobs(${batch})+completeJob loops vs raw claim-${batch}`, JOBS, setup,
+      () => timedJobs('conveyor claim loop', JOBS, () => claimLoops(url, WORKERS, batch)),
+      () => timedJobs('raw loop', JOBS, () => rawDrain(url, WORKERS, batch)));
+    // The worker claims for all its idle slots at once, so it is also set against claims of BATCH
+    // (the raw figure of the pair above, measured in the same run).
+    if (batch === BATCH) summary.push(throughputRow(`worker process vs raw claim-${BATCH}`, worker.conveyor, rates.raw));
+  }
 }
-// The worker claims for all its free slots at once (one claim often serves several), so it is set
-// next to both raw loops: one claim per job, and claims of BATCH.
-for (const row of results.filter((r) => r.name.startsWith('claim+complete'))) {
-  const name = `worker process (vs raw ${row.name.split(', ').at(-1)})`;
-  console.log(`${pad(name, 42)}${pad(workerRate.toFixed(0), 17)}${pad(row.raw.toFixed(0), 16)}${(workerRate / row.raw * 100).toFixed(0)} %`);
+
+/**
+ * The raw claim-50 loop: the yardstick for handlers that take a batch of jobs at once. The
+ * worker's batch-handler row belongs next to this one, measured on the same setup.
+ */
+async function rawClaim50Row(): Promise<void> {
+  let best = Infinity;
+  for (let round = 0; round < ROUNDS; round++) {
+    await loadBoth(JOBS);
+    best = Math.min(best, await timedJobs('raw claim-50 loop', JOBS, () => rawDrain(url, WORKERS, 50)));
+  }
+  const row = yardstickRow(`raw claim-50 loop, ${WORKERS} connections`, JOBS / best);
+  console.log(`  ${row.name}: ${row.raw} jobs/s`);
+  summary.push(row);
 }
-console.log(`\nworker enqueue-to-start latency over ${latency.length} jobs (LISTEN/NOTIFY): p50 ${percentile(latency, 50).toFixed(2)} ms, p95 ${percentile(latency, 95).toFixed(2)} ms, p99 ${percentile(latency, 99).toFixed(2)} ms`);
-console.log(`\nreads at ${STATS_ROWS.toLocaleString('en')} jobs (median)`);
-for (const { name, ms } of statsTimings) console.log(`${pad(name, 42)}${ms.toFixed(1)} ms`);
-await enqueueQueue.close().catch(() => {});
+
+async function latencySection(): Promise<void> {
+  section(`enqueue-to-start latency (${LATENCY_JOBS} jobs, ${LATENCY_GAP_MS} ms apart, LISTEN/NOTIFY)`);
+  await reset();
+  const conveyor = await workerLatency(url, LATENCY_JOBS, LATENCY_GAP_MS);
+  const raw = await rawLatency(url, LATENCY_JOBS, LATENCY_GAP_MS);
+  const rows = latencyRows('enqueue-to-start', conveyor, raw);
+  for (const row of rows) console.log(`  ${row.name}: worker ${row.conveyor}, raw listener ${row.raw} (${row.ratio})`);
+  summary.push(...rows);
+}
+
+console.log(`bench: ${fmtInt(JOBS)} jobs, ${WORKERS} at once, best of ${ROUNDS} rounds; ` +
+  `backlogs ${BACKLOGS.map(fmtInt).join(', ')} (${fmtInt(TIER_JOBS)} jobs each); read the ratios, not the absolute figures`);
+await enqueueRows();
+await processingRows();
+await rawClaim50Row();
+await latencySection();
+
+section(`backlog tiers (${fmtInt(TIER_JOBS)} jobs from each backlog; worker, ${WORKERS} drain invocations, ${WORKERS} raw loops)`);
+const tiers = await runTiers(url, pool, { backlogs: BACKLOGS, jobs: TIER_JOBS, concurrency: WORKERS, rounds: ROUNDS });
+summary.push(...tierRows(tiers, TIER_JOBS));
+
+section(`reads at ${fmtInt(STATS_ROWS)} jobs (median)`);
+const reads = await readsAt(url, pool, STATS_ROWS);
+for (const { name, ms } of reads) console.log(`  ${name}: ${ms.toFixed(1)} ms`);
+summary.push(...readRows(STATS_ROWS, reads));
+
+section(`summary (${((Date.now() - began) / 60_000).toFixed(1)} min)`);
+printSummary(summary, tiers[0]?.backlog);
 await pool.end();

@@ -2,21 +2,26 @@
  * `npm run bench:soak`: a million jobs through enqueue, claim, complete and cleanup, the way a busy
  * queue lives for hours: a producer keeps a backlog, workers drain it, retention deletes what
  * finished, autovacuum does the rest. A queue table that bloats gets slower to claim from as it
- * goes, so the figure that matters is the claim latency at the end next to the start (goal:
- * within 2x), with the dead tuples and the table's size beside it.
+ * goes, so the figures that matter are the claim latency and the throughput at the end next to
+ * the start (goal: latency within 2x), with the dead tuples and the table's size beside them.
+ *
+ * It runs on the same server as `npm run bench`: a durable scratch cluster of its own, or
+ * DATABASE_URL's server (see bench-db.ts). The backlog is loaded by one SQL statement before the
+ * clock starts, and the producer keeps it topped up until the workers have completed SOAK_JOBS.
  *
  *   SOAK_JOBS=1000000 SOAK_WORKERS=8 npm run bench:soak
- *   SOAK_UNTUNED=1 npm run bench:soak    # the same with the table's storage settings reset
+ *   SOAK_UNTUNED=1 npm run bench:soak       # the same with the table's storage settings reset
+ *   npm run bench:soak:backlog              # a million jobs waiting throughout (SOAK_BACKLOG=1000000)
+ *   SOAK_JOBS=50000 npm run bench:soak:backlog
  */
 import pg from 'pg';
-import { resolveDatabaseUrl } from '../scripts/db/local-postgres.mjs';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
-import { freshDatabase, percentile } from './bench-db';
+import { benchDatabase, checkpoint, fmtInt, percentile } from './bench-db';
 
 const JOBS = Number(process.env.SOAK_JOBS ?? 1_000_000);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 8);
-/** The producer tops the backlog up to this many PENDING jobs. */
+/** PENDING jobs waiting throughout: loaded up front, then topped up by the producer. */
 const BACKLOG = Number(process.env.SOAK_BACKLOG ?? 20_000);
 /** Retention: how often cleanup runs, and how long finished jobs are kept. */
 const CLEANUP_EVERY_MS = 2_000;
@@ -25,13 +30,20 @@ const UNTUNED = process.env.SOAK_UNTUNED === '1';
 /** Latency is compared over the first and the last this-many jobs. */
 const WINDOW = Math.min(100_000, Math.floor(JOBS / 10));
 
-const url = await freshDatabase(await resolveDatabaseUrl(), 'conveyor_soak');
+const url = await benchDatabase('conveyor_soak');
 await migrate({ connectionString: url });
 const admin = new pg.Pool({ connectionString: url, max: 2 });
 if (UNTUNED) {
   await admin.query(`ALTER TABLE job_queue RESET (fillfactor, autovacuum_vacuum_scale_factor,
     autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)`);
 }
+// The backlog in one statement (a million through enqueueMany would take minutes before the start).
+await admin.query(
+  `INSERT INTO job_queue (job_type, payload) SELECT 'SOAK', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
+  [BACKLOG],
+);
+await admin.query('VACUUM ANALYZE job_queue');
+await checkpoint(admin);
 
 interface TableState {
   at: number;
@@ -56,22 +68,25 @@ async function tableState(done: number): Promise<TableState> {
   };
 }
 
-let enqueued = 0;
+let enqueued = BACKLOG;
 let completed = 0;
 let cleaned = 0;
 let producing = true;
 /** Claim latency in ms by the order in which claims returned a job. */
 const claimMs: number[] = [];
 
+/** When the workers had completed the first and the last tenth's boundaries (ms since start). */
+const tenths = { firstEnd: 0, lastStart: 0, end: 0 };
+
 async function producer(): Promise<void> {
   const queue = new DatabaseQueue({ connectionString: url, poolMax: 1 });
   try {
-    while (enqueued < JOBS) {
+    while (completed < JOBS) {
       if (enqueued - completed >= BACKLOG) {
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
-      const n = Math.min(1_000, JOBS - enqueued);
+      const n = Math.min(1_000, BACKLOG - (enqueued - completed));
       await queue.enqueueMany(Array.from({ length: n }, (_, k) => ({ jobType: 'SOAK', payload: { n: enqueued + k } })));
       enqueued += n;
     }
@@ -96,6 +111,9 @@ async function worker(w: number): Promise<void> {
       claimMs.push(ms);
       await queue.completeJob(job, { ok: true });
       completed++;
+      if (completed === Math.ceil(JOBS / 10)) tenths.firstEnd = Date.now() - started;
+      if (completed === Math.floor(JOBS * 0.9)) tenths.lastStart = Date.now() - started;
+      if (completed === JOBS) tenths.end = Date.now() - started;
     }
   } finally {
     await queue.close();
@@ -136,7 +154,7 @@ async function sampler(): Promise<void> {
   }
 }
 
-console.log(`soak: ${JOBS.toLocaleString('en')} jobs, ${WORKERS} workers, backlog ${BACKLOG.toLocaleString('en')}, ` +
+console.log(`soak: ${JOBS.toLocaleString('en')} jobs, ${WORKERS} workers, backlog ${BACKLOG.toLocaleString('en')} (kept), ` +
   `cleanup every ${CLEANUP_EVERY_MS / 1000} s keeping ${KEEP_FINISHED_MS / 1000} s, table settings ${UNTUNED ? 'RESET (Postgres defaults)' : 'as migrated'}`);
 const started = Date.now();
 const sampling$ = sampler();
@@ -161,6 +179,9 @@ console.log(`\n${completed.toLocaleString('en')} jobs in ${seconds.toFixed(0)} s
 console.log(`claim latency, first ${WINDOW.toLocaleString('en')} jobs: ${fmt(first)}`);
 console.log(`claim latency, last  ${WINDOW.toLocaleString('en')} jobs: ${fmt(last)}`);
 console.log(`end / start: p50 ${(percentile(last, 50) / percentile(first, 50)).toFixed(2)}x, p95 ${(percentile(last, 95) / percentile(first, 95)).toFixed(2)}x`);
+const firstRate = Math.ceil(JOBS / 10) / (tenths.firstEnd / 1000);
+const lastRate = (JOBS - Math.floor(JOBS * 0.9)) / ((tenths.end - tenths.lastStart) / 1000);
+console.log(`throughput, first tenth: ${fmtInt(firstRate)} jobs/s; last tenth: ${fmtInt(lastRate)} jobs/s; end / start ${(lastRate / firstRate).toFixed(2)}x`);
 console.log(`worst in the first tenth: ${worst(firstSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(firstSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(firstSamples, 'indexesMb').toFixed(1)} MB`);
 console.log(`worst in the last tenth:  ${worst(lastSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(lastSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(lastSamples, 'indexesMb').toFixed(1)} MB`);
 console.log(`after the last cleanup: ${left.n.toLocaleString('en')} rows, ${end.dead.toLocaleString('en')} dead tuples, table ${end.tableMb.toFixed(1)} MB, indexes ${end.indexesMb.toFixed(1)} MB`);

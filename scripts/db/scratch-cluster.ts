@@ -30,6 +30,8 @@ export interface ScratchClusterOptions {
 
 export interface ScratchCluster {
   url: string;
+  /** Its directory under /tmp: data, log, socket. */
+  dir: string;
   /** Fast shutdown: connections are terminated, the server is gone until start(). */
   down(): void;
   start(): void;
@@ -106,6 +108,7 @@ export async function startScratchCluster(options: ScratchClusterOptions): Promi
   }
   return {
     url: `postgresql://conveyor@127.0.0.1:${port}/conveyor`,
+    dir,
     start,
     down: () => asPostgres(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'fast', '-w']),
     stop,
@@ -119,10 +122,13 @@ export async function startScratchCluster(options: ScratchClusterOptions): Promi
  */
 export function stopScratchClusterAtExit(cluster: ScratchCluster): void {
   process.once('exit', () => cluster.stop());
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal, and relayed by npm and
+  // tsx), and a second SIGINT with no listener left would kill it halfway through deleting.
+  const codes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+  for (const signal of Object.keys(codes) as (keyof typeof codes)[]) {
+    process.on(signal, () => {
       cluster.stop();
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+      process.exit(codes[signal]);
     });
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * Conveyor's side of each benchmark, through the public API only (DatabaseQueue, Worker,
+ * drainQueue), the way an app would call it. Each function has its raw counterpart in raw-loop.ts.
+ */
+import pg from 'pg';
+import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { drainQueue } from '../src/lib/queue/drain';
+import { Worker } from '../src/lib/queue/worker';
+import { checkpoint, msSince, sleep } from './bench-db';
+
+/**
+ * `count` PENDING BENCH jobs in one statement, ids from the table's default (conveyor_uuid_v7()),
+ * as fast as the server can write them: enqueueMany would do the same in a thousand round trips.
+ */
+export async function loadBacklog(pool: pg.Pool, count: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO job_queue (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
+    [count],
+  );
+}
+
+/**
+ * Back to exactly `backlog` PENDING jobs and nothing else, vacuumed: finished jobs deleted, the
+ * jobs taken topped up (they queue behind the rest: newer run_at and id). So every measurement on
+ * a reused backlog starts as a fresh load would: the same PENDING rows in a vacuumed ready index,
+ * fresh statistics, no finished rows, just after a checkpoint; only the heap's free space differs.
+ */
+export async function restoreBacklog(pool: pg.Pool, backlog: number): Promise<void> {
+  await pool.query(`DELETE FROM job_queue WHERE status <> 'PENDING'`);
+  const { rows: [{ n }] } = await pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE status = 'PENDING'`);
+  if (n < backlog) await loadBacklog(pool, backlog - n);
+  await pool.query('VACUUM ANALYZE job_queue');
+  await checkpoint(pool);
+}
+
+/** Bulk enqueue: `count` jobs, `chunk` per enqueueMany call (one statement each). */
+export async function enqueueBulk(queue: DatabaseQueue, count: number, chunk: number): Promise<void> {
+  for (let i = 0; i < count; i += chunk) {
+    await queue.enqueueMany(Array.from({ length: Math.min(chunk, count - i) }, (_, k) => ({ jobType: 'BENCH', payload: { n: i + k } })));
+  }
+}
+
+/** Single enqueue: one queue (poolMax = callers), `callers` async callers, `total` enqueue() calls in all. */
+export async function enqueueSingle(url: string, callers: number, total: number): Promise<void> {
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: callers });
+  let next = 0;
+  try {
+    await Promise.all(Array.from({ length: callers }, async () => {
+      for (let n = next++; n < total; n = next++) await queue.enqueue({ jobType: 'BENCH', payload: { n } });
+    }));
+  } finally {
+    await queue.close();
+  }
+}
+
+/** The library's own loops: claimJobs(batch) then completeJob each, one queue of one connection per loop. */
+export async function claimLoops(url: string, loops: number, batch: number): Promise<number> {
+  const queues = Array.from({ length: loops }, (_, w) =>
+    new DatabaseQueue({ connectionString: url, poolMax: 1, workerId: `bench-${w}` }));
+  try {
+    const counts = await Promise.all(queues.map(async (queue) => {
+      let done = 0;
+      for (;;) {
+        const jobs = await queue.claimJobs(['BENCH'], batch);
+        if (jobs.length === 0) return done;
+        for (const job of jobs) await queue.completeJob(job, { ok: true });
+        done += jobs.length;
+      }
+    }));
+    return counts.reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(queues.map((q) => q.close()));
+  }
+}
+
+/**
+ * The worker process at `concurrency`: seconds from start() until `jobs` jobs are completed (their
+ * completion committed, not just their handler returned). It is stopped after the clock stops; the
+ * few jobs it holds then finish or are released, so the table is left with nothing PROCESSING.
+ */
+export async function workerCompletes(url: string, jobs: number, concurrency: number): Promise<number> {
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: concurrency + 2 });
+  const worker = new Worker({
+    queue,
+    connectionString: url,
+    handlers: { BENCH: { concurrency, handler: async () => ({ ok: true }) } },
+  });
+  let done = 0;
+  const allDone = new Promise<void>((resolve) => {
+    worker.on('job:end', (_job, outcome) => { if (outcome === 'completed' && ++done === jobs) resolve(); });
+  });
+  worker.on('error', (error) => console.error(`bench: worker error: ${error.message}`));
+  const start = process.hrtime.bigint();
+  await worker.start();
+  await allDone;
+  const seconds = msSince(start) / 1000;
+  await worker.stop();
+  await queue.close();
+  return seconds;
+}
+
+/**
+ * Serverless drains: `invocations` cron invocations at once, each with a queue of its own
+ * (poolMax 1, as one function instance has) calling drainQueue once for up to `perInvocation`
+ * jobs, with a budget that never ends it first. Returns the jobs completed.
+ */
+export async function drainInvocations(url: string, invocations: number, perInvocation: number): Promise<number> {
+  const results = await Promise.all(Array.from({ length: invocations }, async () => {
+    const queue = new DatabaseQueue({ connectionString: url, poolMax: 1 });
+    try {
+      return await drainQueue(queue, {
+        types: ['BENCH'], handler: async () => ({ ok: true }), maxJobs: perInvocation, budgetMs: 3_600_000,
+      });
+    } finally {
+      await queue.close();
+    }
+  }));
+  return results.reduce((sum, r) => sum + r.completed, 0);
+}
+
+/**
+ * Enqueue-to-start latency of an idle worker woken by LISTEN/NOTIFY (its poll is set to a minute,
+ * so only NOTIFY can wake it in time): from the enqueue call to the handler's start. Milliseconds.
+ */
+export async function workerLatency(url: string, jobs: number, gapMs: number): Promise<number[]> {
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: 3 });
+  let started: (() => void) | null = null;
+  const worker = new Worker({ queue, connectionString: url, pollIntervalMs: 60_000, handlers: { LATENCY: async () => started?.() } });
+  await worker.start();
+  const enqueuer = new DatabaseQueue({ connectionString: url, poolMax: 1 });
+  const latency: number[] = [];
+  try {
+    for (let i = 0; i < jobs; i++) {
+      await sleep(gapMs);
+      const begin = process.hrtime.bigint();
+      const running = new Promise<void>((resolve) => (started = resolve));
+      await enqueuer.enqueue({ jobType: 'LATENCY' });
+      await running;
+      latency.push(msSince(begin));
+    }
+  } finally {
+    await worker.stop();
+    await Promise.all([enqueuer.close(), queue.close()]);
+  }
+  return latency;
+}

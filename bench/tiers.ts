@@ -1,0 +1,75 @@
+/**
+ * Backlog tiers: does processing slow down when many jobs wait? For each backlog B, the same
+ * number of jobs is processed from a table holding B PENDING jobs, by the worker process, by
+ * serverless drains and by the raw claim-1 loop on a raw table of the same backlog; each figure
+ * is then set against the smallest tier's (goal: 90 % or more at 1,000,000).
+ *
+ * A backlog is loaded once per tier and reused by every measurement of that tier, to keep the run
+ * short (a million rows take a while to write and vacuum). The measurement stays fair because
+ * each one starts from restoreBacklog/rawRestoreBacklog: the finished rows of the previous one
+ * deleted, the jobs it took topped up, the table vacuumed, analyzed and checkpointed, so every
+ * measurement sees exactly B PENDING rows in a vacuumed ready index with fresh statistics, as
+ * after a fresh load.
+ */
+import pg from 'pg';
+import { fmtInt, timed } from './bench-db';
+import { drainInvocations, loadBacklog, restoreBacklog, workerCompletes } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain, rawLoadBacklog, rawRestoreBacklog } from './raw-loop';
+
+export interface TierOptions {
+  backlogs: number[];
+  /** Jobs each measurement completes (BENCH_TIER_JOBS). */
+  jobs: number;
+  /** Worker concurrency, drain invocations at once, raw loops. */
+  concurrency: number;
+  rounds: number;
+}
+
+/** Best jobs/s of each contestant at one backlog. */
+export interface TierResult { backlog: number; worker: number; drain: number; raw: number }
+
+type Contestant = 'worker' | 'drain' | 'raw';
+
+/**
+ * One measurement, in jobs/s, then its table restored: both tables are restored after each use
+ * rather than before, so the next measurement never shares the server with autovacuum cleaning up
+ * after this one.
+ */
+async function measure(url: string, pool: pg.Pool, which: Contestant, backlog: number, options: TierOptions): Promise<number> {
+  const jobs = Math.min(options.jobs, backlog);
+  const { concurrency } = options;
+  let done = jobs;
+  let seconds: number;
+  if (which === 'worker') seconds = await workerCompletes(url, jobs, concurrency);
+  else if (which === 'drain') {
+    // Serverless: `concurrency` invocations at once, each stopped by its maxJobs.
+    seconds = await timed(async () => { done = await drainInvocations(url, concurrency, Math.ceil(jobs / concurrency)); });
+  } else seconds = await timed(async () => { done = await rawDrain(url, concurrency, 1, jobs); });
+  if (done < jobs) throw new Error(`${which} completed ${done} of ${jobs} jobs`);
+  await (which === 'raw' ? rawRestoreBacklog(pool, backlog) : restoreBacklog(pool, backlog));
+  return done / seconds;
+}
+
+async function tier(url: string, pool: pg.Pool, backlog: number, options: TierOptions): Promise<TierResult> {
+  await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
+  await loadBacklog(pool, backlog);
+  await rawLoadBacklog(pool, backlog);
+  await restoreBacklog(pool, backlog);
+  await rawRestoreBacklog(pool, backlog);
+  const best: Record<Contestant, number> = { worker: 0, drain: 0, raw: 0 };
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate the order, so no contestant always runs on the freshest table or warmest cache.
+    const order: Contestant[] = round % 2 === 0 ? ['worker', 'drain', 'raw'] : ['raw', 'drain', 'worker'];
+    for (const which of order) best[which] = Math.max(best[which], await measure(url, pool, which, backlog, options));
+  }
+  console.log(`  backlog ${fmtInt(backlog)}: worker ${fmtInt(best.worker)} jobs/s, drain ${fmtInt(best.drain)} jobs/s, raw claim-1 ${fmtInt(best.raw)} jobs/s`);
+  return { backlog, ...best };
+}
+
+export async function runTiers(url: string, pool: pg.Pool, options: TierOptions): Promise<TierResult[]> {
+  const results: TierResult[] = [];
+  for (const backlog of [...options.backlogs].sort((a, b) => a - b)) results.push(await tier(url, pool, backlog, options));
+  // Leave no million-row tables behind for the sections that follow.
+  await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
+  return results;
+}
