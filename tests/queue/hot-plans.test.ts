@@ -32,7 +32,7 @@ const HOT = [
   'conveyor.jobCompleteIfRunning',
   'conveyor.jobCompleteManyIfRunning',
   'conveyor.jobCompleteIfRunningWithFollowUps',
-  'conveyor.jobFailIfRunning',
+  'conveyor.jobFailManyIfRunning',
   'conveyor.jobSetProgressIfRunning',
   'conveyor.jobExtendLeaseIfRunning',
   'conveyor.jobReleaseIfRunning',

@@ -32,6 +32,11 @@ export function retryDelayMs(attempt: number, policy: BackoffPolicy = DEFAULT_BA
   return Math.max(0, Math.round(raw + spread));
 }
 
+/** A job's own jitter as a factor of its delay: 1 ± jitter, uniformly. */
+export function jitterFactor(policy: BackoffPolicy = DEFAULT_BACKOFF, random = Math.random): number {
+  return 1 + policy.jitter * (random() * 2 - 1);
+}
+
 /** Attempts beyond this many reuse the last delay (max_attempts is capped at 1000 too). */
 const MAX_TABLE_LENGTH = 1_000;
 

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
-import { retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
+import { jitterFactor, retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import { nowParam, type Clock } from './clock';
 import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
 import {
@@ -36,7 +36,7 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailIfRunning, jobInsertMany,
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailManyIfRunning, jobInsertMany,
   jobNotifyReady, jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type InsertedJobRow, type NewJobRow,
 } from './queries/jobs-write';
 import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
@@ -78,6 +78,7 @@ export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
 const MAX_TRACKED_CLAIMS = 100_000;
 
 interface CompletionRequest { id: string; attempt: number; result: string | null }
+interface FailureRequest { id: string; attempt: number | null; message: string; kind: 'error' | 'non_retryable'; final: boolean }
 type CompletionChanges = Awaited<ReturnType<typeof jobCompleteManyIfRunning>>[number];
 
 export class DatabaseQueue {
@@ -94,6 +95,8 @@ export class DatabaseQueue {
   private lastRescueAt = Number.NEGATIVE_INFINITY;
   /** Completions of claimed jobs made at the same time (a worker's slots) share one statement. */
   private readonly completions = new Batcher<CompletionRequest, CompletionChanges | undefined>((requests) => this.completeMany(requests));
+  /** Failures made at the same time (a batch handler's jobs, several slots) share one statement too. */
+  private readonly failures = new Batcher<FailureRequest, JobRow | undefined>((requests) => this.failMany(requests));
   /** NOTIFYs for enqueues made on the queue's own connections. */
   private readonly wakeups = new Wakeups(
     (types) => jobNotifyReady(this.db, { types }),
@@ -363,11 +366,7 @@ export class DatabaseQueue {
 
   /** One statement for a batch of completions; answers each request with its changes, or undefined if it missed. */
   private async completeMany(requests: CompletionRequest[]): Promise<(CompletionChanges | undefined)[]> {
-    // The same job twice in one batch: only the first asker's completion is sent; the second
-    // misses, as it would have in a statement of its own.
-    const ids = new Set<string>();
-    const first = requests.filter((r) => !ids.has(r.id) && ids.add(r.id));
-    const sent = new Set(first);
+    const first = firstPerJob(requests);
     const rows = await jobCompleteManyIfRunning(this.db, {
       ids: first.map((r) => r.id),
       attempts: first.map((r) => r.attempt),
@@ -375,6 +374,7 @@ export class DatabaseQueue {
       now: nowParam(this.clock),
     });
     const byId = new Map(rows.map((row) => [row.id, row]));
+    const sent = new Set(first);
     return requests.map((r) => (sent.has(r) ? byId.get(r.id) : undefined));
   }
 
@@ -387,20 +387,30 @@ export class DatabaseQueue {
     const { id, attempt } = this.resolveRef(jobRef);
     const nonRetryable = error instanceof NonRetryableError;
     const message = errorText(error);
-    const [row] = await jobFailIfRunning(this.db, {
-      id,
-      attempt,
-      message,
-      kind: nonRetryable ? 'non_retryable' : 'error',
-      final: nonRetryable,
-      delaysMs: retryDelayTable(this.backoff, this.options.random),
-      now: nowParam(this.clock),
-    });
+    const row = await this.failures.call({ id, attempt, message, kind: nonRetryable ? 'non_retryable' : 'error', final: nonRetryable });
     if (!row) throw await this.explainMiss(id, attempt, 'fail');
     this.claims.delete(id);
     const job = rowToJob(row);
     this.events.emit('job:failed', job, { willRetry: job.status === 'PENDING', error: message });
     return job;
+  }
+
+  /** One statement for a batch of failures (a batch handler's, or slots failing together). */
+  private async failMany(requests: FailureRequest[]): Promise<(JobRow | undefined)[]> {
+    const first = firstPerJob(requests);
+    const rows = await jobFailManyIfRunning(this.db, {
+      ids: first.map((r) => r.id),
+      attempts: first.map((r) => r.attempt),
+      messages: first.map((r) => r.message),
+      kinds: first.map((r) => r.kind),
+      finals: first.map((r) => r.final),
+      spreads: first.map(() => jitterFactor(this.backoff, this.options.random)),
+      delaysMs: retryDelayTable({ ...this.backoff, jitter: 0 }),
+      now: nowParam(this.clock),
+    });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    const sent = new Set(first);
+    return requests.map((r) => (sent.has(r) ? byId.get(r.id) : undefined));
   }
 
   /** Hands an unstarted claim back: PENDING again at once, its attempt not counted. */
@@ -703,6 +713,15 @@ const typeLimitsSchema = z
   .strict();
 
 const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;
+
+/**
+ * The same job twice in one batch: only the first asker's request is sent; the second misses, as
+ * it would have in a statement of its own.
+ */
+function firstPerJob<R extends { id: string }>(requests: R[]): R[] {
+  const ids = new Set<string>();
+  return requests.filter((r) => !ids.has(r.id) && ids.add(r.id));
+}
 
 /** A whole Job object as a claim returned it (not just `{ id, attempts }`). */
 function isClaimedJob(ref: JobRef): ref is Job {

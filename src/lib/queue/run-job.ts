@@ -37,61 +37,84 @@ export interface RunJobOptions {
   stop?: AbortSignal;
 }
 
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
+export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
+
+/**
+ * Runs `work` with an AbortSignal that fires at `deadline` (or when `stop` aborts), and stops
+ * waiting for it `graceMs` after that: a handler that ignores its signal cannot hold the caller.
+ * `stopped` means the caller's stop came first (the work should be handed back, not failed).
+ */
+export async function settleWithin(
+  work: (signal: AbortSignal) => Promise<unknown>,
+  p: { runStart: number; deadline: number; graceMs: number; stop?: AbortSignal; timeoutError: (waitedMs: number) => Error },
+): Promise<Settled> {
+  const { runStart, deadline, graceMs, stop } = p;
+  const abort = new AbortController();
+  const timers: NodeJS.Timeout[] = [];
+  // One timer per run: at the deadline it aborts the handler; the grace period starts from any
+  // abort (deadline or stop), and when it runs out the runner stops waiting.
+  const settle = new Promise<Settled>((resolve) => {
+    abort.signal.addEventListener(
+      'abort',
+      () => {
+        const stopped = stop?.aborted === true;
+        const waited = deadline - runStart + graceMs;
+        timers.push(setTimeout(() => resolve(stopped ? { stopped: true } : { ok: false, error: p.timeoutError(waited) }), graceMs));
+      },
+      { once: true },
+    );
+    timers.push(setTimeout(() => abort.abort(p.timeoutError(deadline - runStart)), deadline - runStart));
+  });
+  const onStop = () => abort.abort(stop!.reason);
+  stop?.addEventListener('abort', onStop, { once: true });
+  const ran = Promise.resolve()
+    .then(() => work(abort.signal))
+    .then(
+      (value): Settled => ({ ok: true, value }),
+      (error: unknown): Settled => (stop?.aborted ? { stopped: true } : { ok: false, error }),
+    );
+  try {
+    return await Promise.race([ran, settle]);
+  } finally {
+    timers.forEach(clearTimeout);
+    stop?.removeEventListener('abort', onStop);
+  }
+}
+
+/** The earlier of a caller's deadline and the handler's own timeout, counted from now. */
+export function runDeadline(options: Pick<RunJobOptions, 'deadline' | 'timeoutMs'>, runStart: number): number {
+  const deadline = Math.min(options.deadline ?? Infinity, runStart + (options.timeoutMs ?? Infinity));
+  if (!Number.isFinite(deadline)) throw new ConfigError('a job run needs a deadline or a timeoutMs');
+  return deadline;
+}
 
 export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
   const { graceMs, stop } = options;
   const runStart = Date.now();
-  const deadline = Math.min(options.deadline ?? Infinity, runStart + (options.timeoutMs ?? Infinity));
-  if (!Number.isFinite(deadline)) throw new ConfigError('runJob needs a deadline or a timeoutMs');
+  const deadline = runDeadline(options, runStart);
   try {
     if (Date.now() >= deadline || stop?.aborted) {
       await queue.releaseJob(job);
       return 'released';
     }
-    const abort = new AbortController();
-    const timers: NodeJS.Timeout[] = [];
-    // One timer per job: at the deadline it aborts the handler; the grace period starts from any
-    // abort (deadline or stop), and when it runs out the runner stops waiting.
-    const settle = new Promise<Settled>((resolve) => {
-      abort.signal.addEventListener(
-        'abort',
-        () => {
-          const stopped = stop?.aborted === true;
-          const waited = deadline - runStart + graceMs;
-          timers.push(setTimeout(() => resolve(stopped ? { stopped: true } : { ok: false, error: new JobTimeoutError(job.id, waited) }), graceMs));
-        },
-        { once: true },
-      );
-      timers.push(setTimeout(() => abort.abort(new JobTimeoutError(job.id, deadline - runStart)), deadline - runStart));
-    });
-    const onStop = () => abort.abort(stop!.reason);
-    stop?.addEventListener('abort', onStop, { once: true });
     const followUps: EnqueueInput[] = [];
-    const ctx: JobContext<P> = {
-      job,
-      signal: abort.signal,
-      deadline,
-      updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
-      enqueueOnComplete: (next) => void followUps.push(next),
-    };
-    const ran = handler(job, ctx).then(
-      (value): Settled => ({ ok: true, value }),
-      (error: unknown): Settled => (stop?.aborted ? { stopped: true } : { ok: false, error }),
+    const settled = await settleWithin(
+      (signal) => handler(job, {
+        job,
+        signal,
+        deadline,
+        updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
+        enqueueOnComplete: (next) => void followUps.push(next),
+      }),
+      { runStart, deadline, graceMs, stop, timeoutError: (waited) => new JobTimeoutError(job.id, waited) },
     );
-    try {
-      const settled = await Promise.race([ran, settle]);
-      if ('stopped' in settled) {
-        await queue.releaseJob(job);
-        return 'released';
-      }
-      if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
-      else await queue.failJob(job, settled.error);
-      return settled.ok ? 'completed' : 'failed';
-    } finally {
-      timers.forEach(clearTimeout);
-      stop?.removeEventListener('abort', onStop);
+    if ('stopped' in settled) {
+      await queue.releaseJob(job);
+      return 'released';
     }
+    if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
+    else await queue.failJob(job, settled.error);
+    return settled.ok ? 'completed' : 'failed';
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost';
     throw error;

@@ -272,47 +272,47 @@ export async function jobCompleteIfRunningWithFollowUps(
 }
 
 /**
- * PROCESSING -> PENDING (retry later) or FAILED (attempts spent, or `final`). The next run time is
- * `now() + delays[attempts]`: the retry policy's table of delays, computed in code (backoff.ts),
- * indexed here by the attempt that failed (the last entry repeats). The error is appended to the
- * job's history; a final failure also puts it in `result.error`, where the docs' queries read it.
+ * PROCESSING -> PENDING (retry later) or FAILED (attempts spent, or `final`), for any number of
+ * jobs in one statement, each fenced by its own attempt (null = any attempt, for a bare id). The
+ * next run time is `now() + delays[attempts] * spread`: the retry policy's table of delays and each
+ * job's jitter, computed in code (backoff.ts), indexed here by the attempt that failed (the last
+ * entry repeats). The error is
+ * appended to the job's history; a final failure also puts it in `result.error`, where the docs'
+ * queries read it. A job missing from the answer was not PROCESSING under that attempt any more.
  */
-export async function jobFailIfRunning(
+export async function jobFailManyIfRunning(
   db: SqlExecutor,
   p: {
-    id: string;
-    attempt: number | null;
-    message: string;
-    kind: 'error' | 'non_retryable';
-    final: boolean;
+    ids: string[];
+    attempts: (number | null)[];
+    messages: string[];
+    kinds: ('error' | 'non_retryable')[];
+    finals: boolean[];
+    /** Each job's own jitter, a factor around 1 applied to its delay (jobs failing together spread out). */
+    spreads: number[];
     delaysMs: number[];
     now: Date | null;
   },
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
-    `WITH failing AS (
-       SELECT id AS failing_id, ($4::boolean OR attempts >= max_attempts) AS final
-         FROM job_queue
-        WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
-          FOR UPDATE
-     )
-     UPDATE job_queue j
-        SET status = CASE WHEN f.final THEN 'FAILED' ELSE 'PENDING' END::"JobStatus",
-            run_at = CASE WHEN f.final THEN j.run_at
+    `UPDATE job_queue j
+        SET status = CASE WHEN f.final OR j.attempts >= j.max_attempts THEN 'FAILED' ELSE 'PENDING' END::"JobStatus",
+            run_at = CASE WHEN f.final OR j.attempts >= j.max_attempts THEN j.run_at
                           ELSE coalesce($7::timestamptz, now())
-                               + ($6::int[])[least(j.attempts, cardinality($6::int[]))] * interval '1 millisecond'
+                               + round(($6::int[])[least(j.attempts, cardinality($6::int[]))] * f.spread) * interval '1 millisecond'
                      END,
-            completed_at = CASE WHEN f.final THEN coalesce($7::timestamptz, now()) END,
-            result = CASE WHEN f.final THEN jsonb_build_object('error', $3::text) ELSE j.result END,
+            completed_at = CASE WHEN f.final OR j.attempts >= j.max_attempts THEN coalesce($7::timestamptz, now()) END,
+            result = CASE WHEN f.final OR j.attempts >= j.max_attempts THEN jsonb_build_object('error', f.message) ELSE j.result END,
             errors = j.errors || jsonb_build_array(jsonb_build_object(
                        'attempt', j.attempts, 'at', coalesce($7::timestamptz, now()),
-                       'message', $3::text, 'kind', $5::text)),
+                       'message', f.message, 'kind', f.kind)),
             locked_until = NULL, locked_by = NULL, updated_at = now()
-       FROM failing f
-      WHERE j.id = f.failing_id
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::boolean[], $8::float8[])
+            AS f(failed_id, failed_attempt, message, kind, final, spread)
+      WHERE j.id = f.failed_id AND j.status = 'PROCESSING' AND (f.failed_attempt IS NULL OR j.attempts = f.failed_attempt)
      RETURNING ${JOB_COLUMNS}`,
-    [p.id, p.attempt, p.message, p.final, p.kind, p.delaysMs, p.now],
-    'conveyor.jobFailIfRunning',
+    [p.ids, p.attempts, p.messages, p.kinds, p.finals, p.delaysMs, p.now, p.spreads],
+    'conveyor.jobFailManyIfRunning',
   );
 }
 
