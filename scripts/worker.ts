@@ -15,14 +15,14 @@ import { processAndStore } from '../src/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '../src/lib/ingestion/schemas';
 import { vectorizeProject } from '../src/lib/ingestion/vectorize';
 import { recordWorkerRun } from '../src/lib/observability/heartbeat';
-import { Worker, type TaskDefinition } from '../src/lib/queue/worker';
+import { Worker, type JobTaskDefinition } from '../src/lib/queue/worker';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 
 process.env.DATABASE_URL = await resolveDatabaseUrl();
 const { pool, queue } = connections();
 const provider = createEmbeddingProvider();
 
-const perType = (type: string, handler: TaskDefinition['handler']): TaskDefinition => ({
+const perType = (type: string, handler: JobTaskDefinition['handler']): JobTaskDefinition => ({
   handler,
   concurrency: Number(process.env[`WORKER_CONCURRENCY_${type}`] ?? process.env.WORKER_CONCURRENCY ?? 2),
   timeoutMs: Number(process.env[`WORKER_TIMEOUT_MS_${type}`] ?? 5 * 60_000),

@@ -112,10 +112,11 @@ describe('Worker', () => {
 
   it('stop(): waits for running jobs, releases those that outlive the shutdown timeout, claims nothing new', async () => {
     const w = worker({
-      shutdownTimeoutMs: 300,
+      shutdownTimeoutMs: 600,
       graceMs: 100,
       handlers: {
-        QUICK: { handler: async () => sleep(50), concurrency: 2 },
+        // Long enough to be seen running side by side on a loaded machine, well inside the timeout.
+        QUICK: { handler: async () => sleep(200), concurrency: 2 },
         STUCK: { handler: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) },
       },
     });

@@ -13,8 +13,17 @@
  * LISTEN does not work (`listen: false`, or a URL with pgbouncer=true).
  *
  * Leases: claims take `leaseMs`, and a heartbeat every leaseMs / 3 extends them for jobs still
- * running, so long jobs are not rescued from a live worker; a job whose claim was taken away
- * (cancelled, or rescued after a stall) has its handler aborted.
+ * running or prefetched, so long jobs are not rescued from a live worker; a job whose claim was
+ * taken away (cancelled, or rescued after a stall) has its handler aborted.
+ *
+ * Prefetch (`prefetch: n` on a task): each claim also takes up to n jobs beyond the hungry slots
+ * into a local buffer, in claim order, so a slot that finishes a job starts the next without a
+ * round trip. Buffered jobs are claimed (PROCESSING, leased, fenced) like running ones; stop()
+ * hands them back untouched, and a crash leaves them to lease rescue. The price: a job enqueued
+ * with a higher priority waits behind at most n buffered ones.
+ *
+ * Batches (`batch: { size, handler }` instead of `handler`): each slot claims up to `size` jobs in
+ * one statement and gives them to one handler call (run-batch.ts).
  *
  * stop(): no new claims; running jobs get `shutdownTimeoutMs` (30 s) to finish; the rest are
  * aborted and released for immediate re-claim (their attempt not counted); connections close.
@@ -26,22 +35,40 @@ import { Batcher } from './batcher';
 import { ValidationError } from './errors';
 import type { DatabaseQueue } from './db-queue';
 import { JOBS_CHANNEL } from './queries/jobs-write';
+import { DEFAULTS } from './config';
+import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch';
 import { runJob, type JobHandler, type JobOutcome } from './run-job';
 import type { Job } from './types';
 
-export interface TaskDefinition<P = unknown> {
-  handler: JobHandler<P>;
-  /** Jobs of this type running at once in this worker. Default 1. */
+interface TaskCommon {
+  /** Jobs (or batches) of this type running at once in this worker. Default 1. */
   concurrency?: number;
-  /** An attempt running longer is aborted and failed. Default 5 minutes. */
+  /** An attempt (or a batch) running longer is aborted and failed. Default 5 minutes. */
   timeoutMs?: number;
 }
+
+export interface JobTaskDefinition<P = unknown> extends TaskCommon {
+  handler: JobHandler<P>;
+  /** Jobs claimed ahead of the slots, at most. Default 0 (a slot claims when it is free). */
+  prefetch?: number;
+}
+
+export interface BatchTaskDefinition<P = unknown> extends TaskCommon {
+  batch: { size: number; handler: BatchHandler<P> };
+}
+
+export type TaskDefinition<P = unknown> = JobTaskDefinition<P> | BatchTaskDefinition<P>;
 
 export interface WorkerOptions {
   queue: DatabaseQueue;
   /** For the LISTEN connection. Without it the worker polls. */
   connectionString?: string;
-  handlers: Record<string, TaskDefinition | JobHandler>;
+  /**
+   * By job type. Each handler declares its own payload type (`Job<{ to: string }>`), which the
+   * worker cannot check at compile time: validate payloads inside the handler (zod) where it matters.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
+  handlers: Record<string, TaskDefinition<any> | JobHandler<any>>;
   listen?: boolean;
   pollIntervalMs?: number;
   shutdownTimeoutMs?: number;
@@ -68,13 +95,18 @@ const optionsSchema = z.object({
 const taskSchema = z.object({
   concurrency: z.number().int().min(1).max(1_000).default(WORKER_DEFAULTS.concurrency),
   timeoutMs: z.number().int().min(1).max(86_400_000).default(WORKER_DEFAULTS.timeoutMs),
+  prefetch: z.number().int().min(0).max(DEFAULTS.claimBatchMax).default(0),
+  batchSize: z.number().int().min(1).max(DEFAULTS.claimBatchMax).optional(),
 });
 
 interface Task {
   type: string;
-  handler: JobHandler;
+  run: { handler: JobHandler } | { batchHandler: BatchHandler; batchSize: number };
   concurrency: number;
   timeoutMs: number;
+  prefetch: number;
+  /** Prefetched jobs, in claim order, waiting for a free slot. */
+  buffer: Job[];
   running: Map<string, Job>;
   /** Slots asleep until a NOTIFY, a poll or stop(). */
   idle: (() => void)[];
@@ -84,8 +116,11 @@ interface Task {
   wakes: number;
 }
 
-/** What a hungry slot gets: a job, or none with the wake count from before the claim was sent. */
-type ClaimAnswer = { job: Job } | { job: null; wakesBefore: number };
+/**
+ * What a hungry slot gets: a job (with the whole batch, for a batch task), or none with the wake
+ * count from before the claim was sent.
+ */
+type ClaimAnswer = { job: Job; jobs?: Job[] } | { job: null; wakesBefore: number };
 
 /**
  * Claims in flight per type at once. Each claims a job for every slot waiting when it is sent, so
@@ -97,6 +132,8 @@ const CLAIMS_IN_FLIGHT = 2;
 export interface WorkerEvents {
   'job:start': [job: Job];
   'job:end': [job: Job, outcome: JobOutcome];
+  'batch:start': [jobs: Job[]];
+  'batch:end': [jobs: Job[], outcome: BatchOutcome];
   'listen:connected': [];
   'listen:error': [error: Error];
   error: [error: Error];
@@ -126,17 +163,33 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!parsed.success) throw ValidationError.fromZod('Worker options', parsed.error);
     this.options = parsed.data;
     this.queue = options.queue;
-    this.tasks = Object.entries(options.handlers).map(([type, definition]) => {
-      const task = typeof definition === 'function' ? { handler: definition } : definition;
-      const limits = taskSchema.safeParse({ concurrency: task.concurrency, timeoutMs: task.timeoutMs });
-      if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
-      const created: Task = { type, handler: task.handler, ...limits.data, running: new Map(), idle: [], wakes: 0,
-        claims: new Batcher((slots) => this.claimFor(created, slots.length), { maxInFlight: CLAIMS_IN_FLIGHT, maxBatch: limits.data.concurrency }) };
-      return created;
-    });
+    this.tasks = Object.entries(options.handlers).map(([type, definition]) => this.makeTask(type, definition));
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
     const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
     this.listenUrl = options.listen === false || pooled || !options.connectionString ? null : options.connectionString;
+  }
+
+  private makeTask(type: string, definition: TaskDefinition | JobHandler): Task {
+    const given = typeof definition === 'function' ? { handler: definition } : definition;
+    const batch = 'batch' in given ? given.batch : undefined;
+    const handler = 'handler' in given ? given.handler : undefined;
+    if (typeof (batch?.handler ?? handler) !== 'function') {
+      throw new ValidationError(`Invalid handler for ${type}: give a handler function or batch: { size, handler }`);
+    }
+    const limits = taskSchema.safeParse({
+      concurrency: given.concurrency,
+      timeoutMs: given.timeoutMs,
+      prefetch: 'prefetch' in given ? given.prefetch : undefined,
+      batchSize: batch ? batch.size : undefined,
+    });
+    if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
+    const { concurrency, timeoutMs, prefetch, batchSize } = limits.data;
+    const task: Task = {
+      type, concurrency, timeoutMs, prefetch, buffer: [], running: new Map(), idle: [], wakes: 0,
+      run: batch ? { batchHandler: batch.handler as BatchHandler, batchSize: batchSize! } : { handler: handler as JobHandler },
+      claims: new Batcher((slots) => this.claimFor(task, slots.length), { maxInFlight: CLAIMS_IN_FLIGHT, maxBatch: concurrency }),
+    };
+    return task;
   }
 
   /** Jobs running now, by type. */
@@ -177,46 +230,65 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async slot(task: Task): Promise<void> {
     while (this.state === 'running') {
-      const answer = await task.claims.call();
-      const { job } = answer;
-      if (!job) {
+      const answer: ClaimAnswer = task.buffer.length > 0 ? { job: task.buffer.shift()! } : await task.claims.call();
+      if (!answer.job) {
         if (this.state === 'running' && task.wakes === answer.wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
         continue;
       }
+      const jobs = answer.jobs ?? [answer.job];
       if (this.state !== 'running') {
-        // stop() came while this claim was in flight: hand the job straight back.
-        await this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error));
+        // stop() came while this claim was in flight: hand the jobs straight back.
+        await Promise.all(jobs.map((job) => this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error))));
         break;
       }
-      task.running.set(job.id, job);
-      this.emit('job:start', job);
+      for (const job of jobs) task.running.set(job.id, job);
       try {
-        const outcome = await runJob(this.queue, job, task.handler, {
-          timeoutMs: task.timeoutMs,
-          graceMs: this.options.graceMs,
-          stop: this.stopController.signal,
-        });
-        this.emit('job:end', job, outcome);
+        await this.run(task, jobs);
       } catch (error) {
         this.emit('error', error as Error);
       } finally {
-        task.running.delete(job.id);
+        for (const job of jobs) task.running.delete(job.id);
       }
     }
   }
 
-  /** Claims up to `wanted` jobs of a type, one answer per waiting slot. */
-  private async claimFor(task: Task, wanted: number): Promise<ClaimAnswer[]> {
+  private async run(task: Task, jobs: Job[]): Promise<void> {
+    const options = { timeoutMs: task.timeoutMs, graceMs: this.options.graceMs, stop: this.stopController.signal };
+    if ('batchHandler' in task.run) {
+      this.emit('batch:start', jobs);
+      this.emit('batch:end', jobs, await runBatch(this.queue, jobs, task.run.batchHandler, options));
+      return;
+    }
+    const job = jobs[0]!;
+    this.emit('job:start', job);
+    this.emit('job:end', job, await runJob(this.queue, job, task.run.handler, options));
+  }
+
+  /**
+   * Claims for the slots waiting now, one answer each: a job (a batch task's slot gets up to its
+   * size), or none with the wake count from before the claim was sent. A task with prefetch also
+   * claims enough to fill its buffer.
+   */
+  private async claimFor(task: Task, waiting: number): Promise<ClaimAnswer[]> {
     const wakesBefore = task.wakes;
+    const perSlot = 'batchSize' in task.run ? task.run.batchSize : 1;
+    const ahead = Math.max(0, task.prefetch - task.buffer.length);
     let jobs: Job[] = [];
     if (this.state === 'running') {
       try {
+        const wanted = Math.min(waiting * perSlot + ahead, DEFAULTS.claimBatchMax);
         jobs = await this.queue.claimJobs([task.type], wanted, { leaseMs: this.options.leaseMs });
       } catch (error) {
         this.emit('error', error as Error);
       }
     }
-    return Array.from({ length: wanted }, (_, i) => (jobs[i] ? { job: jobs[i] } : { job: null, wakesBefore }));
+    const answers: ClaimAnswer[] = Array.from({ length: waiting }, (): ClaimAnswer => {
+      const taken = jobs.splice(0, perSlot);
+      if (taken.length === 0) return { job: null, wakesBefore };
+      return perSlot === 1 ? { job: taken[0]! } : { job: taken[0]!, jobs: taken };
+    });
+    task.buffer.push(...jobs); // what the slots did not take: claimed ahead, in claim order
+    return answers;
   }
 
   private lastScheduleFire = 0;
@@ -234,7 +306,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Keeps the leases of running jobs alive; aborts nothing itself (the runner's fencing does). */
   private async heartbeat(): Promise<void> {
-    const held = this.tasks.flatMap((t) => [...t.running.values()]);
+    const held = this.tasks.flatMap((t) => [...t.running.values(), ...t.buffer]);
     if (held.length === 0) return;
     try {
       await this.queue.extendLeases(held, this.options.leaseMs);
@@ -298,6 +370,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.stopController.abort(new Error('worker shutting down'));
       await allDone;
     }
+    // Prefetched jobs nobody started: back to PENDING at once, their attempt not counted.
+    const buffered = this.tasks.flatMap((t) => t.buffer.splice(0));
+    await Promise.all(buffered.map((job) => this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error))));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.state = 'stopped';
   }

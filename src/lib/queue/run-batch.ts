@@ -1,0 +1,101 @@
+/**
+ * Runs a batch of claimed jobs through one handler call (graphile-worker's batch jobs, River's
+ * batch insert's counterpart on the way out): for work that is cheaper in bulk, such as one API
+ * call or one INSERT for fifty records.
+ *
+ *   handlers: { SEND_SMS: { batch: { size: 50, handler: async (jobs, { signal }) => {
+ *     const sent = await provider.sendMany(jobs.map((j) => j.payload), { signal });
+ *     return sent.map((r) => (r.ok ? { sid: r.sid } : new Error(r.reason)));   // one entry per job
+ *   } } } }
+ *
+ * The handler returns nothing (every job completes with a null result) or one entry per job, in
+ * order: a value completes that job with it as result, an Error fails that job alone (a
+ * NonRetryableError fails it for good). Throwing, or outliving the task's timeout, fails the whole
+ * batch. The batch's completions go to the database in one statement and its failures in another,
+ * each job still fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued)
+ * changes nothing and is counted as lost.
+ */
+import { JobTimeoutError, LeaseLostError, ValidationError } from './errors';
+import type { DatabaseQueue } from './db-queue';
+import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job';
+import type { Job } from './types';
+
+export interface BatchContext {
+  /** Aborted at the deadline or on shutdown: stop work and throw (or return) promptly. */
+  signal: AbortSignal;
+  /** Epoch ms after which the runner stops waiting for this handler. */
+  deadline: number;
+}
+
+/** One entry per job, in order: a result, or an Error for a job that failed. */
+export type BatchResults = readonly unknown[] | void | undefined;
+
+export type BatchHandler<P = unknown> = (jobs: Job<P>[], ctx: BatchContext) => Promise<BatchResults>;
+
+export type BatchOutcome = Record<JobOutcome, number>;
+
+export async function runBatch<P>(
+  queue: DatabaseQueue,
+  jobs: Job<P>[],
+  handler: BatchHandler<P>,
+  options: RunJobOptions,
+): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { completed: 0, failed: 0, released: 0, lost: 0 };
+  const runStart = Date.now();
+  const deadline = runDeadline(options, runStart);
+  if (Date.now() >= deadline || options.stop?.aborted) {
+    await releaseAll(queue, jobs, outcome);
+    return outcome;
+  }
+  const settled = await settleWithin((signal) => handler(jobs, { signal, deadline }), {
+    runStart,
+    deadline,
+    graceMs: options.graceMs,
+    stop: options.stop,
+    timeoutError: (waited) => new JobTimeoutError(jobs.map((j) => j.id).join(','), waited),
+  });
+  if ('stopped' in settled) {
+    await releaseAll(queue, jobs, outcome);
+    return outcome;
+  }
+  const results = settled.ok ? perJob(settled.value, jobs.length) : null;
+  // Called together, so the queue sends the completions as one statement and the failures as one.
+  await Promise.all(
+    jobs.map(async (job, i) => {
+      const result = results ? results[i] : undefined;
+      const error = !settled.ok ? settled.error : result instanceof Error ? result : null;
+      try {
+        if (error) await queue.failJob(job, error);
+        else await queue.completeJob(job, result);
+        outcome[error ? 'failed' : 'completed']++;
+      } catch (caught) {
+        if (!(caught instanceof LeaseLostError)) throw caught;
+        outcome.lost++;
+      }
+    }),
+  );
+  return outcome;
+}
+
+/** The handler's answer as one entry per job; a wrong-sized answer fails every job, saying why. */
+function perJob(value: unknown, count: number): unknown[] {
+  if (value === undefined || value === null) return new Array<unknown>(count).fill(undefined);
+  if (Array.isArray(value) && value.length === count) return value;
+  const got = Array.isArray(value) ? `${value.length} entries` : typeof value;
+  const error = new ValidationError(`batch handler returned ${got}; expected nothing or one entry for each of its ${count} jobs`);
+  return new Array(count).fill(error);
+}
+
+async function releaseAll(queue: DatabaseQueue, jobs: Job[], outcome: BatchOutcome): Promise<void> {
+  await Promise.all(
+    jobs.map(async (job) => {
+      try {
+        await queue.releaseJob(job);
+        outcome.released++;
+      } catch (error) {
+        if (!(error instanceof LeaseLostError)) throw error;
+        outcome.lost++;
+      }
+    }),
+  );
+}

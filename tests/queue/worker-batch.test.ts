@@ -1,0 +1,156 @@
+/** Batch handlers and prefetch in the worker process, on a real server with real connections. */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseQueue, NonRetryableError, ValidationError } from '@/lib/queue/db-queue';
+import { Worker } from '@/lib/queue/worker';
+import type { Job } from '@/lib/queue/types';
+import { useTestDatabase } from '../helpers/db';
+import { countJobs, jobRow } from '../helpers/jobs';
+
+const db = useTestDatabase();
+let pool: pg.Pool;
+let queue: DatabaseQueue;
+/** Names of the queue's statements, in the order they were sent. */
+const statements: string[] = [];
+const workers: Worker[] = [];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) if (await check()) return;
+  throw new Error('condition not met in time');
+}
+
+beforeAll(() => {
+  pool = new pg.Pool({ connectionString: db.current.url, max: 6 });
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  (pool as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+    const name = (args[0] as { name?: string })?.name;
+    if (name) statements.push(name);
+    return query(...args);
+  };
+  queue = new DatabaseQueue({ pool });
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+  await db.current.pool.query('DELETE FROM job_queue');
+  statements.length = 0;
+});
+afterAll(async () => {
+  await queue.close();
+  await pool.end();
+});
+
+function worker(handlers: ConstructorParameters<typeof Worker>[0]['handlers'], options: Partial<ConstructorParameters<typeof Worker>[0]> = {}) {
+  const w = new Worker({ queue, connectionString: db.current.url, handlers, ...options });
+  workers.push(w);
+  return w;
+}
+
+describe('batch handlers', () => {
+  it('take up to `size` jobs per call in claim order; one statement completes a batch, one fails its failures', async () => {
+    const jobs = await queue.enqueueMany(Array.from({ length: 120 }, (_, n) => ({ jobType: 'BATCH', payload: { n }, priority: n < 10 ? 1 : 0 })));
+    const flaky = jobs[30]!.id;
+    const broken = jobs[31]!.id;
+    const calls: number[][] = [];
+    const w = worker({
+      BATCH: {
+        batch: {
+          size: 50,
+          handler: async (batch: Job<{ n: number }>[]) => {
+            calls.push(batch.map((j) => j.payload!.n));
+            return batch.map((j) =>
+              j.id === flaky ? new Error('try again') : j.id === broken ? new NonRetryableError('never') : { doubled: j.payload!.n * 2 });
+          },
+        },
+      },
+    });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status <> 'PROCESSING' AND attempts > 0")) === 120);
+    await w.stop();
+
+    expect(calls.map((c) => c.length)).toEqual([50, 50, 20]);
+    // Priority first, then enqueue order, as a per-job claim would have taken them.
+    expect(calls.flat()).toEqual([...Array.from({ length: 10 }, (_, n) => n), ...Array.from({ length: 110 }, (_, n) => n + 10)]);
+    expect(statements.filter((s) => s === 'conveyor.jobCompleteManyIfRunning')).toHaveLength(3);
+    expect(statements.filter((s) => s === 'conveyor.jobFailManyIfRunning')).toHaveLength(1);
+    expect(await jobRow(db.current.pool, jobs[7]!.id)).toMatchObject({ status: 'COMPLETED', result: { doubled: 14 } });
+    expect(await jobRow(db.current.pool, flaky)).toMatchObject({ status: 'PENDING', attempts: 1 });
+    expect((await jobRow(db.current.pool, flaky)).errors[0]).toMatchObject({ message: 'try again', kind: 'error' });
+    expect(await jobRow(db.current.pool, broken)).toMatchObject({ status: 'FAILED', result: { error: 'NonRetryableError: never' } });
+  });
+
+  it('a handler that throws fails every job of its batch; one that returns the wrong count says so', async () => {
+    await queue.enqueueMany(Array.from({ length: 4 }, () => ({ jobType: 'THROWS' })));
+    await queue.enqueueMany(Array.from({ length: 3 }, () => ({ jobType: 'MISCOUNTS' })));
+    const w = worker({
+      THROWS: { batch: { size: 10, handler: async () => { throw new Error('provider down'); } } },
+      MISCOUNTS: { batch: { size: 10, handler: async () => [1] } },
+    });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 1")) === 7);
+    const { rows } = await db.current.pool.query<{ job_type: string; message: string }>(
+      `SELECT job_type, errors -> 0 ->> 'message' AS message FROM job_queue ORDER BY job_type`,
+    );
+    expect(rows.filter((r) => r.job_type === 'THROWS').map((r) => r.message)).toEqual(Array(4).fill('provider down'));
+    for (const r of rows.filter((r) => r.job_type === 'MISCOUNTS')) {
+      expect(r.message).toMatch(/returned 1 entries; expected nothing or one entry for each of its 3 jobs/);
+    }
+  });
+
+  it('a job cancelled while its batch runs is counted lost and stays CANCELLED; the others complete', async () => {
+    const jobs = await queue.enqueueMany(Array.from({ length: 3 }, () => ({ jobType: 'CANCEL_MID' })));
+    let ended: unknown = null;
+    const w = worker({
+      CANCEL_MID: {
+        batch: {
+          size: 3,
+          handler: async () => {
+            await queue.cancelJob(jobs[1]!.id);
+            return ['a', 'b', 'c'];
+          },
+        },
+      },
+    });
+    w.on('batch:end', (_jobs, outcome) => (ended = outcome));
+    await w.start();
+    await until(() => ended !== null);
+    expect(ended).toEqual({ completed: 2, failed: 0, released: 0, lost: 1 });
+    expect((await jobRow(db.current.pool, jobs[1]!.id)).status).toBe('CANCELLED');
+    expect((await jobRow(db.current.pool, jobs[2]!.id)).result).toBe('c');
+  });
+
+  it('refuses a bad definition with a ValidationError naming the type', () => {
+    expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 0, handler: async () => {} } } } })).toThrow(ValidationError);
+    expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 5 } } as never } })).toThrow(/BAD/);
+  });
+});
+
+describe('prefetch', () => {
+  it('claims ahead into a buffer: more jobs claimed than slots, fewer claim statements than jobs', async () => {
+    await queue.enqueueMany(Array.from({ length: 200 }, (_, n) => ({ jobType: 'PF', payload: { n } })));
+    const order: number[] = [];
+    const w = worker({ PF: { concurrency: 2, prefetch: 20, handler: async (job: Job<{ n: number }>) => void order.push(job.payload!.n) } });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 200);
+    expect(order).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    expect(statements.filter((s) => s === 'conveyor.jobClaimAvailable').length).toBeLessThanOrEqual(200 / 20 + 5);
+  });
+
+  it('keeps buffered jobs leased by heartbeat and hands them back untouched on stop()', async () => {
+    await queue.enqueueMany(Array.from({ length: 10 }, () => ({ jobType: 'PF_STOP' })));
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const w = worker({ PF_STOP: { concurrency: 1, prefetch: 5, handler: () => blocked } }, { leaseMs: 1_000, shutdownTimeoutMs: 5_000 });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 6);
+    await sleep(1_500); // past the first lease: only heartbeats keep the buffered ones
+    await queue.rescueExpired();
+    expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(6);
+    const stopping = w.stop();
+    release();
+    await stopping;
+    expect(await countJobs(db.current.pool, "status = 'COMPLETED'")).toBe(1);
+    // The five prefetched ones are PENDING again with their attempt not counted.
+    expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(9);
+  });
+});
