@@ -22,7 +22,8 @@ import { useTestDatabase } from '../helpers/db';
 const db = useTestDatabase();
 const BACKLOG = 1_000_000;
 
-/** The statements a busy queue runs all the time; each must be recorded and must plan cheaply. */
+/** The statements a busy queue runs all the time, then the reads behind the admin page and metrics
+ * (polled every few seconds); each must be recorded and must plan cheaply. */
 const HOT = [
   'conveyor.jobInsertMany',
   'conveyor.jobInsertManySkippingTaken',
@@ -48,6 +49,11 @@ const HOT = [
   'conveyor.scheduleListEnabled',
   'conveyor.jobGetOldestPending',
   'conveyor.jobListRecent',
+  'conveyor.jobStatusEstimates',
+  'conveyor.jobCountActiveCapped',
+  'conveyor.jobCountActiveByType',
+  'conveyor.jobCountFinishedPerMinute',
+  'conveyor.jobListFailed',
 ];
 
 interface Recorded { text: string; values: unknown[] }
@@ -127,6 +133,10 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.getJob(a!.id);
   await q.oldestPendingJob();
   await q.listJobs({ limit: 20 });
+  await q.getQueueStats();
+  await q.countActiveByType();
+  await q.getThroughput(60);
+  await q.listFailedJobs({ limit: 25 });
 }
 
 interface PlanCost { jit: boolean; cost: number }
