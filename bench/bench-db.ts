@@ -7,6 +7,7 @@
  * its commits. With DATABASE_URL set, that server is used instead; either way its settings are
  * printed, and a server that does not sync its commits is refused unless BENCH_ALLOW_NONDURABLE=1.
  */
+import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { startScratchCluster, stopScratchClusterAtExit } from '../scripts/db/scratch-cluster';
 
@@ -45,6 +46,15 @@ async function checkDurability(url: string, server: string): Promise<void> {
   process.exit(1);
 }
 
+/** The code measured: HEAD, and whether src/ differs from it (figures of uncommitted code say so). */
+function codeVersion(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown (no git)';
+  const dirty = git('status', '--porcelain', '--', 'src', 'prisma').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/ or prisma/' : ''}`;
+}
+
 /**
  * A fresh database called `name` on the server to measure: DATABASE_URL's when set, else a
  * durable scratch cluster started now and stopped and deleted when the process ends.
@@ -58,6 +68,7 @@ export async function benchDatabase(name: string): Promise<string> {
     adminUrl = cluster.url;
     server = `durable scratch cluster in ${cluster.dir} (PostgreSQL's defaults; deleted at exit)`;
   }
+  console.log(`code: ${codeVersion()}`);
   await checkDurability(adminUrl, server);
   return freshDatabase(adminUrl, name);
 }
