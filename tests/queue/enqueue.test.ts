@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
+import { enqueueSchema, isPlainEnqueue } from '@/lib/queue/job-input';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, expectJobCount, jobRow } from '../helpers/jobs';
 
@@ -183,3 +184,22 @@ describe('static seed API', () => {
   });
 });
 
+
+describe('the fast path of enqueue validation', () => {
+  it('accepts nothing the schema refuses, and takes the common shapes', () => {
+    const inputs: unknown[] = [
+      { jobType: 'A' }, { jobType: 'A', payload: { n: 1 } }, { jobType: 'A', priority: 1_000_000, maxAttempts: 1_000 },
+      { jobType: 'A', priority: -1_000_000, maxAttempts: 1, payload: undefined },
+      { jobType: '' }, { jobType: 'a b' }, { jobType: 'x'.repeat(65) }, { jobType: 7 }, {},
+      { jobType: 'A', priority: 1.5 }, { jobType: 'A', priority: 1_000_001 }, { jobType: 'A', priority: Number.NaN },
+      { jobType: 'A', priority: '1' }, { jobType: 'A', maxAttempts: 0 }, { jobType: 'A', maxAttempts: 1_001 },
+      { jobType: 'A', maxAttempts: Infinity }, { jobType: 'A', extra: 1 }, { jobType: 'A', delayMs: 5 },
+      Object.assign(Object.create({ inherited: true }), { jobType: 'A' }), [{ jobType: 'A' }], null, 'A',
+      new (class Job { jobType = 'A'; })(),
+    ];
+    for (const input of inputs) {
+      if (isPlainEnqueue(input)) expect(enqueueSchema.safeParse(input).success, JSON.stringify(input)).toBe(true);
+    }
+    expect(inputs.slice(0, 4).every((input) => isPlainEnqueue(input))).toBe(true);
+  });
+});

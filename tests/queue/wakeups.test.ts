@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from '@/lib/queue/db-queue';
 import { newJobId } from '@/lib/queue/job-id';
-import { JOBS_CHANNEL } from '@/lib/queue/queries/jobs-write';
+import { JOBS_CHANNEL } from '@/lib/queue/queries/jobs-insert';
 import { Wakeups } from '@/lib/queue/wakeups';
 import { useTestDatabase } from '../helpers/db';
 

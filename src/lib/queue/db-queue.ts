@@ -36,9 +36,12 @@ import {
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read';
 import {
-  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFindKeyHolders, jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobFailManyIfRunning, jobInsertMany,
-  jobNotifyReady, jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning, type InsertedJobRow, type NewJobRow,
+  jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobCompleteIfRunning,
+  jobCompleteIfRunningWithFollowUps, jobFailManyIfRunning, jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning,
 } from './queries/jobs-write';
+import {
+  carriesKeys, jobFindKeyHolders, jobInsertMany, jobInsertManySkippingTaken, jobNotifyReady, type InsertedJobRow, type NewJobRow,
+} from './queries/jobs-insert';
 import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
 import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
 import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules';
@@ -174,8 +177,18 @@ export class DatabaseQueue {
   private async insert(db: SqlExecutor, jobs: NewJobRow[], now: Date | null, inCallersTx: boolean): Promise<InsertedJobRow[]> {
     const leading = inCallersTx || this.wakeups.takeLeading();
     try {
-      const inserted = await jobInsertMany(db, { jobs, now, notify: leading });
-      if (!leading) this.wakeups.announce(new Set(inserted.filter((r) => r.run_at <= r.created_at).map((r) => r.job_type)));
+      let inserted: InsertedJobRow[];
+      let readyTypes: string[];
+      if (carriesKeys(jobs)) {
+        inserted = await jobInsertManySkippingTaken(db, { jobs, now, notify: leading });
+        readyTypes = inserted.filter((r) => r.run_at <= r.created_at).map((r) => r.job_type);
+      } else {
+        readyTypes = [...new Set(jobs.filter((job) => isDueNow(job, now)).map((job) => job.job_type))];
+        const notify = leading && readyTypes.length > 0 ? readyTypes.join(',') : null;
+        const answer = await jobInsertMany(db, { jobs, now, readyTypes: notify });
+        inserted = jobs.map((job) => plainInsertedRow(job, answer.created_at, now));
+      }
+      if (!leading) this.wakeups.announce(new Set(readyTypes));
       return inserted;
     } finally {
       if (leading && !inCallersTx) this.wakeups.leadingDone();
@@ -713,6 +726,25 @@ const typeLimitsSchema = z
   .strict();
 
 const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;
+
+/**
+ * Whether a new job is claimable at once, so worth a NOTIFY. Judged on this process's clock: a
+ * wrong guess near the boundary costs one spurious wake-up or leaves the job to the next poll.
+ */
+function isDueNow(job: NewJobRow, clockNow: Date | null): boolean {
+  if (job.delay_ms) return false;
+  return job.run_at === null || new Date(job.run_at).getTime() <= (clockNow ?? new Date()).getTime();
+}
+
+/**
+ * What a plain insert stored for a job, without reading it back: created_at is the transaction's
+ * now(), and run_at is computed as the INSERT computed it (its scheduledFor, else now plus delay).
+ */
+function plainInsertedRow(job: NewJobRow, createdAt: Date, clockNow: Date | null): InsertedJobRow {
+  const base = (clockNow ?? createdAt).getTime();
+  const runAt = job.run_at !== null ? new Date(job.run_at) : new Date(base + (job.delay_ms ?? 0));
+  return { id: job.id, job_type: job.job_type, run_at: runAt, created_at: createdAt, dedupe_key: null, unique_key: null };
+}
 
 /**
  * The same job twice in one batch: only the first asker's request is sent; the second misses, as

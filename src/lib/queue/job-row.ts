@@ -1,4 +1,4 @@
-import type { InsertedJobRow, NewJobRow } from './queries/jobs-write';
+import type { InsertedJobRow, NewJobRow } from './queries/jobs-insert';
 import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types';
 
 /** The table's columns, in the order every statement returns them. */

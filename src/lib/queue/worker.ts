@@ -34,7 +34,7 @@ import { z } from 'zod';
 import { Batcher } from './batcher';
 import { ValidationError } from './errors';
 import type { DatabaseQueue } from './db-queue';
-import { JOBS_CHANNEL } from './queries/jobs-write';
+import { JOBS_CHANNEL } from './queries/jobs-insert';
 import { DEFAULTS } from './config';
 import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch';
 import { runJob, type JobHandler, type JobOutcome } from './run-job';

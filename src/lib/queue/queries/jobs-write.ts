@@ -7,139 +7,10 @@
 import type { SqlExecutor } from '../executor';
 import { DEFAULTS } from '../config';
 import { JOB_COLUMNS, type JobRow } from '../job-row';
+import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert';
 
 /** The most jobs one claim may ask for: a constant in the claim's text (see jobClaimAvailable). */
 const CLAIM_LIMIT_CEILING = DEFAULTS.claimBatchMax;
-
-export interface NewJobRow {
-  id: string;
-  job_type: string;
-  /** The payload already serialized (and size-checked) as JSON, or null for none. */
-  payloadJson: string | null;
-  priority: number;
-  max_attempts: number;
-  run_at: string | null;
-  delay_ms: number | null;
-  concurrency_key: string | null;
-  dedupe_key: string | null;
-  /** With dedupe_key: the key holds for fixed windows of this length instead of while active. */
-  dedupe_window_ms: number | null;
-  unique_key: string | null;
-}
-
-/**
- * One JSON array of the rows, splicing each payload's JSON in as is rather than re-encoding it,
- * and leaving out null fields (jsonb_to_recordset reads a missing key as null): most jobs set
- * none of the optional columns, and the server parses every byte sent.
- */
-function rowsAsJsonArray(jobs: NewJobRow[]): string {
-  const parts = jobs.map(({ payloadJson, ...fields }) => {
-    let json = '{';
-    for (const [key, value] of Object.entries(fields)) {
-      if (value !== null && value !== undefined) json += `"${key}":${JSON.stringify(value)},`;
-    }
-    return `${json}"payload":${payloadJson ?? 'null'}}`;
-  });
-  return `[${parts.join(',')}]`;
-}
-
-/**
- * INSERT of any number of jobs from one jsonb array (`jobsParam`), shared by enqueue and by
- * completion with follow-ups. The rows travel as one parameter, so one job and ten thousand cost
- * one round trip and one plan, and the same text works through a Prisma transaction.
- */
-const NEW_JOB_RECORD = `id uuid, job_type text, payload jsonb, priority int, max_attempts int, run_at timestamptz,
-  delay_ms bigint, concurrency_key text, dedupe_key text, dedupe_window_ms bigint, unique_key text`;
-
-/**
- * `skipTaken`: rows whose dedupe or unique key is taken are skipped (ON CONFLICT DO NOTHING), not
- * errors. Only rows that carry a key can conflict (ids are fresh UUIDv7s), and speculative
- * insertion costs about 30 % more per row, so plain enqueues go without it.
- */
-const insertJobsFromJson = (jobsParam: string, nowParam: string, p: { skipTaken: boolean; where?: string }) => `
-  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key)
-  SELECT j.id, j.job_type, j.payload, j.priority, j.max_attempts,
-         coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond'),
-         j.concurrency_key,
-         CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END,
-         coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now())))
-    FROM jsonb_to_recordset(${jobsParam}::jsonb) AS j(${NEW_JOB_RECORD})
-  ${p.where ?? ''}
-  ${p.skipTaken ? 'ON CONFLICT DO NOTHING' : ''}`;
-
-/** Whether an insert of these rows must skip rows whose key is taken. */
-export const carriesKeys = (jobs: NewJobRow[]) => jobs.some((j) => j.dedupe_key !== null || j.unique_key !== null);
-
-/**
- * For jobs an INSERT skipped (ON CONFLICT DO NOTHING): the job that holds their dedupe or unique
- * key now, by input position. A key whose holder finished meanwhile finds nothing.
- */
-export async function jobFindKeyHolders(
-  db: SqlExecutor,
-  p: { jobs: (NewJobRow & { idx: number })[]; now: Date | null },
-): Promise<(JobRow & { idx: number })[]> {
-  return db.query<JobRow & { idx: number }>(
-    `SELECT DISTINCT ON (j.idx) j.idx, q.*
-       FROM jsonb_to_recordset($1::jsonb) AS j(idx int, ${NEW_JOB_RECORD})
-       JOIN job_queue q
-         ON (j.dedupe_window_ms IS NULL AND q.dedupe_key = j.dedupe_key AND q.status IN ('PENDING', 'PROCESSING'))
-         OR q.unique_key = coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce($2::timestamptz, now())))
-      ORDER BY j.idx`,
-    [rowsAsJsonArray(p.jobs), p.now],
-    'conveyor.jobFindKeyHolders',
-  );
-}
-
-/** The LISTEN/NOTIFY channel: the payload names the job types that became ready. */
-export const JOBS_CHANNEL = 'conveyor_jobs';
-
-/**
- * One NOTIFY per statement (never one per row), naming the types of the rows in `cte` that are
- * ready now, and none when no row is (or when `enabled` is false). Delivered when the transaction
- * commits, so a job enqueued in the caller's transaction wakes workers only once it exists for them.
- */
-const notifyReady = (cte: string, enabled = 'true') => `
-  SELECT CASE WHEN ${enabled} AND count(*) > 0 THEN pg_notify('${JOBS_CHANNEL}', string_agg(DISTINCT job_type, ',')) END
-    FROM ${cte} WHERE run_at <= now()`;
-
-/**
- * What an enqueue reads back: only what the database decided. The caller builds the rest of each
- * Job from its own input (newJobFromInsert), which halves the bytes of a bulk enqueue's answer.
- */
-export interface InsertedJobRow {
-  id: string;
-  job_type: string;
-  run_at: Date;
-  created_at: Date;
-  dedupe_key: string | null;
-  unique_key: string | null;
-}
-
-/**
- * ids come from the caller (UUIDv7, time-ordered) so results can be matched to the input.
- * `notify` false leaves waking workers to the caller (see wakeups.ts): a NOTIFY holds a
- * database-wide lock through its transaction's commit, so concurrent enqueues that each notify
- * commit one at a time instead of sharing a WAL flush.
- */
-export async function jobInsertMany(
-  db: SqlExecutor,
-  p: { jobs: NewJobRow[]; now: Date | null; notify: boolean },
-): Promise<InsertedJobRow[]> {
-  const skipTaken = carriesKeys(p.jobs);
-  return db.query<InsertedJobRow>(
-    `WITH inserted AS (${insertJobsFromJson('$1', '$2', { skipTaken })}
-                       RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key),
-          notified AS (${notifyReady('inserted', '$3::boolean')})
-     SELECT inserted.* FROM inserted, notified`,
-    [rowsAsJsonArray(p.jobs), p.now, p.notify],
-    skipTaken ? 'conveyor.jobInsertManySkippingTaken' : 'conveyor.jobInsertMany',
-  );
-}
-
-/** A NOTIFY of its own, for jobs whose INSERT left it out (wakeups.ts). */
-export async function jobNotifyReady(db: SqlExecutor, p: { types: string[] }): Promise<void> {
-  await db.query(`SELECT pg_notify('${JOBS_CHANNEL}', $1)`, [p.types.join(',')], 'conveyor.jobNotifyReady');
-}
 
 /**
  * Claims up to `limit` ready jobs. The CTE is a fence: it picks and locks exactly the rows it
@@ -260,13 +131,13 @@ export async function jobCompleteIfRunningWithFollowUps(
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
     `WITH completed AS (${COMPLETE_IF_RUNNING}
      ), follow_ups AS (
-       ${insertJobsFromJson('$5', '$4', { skipTaken: true, where: 'WHERE EXISTS (SELECT 1 FROM completed)' })}
+       ${insertKeyedJobs(5, '$4', 'WHERE EXISTS (SELECT 1 FROM completed)')}
        RETURNING ${JOB_COLUMNS}
      ), notified AS (${notifyReady('follow_ups')})
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [p.id, p.attempt, p.result, p.now, rowsAsJsonArray(p.followUps)],
+    [p.id, p.attempt, p.result, p.now, ...newJobColumns(p.followUps)],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
