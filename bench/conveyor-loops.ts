@@ -100,6 +100,32 @@ export async function workerCompletes(url: string, jobs: number, concurrency: nu
 }
 
 /**
+ * The worker process with a batch handler: `concurrency` slots, each taking up to `size` jobs per
+ * handler call; seconds until `jobs` jobs are completed (the batch's completion statement
+ * committed).
+ */
+export async function workerBatchCompletes(url: string, jobs: number, concurrency: number, size: number): Promise<number> {
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: concurrency + 2 });
+  const worker = new Worker({
+    queue,
+    connectionString: url,
+    handlers: { BENCH: { concurrency, batch: { size, handler: async (batch) => batch.map(() => ({ ok: true })) } } },
+  });
+  let done = 0;
+  const allDone = new Promise<void>((resolve) => {
+    worker.on('batch:end', (_jobs, outcome) => { done += outcome.completed; if (done >= jobs) resolve(); });
+  });
+  worker.on('error', (error) => console.error(`bench: worker error: ${error.message}`));
+  const start = process.hrtime.bigint();
+  await worker.start();
+  await allDone;
+  const seconds = msSince(start) / 1000;
+  await worker.stop();
+  await queue.close();
+  return seconds;
+}
+
+/**
  * Serverless drains: `invocations` cron invocations at once, each with a queue of its own
  * (poolMax 1, as one function instance has) calling drainQueue once for up to `perInvocation`
  * jobs, with a budget that never ends it first. Returns the jobs completed.

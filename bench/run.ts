@@ -7,15 +7,16 @@
  *   BENCH_BACKLOGS=20000,100000 BENCH_ROUNDS=1 npm run bench
  *
  * Sections: enqueue (bulk, single), per-job processing (worker process, the library's claim loops,
- * raw claim loops), enqueue-to-start latency, backlog tiers (tiers.ts), reads at a million jobs
- * (reads.ts); then one summary table (report.ts). Each pair is the best of BENCH_ROUNDS rounds.
+ * raw claim loops), batched processing (batch handler, raw claim-50 loops), enqueue-to-start
+ * latency, backlog tiers (tiers.ts), reads at a million jobs (reads.ts); then one summary table
+ * (report.ts). Each pair is the best of BENCH_ROUNDS rounds.
  */
 import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
 import { benchDatabase, checkpoint, fmtInt, timed } from './bench-db';
-import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerCompletes, workerLatency } from './conveyor-loops';
-import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
+import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerBatchCompletes, workerCompletes, workerLatency } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain, rawDrainBatched, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
 import { readsAt } from './reads';
 import { latencyRows, printSummary, readRows, throughputRow, tierRows, yardstickRow, type SummaryRow } from './report';
 import { runTiers } from './tiers';
@@ -112,16 +113,21 @@ async function processingRows(): Promise<void> {
 }
 
 /**
- * The raw claim-50 loop: the yardstick for handlers that take a batch of jobs at once. The
- * worker's batch-handler row belongs next to this one, measured on the same setup.
+ * Batched processing: the worker with a batch handler of 50 (one claim and one completion
+ * statement per batch) against the raw loop that claims 50 and completes them in one UPDATE.
  */
-async function rawClaim50Row(): Promise<void> {
+async function batchedRows(): Promise<void> {
+  section(`batched processing (${fmtInt(JOBS)} jobs, ${WORKERS} at once, 50 a batch)`);
+  await pair('worker batch handler, size 50 vs raw claim-50 + one UPDATE', JOBS, () => loadBoth(JOBS),
+    () => workerBatchCompletes(url, JOBS, WORKERS, 50),
+    () => timedJobs('raw batched loop', JOBS, () => rawDrainBatched(url, WORKERS, 50, JOBS)));
+  // Per-job completions after a claim of 50: what a hand-written loop without batching does.
   let best = Infinity;
   for (let round = 0; round < ROUNDS; round++) {
     await loadBoth(JOBS);
     best = Math.min(best, await timedJobs('raw claim-50 loop', JOBS, () => rawDrain(url, WORKERS, 50)));
   }
-  const row = yardstickRow(`raw claim-50 loop, ${WORKERS} connections`, JOBS / best);
+  const row = yardstickRow(`raw claim-50, one UPDATE per job, ${WORKERS} connections`, JOBS / best);
   console.log(`  ${row.name}: ${row.raw} jobs/s`);
   summary.push(row);
 }
@@ -140,7 +146,7 @@ console.log(`bench: ${fmtInt(JOBS)} jobs, ${WORKERS} at once, best of ${ROUNDS} 
   `backlogs ${BACKLOGS.map(fmtInt).join(', ')} (${fmtInt(TIER_JOBS)} jobs each); read the ratios, not the absolute figures`);
 await enqueueRows();
 await processingRows();
-await rawClaim50Row();
+await batchedRows();
 await latencySection();
 
 section(`backlog tiers (${fmtInt(TIER_JOBS)} jobs from each backlog; worker, ${WORKERS} drain invocations, ${WORKERS} raw loops)`);

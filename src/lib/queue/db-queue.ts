@@ -347,21 +347,7 @@ export class DatabaseQueue {
     const now = nowParam(this.clock);
     if (followUps.length === 0 && isClaimedJob(jobRef) && attempt !== null) {
       const changed = await this.completions.call({ id, attempt, result: stored });
-      if (!changed) throw await this.explainMiss(id, attempt, 'complete');
-      this.claims.delete(id);
-      const job: Job = {
-        ...jobRef,
-        status: 'COMPLETED',
-        payload: null,
-        result: stored === null ? null : JSON.parse(stored),
-        lockedUntil: null,
-        lockedBy: null,
-        progress: (changed.progress ?? null) as Job['progress'],
-        updatedAt: new Date(changed.updated_at),
-        completedAt: new Date(changed.completed_at),
-      };
-      this.events.emit('job:completed', job);
-      return job;
+      return this.completedOrThrow(jobRef, stored, changed);
     }
     const rows =
       followUps.length === 0
@@ -397,14 +383,58 @@ export class DatabaseQueue {
    * characters), never the payload.
    */
   async failJob(jobRef: JobRef, error: unknown): Promise<Job> {
+    const request = this.failureRequest(jobRef, error);
+    return this.failedOrThrow(request, await this.failures.call(request));
+  }
+
+  /**
+   * Completes claimed jobs in one statement of their own, now (a batch handler's jobs), each
+   * fenced by its attempt. Answers each job in order: the completed Job, or the error completeJob
+   * would have thrown for it (LeaseLostError when it was taken away meanwhile).
+   */
+  async completeJobs(jobs: Job[], results: unknown[]): Promise<(Job | QueueError)[]> {
+    const stored = jobs.map((_, i) => toStoredJson(results[i], 'result', this.options.maxPayloadBytes));
+    const changes = await this.completeMany(jobs.map((job, i) => ({ id: parseJobId(job.id), attempt: job.attempts, result: stored[i]! })));
+    return Promise.all(jobs.map((job, i) => this.completedOrThrow(job, stored[i]!, changes[i]).catch(asQueueError)));
+  }
+
+  /** Fails claimed jobs in one statement of their own, now; answers as completeJobs does. */
+  async failJobs(jobs: Job[], errors: unknown[]): Promise<(Job | QueueError)[]> {
+    const requests = jobs.map((job, i) => this.failureRequest(job, errors[i]));
+    const rows = await this.failMany(requests);
+    return Promise.all(requests.map((request, i) => this.failedOrThrow(request, rows[i]).catch(asQueueError)));
+  }
+
+  /** A claimed job's completion as its caller sees it, from what the statement changed. */
+  private async completedOrThrow(claimed: Job, stored: string | null, changed: CompletionChanges | undefined): Promise<Job> {
+    if (!changed) throw await this.explainMiss(claimed.id, claimed.attempts, 'complete');
+    this.claims.delete(claimed.id);
+    const job: Job = {
+      ...claimed,
+      status: 'COMPLETED',
+      payload: null,
+      result: stored === null ? null : JSON.parse(stored),
+      lockedUntil: null,
+      lockedBy: null,
+      progress: (changed.progress ?? null) as Job['progress'],
+      updatedAt: new Date(changed.updated_at),
+      completedAt: new Date(changed.completed_at),
+    };
+    this.events.emit('job:completed', job);
+    return job;
+  }
+
+  private failureRequest(jobRef: JobRef, error: unknown): FailureRequest {
     const { id, attempt } = this.resolveRef(jobRef);
     const nonRetryable = error instanceof NonRetryableError;
-    const message = errorText(error);
-    const row = await this.failures.call({ id, attempt, message, kind: nonRetryable ? 'non_retryable' : 'error', final: nonRetryable });
-    if (!row) throw await this.explainMiss(id, attempt, 'fail');
-    this.claims.delete(id);
+    return { id, attempt, message: errorText(error), kind: nonRetryable ? 'non_retryable' : 'error', final: nonRetryable };
+  }
+
+  private async failedOrThrow(request: FailureRequest, row: JobRow | undefined): Promise<Job> {
+    if (!row) throw await this.explainMiss(request.id, request.attempt, 'fail');
+    this.claims.delete(request.id);
     const job = rowToJob(row);
-    this.events.emit('job:failed', job, { willRetry: job.status === 'PENDING', error: message });
+    this.events.emit('job:failed', job, { willRetry: job.status === 'PENDING', error: request.message });
     return job;
   }
 
@@ -734,6 +764,12 @@ const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof Q
 function isDueNow(job: NewJobRow, clockNow: Date | null): boolean {
   if (job.delay_ms) return false;
   return job.run_at === null || new Date(job.run_at).getTime() <= (clockNow ?? new Date()).getTime();
+}
+
+/** completeJobs/failJobs answer a job's own refusal in its place instead of throwing for all. */
+function asQueueError(error: unknown): QueueError {
+  if (error instanceof QueueError) return error;
+  throw error;
 }
 
 /**

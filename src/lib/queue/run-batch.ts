@@ -11,11 +11,12 @@
  * The handler returns nothing (every job completes with a null result) or one entry per job, in
  * order: a value completes that job with it as result, an Error fails that job alone (a
  * NonRetryableError fails it for good). Throwing, or outliving the task's timeout, fails the whole
- * batch. The batch's completions go to the database in one statement and its failures in another,
+ * batch. The batch's completions go to the database in one statement and its failures in another
+ * (completeJobs, failJobs: sent at once, not queued behind other slots' statements),
  * each job still fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued)
  * changes nothing and is counted as lost.
  */
-import { JobTimeoutError, LeaseLostError, ValidationError } from './errors';
+import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors';
 import type { DatabaseQueue } from './db-queue';
 import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job';
 import type { Job } from './types';
@@ -58,22 +59,20 @@ export async function runBatch<P>(
     await releaseAll(queue, jobs, outcome);
     return outcome;
   }
-  const results = settled.ok ? perJob(settled.value, jobs.length) : null;
-  // Called together, so the queue sends the completions as one statement and the failures as one.
-  await Promise.all(
-    jobs.map(async (job, i) => {
-      const result = results ? results[i] : undefined;
-      const error = !settled.ok ? settled.error : result instanceof Error ? result : null;
-      try {
-        if (error) await queue.failJob(job, error);
-        else await queue.completeJob(job, result);
-        outcome[error ? 'failed' : 'completed']++;
-      } catch (caught) {
-        if (!(caught instanceof LeaseLostError)) throw caught;
-        outcome.lost++;
-      }
-    }),
-  );
+  const results = settled.ok ? perJob(settled.value, jobs.length) : jobs.map(() => settled.error);
+  const failed = jobs.map((_, i) => !settled.ok || results[i] instanceof Error);
+  const split = <T>(items: T[], wantFailed: boolean) => items.filter((_, i) => failed[i] === wantFailed);
+  const answers = await Promise.all([
+    split(jobs, false).length > 0 ? queue.completeJobs(split(jobs, false), split(results, false)) : [],
+    split(jobs, true).length > 0 ? queue.failJobs(split(jobs, true), split(results, true)) : [],
+  ]);
+  for (const [i, answered] of answers.entries()) {
+    for (const answer of answered) {
+      // Taken away meanwhile (cancelled, rescued, deleted): its new owner decides.
+      if (answer instanceof QueueError) outcome.lost++;
+      else outcome[i === 0 ? 'completed' : 'failed']++;
+    }
+  }
   return outcome;
 }
 

@@ -110,7 +110,7 @@ interface Task {
   running: Map<string, Job>;
   /** Slots asleep until a NOTIFY, a poll or stop(). */
   idle: (() => void)[];
-  /** Hungry slots' claims, batched: one statement serves every slot waiting when it is sent. */
+  /** Hungry slots' claims, batched: one statement serves every slot waiting when it is sent (per-job tasks). */
   claims: Batcher<void, ClaimAnswer>;
   /** Bumped by every wake, so a slot whose empty claim raced a NOTIFY claims again instead of sleeping. */
   wakes: number;
@@ -230,7 +230,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async slot(task: Task): Promise<void> {
     while (this.state === 'running') {
-      const answer: ClaimAnswer = task.buffer.length > 0 ? { job: task.buffer.shift()! } : await task.claims.call();
+      const answer: ClaimAnswer = task.buffer.length > 0
+        ? { job: task.buffer.shift()! }
+        // A batch slot claims for itself: one claim per slot keeps the slots out of step, so their
+        // claims and completions overlap instead of all waiting on one shared claim.
+        : 'batchSize' in task.run ? (await this.claimFor(task, 1))[0]! : await task.claims.call();
       if (!answer.job) {
         if (this.state === 'running' && task.wakes === answer.wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
         continue;
