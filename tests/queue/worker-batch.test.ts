@@ -154,3 +154,26 @@ describe('prefetch', () => {
     expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(9);
   });
 });
+
+describe('prefetch and cancellation', () => {
+  it('drops a prefetched job that was cancelled before it ran: its handler never sees it', async () => {
+    const jobs = await queue.enqueueMany(Array.from({ length: 4 }, (_, n) => ({ jobType: 'PF_CANCEL', payload: { n } })));
+    let release: () => void = () => {};
+    const first = new Promise<void>((resolve) => (release = resolve));
+    const seen: number[] = [];
+    const w = worker({
+      PF_CANCEL: { concurrency: 1, prefetch: 3, handler: async (job: Job<{ n: number }>) => {
+        seen.push(job.payload!.n);
+        if (job.payload!.n === 0) await first;
+      } },
+    }, { leaseMs: 1_000 });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 4);
+    await queue.cancelJob(jobs[2]!.id);
+    await sleep(700); // at least one heartbeat (every leaseMs / 3)
+    release();
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 3);
+    expect(seen).toEqual([0, 1, 3]);
+    expect((await jobRow(db.current.pool, jobs[2]!.id)).status).toBe('CANCELLED');
+  });
+});

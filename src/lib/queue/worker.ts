@@ -313,7 +313,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held = this.tasks.flatMap((t) => [...t.running.values(), ...t.buffer]);
     if (held.length === 0) return;
     try {
-      await this.queue.extendLeases(held, this.options.leaseMs);
+      const kept = await this.queue.extendLeases(held, this.options.leaseMs);
+      // A prefetched job taken away meanwhile (cancelled, rescued) is dropped before it runs;
+      // only jobs this heartbeat asked about are judged (others joined the buffer since).
+      const asked = new Set(held.map((job) => job.id));
+      for (const task of this.tasks) task.buffer = task.buffer.filter((job) => !asked.has(job.id) || kept.has(job.id));
     } catch (error) {
       this.emit('error', error as Error);
     }
