@@ -75,45 +75,26 @@ export async function claimLoops(url: string, loops: number, batch: number): Pro
 
 /**
  * The worker process at `concurrency`: seconds from start() until `jobs` jobs are completed (their
- * completion committed, not just their handler returned). It is stopped after the clock stops; the
- * few jobs it holds then finish or are released, so the table is left with nothing PROCESSING.
+ * completion committed, not just their handler returned). With `batchSize`, each slot takes that
+ * many jobs per handler call. It is stopped after the clock stops; the few jobs it holds then
+ * finish or are released, so the table is left with nothing PROCESSING.
  */
-export async function workerCompletes(url: string, jobs: number, concurrency: number): Promise<number> {
+export async function workerCompletes(
+  url: string,
+  jobs: number,
+  concurrency: number,
+  options: { batchSize?: number; prefetch?: number } = {},
+): Promise<number> {
   const queue = new DatabaseQueue({ connectionString: url, poolMax: concurrency + 2 });
-  const worker = new Worker({
-    queue,
-    connectionString: url,
-    handlers: { BENCH: { concurrency, handler: async () => ({ ok: true }) } },
-  });
+  const task = options.batchSize
+    ? { concurrency, batch: { size: options.batchSize, handler: async (batch: unknown[]) => batch.map(() => ({ ok: true })) } }
+    : { concurrency, prefetch: options.prefetch ?? 0, handler: async () => ({ ok: true }) };
+  const worker = new Worker({ queue, connectionString: url, handlers: { BENCH: task } });
   let done = 0;
   const allDone = new Promise<void>((resolve) => {
-    worker.on('job:end', (_job, outcome) => { if (outcome === 'completed' && ++done === jobs) resolve(); });
-  });
-  worker.on('error', (error) => console.error(`bench: worker error: ${error.message}`));
-  const start = process.hrtime.bigint();
-  await worker.start();
-  await allDone;
-  const seconds = msSince(start) / 1000;
-  await worker.stop();
-  await queue.close();
-  return seconds;
-}
-
-/**
- * The worker process with a batch handler: `concurrency` slots, each taking up to `size` jobs per
- * handler call; seconds until `jobs` jobs are completed (the batch's completion statement
- * committed).
- */
-export async function workerBatchCompletes(url: string, jobs: number, concurrency: number, size: number): Promise<number> {
-  const queue = new DatabaseQueue({ connectionString: url, poolMax: concurrency + 2 });
-  const worker = new Worker({
-    queue,
-    connectionString: url,
-    handlers: { BENCH: { concurrency, batch: { size, handler: async (batch) => batch.map(() => ({ ok: true })) } } },
-  });
-  let done = 0;
-  const allDone = new Promise<void>((resolve) => {
-    worker.on('batch:end', (_jobs, outcome) => { done += outcome.completed; if (done >= jobs) resolve(); });
+    const count = (completed: number) => { done += completed; if (done >= jobs) resolve(); };
+    worker.on('job:end', (_job, outcome) => count(outcome === 'completed' ? 1 : 0));
+    worker.on('batch:end', (_jobs, outcome) => count(outcome.completed));
   });
   worker.on('error', (error) => console.error(`bench: worker error: ${error.message}`));
   const start = process.hrtime.bigint();

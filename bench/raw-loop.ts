@@ -23,6 +23,9 @@ const RAW_CLAIM = `
               ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED)
   UPDATE raw_jobs r SET status = 'PROCESSING' FROM c WHERE r.id = c.id RETURNING r.id, r.payload`;
 const RAW_COMPLETE = `UPDATE raw_jobs SET status = 'COMPLETED', result = $2, payload = NULL WHERE id = $1`;
+const RAW_COMPLETE_MANY = `
+  UPDATE raw_jobs r SET status = 'COMPLETED', result = d.result::jsonb, payload = NULL
+    FROM unnest($1::bigint[], $2::text[]) AS d(id, result) WHERE r.id = d.id`;
 const RAW_CHANNEL = 'raw_jobs';
 
 /** One pool of one connection per loop, as separate processes would have. */
@@ -77,8 +80,11 @@ export async function rawRestoreBacklog(pool: pg.Pool, backlog: number): Promise
 /** Jobs the loops may still take: shared, so `maxJobs` in all are completed, not one more. */
 interface Budget { left: number }
 
-/** One loop: claim up to `batch` jobs with SKIP LOCKED, complete each, until the budget or the table is empty. */
-async function rawLoop(pool: pg.Pool, batch: number, budget: Budget): Promise<number> {
+/**
+ * One loop: claim up to `batch` jobs with SKIP LOCKED, then complete each in a statement of its
+ * own, or all of them in one UPDATE (`together`), until the budget or the table is empty.
+ */
+async function rawLoop(pool: pg.Pool, batch: number, budget: Budget, together: boolean): Promise<number> {
   let done = 0;
   for (;;) {
     const want = Math.min(batch, budget.left);
@@ -87,41 +93,21 @@ async function rawLoop(pool: pg.Pool, batch: number, budget: Budget): Promise<nu
     const { rows } = await pool.query<{ id: string }>(RAW_CLAIM, ['BENCH', want]);
     budget.left += want - rows.length;
     if (rows.length === 0) return done;
-    for (const row of rows) await pool.query(RAW_COMPLETE, [row.id, JSON.stringify({ ok: true })]);
+    const result = JSON.stringify({ ok: true });
+    if (together) await pool.query(RAW_COMPLETE_MANY, [rows.map((r) => r.id), rows.map(() => result)]);
+    else for (const row of rows) await pool.query(RAW_COMPLETE, [row.id, result]);
     done += rows.length;
   }
 }
 
-/** `loops` raw loops side by side, each on its own connection; returns the jobs completed. */
-export async function rawDrain(url: string, loops: number, batch: number, maxJobs = Infinity): Promise<number> {
+/**
+ * `loops` raw loops side by side, each on its own connection; returns the jobs completed.
+ * `together`: each loop completes its claim in one UPDATE (the yardstick for batch handlers).
+ */
+export async function rawDrain(url: string, loops: number, batch: number, maxJobs = Infinity, together = false): Promise<number> {
   const budget = { left: maxJobs };
   return withConnections(url, loops, async (pools) =>
-    (await Promise.all(pools.map((p) => rawLoop(p, batch, budget)))).reduce((a, b) => a + b, 0));
-}
-
-/**
- * The batched yardstick: `loops` connections, each claiming `batch` rows and completing all of
- * them in one UPDATE (each row its own result), until `maxJobs` are done or none are left.
- */
-export async function rawDrainBatched(url: string, loops: number, batch: number, maxJobs: number): Promise<number> {
-  const budget = { left: maxJobs };
-  return withConnections(url, loops, async (pools) => (await Promise.all(pools.map(async (pool) => {
-    let done = 0;
-    for (;;) {
-      const want = Math.min(batch, budget.left);
-      if (want <= 0) return done;
-      budget.left -= want;
-      const { rows } = await pool.query<{ id: string }>(RAW_CLAIM, ['BENCH', want]);
-      budget.left += want - rows.length;
-      if (rows.length === 0) return done;
-      await pool.query(
-        `UPDATE raw_jobs r SET status = 'COMPLETED', result = d.result::jsonb, payload = NULL
-           FROM unnest($1::bigint[], $2::text[]) AS d(id, result) WHERE r.id = d.id`,
-        [rows.map((r) => r.id), rows.map(() => JSON.stringify({ ok: true }))],
-      );
-      done += rows.length;
-    }
-  }))).reduce((a, b) => a + b, 0));
+    (await Promise.all(pools.map((p) => rawLoop(p, batch, budget, together)))).reduce((a, b) => a + b, 0));
 }
 
 /**

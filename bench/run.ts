@@ -15,8 +15,8 @@ import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
 import { benchDatabase, checkpoint, fmtInt, timed } from './bench-db';
-import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerBatchCompletes, workerCompletes, workerLatency } from './conveyor-loops';
-import { RAW_SCHEMA, rawDrain, rawDrainBatched, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
+import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerCompletes, workerLatency } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
 import { readsAt } from './reads';
 import { latencyRows, printSummary, readRows, throughputRow, tierRows, yardstickRow, type SummaryRow } from './report';
 import { runTiers } from './tiers';
@@ -102,6 +102,9 @@ async function processingRows(): Promise<void> {
   const worker = await pair(`worker process, concurrency ${WORKERS} vs raw claim-1`, JOBS, setup,
     () => workerCompletes(url, JOBS, WORKERS),
     () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)));
+  await pair(`worker process, concurrency ${WORKERS}, prefetch ${WORKERS} vs raw claim-1`, JOBS, setup,
+    () => workerCompletes(url, JOBS, WORKERS, { prefetch: WORKERS }),
+    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)));
   for (const batch of [1, BATCH]) {
     const rates = await pair(`claimJobs(${batch})+completeJob loops vs raw claim-${batch}`, JOBS, setup,
       () => timedJobs('conveyor claim loop', JOBS, () => claimLoops(url, WORKERS, batch)),
@@ -119,8 +122,8 @@ async function processingRows(): Promise<void> {
 async function batchedRows(): Promise<void> {
   section(`batched processing (${fmtInt(JOBS)} jobs, ${WORKERS} at once, 50 a batch)`);
   await pair('worker batch handler, size 50 vs raw claim-50 + one UPDATE', JOBS, () => loadBoth(JOBS),
-    () => workerBatchCompletes(url, JOBS, WORKERS, 50),
-    () => timedJobs('raw batched loop', JOBS, () => rawDrainBatched(url, WORKERS, 50, JOBS)));
+    () => workerCompletes(url, JOBS, WORKERS, { batchSize: 50 }),
+    () => timedJobs('raw batched loop', JOBS, () => rawDrain(url, WORKERS, 50, JOBS, true)));
   // Per-job completions after a claim of 50: what a hand-written loop without batching does.
   let best = Infinity;
   for (let round = 0; round < ROUNDS; round++) {

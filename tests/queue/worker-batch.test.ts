@@ -5,6 +5,7 @@ import { DatabaseQueue, NonRetryableError, ValidationError } from '@/lib/queue/d
 import { Worker } from '@/lib/queue/worker';
 import type { Job } from '@/lib/queue/types';
 import { useTestDatabase } from '../helpers/db';
+import { sleep, until } from '../helpers/wait';
 import { countJobs, jobRow } from '../helpers/jobs';
 
 const db = useTestDatabase();
@@ -13,12 +14,6 @@ let queue: DatabaseQueue;
 /** Names of the queue's statements, in the order they were sent. */
 const statements: string[] = [];
 const workers: Worker[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) if (await check()) return;
-  throw new Error('condition not met in time');
-}
 
 beforeAll(() => {
   pool = new pg.Pool({ connectionString: db.current.url, max: 6 });

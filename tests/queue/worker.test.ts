@@ -2,17 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from '@/lib/queue/db-queue';
 import { Worker } from '@/lib/queue/worker';
 import { useTestDatabase } from '../helpers/db';
+import { sleep, until } from '../helpers/wait';
 import { countJobs } from '../helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
 const workers: Worker[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs = 10_000) {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(10)) if (await check()) return;
-  throw new Error('condition not met in time');
-}
 
 beforeAll(() => {
   queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 6 });
