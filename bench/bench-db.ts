@@ -107,3 +107,31 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export const msSince = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
 export const fmtInt = (n: number) => Math.round(n).toLocaleString('en');
+
+/** The two tables the bench fills: the queue's, and the raw loops' minimal one (raw-loop.ts). */
+export type BenchTable = 'job_queue' | 'raw_jobs';
+
+/**
+ * `count` PENDING BENCH rows in one statement (ids from the table's default), as fast as the
+ * server can write them: enqueueMany would do the same in a thousand round trips.
+ */
+export async function loadBacklog(pool: pg.Pool, table: BenchTable, count: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${table} (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
+    [count],
+  );
+}
+
+/**
+ * Back to exactly `backlog` PENDING rows and nothing else, vacuumed: finished rows deleted, the
+ * ones taken topped up (they queue behind the rest). So every measurement on a reused backlog
+ * starts as a fresh load would: the same PENDING rows in a vacuumed ready index, fresh
+ * statistics, no finished rows, just after a checkpoint; only the heap's free space differs.
+ */
+export async function restoreBacklog(pool: pg.Pool, table: BenchTable, backlog: number): Promise<void> {
+  await pool.query(`DELETE FROM ${table} WHERE status <> 'PENDING'`);
+  const { rows: [{ n }] } = await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE status = 'PENDING'`);
+  if (n < backlog) await loadBacklog(pool, table, backlog - n);
+  await pool.query(`VACUUM ANALYZE ${table}`);
+  await checkpoint(pool);
+}

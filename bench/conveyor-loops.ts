@@ -6,32 +6,7 @@ import pg from 'pg';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
 import { drainQueue } from '../src/lib/queue/drain';
 import { Worker } from '../src/lib/queue/worker';
-import { checkpoint, msSince, sleep } from './bench-db';
-
-/**
- * `count` PENDING BENCH jobs in one statement, ids from the table's default (conveyor_uuid_v7()),
- * as fast as the server can write them: enqueueMany would do the same in a thousand round trips.
- */
-export async function loadBacklog(pool: pg.Pool, count: number): Promise<void> {
-  await pool.query(
-    `INSERT INTO job_queue (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
-    [count],
-  );
-}
-
-/**
- * Back to exactly `backlog` PENDING jobs and nothing else, vacuumed: finished jobs deleted, the
- * jobs taken topped up (they queue behind the rest: newer run_at and id). So every measurement on
- * a reused backlog starts as a fresh load would: the same PENDING rows in a vacuumed ready index,
- * fresh statistics, no finished rows, just after a checkpoint; only the heap's free space differs.
- */
-export async function restoreBacklog(pool: pg.Pool, backlog: number): Promise<void> {
-  await pool.query(`DELETE FROM job_queue WHERE status <> 'PENDING'`);
-  const { rows: [{ n }] } = await pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE status = 'PENDING'`);
-  if (n < backlog) await loadBacklog(pool, backlog - n);
-  await pool.query('VACUUM ANALYZE job_queue');
-  await checkpoint(pool);
-}
+import { msSince, sleep } from './bench-db';
 
 /** Bulk enqueue: `count` jobs, `chunk` per enqueueMany call (one statement each). */
 export async function enqueueBulk(queue: DatabaseQueue, count: number, chunk: number): Promise<void> {

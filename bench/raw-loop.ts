@@ -4,7 +4,7 @@
  * figures are reported as a ratio to these loops, measured in the same run on the same server.
  */
 import pg from 'pg';
-import { checkpoint, msSince, sleep } from './bench-db';
+import { msSince, sleep } from './bench-db';
 
 export const RAW_SCHEMA = `
   DROP TABLE IF EXISTS raw_jobs;
@@ -58,23 +58,6 @@ export async function rawEnqueueSingle(url: string, callers: number, total: numb
       await pool.query(`INSERT INTO raw_jobs (job_type, payload) VALUES ('BENCH', $1)`, [JSON.stringify({ n })]);
     }
   })));
-}
-
-/** `count` PENDING rows in one statement (the backlog tiers). */
-export async function rawLoadBacklog(pool: pg.Pool, count: number): Promise<void> {
-  await pool.query(
-    `INSERT INTO raw_jobs (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
-    [count],
-  );
-}
-
-/** Back to exactly `backlog` PENDING rows and nothing else, vacuumed (see bench/tiers.ts). */
-export async function rawRestoreBacklog(pool: pg.Pool, backlog: number): Promise<void> {
-  await pool.query(`DELETE FROM raw_jobs WHERE status <> 'PENDING'`);
-  const { rows: [{ n }] } = await pool.query(`SELECT count(*)::int AS n FROM raw_jobs WHERE status = 'PENDING'`);
-  if (n < backlog) await rawLoadBacklog(pool, backlog - n);
-  await pool.query('VACUUM ANALYZE raw_jobs');
-  await checkpoint(pool);
 }
 
 /** Jobs the loops may still take: shared, so `maxJobs` in all are completed, not one more. */

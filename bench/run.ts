@@ -14,9 +14,9 @@
 import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from '../src/lib/queue/db-queue';
-import { benchDatabase, checkpoint, fmtInt, timed } from './bench-db';
-import { claimLoops, enqueueBulk, enqueueSingle, loadBacklog, workerCompletes, workerLatency } from './conveyor-loops';
-import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency, rawLoadBacklog } from './raw-loop';
+import { benchDatabase, checkpoint, fmtInt, loadBacklog, timed } from './bench-db';
+import { claimLoops, enqueueBulk, enqueueSingle, workerCompletes, workerLatency } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency } from './raw-loop';
 import { readsAt } from './reads';
 import { latencyRows, printSummary, readRows, throughputRow, tierRows, yardstickRow, type SummaryRow } from './report';
 import { runTiers } from './tiers';
@@ -49,8 +49,8 @@ async function reset(): Promise<void> {
 /** Both tables holding `count` PENDING BENCH jobs, vacuumed and analyzed. */
 async function loadBoth(count: number): Promise<void> {
   await reset();
-  await loadBacklog(pool, count);
-  await rawLoadBacklog(pool, count);
+  await loadBacklog(pool, 'job_queue', count);
+  await loadBacklog(pool, 'raw_jobs', count);
   await pool.query('VACUUM ANALYZE job_queue, raw_jobs');
   await checkpoint(pool);
 }

@@ -6,15 +6,15 @@
  *
  * A backlog is loaded once per tier and reused by every measurement of that tier, to keep the run
  * short (a million rows take a while to write and vacuum). The measurement stays fair because
- * each one starts from restoreBacklog/rawRestoreBacklog: the finished rows of the previous one
+ * each one starts from restoreBacklog: the finished rows of the previous one
  * deleted, the jobs it took topped up, the table vacuumed, analyzed and checkpointed, so every
  * measurement sees exactly B PENDING rows in a vacuumed ready index with fresh statistics, as
  * after a fresh load.
  */
 import pg from 'pg';
-import { fmtInt, timed } from './bench-db';
-import { drainInvocations, loadBacklog, restoreBacklog, workerCompletes } from './conveyor-loops';
-import { RAW_SCHEMA, rawDrain, rawLoadBacklog, rawRestoreBacklog } from './raw-loop';
+import { fmtInt, loadBacklog, restoreBacklog, timed } from './bench-db';
+import { drainInvocations, workerCompletes } from './conveyor-loops';
+import { RAW_SCHEMA, rawDrain } from './raw-loop';
 
 export interface TierOptions {
   backlogs: number[];
@@ -46,16 +46,16 @@ async function measure(url: string, pool: pg.Pool, which: Contestant, backlog: n
     seconds = await timed(async () => { done = await drainInvocations(url, concurrency, Math.ceil(jobs / concurrency)); });
   } else seconds = await timed(async () => { done = await rawDrain(url, concurrency, 1, jobs); });
   if (done < jobs) throw new Error(`${which} completed ${done} of ${jobs} jobs`);
-  await (which === 'raw' ? rawRestoreBacklog(pool, backlog) : restoreBacklog(pool, backlog));
+  await restoreBacklog(pool, which === 'raw' ? 'raw_jobs' : 'job_queue', backlog);
   return done / seconds;
 }
 
 async function tier(url: string, pool: pg.Pool, backlog: number, options: TierOptions): Promise<TierResult> {
   await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
-  await loadBacklog(pool, backlog);
-  await rawLoadBacklog(pool, backlog);
-  await restoreBacklog(pool, backlog);
-  await rawRestoreBacklog(pool, backlog);
+  for (const table of ['job_queue', 'raw_jobs'] as const) {
+    await loadBacklog(pool, table, backlog);
+    await restoreBacklog(pool, table, backlog);
+  }
   const best: Record<Contestant, number> = { worker: 0, drain: 0, raw: 0 };
   for (let round = 0; round < options.rounds; round++) {
     // Alternate the order, so no contestant always runs on the freshest table or warmest cache.
