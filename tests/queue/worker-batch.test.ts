@@ -114,6 +114,18 @@ describe('batch handlers', () => {
     expect((await jobRow(db.current.pool, jobs[2]!.id)).result).toBe('c');
   });
 
+  it('a batch that outlives its timeout fails each job with one short message naming the batch', async () => {
+    const jobs = await queue.enqueueMany([{ jobType: 'SLOW_BATCH' }, { jobType: 'SLOW_BATCH' }]);
+    const w = worker({
+      SLOW_BATCH: { timeoutMs: 100, batch: { size: 5, handler: (_batch, { signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) } },
+    }, { graceMs: 50 });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 1")) === 2);
+    for (const job of jobs) {
+      expect((await jobRow(db.current.pool, job.id)).errors[0].message).toMatch(new RegExp(`^JobTimeoutError: Job batch of 2 from ${jobs[0]!.id} did not finish within \\d+ ms$`));
+    }
+  });
+
   it('refuses a bad definition with a ValidationError naming the type', () => {
     expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 0, handler: async () => {} } } } })).toThrow(ValidationError);
     expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 5 } } as never } })).toThrow(/BAD/);

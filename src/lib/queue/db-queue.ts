@@ -372,9 +372,7 @@ export class DatabaseQueue {
       results: first.map((r) => r.result),
       now: nowParam(this.clock),
     });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const sent = new Set(first);
-    return requests.map((r) => (sent.has(r) ? byId.get(r.id) : undefined));
+    return answerInOrder(requests, first, rows);
   }
 
   /**
@@ -451,9 +449,7 @@ export class DatabaseQueue {
       delaysMs: retryDelayTable({ ...this.backoff, jitter: 0 }),
       now: nowParam(this.clock),
     });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    const sent = new Set(first);
-    return requests.map((r) => (sent.has(r) ? byId.get(r.id) : undefined));
+    return answerInOrder(requests, first, rows);
   }
 
   /** Hands an unstarted claim back: PENDING again at once, its attempt not counted. */
@@ -764,6 +760,13 @@ const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof Q
 function isDueNow(job: NewJobRow, clockNow: Date | null): boolean {
   if (job.delay_ms) return false;
   return job.run_at === null || new Date(job.run_at).getTime() <= (clockNow ?? new Date()).getTime();
+}
+
+/** Each request's row from a many-statement's answer; undefined for one not sent or not changed. */
+function answerInOrder<R extends { id: string }, Row extends { id: string }>(requests: R[], sent: R[], rows: Row[]): (Row | undefined)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const wasSent = new Set(sent);
+  return requests.map((r) => (wasSent.has(r) ? byId.get(r.id) : undefined));
 }
 
 /** completeJobs/failJobs answer a job's own refusal in its place instead of throwing for all. */

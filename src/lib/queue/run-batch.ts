@@ -8,7 +8,7 @@
  *     return sent.map((r) => (r.ok ? { sid: r.sid } : new Error(r.reason)));   // one entry per job
  *   } } } }
  *
- * The handler returns nothing (every job completes with a null result) or one entry per job, in
+ * The handler returns nothing (every job completes, with no result) or one entry per job, in
  * order: a value completes that job with it as result, an Error fails that job alone (a
  * NonRetryableError fails it for good). Throwing, or outliving the task's timeout, fails the whole
  * batch. The batch's completions go to the database in one statement and its failures in another
@@ -53,7 +53,8 @@ export async function runBatch<P>(
     deadline,
     graceMs: options.graceMs,
     stop: options.stop,
-    timeoutError: (waited) => new JobTimeoutError(jobs.map((j) => j.id).join(','), waited),
+    // One error for the whole batch, stored in each job's history: name the batch, not 50 ids.
+    timeoutError: (waited) => new JobTimeoutError(`batch of ${jobs.length} from ${jobs[0]!.id}`, waited),
   });
   if ('stopped' in settled) {
     await releaseAll(queue, jobs, outcome);
