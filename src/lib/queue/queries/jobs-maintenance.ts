@@ -49,7 +49,12 @@ export async function jobRescueExpired(
   );
 }
 
-/** Deletes up to MAINTENANCE_BATCH jobs that finished before now - olderThanMs. Returns the count. */
+/**
+ * Deletes up to MAINTENANCE_BATCH jobs that finished before now - olderThanMs, oldest first.
+ * Returns the count. The ORDER BY keeps the read on job_queue_finished_idx: without it, when most
+ * finished rows qualify, the planner reads the table from its start, through every waiting job,
+ * until it has found a batch.
+ */
 export async function jobDeleteFinishedBefore(
   db: SqlExecutor,
   p: { olderThanMs: number; now: Date | null },
@@ -59,6 +64,7 @@ export async function jobDeleteFinishedBefore(
        SELECT id FROM job_queue
         WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
           AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
+        ORDER BY completed_at
         LIMIT ${MAINTENANCE_BATCH}
           FOR UPDATE SKIP LOCKED
      ), deleted AS (

@@ -83,11 +83,13 @@ export async function jobGetOldestPending(
 /**
  * PENDING and PROCESSING counts, exact up to `cap` (each read off its partial index, so the cost
  * follows the size of the active set, not of the table); past the cap the caller estimates.
+ * `locked_until IS NOT NULL` says PROCESSING again (job_queue_lease_check) in the words of the
+ * lease index's predicate, which status alone no longer matches (migration 20261127100000).
  */
 export async function jobCountActiveCapped(db: SqlExecutor, p: { cap: number }): Promise<{ pending: number; processing: number }> {
   const rows = await db.query<{ pending: number; processing: number }>(
     `SELECT (SELECT count(*) FROM (SELECT 1 FROM job_queue WHERE status = 'PENDING' LIMIT $1) p)::int AS pending,
-            (SELECT count(*) FROM (SELECT 1 FROM job_queue WHERE status = 'PROCESSING' LIMIT $1) r)::int AS processing`,
+            (SELECT count(*) FROM (SELECT 1 FROM job_queue WHERE status = 'PROCESSING' AND locked_until IS NOT NULL LIMIT $1) r)::int AS processing`,
     [p.cap],
     'conveyor.jobCountActiveCapped',
   );
@@ -155,12 +157,12 @@ export async function jobListFailed(
   );
 }
 
-/** PENDING and PROCESSING jobs by type: two scans, each on its partial index. */
+/** PENDING and PROCESSING jobs by type: two scans, each on its partial index (see jobCountActiveCapped). */
 export async function jobCountActiveByType(db: SqlExecutor): Promise<{ job_type: string; status: JobStatus; count: number }[]> {
   return db.query<{ job_type: string; status: JobStatus; count: number }>(
     `SELECT job_type, 'PENDING'::"JobStatus" AS status, count(*)::int AS count FROM job_queue WHERE status = 'PENDING' GROUP BY job_type
      UNION ALL
-     SELECT job_type, 'PROCESSING'::"JobStatus", count(*)::int FROM job_queue WHERE status = 'PROCESSING' GROUP BY job_type`,
+     SELECT job_type, 'PROCESSING'::"JobStatus", count(*)::int FROM job_queue WHERE status = 'PROCESSING' AND locked_until IS NOT NULL GROUP BY job_type`,
     [],
     'conveyor.jobCountActiveByType',
   );

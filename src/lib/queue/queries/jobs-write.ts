@@ -29,7 +29,9 @@ const CLAIM_LIMIT_CEILING = DEFAULTS.claimBatchMax;
  * pulling after `$2` of them, and LockRows only locks what is pulled (skipped rows are not counted).
  *
  * Jobs with a concurrency key are skipped while another job of that key runs, and a batch takes
- * at most one per key (DISTINCT ON). Two claimers racing for two jobs of one key both pass the
+ * at most one per key (DISTINCT ON). The NOT EXISTS repeats `concurrency_key IS NOT NULL` so that,
+ * planned as a hashed subplan (the running keys, read once), it still matches the predicate of
+ * job_queue_one_running_per_key_idx and reads that small index rather than the whole table. Two claimers racing for two jobs of one key both pass the
  * NOT EXISTS; the unique index job_queue_one_running_per_key_idx then fails the second statement
  * (SQLSTATE 23505), which the caller retries.
  */
@@ -48,7 +50,8 @@ export async function jobClaimAvailable(
               AND q.run_at <= coalesce($5::timestamptz, now())
               AND (q.concurrency_key IS NULL OR NOT EXISTS (
                     SELECT 1 FROM job_queue running
-                     WHERE running.status = 'PROCESSING' AND running.concurrency_key = q.concurrency_key))
+                     WHERE running.status = 'PROCESSING' AND running.concurrency_key IS NOT NULL
+                       AND running.concurrency_key = q.concurrency_key))
             ORDER BY q.priority DESC, q.run_at, q.id
             LIMIT ${CLAIM_LIMIT_CEILING}
             FOR UPDATE SKIP LOCKED

@@ -57,13 +57,15 @@ export async function typeLimitLockAndRefill(db: SqlExecutor, p: { jobType: stri
 
 /**
  * After the lock, in a statement of its own so its snapshot includes what earlier lock holders
- * committed: how many claims the limits allow now.
+ * committed: how many claims the limits allow now. The running count reads the lease index
+ * (`locked_until IS NOT NULL` is PROCESSING, by job_queue_lease_check).
  */
 export async function typeLimitAllowance(db: SqlExecutor, p: { jobType: string; wanted: number }): Promise<number> {
   const rows = await db.query<{ allowed: number }>(
     `SELECT greatest(0, least(
               $2::int,
-              coalesce(l.max_running - (SELECT count(*) FROM job_queue WHERE status = 'PROCESSING' AND job_type = $1), $2::int),
+              coalesce(l.max_running - (SELECT count(*) FROM job_queue
+                                  WHERE status = 'PROCESSING' AND locked_until IS NOT NULL AND job_type = $1), $2::int),
               CASE WHEN l.rate_limit IS NULL THEN $2::int ELSE floor(l.tokens)::int END
             ))::int AS allowed
        FROM job_type_limits l
