@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, Client, QueryResultRow } from 'pg';
+import pg, { type Pool, type PoolClient, type Client, type QueryResultRow } from 'pg';
 
 /**
  * The one thing the queue's SQL needs from a connection: run a statement, get rows back.
@@ -25,6 +25,36 @@ function isPrisma(q: Queryable): q is PrismaRawQueryable {
   return typeof (q as PrismaRawQueryable).$queryRawUnsafe === 'function';
 }
 
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * pg's type parsers, but for timestamptz one that remembers the last text it parsed. The rows of
+ * one statement repeat their timestamps (a claim's lease and start times are the statement's
+ * now(); an enqueueMany's jobs share created_at and run_at), and parsing the text is the costliest
+ * part of reading a job row. Every call still returns a Date of its own. Per executor, so an
+ * app's own pg.types settings are left alone.
+ */
+function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
+  const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (text: string) => Date | string;
+  let lastText: string | null = null;
+  let lastMs = 0;
+  const parse = (text: string): Date | string => {
+    if (text !== lastText) {
+      const parsed = parseTimestamptz(text);
+      // A custom app parser that returns no Date: use its answer, remember nothing.
+      if (!(parsed instanceof Date)) return parsed;
+      lastText = text;
+      lastMs = parsed.getTime();
+      return parsed;
+    }
+    return new Date(lastMs);
+  };
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === TIMESTAMPTZ_OID && format !== 'binary' ? parse : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+  };
+}
+
 export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): SqlExecutor {
   if (isPrisma(q)) {
     return {
@@ -33,8 +63,9 @@ export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): S
     };
   }
   const prepare = options.prepare ?? false;
+  const types = rememberingTypes();
   return {
     query: async <R extends QueryResultRow>(text: string, params: readonly unknown[], name?: string) =>
-      (await q.query<R>({ text, values: params as unknown[], ...(prepare && name ? { name } : {}) })).rows,
+      (await q.query<R>({ text, values: params as unknown[], types, ...(prepare && name ? { name } : {}) })).rows,
   };
 }
