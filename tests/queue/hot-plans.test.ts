@@ -22,6 +22,20 @@ import { useTestDatabase } from '../helpers/db';
 const db = useTestDatabase();
 const BACKLOG = 1_000_000;
 
+/** Statements that move or read jobs the caller names by id. */
+const BY_ID = [
+  'conveyor.jobCompleteIfRunning',
+  'conveyor.jobCompleteManyIfRunning',
+  'conveyor.jobCompleteIfRunningWithFollowUps',
+  'conveyor.jobFailManyIfRunning',
+  'conveyor.jobSetProgressIfRunning',
+  'conveyor.jobExtendLeaseIfRunning',
+  'conveyor.jobReleaseIfRunning',
+  'conveyor.jobGetById',
+  'conveyor.jobCancelIfUnfinished',
+  'conveyor.jobRetryIfFinishedUnsuccessfully',
+];
+
 /** The statements a busy queue runs all the time, then the reads behind the admin page and metrics
  * (polled every few seconds); each must be recorded and must plan cheaply. */
 const HOT = [
@@ -30,18 +44,9 @@ const HOT = [
   'conveyor.jobNotifyReady',
   'conveyor.jobFindKeyHolders',
   'conveyor.jobClaimAvailable',
-  'conveyor.jobCompleteIfRunning',
-  'conveyor.jobCompleteManyIfRunning',
-  'conveyor.jobCompleteIfRunningWithFollowUps',
-  'conveyor.jobFailManyIfRunning',
-  'conveyor.jobSetProgressIfRunning',
-  'conveyor.jobExtendLeaseIfRunning',
-  'conveyor.jobReleaseIfRunning',
+  ...BY_ID,
   'conveyor.jobRescueExpired',
   'conveyor.jobDeleteFinishedBefore',
-  'conveyor.jobGetById',
-  'conveyor.jobCancelIfUnfinished',
-  'conveyor.jobRetryIfFinishedUnsuccessfully',
   'conveyor.typeLimitList',
   'conveyor.typeLimitLockAndRefill',
   'conveyor.typeLimitAllowance',
@@ -138,20 +143,6 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.getThroughput(60);
   await q.listFailedJobs({ limit: 25 });
 }
-
-/** Statements that move or read jobs the caller names by id. */
-const BY_ID = [
-  'conveyor.jobCompleteIfRunning',
-  'conveyor.jobCompleteManyIfRunning',
-  'conveyor.jobCompleteIfRunningWithFollowUps',
-  'conveyor.jobFailManyIfRunning',
-  'conveyor.jobSetProgressIfRunning',
-  'conveyor.jobExtendLeaseIfRunning',
-  'conveyor.jobReleaseIfRunning',
-  'conveyor.jobGetById',
-  'conveyor.jobCancelIfUnfinished',
-  'conveyor.jobRetryIfFinishedUnsuccessfully',
-];
 
 /**
  * Counts of the whole active set (admin page, metrics): with most of the table waiting, reading
