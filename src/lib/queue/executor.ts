@@ -27,27 +27,28 @@ function isPrisma(q: Queryable): q is PrismaRawQueryable {
 
 const TIMESTAMPTZ_OID = 1184;
 
+/** Distinct timestamp texts an executor remembers; past that many, it forgets them all at once. */
+const REMEMBERED_TIMESTAMPS = 64;
+
 /**
- * pg's type parsers, but for timestamptz one that remembers the last text it parsed. The rows of
- * one statement repeat their timestamps (a claim's lease and start times are the statement's
- * now(); an enqueueMany's jobs share created_at and run_at), and parsing the text is the costliest
- * part of reading a job row. Every call still returns a Date of its own. Per executor, so an
- * app's own pg.types settings are left alone.
+ * pg's type parsers, but for timestamptz one that remembers the texts it parsed lately. The rows
+ * of one statement repeat their timestamps (a claim's lease, start and update times are the
+ * statement's now(); an enqueueMany's jobs share created_at and run_at), and parsing the text is
+ * the costliest part of reading a job row. Every call still returns a Date of its own. Per
+ * executor, so an app's own pg.types settings are left alone.
  */
 function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
   const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ_OID, 'text') as (text: string) => Date | string;
-  let lastText: string | null = null;
-  let lastMs = 0;
+  const remembered = new Map<string, number>();
   const parse = (text: string): Date | string => {
-    if (text !== lastText) {
-      const parsed = parseTimestamptz(text);
-      // A custom app parser that returns no Date: use its answer, remember nothing.
-      if (!(parsed instanceof Date)) return parsed;
-      lastText = text;
-      lastMs = parsed.getTime();
-      return parsed;
-    }
-    return new Date(lastMs);
+    const ms = remembered.get(text);
+    if (ms !== undefined) return new Date(ms);
+    const parsed = parseTimestamptz(text);
+    // A custom app parser that returns no Date: use its answer, remember nothing.
+    if (!(parsed instanceof Date)) return parsed;
+    if (remembered.size >= REMEMBERED_TIMESTAMPS) remembered.clear();
+    remembered.set(text, parsed.getTime());
+    return parsed;
   };
   return {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
