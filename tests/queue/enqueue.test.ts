@@ -105,6 +105,30 @@ describe('enqueue', () => {
     const job = await queue.enqueue({ jobType: 'T', payload });
     expect((await queue.getJob(job.id))!.payload).toEqual(payload);
   });
+
+  it('enqueueMany stores every payload as given, whatever characters an array literal would escape', async () => {
+    // The batch travels as array literals and one JSON array written by the queue (jobs-insert.ts).
+    const payloads = [
+      { quote: 'say "hi"', backslash: 'C:\\dir\\', braces: '{a,b}', comma: 'x, y', word: 'NULL', space: ' ' },
+      'a string payload with "quotes" and \\',
+      [1, 'two', { three: [null, true] }],
+      42,
+      null,
+      undefined,
+      { text: 'naïve 🚀', empty: '' },
+    ];
+    const jobs = await queue.enqueueMany(payloads.map((payload, i) => ({ jobType: i === 0 ? 'NULL' : 'ESC', payload, priority: i })));
+    const { rows } = await db.current.pool.query<{ id: string; job_type: string; payload: unknown; priority: number }>(
+      'SELECT id, job_type, payload, priority FROM job_queue WHERE id = ANY($1::uuid[])', [jobs.map((j) => j.id)]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    jobs.forEach((job, i) => {
+      const row = byId.get(job.id)!;
+      expect([row.job_type, row.priority]).toEqual([i === 0 ? 'NULL' : 'ESC', i]);
+      // JSON null and no payload are both stored as none, and read as null.
+      expect(row.payload).toEqual(payloads[i] ?? null);
+      expect(job.payload).toEqual(payloads[i] ?? null);
+    });
+  });
 });
 
 describe('enqueue inside the caller’s transaction', () => {

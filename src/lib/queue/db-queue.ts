@@ -149,8 +149,13 @@ export class DatabaseQueue {
     const db = options.tx ? toExecutor(options.tx) : this.db;
     const now = nowParam(this.clock);
     const result: (Job<P> | undefined)[] = new Array(rows.length);
-    // RETURNING's order is not promised: match the answer to the input by id.
+    // RETURNING's order is not promised: match the answer to the input by id (a plain insert's
+    // answer is built in input order, and needs no map).
     const place = (inserted: InsertedJobRow[], positions: number[]) => {
+      if (inserted.length === positions.length && inserted.every((r, k) => r.id === rows[positions[k]!]!.id)) {
+        positions.forEach((idx, k) => (result[idx] = newJobFromInsert<P>(rows[idx]!, inserted[k]!)));
+        return;
+      }
       const byId = new Map(inserted.map((r) => [r.id, r]));
       for (const idx of positions) {
         const r = byId.get(rows[idx]!.id);
