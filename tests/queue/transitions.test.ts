@@ -84,6 +84,20 @@ describe('completions made at the same time', () => {
   });
 });
 
+describe('completeJobs', () => {
+  it('stores each result as given in one statement, whatever characters an array literal would escape', async () => {
+    const results = [{ quote: 'say "hi"', backslash: 'C:\\dir\\', braces: '{a,b}', word: 'NULL' }, 'text, "quoted"', [1, null], null, undefined];
+    await queue.enqueueMany(results.map(() => ({ jobType: 'T' })));
+    const jobs = await queue.claimJobs(['T'], results.length);
+    const answers = await queue.completeJobs(jobs, results);
+    for (const [i, job] of jobs.entries()) {
+      // JSON null and no result are both stored as none, and read as null.
+      expect((await jobRow(db.current.pool, job.id)).result).toEqual(results[i] ?? null);
+      expect(answers[i]).toMatchObject({ id: job.id, status: 'COMPLETED', result: results[i] ?? null });
+    }
+  });
+});
+
 describe('failJob and backoff (injected clock)', () => {
   it('retries after 10 s, then 20 s, then FAILED at maxAttempts 3, keeping each error', async () => {
     const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));

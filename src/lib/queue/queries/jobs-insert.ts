@@ -9,6 +9,7 @@
  */
 import type { SqlExecutor } from '../executor';
 import type { JobRow } from '../job-row';
+import { jsonArray, plainArray, quotedArray } from './literals';
 
 export interface NewJobRow {
   id: string;
@@ -33,13 +34,9 @@ export const JOBS_CHANNEL = 'conveyor_jobs';
 export const carriesKeys = (jobs: NewJobRow[]) => jobs.some((j) => j.dedupe_key !== null || j.unique_key !== null);
 
 /**
- * The rows as the column parameters NEW_JOBS reads, in its order (the first 8 for a plain insert).
- * The busy columns are written here as Postgres array literals, and the payloads as one JSON
- * array, rather than left to pg, which quotes every element of every array and runs two regular
- * expressions over it: the largest single cost of a 1,000-job enqueue in Node. Nothing needs
- * escaping: ids are our own UUIDs, job types match JOB_TYPE_PATTERN (quoted all the same, so a
- * type called NULL stays a type), priorities are integers, and a JSON array of JSON texts is
- * JSON. A column that is null in every row is sent as one NULL instead (ROWS FROM pads it with
+ * The rows as the column parameters NEW_JOBS reads, in its order (the first 8 for a plain insert):
+ * the busy columns as literals the queue writes itself (literals.ts), the payloads as one JSON
+ * array. A column that is null in every row is sent as one NULL instead (ROWS FROM pads it with
  * nulls): most enqueues set none of the optional columns.
  */
 export function newJobColumns(jobs: NewJobRow[], count: 8 | 11 = 11): (string | unknown[] | null)[] {
@@ -47,15 +44,13 @@ export function newJobColumns(jobs: NewJobRow[], count: 8 | 11 = 11): (string | 
     const values = jobs.map((j) => j[field]);
     return values.every((value) => value === null) ? null : values;
   };
-  const literal = (values: unknown[] | null, quote = false) =>
-    values === null ? null : `{${quote ? values.map((v) => `"${v as string}"`).join(',') : values.join(',')}}`;
-  const payloads = all('payloadJson');
+  const payloads = all('payloadJson') as (string | null)[] | null;
   const columns = [
-    literal(jobs.map((j) => j.id)),
-    literal(jobs.map((j) => j.job_type), true),
-    payloads === null ? null : `[${payloads.map((json) => json ?? 'null').join(',')}]`,
-    literal(jobs.map((j) => j.priority)),
-    literal(jobs.map((j) => j.max_attempts)),
+    plainArray(jobs.map((j) => j.id)),
+    quotedArray(jobs.map((j) => j.job_type)),
+    payloads === null ? null : jsonArray(payloads),
+    plainArray(jobs.map((j) => j.priority)),
+    plainArray(jobs.map((j) => j.max_attempts)),
     all('run_at'), all('delay_ms'), all('concurrency_key'), all('dedupe_key'), all('dedupe_window_ms'), all('unique_key'),
   ];
   return columns.slice(0, count);

@@ -8,6 +8,7 @@ import type { SqlExecutor } from '../executor';
 import { DEFAULTS } from '../config';
 import { JOB_COLUMNS, type JobRow } from '../job-row';
 import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert';
+import { jsonArray, plainArray } from './literals';
 
 /** The most jobs one claim may ask for: a constant in the claim's text (see jobClaimAvailable). */
 const CLAIM_LIMIT_CEILING = DEFAULTS.claimBatchMax;
@@ -82,11 +83,13 @@ export async function jobClaimAvailable(
 
 /**
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
- * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced).
+ * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced). A result of
+ * JSON null is stored as none, as an enqueue stores a payload of JSON null (a job reads either as
+ * null).
  */
 const COMPLETE_IF_RUNNING = `
   UPDATE job_queue
-     SET status = 'COMPLETED', result = $3::jsonb, payload = NULL,
+     SET status = 'COMPLETED', result = nullif($3::jsonb, 'null'::jsonb), payload = NULL,
          locked_until = NULL, locked_by = NULL,
          completed_at = coalesce($4::timestamptz, now()), updated_at = now()
    WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
@@ -103,7 +106,8 @@ export async function jobCompleteIfRunning(
  * Completions of claimed jobs, any number in one statement, each fenced by its own attempt, and
  * returning only what the claim's copy of the job cannot know: a worker completes thousands of
  * jobs a second, and one statement for several of them (batcher.ts) is most of the saving.
- * A job missing from the answer was not PROCESSING under that attempt any more.
+ * A job missing from the answer was not PROCESSING under that attempt any more. Ids must be
+ * validated UUIDs (literals.ts); a result of JSON null is stored as none, as above.
  */
 export async function jobCompleteManyIfRunning(
   db: SqlExecutor,
@@ -111,13 +115,13 @@ export async function jobCompleteManyIfRunning(
 ): Promise<{ id: string; progress: unknown; updated_at: Date; completed_at: Date }[]> {
   return db.query(
     `UPDATE job_queue j
-        SET status = 'COMPLETED', result = done.result::jsonb, payload = NULL,
+        SET status = 'COMPLETED', result = nullif(done.result::jsonb, 'null'::jsonb), payload = NULL,
             locked_until = NULL, locked_by = NULL,
             completed_at = coalesce($4::timestamptz, now()), updated_at = now()
-       FROM unnest($1::uuid[], $2::int[], $3::text[]) AS done(id, attempt, result)
+       FROM ROWS FROM (unnest($1::uuid[]), unnest($2::int[]), json_array_elements($3::json)) AS done(id, attempt, result)
       WHERE j.id = done.id AND j.status = 'PROCESSING' AND j.attempts = done.attempt
      RETURNING j.id, j.progress, j.updated_at, j.completed_at`,
-    [p.ids, p.attempts, p.results, p.now],
+    [plainArray(p.ids), plainArray(p.attempts), jsonArray(p.results), p.now],
     'conveyor.jobCompleteManyIfRunning',
   );
 }
