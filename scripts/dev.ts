@@ -20,7 +20,10 @@ await migrate({ connectionString: databaseUrl, log: (line) => console.log(`dev: 
 const adminLogin = await ensureDevAdmin(databaseUrl);
 const port = await freePort(Number(process.env.PORT ?? 3000));
 const baseUrl = `http://localhost:${port}`;
-const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) };
+// The worker routes refuse to run without CRON_SECRET (fail closed): the app and its worker loop
+// share one made up for this run unless one is set.
+const cronSecret = process.env.CRON_SECRET || randomBytes(32).toString('base64url');
+const env = { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), CRON_SECRET: cronSecret };
 const children: ChildProcess[] = [];
 
 const app = spawn(path.join(root, 'node_modules/.bin/next'), ['dev', '-p', String(port)], { cwd: root, env, stdio: 'inherit' });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { GET as health } from '../../app/api/health/queue/route';
+import { GET as healthRoute } from '../../app/api/health/queue/route';
 import { GET as metrics } from '../../app/api/metrics/route';
 import { GET as ingestionWorker } from '../../app/api/workers/ingestion/route';
 import { connections } from '@/lib/db/client';
@@ -7,10 +7,18 @@ import { cronRequest, useAppDatabase } from '../helpers/app-env';
 import { insertJob } from '../helpers/jobs';
 
 const db = useAppDatabase({ NODE_ENV: 'test', CRON_SECRET: 'c' });
+// Next's types make NODE_ENV read-only; tests switch it on purpose.
+const env = process.env as Record<string, string | undefined>;
+const TOKEN = 't'.repeat(40);
+const withToken = (path: string, token = TOKEN) => new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${token}` } });
+/** The health answer as the metrics token's holder sees it (details included). */
+const health = () => healthRoute(withToken('/api/health/queue'));
 
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, worker_heartbeats');
-  delete process.env.METRICS_TOKEN;
+  process.env.METRICS_TOKEN = TOKEN;
+  process.env.HEALTH_CACHE_MS = '0';
+  env.NODE_ENV = 'test';
 });
 
 describe('GET /api/health/queue', () => {
@@ -41,6 +49,30 @@ describe('GET /api/health/queue', () => {
   });
 });
 
+describe('GET /api/health/queue for anyone', () => {
+  it('answers up or down only: no counts, ages or worker names without the metrics token', async () => {
+    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60, runAtOffsetS: -60 });
+    for (const request of [new Request('http://localhost/api/health/queue'), withToken('/api/health/queue', 'wrong')]) {
+      const response = await healthRoute(request);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ healthy: false });
+    }
+    delete process.env.METRICS_TOKEN; // no token configured: nobody gets the details
+    expect(await (await healthRoute(withToken('/api/health/queue'))).json()).toEqual({ healthy: false });
+  });
+
+  it('checks the database at most once per HEALTH_CACHE_MS, however many probes come', async () => {
+    expect((await health()).status).toBe(200); // HEALTH_CACHE_MS 0: checked now
+    process.env.HEALTH_CACHE_MS = '60000';
+    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60, runAtOffsetS: -60 });
+    // Within the minute: the cached answer, no new queries (the stalled job is not seen yet).
+    const probes = await Promise.all(Array.from({ length: 20 }, () => healthRoute(new Request('http://localhost/api/health/queue'))));
+    expect(probes.map((r) => r.status)).toEqual(new Array(20).fill(200));
+    process.env.HEALTH_CACHE_MS = '0';
+    expect((await health()).status).toBe(503);
+  });
+});
+
 describe('GET /api/metrics', () => {
   it('exposes depth by type and status, oldest age, counters and the duration histogram in Prometheus text', async () => {
     const { queue } = connections();
@@ -49,7 +81,7 @@ describe('GET /api/metrics', () => {
     await queue.completeJob(job!, { ok: true });
     const failing = await queue.claimJob(['M_A']);
     await queue.failJob(failing!, new Error('x'));
-    const response = await metrics(new Request('http://localhost/api/metrics'));
+    const response = await metrics(withToken('/api/metrics'));
     expect(response.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await response.text();
     expect(text).toMatch(/conveyor_jobs_active\{type="M_A",status="PENDING"\} 2/);
@@ -61,9 +93,33 @@ describe('GET /api/metrics', () => {
     expect(text).toMatch(/conveyor_job_duration_seconds_count\{type="M_B",outcome="completed"\} 1/);
   });
 
-  it('requires the token when METRICS_TOKEN is set', async () => {
-    process.env.METRICS_TOKEN = 'scrape-me';
-    expect((await metrics(new Request('http://localhost/api/metrics'))).status).toBe(401);
-    expect((await metrics(new Request('http://localhost/api/metrics', { headers: { authorization: 'Bearer scrape-me' } }))).status).toBe(200);
+  it('requires the token when METRICS_TOKEN is set, compared whole', async () => {
+    for (const request of [
+      new Request('http://localhost/api/metrics'),
+      withToken('/api/metrics', 'wrong'),
+      withToken('/api/metrics', TOKEN.slice(0, -1)),
+      withToken('/api/metrics', `${TOKEN}x`),
+      new Request('http://localhost/api/metrics', { headers: { authorization: TOKEN } }),
+    ]) {
+      const response = await metrics(request);
+      expect(response.status).toBe(401);
+      expect(await response.text()).not.toMatch(/conveyor_/);
+    }
+    expect((await metrics(withToken('/api/metrics'))).status).toBe(200);
+  });
+
+  it('in production fails closed: no token, or one shorter than 32 characters, exposes nothing', async () => {
+    delete process.env.METRICS_TOKEN;
+    expect((await metrics(new Request('http://localhost/api/metrics'))).status).toBe(200); // local use: open
+    env.NODE_ENV = 'production';
+    const unset = await metrics(new Request('http://localhost/api/metrics'));
+    expect(unset.status).toBe(500);
+    expect(await unset.text()).toBe('Server misconfigured: METRICS_TOKEN is not set\n');
+    process.env.METRICS_TOKEN = 'short-token';
+    const short = await metrics(withToken('/api/metrics', 'short-token'));
+    expect(short.status).toBe(500);
+    expect(await short.text()).toMatch(/at least 32 characters/);
+    process.env.METRICS_TOKEN = TOKEN;
+    expect((await metrics(withToken('/api/metrics'))).status).toBe(200);
   });
 });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   buildApp();
   await createUser(db.current.pool, { email: 'admin@e2e.test', password: 'admin-password-1', role: 'ADMIN' });
   await createUser(db.current.pool, { email: 'manager@e2e.test', password: 'manager-password-1', role: 'MANAGER' });
-  app = await startApp({ DATABASE_URL: db.current.url, SESSION_SECRET: 's'.repeat(48), CRON_SECRET: 'e2e-cron' });
+  app = await startApp({ DATABASE_URL: db.current.url, SESSION_SECRET: 's'.repeat(48), CRON_SECRET: 'e2e-cron-'.padEnd(40, 'x') });
   browser = await chromium.launch({
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -42,16 +42,29 @@ describe('CRON_SECRET', () => {
     expect((await db.current.pool.query('SELECT status, attempts FROM job_queue WHERE id = $1', [id])).rows[0]).toEqual({ status: 'PENDING', attempts: 0 });
   });
 
-  it('production without a secret: 500 and nothing runs; development: runs', async () => {
+  it('fails closed: no secret refuses in every environment, a short one in production; only the explicit flag opens them outside production', async () => {
     await insertJob(db.current.pool, { jobType: 'INGEST_DATA', payload: { not: 'valid' } });
     delete process.env.CRON_SECRET;
+    for (const [nodeEnv, flag] of [['production', undefined], ['production', '1'], ['development', undefined], ['test', '0']] as const) {
+      env.NODE_ENV = nodeEnv;
+      if (flag === undefined) delete env.CONVEYOR_OPEN_WORKER_ROUTES;
+      else env.CONVEYOR_OPEN_WORKER_ROUTES = flag;
+      const refused = await ingestionRoute(cronRequest('/api/workers/ingestion'));
+      expect(refused.status).toBe(500);
+      expect(await refused.json()).toEqual({ success: false, error: 'Server misconfigured: CRON_SECRET is not set' });
+    }
     env.NODE_ENV = 'production';
-    const refused = await ingestionRoute(cronRequest('/api/workers/ingestion'));
-    expect(refused.status).toBe(500);
+    process.env.CRON_SECRET = 'short';
+    const short = await cleanupRoute(cronRequest('/api/workers/cleanup', 'short'));
+    expect(short.status).toBe(500);
+    expect(await short.json()).toEqual({ success: false, error: 'Server misconfigured: CRON_SECRET must be at least 32 characters' });
     expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
 
+    delete process.env.CRON_SECRET;
     env.NODE_ENV = 'development';
+    env.CONVEYOR_OPEN_WORKER_ROUTES = '1';
     const ran = await ingestionRoute(cronRequest('/api/workers/ingestion'));
+    delete env.CONVEYOR_OPEN_WORKER_ROUTES;
     expect(ran.status).toBe(200);
     expect(await ran.json()).toMatchObject({ success: true, processed: 1 });
     // The payload was invalid: the job fails at once, with a clear error, instead of retrying.

@@ -3,7 +3,13 @@
  * Unhealthy (503) when the database does not answer, when the due job waiting longest has waited more
  * than HEALTH_MAX_PENDING_AGE_S (default 600 s) past its run_at, or when jobs are waiting and no worker has run for
  * HEALTH_MAX_WORKER_SILENCE_S (default 300 s).
+ *
+ * Anyone may ask whether it is up: the answer is `{ healthy }` and the status code. The details
+ * (counts, the oldest wait, the last worker's name) go only to a caller holding METRICS_TOKEN. The
+ * check itself (three queries) runs at most once per HEALTH_CACHE_MS (default 5,000 ms) per
+ * process, so a flood of probes costs the database nothing more.
  */
+import { checkBearer } from '@/lib/http/secrets';
 import { connections } from '@/lib/db/client';
 import { lastWorkerRun } from './heartbeat';
 
@@ -12,7 +18,21 @@ const seconds = (name: string, fallback: number) => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 
-export async function handleHealthGet(): Promise<Response> {
+interface HealthReport { status: 200 | 503; body: { healthy: boolean } & Record<string, unknown> }
+
+let cached: { at: number; report: Promise<HealthReport> } | null = null;
+
+export async function handleHealthGet(request: Request): Promise<Response> {
+  const cacheMs = Number(process.env.HEALTH_CACHE_MS ?? 5_000);
+  if (!cached || Date.now() - cached.at >= cacheMs) cached = { at: Date.now(), report: checkHealth() };
+  const { status, body } = await cached.report;
+  // Details only for the metrics token's holder; no token configured means no details for anyone.
+  const auth = checkBearer(request, 'METRICS_TOKEN', process.env, () => false);
+  const answer = auth.ok ? body : { healthy: body.healthy };
+  return Response.json(answer, { status, headers: { 'cache-control': 'no-store' } });
+}
+
+async function checkHealth(): Promise<HealthReport> {
   const maxPendingAge = seconds('HEALTH_MAX_PENDING_AGE_S', 600);
   const maxWorkerSilence = seconds('HEALTH_MAX_WORKER_SILENCE_S', 300);
   try {
@@ -22,8 +42,9 @@ export async function handleHealthGet(): Promise<Response> {
     const queueHealthy = oldestAge === null || oldestAge <= maxPendingAge;
     const workerHealthy = stats.pending === 0 || (worker !== null && worker.ageSeconds <= maxWorkerSilence);
     const healthy = queueHealthy && workerHealthy;
-    return Response.json(
-      {
+    return {
+      status: healthy ? 200 : 503,
+      body: {
         healthy,
         database: true,
         queue: queueHealthy,
@@ -35,19 +56,18 @@ export async function handleHealthGet(): Promise<Response> {
           last_worker_run: worker ? { name: worker.name, at: worker.lastRunAt.toISOString(), age_seconds: Math.round(worker.ageSeconds) } : null,
         },
       },
-      { status: healthy ? 200 : 503, headers: { 'cache-control': 'no-store' } },
-    );
+    };
   } catch (error) {
     console.error('[health] database check failed:', (error as Error).message);
-    return Response.json(
-      {
+    return {
+      status: 503,
+      body: {
         healthy: false,
         database: false,
         queue: false,
         worker: false,
         details: { database_status: 'unreachable', queue_counts: null, oldest_pending_age_seconds: null, last_worker_run: null },
       },
-      { status: 503, headers: { 'cache-control': 'no-store' } },
-    );
+    };
   }
 }

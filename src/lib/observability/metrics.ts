@@ -6,6 +6,7 @@
 import client from 'prom-client';
 import type { DatabaseQueue } from '@/lib/queue/db-queue';
 import type { Job } from '@/lib/queue/types';
+import { checkBearer } from '@/lib/http/secrets';
 
 interface Metrics {
   registry: client.Registry;
@@ -96,12 +97,14 @@ export function instrumentQueue(queue: DatabaseQueue): void {
   });
 }
 
-/** GET /api/metrics: Prometheus text format. With METRICS_TOKEN set, requires `Bearer <token>`. */
+/**
+ * GET /api/metrics: Prometheus text format, for a scraper holding METRICS_TOKEN (`Bearer <token>`).
+ * In production the token is required (unset: 500, nothing exposed); elsewhere an unset token
+ * leaves the endpoint open for local use.
+ */
 export async function handleMetricsGet(request: Request): Promise<Response> {
-  const token = process.env.METRICS_TOKEN;
-  if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
-    return new Response('Unauthorized\n', { status: 401 });
-  }
+  const auth = checkBearer(request, 'METRICS_TOKEN', process.env, (env) => env.NODE_ENV !== 'production');
+  if (!auth.ok) return new Response(`${auth.error}\n`, { status: auth.status });
   const metrics = (cache.__conveyorMetrics ??= build());
   try {
     return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });

@@ -2,6 +2,7 @@ import { handleHealthGet } from '@/lib/observability/health';
 
 export const dynamic = 'force-dynamic';
 
-export async function GET() {
-  return handleHealthGet();
+/** Anyone: up or down. Details: the holder of METRICS_TOKEN (see health.ts). */
+export async function GET(request: Request) {
+  return handleHealthGet(request);
 }
