@@ -2,6 +2,7 @@
 
 import { Suspense, useState } from 'react';
 import { useSearchParams } from 'next/navigation';
+import { pathAfterSignIn } from '@/lib/auth/next-path';
 
 function LoginForm() {
   const params = useSearchParams();
@@ -23,8 +24,7 @@ function LoginForm() {
       setError((await response.json()).error ?? 'Sign-in failed');
       return;
     }
-    const next = params.get('next');
-    window.location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : '/admin/queue-monitor');
+    window.location.assign(pathAfterSignIn(params.get('next')));
   }
 
   return (

@@ -57,6 +57,20 @@ describe('queue monitor in Chromium', () => {
     await page.close();
   });
 
+  it('after sign-in, a ?next= that would leave the site lands on the monitor instead', async () => {
+    // Chromium reads /\evil.example as //evil.example: another host.
+    for (const next of ['/\\evil.example/', '//evil.example/', '/\t/evil.example/', 'https://evil.example/']) {
+      const page = await browser.newPage();
+      await page.goto(`${app.baseUrl}/login?next=${encodeURIComponent(next)}`);
+      await page.fill('#email', 'manager@e2e.test');
+      await page.fill('#password', 'manager-password-1');
+      await page.click('button[type=submit]');
+      await page.waitForURL(/\/admin\/queue-monitor/);
+      expect(new URL(page.url()).origin).toBe(app.baseUrl);
+      await page.close();
+    }
+  });
+
   it('ADMIN watches a job go PENDING -> PROCESSING -> COMPLETED without reloading, retries a failed job, cancels a pending one', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('dialog', (dialog) => dialog.accept());

@@ -110,6 +110,12 @@ describe('cleanup route', () => {
 });
 
 describe('POST /api/ingest validation', () => {
+  it('takes the exact media types whatever their parameters and case', async () => {
+    const json = JSON.stringify({ project: 'typed', records: [{ content: 'a' }], generateEmbeddings: false });
+    expect((await post(json, 'Application/JSON; charset=utf-8')).status).toBe(202);
+    expect((await post('content\nb\n', 'text/csv; charset=utf-8', '?project=typed&generateEmbeddings=false')).status).toBe(202);
+  });
+
   it('accepts CSV with a content column; other columns become metadata', async () => {
     const csv = 'content,source\n"first, with comma",a\nsecond,b\n';
     const response = await post(csv, 'text/csv', '?project=csv-project&generateEmbeddings=false');
@@ -130,6 +136,10 @@ describe('POST /api/ingest validation', () => {
     ['a NUL byte', JSON.stringify({ project: 'x', records: [{ content: 'a\u0000b' }] }), 'application/json', /Invalid ingestion/],
     ['CSV without a project', 'content\nhello\n', 'text/csv', /Invalid ingestion/],
     ['an unsupported content type', 'hello', 'text/plain', /Content-Type/],
+    // What a cross-site form may send without a preflight, dressed up as CSV or JSON.
+    ['text/plain naming CSV in a parameter', 'content\nhello\n', 'text/plain; x=text/csv', /Content-Type/],
+    ['text/plain naming JSON in a parameter', JSON.stringify({ project: 'x', records: [{ content: 'a' }] }), 'text/plain; charset=application/json', /Content-Type/],
+    ['a JSON look-alike type', JSON.stringify({ project: 'x', records: [{ content: 'a' }] }), 'application/json-patch+json', /Content-Type/],
   ])('%s: 400 with the reason, nothing written', async (_name, body, contentType, pattern) => {
     const response = await post(body, contentType);
     expect(response.status).toBe(400);

@@ -7,15 +7,23 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { badRequest, zodIssues } from '@/lib/http/responses';
 import { INGEST_LIMITS, ingestSubmissionSchema, type IngestSubmission } from './schemas';
 
+/**
+ * The media type alone, exactly: `text/plain; x=text/csv` is text/plain. A browser sends a
+ * cross-site POST with text/plain without asking first (no preflight), so a CSV or JSON body is
+ * accepted only under its own type, which a cross-site form cannot send.
+ */
+const mediaType = (contentType: string) => contentType.split(';')[0]!.trim().toLowerCase();
+
 export function parseSubmission(body: string, contentType: string, query: URLSearchParams): IngestSubmission {
   let candidate: unknown;
-  if (contentType.includes('text/csv')) {
+  const type = mediaType(contentType);
+  if (type === 'text/csv') {
     candidate = {
       project: query.get('project') ?? undefined,
       generateEmbeddings: query.has('generateEmbeddings') ? query.get('generateEmbeddings') !== 'false' : undefined,
       records: parseCsvRecords(body),
     };
-  } else if (contentType.includes('application/json')) {
+  } else if (type === 'application/json') {
     try {
       candidate = JSON.parse(body);
     } catch (error) {
