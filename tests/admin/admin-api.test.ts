@@ -135,6 +135,22 @@ describe('POST retry and cancel', () => {
     expect(sameSite.status).toBe(200);
   });
 
+  it('judges the Origin against APP_ORIGIN or the Host, never a client-sent X-Forwarded-Host', async () => {
+    const id = await insertJob(db.current.pool, { status: 'PENDING' });
+    const forged = { origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' };
+    expect((await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, forged))).status).toBe(403);
+    process.env.APP_ORIGIN = 'https://conveyor.example';
+    try {
+      for (const origin of ['http://conveyor.example', 'https://conveyor.example:8443', 'http://localhost']) {
+        expect((await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, { origin }))).status).toBe(403);
+      }
+      expect((await jobRow(db.current.pool, id)).status).toBe('PENDING');
+      expect((await cancel(post('ADMIN', `/api/admin/queue/cancel?jobId=${id}`, { origin: 'https://conveyor.example' }))).status).toBe(200);
+    } finally {
+      delete process.env.APP_ORIGIN;
+    }
+  });
+
   it('a server error is a 500 without a stack trace', async () => {
     const id = await insertJob(db.current.pool, { status: 'FAILED' });
     await db.current.pool.query('ALTER TABLE job_queue RENAME TO job_queue_away');

@@ -26,15 +26,20 @@ export async function requireRole(request: Request, atLeast: Role): Promise<Guar
  * Cross-site request refusal for state-changing routes. Browsers send Sec-Fetch-Site (and Origin
  * on POST); a request from another site carries one of them, and is refused. Clients that are
  * not browsers (curl, scripts) send neither and are judged by their session alone.
+ *
+ * The Origin must be the app's own: APP_ORIGIN when set (scheme, host and port, e.g.
+ * https://conveyor.example.com), else the Host the request was sent to. Never X-Forwarded-Host:
+ * any client can send that header, and a proxy that does not overwrite it passes it through.
  */
-export function sameOrigin(request: Request): boolean {
+export function sameOrigin(request: Request, env: Record<string, string | undefined> = process.env): boolean {
   const site = request.headers.get('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') return false;
   const origin = request.headers.get('origin');
   if (!origin) return true;
-  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host') ?? new URL(request.url).host;
   try {
-    return new URL(origin).host === host;
+    const from = new URL(origin);
+    if (env.APP_ORIGIN) return from.origin === new URL(env.APP_ORIGIN).origin;
+    return from.host === (request.headers.get('host') ?? new URL(request.url).host);
   } catch {
     return false;
   }
