@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from '@/lib/queue/db-queue';
 import { drainQueue } from '@/lib/queue/drain';
 import { subprocessHandler } from '@/lib/queue/subprocess';
 import { useTestDatabase } from '../helpers/db';
+import { sleep } from '../helpers/wait';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
@@ -47,6 +49,36 @@ describe('subprocess jobs', () => {
     await runOnce('SLOW', subprocessHandler({ command: process.execPath, args: ['-e', 'setTimeout(() => {}, 30000)'], timeoutMs: 300 }));
     expect(Date.now() - started).toBeLessThan(5_000);
     expect((await queue.getJob(id))!.errors[0]!.message).toMatch(/was killed \(timed out after 300 ms\)/);
+  });
+
+  it('on timeout kills the whole process group: a child the program started dies with it', async () => {
+    const { id } = await queue.enqueue({ jobType: 'TREE' });
+    // The shell starts a child and waits on it; killing only the shell would leave the child behind.
+    await runOnce('TREE', subprocessHandler({ command: 'sh', args: ['-c', 'sleep 31.7 & wait'], timeoutMs: 500 }));
+    expect((await queue.getJob(id))!.errors[0]!.message).toMatch(/^sh was killed \(timed out after 500 ms\)/);
+    await sleep(200);
+    expect(spawnSync('pgrep', ['-f', '^sleep 31.7$'], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  });
+
+  it("passes the program an allowlist of the worker's environment, not its secrets", async () => {
+    process.env.CONVEYOR_TEST_SECRET = 'do-not-leak';
+    process.env.CONVEYOR_TEST_SHARED = 'shared-on-purpose';
+    try {
+      const { id } = await queue.enqueue({ jobType: 'ENV' });
+      await runOnce('ENV', subprocessHandler({
+        command: process.execPath,
+        args: ['-e', 'process.stdout.write(JSON.stringify(process.env))'],
+        env: { GIVEN: 'given' },
+        inheritEnv: ['CONVEYOR_TEST_SHARED'],
+      }));
+      const job = (await queue.getJob(id))!;
+      const seen = JSON.parse((job.result as { stdout: string }).stdout) as Record<string, string>;
+      expect(seen).toMatchObject({ PATH: process.env.PATH, GIVEN: 'given', CONVEYOR_TEST_SHARED: 'shared-on-purpose', CONVEYOR_JOB_ID: id, CONVEYOR_JOB_ATTEMPT: '1' });
+      expect(Object.keys(seen)).not.toContain('CONVEYOR_TEST_SECRET');
+    } finally {
+      delete process.env.CONVEYOR_TEST_SECRET;
+      delete process.env.CONVEYOR_TEST_SHARED;
+    }
   });
 
   it('keeps at most 1 MB of output while the program writes 3 MB', async () => {

@@ -7,7 +7,14 @@
  * `PROGRESS: 3/10` on stdout become the job's progress. stdout and stderr are kept up to 1 MB each
  * (the last 1 MB). Exit 0 completes the job with `{ exitCode, stdout }`; any other exit fails the
  * attempt with the code and the end of stderr (1,000 characters), to be retried. The program is
- * killed (SIGTERM, then SIGKILL 2 s later) on timeout (default 5 min) or when the job is aborted.
+ * killed (SIGTERM, then SIGKILL 2 s later) on timeout (default 5 min) or when the job is aborted,
+ * with every process it started: it runs as the leader of a process group of its own, and the
+ * signal goes to the group.
+ *
+ * The environment is an allowlist, not the worker's: a job's program gets PATH, HOME, LANG, LC_ALL,
+ * TZ and TMPDIR, the variables named in `inheritEnv`, those given in `env`, and CONVEYOR_JOB_ID and
+ * CONVEYOR_JOB_ATTEMPT. The worker's database URL, secrets and API keys stay with the worker
+ * unless passed on purpose.
  */
 import { spawn } from 'node:child_process';
 import type { JobHandler } from './run-job';
@@ -16,7 +23,10 @@ export interface SubprocessOptions {
   command: string;
   args?: string[];
   cwd?: string;
+  /** Variables set for the program (on top of the allowlist). */
   env?: Record<string, string>;
+  /** Names of the worker's own variables to pass through as they are. */
+  inheritEnv?: string[];
   timeoutMs?: number;
   maxBufferBytes?: number;
 }
@@ -50,6 +60,18 @@ class TailBuffer {
   }
 }
 
+/** The worker's variables every program gets: enough to find programs and format text. */
+export const SUBPROCESS_BASE_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'] as const;
+
+function programEnv(options: SubprocessOptions, job: { id: string; attempts: number }): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of [...SUBPROCESS_BASE_ENV, ...(options.inheritEnv ?? [])]) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...options.env, CONVEYOR_JOB_ID: job.id, CONVEYOR_JOB_ATTEMPT: String(job.attempts) };
+}
+
 const PROGRESS_LINE = /^PROGRESS:\s*(\d+(?:\.\d+)?)(?:\s*\/\s*(\d+(?:\.\d+)?))?\s*$/;
 
 export function subprocessHandler(options: SubprocessOptions): JobHandler {
@@ -59,8 +81,9 @@ export function subprocessHandler(options: SubprocessOptions): JobHandler {
     new Promise((resolve, reject) => {
       const child = spawn(options.command, options.args ?? [], {
         cwd: options.cwd,
-        env: { ...process.env, ...options.env, CONVEYOR_JOB_ID: job.id, CONVEYOR_JOB_ATTEMPT: String(job.attempts) },
+        env: programEnv(options, job) as NodeJS.ProcessEnv,
         stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true, // a process group of its own, killed whole
       });
       const stdout = new TailBuffer(maxBuffer);
       const stderr = new TailBuffer(maxBuffer);
@@ -68,11 +91,19 @@ export function subprocessHandler(options: SubprocessOptions): JobHandler {
       // Progress updates run one after another, and all have landed before the job's outcome.
       let progress = Promise.resolve();
       let killedFor: string | null = null;
+      // The whole group: a shell's or a Python pool's children die with the program.
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, signal);
+        } catch {
+          // the group is gone already
+        }
+      };
       const kill = (why: string) => {
-        if (killedFor || child.exitCode !== null) return;
+        if (killedFor || child.pid === undefined) return;
         killedFor = why;
-        child.kill('SIGTERM');
-        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), SUBPROCESS_DEFAULTS.killGraceMs).unref();
+        signalGroup('SIGTERM');
+        setTimeout(() => signalGroup('SIGKILL'), SUBPROCESS_DEFAULTS.killGraceMs).unref();
       };
       const timer = setTimeout(() => kill(`timed out after ${timeoutMs} ms`), timeoutMs);
       const onAbort = () => kill('aborted');
