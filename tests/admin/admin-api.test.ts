@@ -53,12 +53,39 @@ describe('sign-in', () => {
     expect((await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: '{bad' }))).status).toBe(400);
   });
 
-  it('me and logout', async () => {
+  it('me and logout; a copy of the cookie stops working at sign-out', async () => {
     expect(await (await me(as('MANAGER', '/api/auth/me'))).json()).toMatchObject({ user: { email: 'manager@example.com', role: 'MANAGER' } });
     expect((await me(as(null, '/api/auth/me'))).status).toBe(401);
     expect((await me(as(null, '/api/auth/me', { headers: { cookie: 'conveyor_session=forged' } }))).status).toBe(401);
-    const out = await logout(post('ADMIN', '/api/auth/logout'));
+    const { cookie } = await signIn('admin@example.com', 'ADMIN-password-123');
+    const copied = cookie!;
+    expect((await me(new Request('http://localhost/api/auth/me', { headers: { cookie: copied } }))).status).toBe(200);
+    const out = await logout(new Request('http://localhost/api/auth/logout', { method: 'POST', headers: { cookie: copied } }));
     expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+    expect((await me(new Request('http://localhost/api/auth/me', { headers: { cookie: copied } }))).status).toBe(401);
+    // Other sessions of the same user live on.
+    expect((await me(as('ADMIN', '/api/auth/me'))).status).toBe(200);
+  });
+
+  it('a password or role change ends every session of the user', async () => {
+    await createUser(connections().pool, { email: 'changing@example.com', password: 'first-password-1', role: 'MANAGER' });
+    const sessions = [(await signIn('changing@example.com', 'first-password-1')).cookie!, (await signIn('changing@example.com', 'first-password-1')).cookie!];
+    const ask = (cookie: string) => stats(new Request('http://localhost/api/admin/queue/stats', { headers: { cookie } }));
+    for (const cookie of sessions) expect((await ask(cookie)).status).toBe(200);
+    await createUser(connections().pool, { email: 'changing@example.com', password: 'second-password-2', role: 'MANAGER' });
+    for (const cookie of sessions) expect((await ask(cookie)).status).toBe(401);
+    const again = (await signIn('changing@example.com', 'second-password-2')).cookie!;
+    expect((await ask(again)).status).toBe(200);
+    await createUser(connections().pool, { email: 'changing@example.com', password: 'second-password-2', role: 'VIEWER' });
+    expect((await ask(again)).status).toBe(401);
+  });
+
+  it('a session unused for SESSION_IDLE_MINUTES ends', async () => {
+    const { cookie } = await signIn('manager@example.com', 'MANAGER-password-123');
+    const ask = () => me(new Request('http://localhost/api/auth/me', { headers: { cookie: cookie! } }));
+    expect((await ask()).status).toBe(200);
+    await db.current.pool.query(`UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes' WHERE id = (SELECT id FROM user_sessions ORDER BY created_at DESC LIMIT 1)`);
+    expect((await ask()).status).toBe(401);
   });
 });
 

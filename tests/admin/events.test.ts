@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { POST as login } from '../../app/api/auth/login/route';
 import { GET as events } from '../../app/api/admin/queue/events/route';
+import { POST as logout } from '../../app/api/auth/logout/route';
+import { MAX_STREAMS_PER_USER } from '@/lib/admin/events';
 import { createUser } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
@@ -65,5 +67,33 @@ describe('GET /api/admin/queue/events', () => {
     controller.abort();
     expect(first).toMatchObject({ event: 'stats', data: { queueStats: { pending: expect.any(Number) } } });
     expect((await events(new Request('http://localhost/api/admin/queue/events'))).status).toBe(401);
+  });
+
+  it('ends an open stream within a second or two of its session being signed out', async () => {
+    const signedIn = await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'm@example.com', password: 'manager-password' }) }));
+    const own = signedIn.headers.get('set-cookie')!.split(';')[0]!;
+    const response = await events(new Request('http://localhost/api/admin/queue/events', { headers: { cookie: own } }));
+    const seen = await readEvents(response, 2, async (n) => {
+      if (n === 1) await logout(new Request('http://localhost/api/auth/logout', { method: 'POST', headers: { cookie: own } }));
+    });
+    expect(seen.map((e) => e.event)).toEqual(['stats', 'end']);
+    expect(seen[1]!.data).toEqual({ reason: 'signed out' });
+  });
+
+  it(`caps a user at ${MAX_STREAMS_PER_USER} open streams: 429 beyond, a closed one frees its place`, async () => {
+    const controllers = Array.from({ length: MAX_STREAMS_PER_USER }, () => new AbortController());
+    const open = (signal?: AbortSignal) => events(new Request('http://localhost/api/admin/queue/events', { headers: { cookie }, signal }));
+    try {
+      for (const c of controllers) expect((await open(c.signal)).status).toBe(200);
+      const refused = await open();
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('10');
+      controllers[0]!.abort();
+      const again = new AbortController();
+      controllers.push(again);
+      expect((await open(again.signal)).status).toBe(200);
+    } finally {
+      for (const c of controllers) c.abort();
+    }
   });
 });

@@ -3,14 +3,14 @@
  * 401 (no valid session) or 403 (role too low) itself. Mutations also pass `sameOrigin`.
  */
 import { connections } from '@/lib/db/client';
-import { cookieFromHeader, readSessionValue } from './session';
-import { getUser, hasRole, type Role, type User } from './users';
+import { cookieFromHeader, readSessionValue, sessionUser } from './session';
+import { hasRole, type Role, type User } from './users';
 
 export type Guarded = { ok: true; user: User } | { ok: false; response: Response };
 
 export async function currentUser(cookieHeader: string | null): Promise<User | null> {
-  const userId = await readSessionValue(cookieFromHeader(cookieHeader));
-  return userId ? getUser(connections().pool, userId) : null;
+  const sid = await readSessionValue(cookieFromHeader(cookieHeader));
+  return sid ? sessionUser(connections().pool, sid) : null;
 }
 
 export async function requireRole(request: Request, atLeast: Role): Promise<Guarded> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, readBodyText, zodIssues } from '@/lib/http/responses';
 import { crossSiteRefused, currentUser, sameOrigin } from './guard';
-import { clearedSessionCookie, sessionCookie } from './session';
+import { clearedSessionCookie, cookieFromHeader, endSession, readSessionValue, startSession } from './session';
 import { authenticate } from './users';
 
 const loginSchema = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(200) });
@@ -23,16 +23,22 @@ export async function handleLoginPost(request: Request): Promise<Response> {
     if (!parsed.success) throw badRequest('Invalid sign-in', zodIssues(parsed.error));
     const user = await authenticate(connections().pool, parsed.data.email, parsed.data.password);
     if (!user) return Response.json({ error: 'Wrong email or password' }, { status: 401 });
-    return Response.json({ user }, { headers: { 'set-cookie': await sessionCookie(user.id) } });
+    return Response.json({ user }, { headers: { 'set-cookie': await startSession(connections().pool, user.id) } });
   } catch (error) {
     return errorResponse(error, 'auth/login');
   }
 }
 
-/** POST /api/auth/logout -> clears the cookie */
+/** POST /api/auth/logout -> ends the session (a copy of the cookie stops working too) and clears the cookie */
 export async function handleLogoutPost(request: Request): Promise<Response> {
-  if (!sameOrigin(request)) return crossSiteRefused();
-  return Response.json({ success: true }, { headers: { 'set-cookie': clearedSessionCookie() } });
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    const sid = await readSessionValue(cookieFromHeader(request.headers.get('cookie')));
+    if (sid) await endSession(connections().pool, sid);
+    return Response.json({ success: true }, { headers: { 'set-cookie': clearedSessionCookie() } });
+  } catch (error) {
+    return errorResponse(error, 'auth/logout');
+  }
 }
 
 /** GET /api/auth/me -> the signed-in user, or 401 */

@@ -20,20 +20,24 @@ export const newUserSchema = z.object({
   role: z.enum(ROLES),
 });
 
+/**
+ * Creates a user, or resets an existing one's password and role; a reset ends every session the
+ * user had, in the same statement (a stolen cookie does not outlive a password change).
+ */
 export async function createUser(pool: pg.Pool, input: z.input<typeof newUserSchema>): Promise<User> {
   const { email, password, role } = newUserSchema.parse(input);
   const { rows } = await pool.query<User>(
-    `INSERT INTO users (email, password_hash, role) VALUES ($1, $2, $3)
-     ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role
-     RETURNING id, email, role`,
+    `WITH saved AS (
+       INSERT INTO users (email, password_hash, role) VALUES ($1, $2, $3)
+       ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = EXCLUDED.role
+       RETURNING id, email, role
+     ), revoked AS (
+       UPDATE user_sessions s SET revoked_at = now() FROM saved WHERE s.user_id = saved.id AND s.revoked_at IS NULL
+     )
+     SELECT id, email, role FROM saved`,
     [email, await hashPassword(password), role],
   );
   return rows[0]!;
-}
-
-export async function getUser(pool: pg.Pool, id: string): Promise<User | null> {
-  const { rows } = await pool.query<User>('SELECT id, email, role FROM users WHERE id = $1', [id]);
-  return rows[0] ?? null;
 }
 
 // A fixed hash to verify against when the email is unknown, so the answer takes the same time.
