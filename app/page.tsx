@@ -89,11 +89,11 @@ export default function Home() {
           <div className="row">
             <div><label htmlFor="project">Project</label><input id="project" value={project} onChange={(e) => setProject(e.target.value)} /></div>
             <div><label htmlFor="file">CSV or JSON file</label><input id="file" type="file" accept=".csv,.json,text/csv,application/json" onChange={(e) => loadFile(e.target.files?.[0])} /></div>
-            <label className="row" style={{ marginTop: '1.2rem' }}><input type="checkbox" checked={embed} onChange={(e) => setEmbed(e.target.checked)} /> generate embeddings</label>
+            <label className="row space-above-lg"><input type="checkbox" checked={embed} onChange={(e) => setEmbed(e.target.checked)} /> generate embeddings</label>
           </div>
-          <label htmlFor="body" style={{ marginTop: '0.75rem' }}>CSV with a <code>content</code> column, or a JSON array of <code>{'{ "content": "..." }'}</code></label>
+          <label htmlFor="body" className="space-above">CSV with a <code>content</code> column, or a JSON array of <code>{'{ "content": "..." }'}</code></label>
           <textarea id="body" value={body} onChange={(e) => setBody(e.target.value)} />
-          <div className="row" style={{ marginTop: '0.5rem' }}><button type="submit">Ingest</button>{error && <span className="error">{error}</span>}</div>
+          <div className="row space-above-sm"><button type="submit">Ingest</button>{error && <span className="error">{error}</span>}</div>
         </form>
       </section>
 
@@ -104,8 +104,8 @@ export default function Home() {
           {status && (
             <table>
               <tbody>
-                <tr><th>Storing</th><td>{status.status}</td><td style={{ width: '40%' }}><div className="progress"><div style={{ width: `${stored}%` }} /></div></td><td>{status.savedRecords} / {status.totalRecords}</td></tr>
-                <tr><th>Embeddings</th><td>{status.embeddings.embedded === status.embeddings.total && status.embeddings.total > 0 ? 'COMPLETED' : 'waiting'}</td><td><div className="progress"><div style={{ width: `${embedded}%` }} /></div></td><td>{status.embeddings.embedded} / {status.embeddings.total}</td></tr>
+                <tr><th>Storing</th><td>{status.status}</td><td className="wide-cell"><progress className="progress" value={stored} max={100} /></td><td>{status.savedRecords} / {status.totalRecords}</td></tr>
+                <tr><th>Embeddings</th><td>{status.embeddings.embedded === status.embeddings.total && status.embeddings.total > 0 ? 'COMPLETED' : 'waiting'}</td><td><progress className="progress" value={embedded} max={100} /></td><td>{status.embeddings.embedded} / {status.embeddings.total}</td></tr>
                 {status.queueJob?.lastError && <tr><th>Last error</th><td colSpan={3} className="error">{status.queueJob.lastError}</td></tr>}
               </tbody>
             </table>
@@ -117,7 +117,7 @@ export default function Home() {
         <section className="panel">
           <h2>3. Search</h2>
           <form onSubmit={search} className="row">
-            <input aria-label="query" value={query} onChange={(e) => setQuery(e.target.value)} style={{ flex: 1 }} />
+            <input aria-label="query" value={query} onChange={(e) => setQuery(e.target.value)} className="grow" />
             <button type="submit">Search</button>
           </form>
           {hits && (

@@ -56,9 +56,9 @@ function ProgressBar({ progress }: { progress: JobSummary['progress'] }) {
   if (!progress || progress.total <= 0) return <span className="muted">—</span>;
   const pct = Math.min(100, Math.round((100 * progress.current) / progress.total));
   return (
-    <div title={progress.message} style={{ minWidth: 90 }}>
-      <div className="progress"><div style={{ width: `${pct}%` }} /></div>
-      <span className="muted" style={{ fontSize: '0.75rem' }}>{progress.current}/{progress.total}</span>
+    <div title={progress.message} className="progress-cell">
+      <progress className="progress" value={pct} max={100} />
+      <span className="muted small">{progress.current}/{progress.total}</span>
     </div>
   );
 }
@@ -109,7 +109,7 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   }, [id]);
   return (
     <section className="panel detail" data-testid="job-detail">
-      <div className="row" style={{ justifyContent: 'space-between' }}>
+      <div className="row spread">
         <h2>Job <span className="mono">{id}</span></h2>
         <button className="secondary" onClick={onClose}>Close</button>
       </div>
@@ -130,7 +130,7 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Progress</dt><dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
             <dt>Result</dt><dd className="mono">{job.result === null ? '—' : JSON.stringify(job.result)}</dd>
           </dl>
-          <h3 style={{ fontSize: '0.95rem' }}>Error history</h3>
+          <h3 className="small-heading">Error history</h3>
           {job.errors.length === 0 ? <p className="muted">No errors.</p> : (
             <table>
               <thead><tr><th>Attempt</th><th>When</th><th>Kind</th><th>Message</th></tr></thead>
@@ -210,8 +210,8 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
   const q = stats?.queueStats;
   return (
     <>
-      <div className="row" style={{ justifyContent: 'space-between', marginBottom: '0.75rem' }}>
-        <h1 style={{ fontSize: '1.3rem', margin: 0 }}>Queue monitor</h1>
+      <div className="row spread gap-below">
+        <h1 className="page-title">Queue monitor</h1>
         <span className="muted">
           {email} · {live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
           <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
