@@ -1,5 +1,5 @@
 /**
- * GET /api/admin/queue/events[?jobId=] (MANAGER): server-sent events.
+ * GET /api/admin/queue/events[?jobId=] (VIEWER and up): server-sent events.
  *   event: stats  the stats response (same shape as /api/admin/queue/stats), when it changes
  *   event: job    one job (with ?jobId=), whenever its state or progress changes
  * The server reads the database every second and sends only changes, so it works behind any
@@ -22,7 +22,7 @@ const openStreams = new Map<string, number>();
 
 export async function handleEventsGet(request: Request): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const raw = new URL(request.url).searchParams.get('jobId');
     const jobId = raw === null ? null : parseJobId(raw);
@@ -65,7 +65,7 @@ export async function handleEventsGet(request: Request): Promise<Response> {
         };
         const tick = async () => {
           try {
-            const still = await requireRole(request, 'MANAGER');
+            const still = await requireRole(request, 'VIEWER');
             if (!still.ok) {
               send('end', JSON.stringify({ reason: still.response.status === 401 ? 'signed out' : 'role removed' }));
               close();

@@ -1,5 +1,5 @@
 /**
- * The admin API's handlers (app/api/admin/* only call these). Reads need MANAGER, mutations ADMIN;
+ * The admin API's handlers (app/api/admin/* only call these). Reads need any role (VIEWER and up), mutations ADMIN;
  * mutations are POST and same-origin only. Responses carry counts and job metadata, never payloads.
  */
 import { z } from 'zod';
@@ -37,10 +37,10 @@ function jobDetail(job: Job) {
   };
 }
 
-/** GET /api/admin/queue/stats (MANAGER) */
+/** GET /api/admin/queue/stats (VIEWER) */
 export async function handleStatsGet(request: Request): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const { queue } = connections();
     const [stats, recent, oldest] = await Promise.all([queue.getQueueStats(), queue.listJobs({ limit: 20 }), queue.oldestPendingJob()]);
@@ -79,10 +79,10 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
-/** GET /api/admin/queue/jobs?status=&type=&limit= (MANAGER) */
+/** GET /api/admin/queue/jobs?status=&type=&limit= (VIEWER) */
 export async function handleJobsGet(request: Request): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const parsed = listQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
     if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
@@ -93,10 +93,10 @@ export async function handleJobsGet(request: Request): Promise<Response> {
   }
 }
 
-/** GET /api/admin/queue/jobs/:jobId (MANAGER): one job with its error history */
+/** GET /api/admin/queue/jobs/:jobId (VIEWER): one job with its error history */
 export async function handleJobDetailGet(request: Request, jobId: string): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const job = await connections().queue.getJob(jobId);
     if (!job) return Response.json({ error: `Job ${jobId} not found` }, { status: 404 });
@@ -112,10 +112,10 @@ const failedQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-/** GET /api/admin/queue/failed?type=&limit=&cursor= (MANAGER): the dead letters, newest first */
+/** GET /api/admin/queue/failed?type=&limit=&cursor= (VIEWER): the dead letters, newest first */
 export async function handleFailedGet(request: Request): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const parsed = failedQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
     if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
@@ -129,10 +129,10 @@ export async function handleFailedGet(request: Request): Promise<Response> {
   }
 }
 
-/** GET /api/admin/queue/throughput (MANAGER): completed and failed per minute, last hour */
+/** GET /api/admin/queue/throughput (VIEWER): completed and failed per minute, last hour */
 export async function handleThroughputGet(request: Request): Promise<Response> {
   try {
-    const auth = await requireRole(request, 'MANAGER');
+    const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
     const points = await connections().queue.getThroughput(60);
     return Response.json({ points: points.map((p) => ({ minute: p.minute.toISOString(), completed: p.completed, failed: p.failed })) });
