@@ -4,8 +4,9 @@
  *
  * New rows travel as one array per column (the payloads as one JSON array) and are unnested by
  * the server: one job and ten thousand cost one round trip and one plan, and the same text works
- * inside a caller's Prisma transaction. Measured on a durable server (1,000 jobs a statement), this form inserts in about
- * half the time of the jsonb_to_recordset it replaced, which parsed every payload twice.
+ * inside a caller's Prisma transaction. Measured on a durable server (1,000 jobs a statement),
+ * this form inserts in about half the time of the jsonb_to_recordset it replaced, which parsed
+ * every payload twice.
  */
 import type { SqlExecutor } from '../executor';
 import type { JobRow } from '../job-row';
