@@ -157,6 +157,23 @@ describe('POST /api/ingest validation', () => {
     expect(await countJobs(db.current.pool)).toBe(0);
   });
 
+  it('GET /api/jobs/:jobId tells what happens next after a failure, never the worker\'s error text', async () => {
+    const { jobId, queueJobId } = await (await post(JSON.stringify({ project: 'errs', records: records(2), generateEmbeddings: false }))).json();
+    const secret = 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/prod';
+    const status = async () => (await jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId }) })).json();
+    await db.current.pool.query(
+      `UPDATE job_queue SET errors = jsonb_build_array(jsonb_build_object('attempt', 1, 'message', $2::text, 'kind', 'error', 'at', now())) WHERE id = $1`,
+      [queueJobId, secret]);
+    const retrying = await status();
+    expect(retrying.queueJob.lastError).toBe('An attempt failed; it will be retried.');
+    expect(JSON.stringify(retrying)).not.toMatch(/hunter2|db\.internal|ECONNREFUSED/);
+    await db.current.pool.query(
+      `UPDATE job_queue SET status = 'FAILED', completed_at = now(), result = jsonb_build_object('error', $2::text) WHERE id = $1`, [queueJobId, secret]);
+    const failed = await status();
+    expect(failed).toMatchObject({ status: 'FAILED', queueJob: { lastError: expect.stringMatching(/will not be retried/) } });
+    expect(JSON.stringify(failed)).not.toMatch(/hunter2|db\.internal|ECONNREFUSED/);
+  });
+
   it('GET /api/jobs/:jobId: 400 for a malformed id, 404 for an unknown one', async () => {
     const get = (jobId: string) => jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId }) });
     expect((await get('1;DROP TABLE job_queue;--')).status).toBe(400);

@@ -1,4 +1,9 @@
-/** Status of one ingestion: the ingest row, its queue job, and how far vectorization has got. */
+/**
+ * Status of one ingestion: the ingest row, its queue job, and how far vectorization has got.
+ * Served to the public API, so a failed attempt is described by what happens next, never by the
+ * worker's error text (which may name hosts, queries or data); admins read the full error history
+ * in the monitor.
+ */
 import type pg from 'pg';
 
 export interface IngestionStatus {
@@ -21,7 +26,7 @@ export async function getIngestionStatus(pool: pg.Pool, ingestJobId: string): Pr
     `SELECT i.id, i.project_id, i.status, i.total_records, i.saved_records, i.skipped_records,
             i.generate_embeddings, i.created_at, i.completed_at,
             q.id AS queue_id, q.status AS queue_status, q.attempts, q.max_attempts, q.progress,
-            q.errors -> -1 ->> 'message' AS last_error,
+            q.errors -> -1 ->> 'kind' AS last_error_kind,
             (SELECT count(*)::int FROM records r WHERE r.ingest_job_id = i.id) AS stored,
             (SELECT count(*)::int FROM records r JOIN embeddings e ON e.record_id = r.id WHERE r.ingest_job_id = i.id) AS embedded
        FROM ingest_jobs i
@@ -43,10 +48,18 @@ export async function getIngestionStatus(pool: pg.Pool, ingestJobId: string): Pr
     generateEmbeddings: r.generate_embeddings,
     progress: r.progress ?? null,
     queueJob: r.queue_id
-      ? { id: r.queue_id, status: r.queue_status, attempts: r.attempts, maxAttempts: r.max_attempts, lastError: r.last_error }
+      ? { id: r.queue_id, status: r.queue_status, attempts: r.attempts, maxAttempts: r.max_attempts, lastError: publicError(r.last_error_kind, r.queue_status) }
       : null,
     embeddings: { embedded: r.embedded, total: r.stored },
     createdAt: r.created_at,
     completedAt: r.completed_at,
   };
+}
+
+/** What a caller of the public API may know of the last failed attempt. */
+function publicError(kind: string | null, queueStatus: string | null): string | null {
+  if (kind === null) return null;
+  if (queueStatus === 'FAILED') return 'Processing failed and will not be retried; an administrator can see why.';
+  if (kind === 'lease_expired') return 'An attempt took too long; it will be retried.';
+  return 'An attempt failed; it will be retried.';
 }
