@@ -98,6 +98,21 @@ describe('completeJobs', () => {
   });
 });
 
+describe('a job object with a malformed attempt', () => {
+  it('is refused with a ValidationError by every call that fences on it, and nothing changes', async () => {
+    await queue.enqueue({ jobType: 'T' });
+    const job = await claimOne();
+    for (const attempts of ['1}', 1.5, -1, null, undefined, 10_000] as unknown[]) {
+      const forged = { ...job, attempts } as typeof job;
+      await expect(queue.completeJobs([forged], [{ ok: true }])).rejects.toBeInstanceOf(ValidationError);
+      await expect(queue.completeJob(forged, { ok: true })).rejects.toBeInstanceOf(ValidationError);
+      await expect(queue.failJob(forged, new Error('x'))).rejects.toBeInstanceOf(ValidationError);
+      await expect(queue.extendLeases([forged])).rejects.toBeInstanceOf(ValidationError);
+    }
+    expect((await jobRow(db.current.pool, job.id)).status).toBe('PROCESSING');
+  });
+});
+
 describe('failJob and backoff (injected clock)', () => {
   it('retries after 10 s, then 20 s, then FAILED at maxAttempts 3, keeping each error', async () => {
     const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));

@@ -26,7 +26,7 @@ import { Wakeups } from './wakeups';
 import { QueueEventEmitter } from './events';
 import { toExecutor, type Queryable, type SqlExecutor } from './executor';
 import {
-  errorText, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter, parseMinutes,
+  errorText, parseAttempt, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter, parseMinutes,
   parseOlderThanDays, parseProgress, toStoredJson,
 } from './job-input';
 import { newJobId } from './job-id';
@@ -397,7 +397,8 @@ export class DatabaseQueue {
    */
   async completeJobs(jobs: Job[], results: unknown[]): Promise<(Job | QueueError)[]> {
     const stored = jobs.map((_, i) => toStoredJson(results[i], 'result', this.options.maxPayloadBytes));
-    const changes = await this.completeMany(jobs.map((job, i) => ({ id: parseJobId(job.id), attempt: job.attempts, result: stored[i]! })));
+    const refs = jobs.map((job) => this.resolveRef(job));
+    const changes = await this.completeMany(refs.map((ref, i) => ({ id: ref.id, attempt: ref.attempt!, result: stored[i]! })));
     return Promise.all(jobs.map((job, i) => this.completedOrThrow(job, stored[i]!, changes[i]).catch(asQueueError)));
   }
 
@@ -471,7 +472,8 @@ export class DatabaseQueue {
   /** Extends the lease of jobs this caller still holds; returns the ids it still holds. */
   async extendLeases(jobs: Pick<Job, 'id' | 'attempts'>[], leaseMs: number = this.options.leaseMs): Promise<Set<string>> {
     if (jobs.length === 0) return new Set();
-    const rows = await jobExtendLeaseIfRunning(this.db, { ids: jobs.map((j) => j.id), attempts: jobs.map((j) => j.attempts), leaseMs });
+    const refs = jobs.map((job) => this.resolveRef(job));
+    const rows = await jobExtendLeaseIfRunning(this.db, { ids: refs.map((r) => r.id), attempts: refs.map((r) => r.attempt!), leaseMs });
     return new Set(rows.map((r) => r.id));
   }
 
@@ -659,7 +661,7 @@ export class DatabaseQueue {
       const id = parseJobId(jobRef);
       return { id, attempt: this.claims.get(id) ?? null };
     }
-    return { id: parseJobId(jobRef?.id), attempt: jobRef.attempts };
+    return { id: parseJobId(jobRef?.id), attempt: parseAttempt(jobRef.attempts) };
   }
 
   /** After a guarded statement changed nothing: say why, from the job as it is now. */

@@ -64,6 +64,15 @@ export function isPlainEnqueue(input: unknown): input is ValidEnqueue {
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The attempt a caller's Job object says it holds: the fence of every statement that moves it.
+ * Checked here because the batch statements write it into an array literal (literals.ts).
+ */
+export function parseAttempt(attempt: unknown): number {
+  if (Number.isSafeInteger(attempt) && (attempt as number) >= 0 && (attempt as number) <= 1_000) return attempt as number;
+  throw new ValidationError(`Invalid job: attempts must be an integer from 0 to 1000, got ${JSON.stringify(attempt) ?? String(attempt)}`);
+}
+
 export function parseJobId(id: unknown): string {
   // Hot path (every complete/fail): a plain regex test first, zod only to explain a failure.
   if (typeof id === 'string' && UUID_PATTERN.test(id)) return id;
