@@ -32,6 +32,18 @@ describe('sign-in throttling', () => {
     expect(await sessions()).toBe(0); // nothing written by the refused request
   });
 
+  it('holds for guesses sent all at once: no more than the free ones reach the password', async () => {
+    const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => signIn('target@example.com', `burst-${i}`)))).map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(FREE_FAILURES + 1);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20 - FREE_FAILURES - 1);
+  });
+
+  it('successful sign-ins from one address behind a proxy never add up to a block', async () => {
+    process.env.TRUST_PROXY = '1';
+    const office = { 'x-forwarded-for': '192.0.2.10' };
+    for (let i = 0; i < FREE_FAILURES * 3; i++) expect((await signIn('target@example.com', 'the-right-password', office)).status).toBe(200);
+  });
+
   it('answers an account that does not exist exactly as one that does', async () => {
     const answers: number[][] = [[], []];
     for (const [k, email] of ['target@example.com', 'nobody@example.com'].entries()) {

@@ -4,7 +4,7 @@ import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, readBodyText, zodIssues } from '@/lib/http/responses';
 import { crossSiteRefused, currentUser, sameOrigin } from './guard';
 import { clearedSessionCookie, cookieFromHeader, endSession, readSessionValue, startSession } from './session';
-import { blockedForSeconds, clearAccount, recordFailure, throttleKeys } from './throttle';
+import { attemptSucceeded, takeAttempt, throttleKeys } from './throttle';
 import { authenticate } from './users';
 
 const loginSchema = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(200) });
@@ -24,17 +24,16 @@ export async function handleLoginPost(request: Request): Promise<Response> {
     if (!parsed.success) throw badRequest('Invalid sign-in', zodIssues(parsed.error));
     const { pool } = connections();
     const keys = throttleKeys(parsed.data.email, request);
-    const blocked = await blockedForSeconds(pool, keys);
+    const blocked = await takeAttempt(pool, keys);
     if (blocked > 0) {
       return Response.json({ error: `Too many failed sign-ins: try again in ${blocked} s` }, { status: 429, headers: { 'retry-after': String(blocked) } });
     }
     const user = await authenticate(pool, parsed.data.email, parsed.data.password);
     if (!user) {
-      await recordFailure(pool, keys);
       console.warn(`[auth] failed sign-in (${keys.join(', ')})`);
       return Response.json({ error: 'Wrong email or password' }, { status: 401 });
     }
-    await clearAccount(pool, keys);
+    await attemptSucceeded(pool, keys);
     return Response.json({ user }, { headers: { 'set-cookie': await startSession(pool, user.id) } });
   } catch (error) {
     return errorResponse(error, 'auth/login');
