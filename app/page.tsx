@@ -25,7 +25,10 @@ interface Status {
 interface Hit { recordId: string; content: string; similarity: number; metadata: Record<string, unknown> }
 
 export default function Home() {
-  const [project, setProject] = useState('demo');
+  // Kept for this tab only (sessionStorage): a key is a password for its project.
+  const [apiKey, setApiKey] = useState('');
+  useEffect(() => setApiKey(sessionStorage.getItem('conveyor-api-key') ?? ''), []);
+  const authorized = { authorization: `Bearer ${apiKey.trim()}` };
   const [body, setBody] = useState(SAMPLE_CSV);
   const [embed, setEmbed] = useState(true);
   const [jobId, setJobId] = useState<string | null>(null);
@@ -38,7 +41,7 @@ export default function Home() {
     if (!jobId) return;
     let stop = false;
     const poll = async () => {
-      const response = await fetch(`/api/jobs/${jobId}`, { cache: 'no-store' });
+      const response = await fetch(`/api/jobs/${jobId}`, { cache: 'no-store', headers: { authorization: `Bearer ${apiKey.trim()}` } });
       if (response.ok && !stop) setStatus(await response.json());
     };
     void poll();
@@ -47,16 +50,17 @@ export default function Home() {
       stop = true;
       clearInterval(timer);
     };
-  }, [jobId]);
+  }, [jobId, apiKey]);
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
     setError(null);
     setStatus(null);
     const isJson = body.trim().startsWith('{') || body.trim().startsWith('[');
-    const payload = isJson ? JSON.stringify({ project, generateEmbeddings: embed, records: JSON.parse(body) }) : body;
-    const url = isJson ? '/api/ingest' : `/api/ingest?project=${encodeURIComponent(project)}&generateEmbeddings=${embed}`;
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': isJson ? 'application/json' : 'text/csv' }, body: payload });
+    const payload = isJson ? JSON.stringify({ generateEmbeddings: embed, records: JSON.parse(body) }) : body;
+    const url = isJson ? '/api/ingest' : `/api/ingest?generateEmbeddings=${embed}`;
+    sessionStorage.setItem('conveyor-api-key', apiKey.trim());
+    const response = await fetch(url, { method: 'POST', headers: { ...authorized, 'content-type': isJson ? 'application/json' : 'text/csv' }, body: payload });
     const json = await response.json();
     if (!response.ok) {
       setError(`${json.error}${json.issues ? `: ${json.issues.map((i: { path: string; message: string }) => `${i.path} ${i.message}`).join('; ')}` : ''}`);
@@ -68,7 +72,7 @@ export default function Home() {
   async function search(event: React.FormEvent) {
     event.preventDefault();
     if (!status) return;
-    const response = await fetch(`/api/search?projectId=${status.projectId}&q=${encodeURIComponent(query)}&limit=5`);
+    const response = await fetch(`/api/search?q=${encodeURIComponent(query)}&limit=5`, { headers: authorized });
     const json = await response.json();
     if (!response.ok) setError(json.error);
     else setHits(json.results);
@@ -87,7 +91,7 @@ export default function Home() {
         <h2>1. Submit records</h2>
         <form onSubmit={submit}>
           <div className="row">
-            <div><label htmlFor="project">Project</label><input id="project" value={project} onChange={(e) => setProject(e.target.value)} /></div>
+            <div><label htmlFor="api-key">API key (its project receives the records)</label><input id="api-key" type="password" autoComplete="off" placeholder="cvk_…" value={apiKey} onChange={(e) => setApiKey(e.target.value)} /></div>
             <div><label htmlFor="file">CSV or JSON file</label><input id="file" type="file" accept=".csv,.json,text/csv,application/json" onChange={(e) => loadFile(e.target.files?.[0])} /></div>
             <label className="row space-above-lg"><input type="checkbox" checked={embed} onChange={(e) => setEmbed(e.target.checked)} /> generate embeddings</label>
           </div>

@@ -10,7 +10,9 @@ import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import { authenticateApiKey, createApiKey } from '../src/lib/auth/api-keys';
 import { createUser } from '../src/lib/auth/users';
+import { createProject, findProject } from '../src/lib/ingestion/projects';
 import { migrate } from '../src/lib/db/migrations';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -18,6 +20,7 @@ const databaseUrl = await resolveDatabaseUrl();
 await migrate({ connectionString: databaseUrl, log: (line) => console.log(`dev: migrate: ${line}`) });
 
 const adminLogin = await ensureDevAdmin(databaseUrl);
+const devKey = await ensureDevApiKey(databaseUrl);
 const port = await freePort(Number(process.env.PORT ?? 3000));
 const baseUrl = `http://localhost:${port}`;
 // The worker routes refuse to run without CRON_SECRET (fail closed): the app and its worker loop
@@ -39,7 +42,15 @@ const workers = spawn(path.join(root, 'run-workers.sh'), ['--interval', process.
 children.push(workers);
 console.log(`
   Conveyor is running: ${baseUrl}
-  - submit records, watch them being stored and embedded, then search
+  - submit records, watch them being stored and embedded, then search, with the API key of project
+    "${devKey.projectName}" (made for this machine, kept in .data/dev-api-key.json; more with npm run api-key):
+      ${devKey.key}
+    or from a shell:
+      export CONVEYOR_KEY=${devKey.key}
+      curl -X POST ${baseUrl}/api/ingest -H "Authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' \
+        -d '{"records":[{"content":"The red fox jumps over the lazy dog"},{"content":"File your taxes online"}]}'
+      curl -H "Authorization: Bearer $CONVEYOR_KEY" ${baseUrl}/api/jobs/<jobId from the answer>
+      curl -H "Authorization: Bearer $CONVEYOR_KEY" "${baseUrl}/api/search?q=fox"
   - queue monitor: ${baseUrl}/admin/queue-monitor${adminLogin ? `\n    sign in as ${adminLogin.email} / ${adminLogin.password} (made for this machine; npm run user:create for others)` : ''}
   - the worker loop calls /api/workers/{ingestion,vectorization} every ${process.env.WORKER_INTERVAL ?? '2'} s
   - database: ${databaseUrl}
@@ -67,6 +78,28 @@ async function ensureDevAdmin(connectionString: string): Promise<{ email: string
     await createUser(pool, { ...login, role: 'ADMIN' });
     writeFileSync(saved, JSON.stringify(login), { mode: 0o600 });
     return login;
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * A first project and API key for a fresh local database, so the API can be called at once. The
+ * key is kept in .data (the database's own folder) because the database keeps only its hash.
+ */
+async function ensureDevApiKey(connectionString: string): Promise<{ key: string; projectName: string }> {
+  const saved = path.join(root, '.data', 'dev-api-key.json');
+  const pool = new pg.Pool({ connectionString, max: 1 });
+  try {
+    if (existsSync(saved)) {
+      const previous = JSON.parse(readFileSync(saved, 'utf8')) as { key: string };
+      const principal = await authenticateApiKey(pool, previous.key);
+      if (principal) return { key: previous.key, projectName: principal.projectName };
+    }
+    const project = (await findProject(pool, 'demo')) ?? (await createProject(pool, 'demo'));
+    const { key } = await createApiKey(pool, { projectId: project.id, name: 'npm run dev' });
+    writeFileSync(saved, JSON.stringify({ key }), { mode: 0o600 });
+    return { key, projectName: project.name };
   } finally {
     await pool.end();
   }

@@ -14,39 +14,45 @@ import { GET as ingestionWorker } from '../../app/api/workers/ingestion/route';
 import { createUser } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { QueueError } from '@/lib/queue/errors';
-import { cronRequest, useAppDatabase } from '../helpers/app-env';
+import { cronRequest, projectKey, useAppDatabase } from '../helpers/app-env';
 import { countJobs } from '../helpers/jobs';
 
 const db = useAppDatabase({ SESSION_SECRET: 'b'.repeat(40), NODE_ENV: 'test', CRON_SECRET: 'c' });
 let cookie = '';
+let key: Awaited<ReturnType<typeof projectKey>>;
 
 beforeAll(async () => {
   await createUser(connections().pool, { email: 'a@example.com', password: 'admin-password', role: 'ADMIN' });
   const response = await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'a@example.com', password: 'admin-password' }) }));
   cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+  key = await projectKey(connections().pool, 'bad-input');
 });
 
 const post = (body: string, type = 'application/json') =>
-  ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { 'content-type': type }, body }));
+  ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { ...key.headers, 'content-type': type }, body }));
+const apiGet = (path: string) => new Request(`http://localhost${path}`, { headers: key.headers });
 const admin = (path: string, init: RequestInit = {}) => new Request(`http://localhost${path}`, { ...init, headers: { cookie } });
 const SQLI = '1;DROP TABLE job_queue;--';
 
 describe('bad input battery', () => {
   it('HTTP: every bad request is a 4xx with a reason, never a 500, and writes nothing', async () => {
     const responses: [string, Response][] = [
-      ['malformed JSON', await post('{"project":')],
-      ['wrong types', await post(JSON.stringify({ project: ['x'], records: { a: 1 } }))],
-      ['2 MB payload', await post(JSON.stringify({ project: 'x', records: [{ content: 'z'.repeat(2 * 1024 * 1024) }] }))],
-      ['NUL in content', await post(JSON.stringify({ project: 'x', records: [{ content: 'a\u0000b' }] }))],
-      ['NUL in metadata', await post(JSON.stringify({ project: 'x', records: [{ content: 'ok', note: 'a\u0000b' }] }))],
-      ['lone surrogate', await post('{"project":"x","records":[{"content":"\\ud800"}]}')],
-      ['too many records', await post(JSON.stringify({ project: 'x', records: Array.from({ length: 10_001 }, () => ({ content: 'a' })) }))],
-      ['unknown field', await post(JSON.stringify({ project: 'x', records: [{ content: 'a' }], jobType: 'EVIL', priority: 999999 }))],
+      ['malformed JSON', await post('{"records":')],
+      ['wrong types', await post(JSON.stringify({ generateEmbeddings: ['x'], records: { a: 1 } }))],
+      ['a project named in the body', await post(JSON.stringify({ project: 'someone-else', records: [{ content: 'a' }] }))],
+      ['2 MB payload', await post(JSON.stringify({ records: [{ content: 'z'.repeat(2 * 1024 * 1024) }] }))],
+      ['NUL in content', await post(JSON.stringify({ records: [{ content: 'a\u0000b' }] }))],
+      ['NUL in metadata', await post(JSON.stringify({ records: [{ content: 'ok', note: 'a\u0000b' }] }))],
+      ['lone surrogate', await post('{"records":[{"content":"\\ud800"}]}')],
+      ['too many records', await post(JSON.stringify({ records: Array.from({ length: 10_001 }, () => ({ content: 'a' })) }))],
+      ['unknown field', await post(JSON.stringify({ records: [{ content: 'a' }], jobType: 'EVIL', priority: 999999 }))],
       ['bad CSV', await post('content\n"unterminated', 'text/csv')],
-      ['SQL in a job id', await jobStatus(new Request('http://x'), { params: Promise.resolve({ jobId: SQLI }) })],
-      ['search without project', await search(new Request('http://localhost/api/search?q=x'))],
-      ['search limit huge', await search(new Request(`http://localhost/api/search?projectId=00000000-0000-4000-8000-000000000000&q=x&limit=100000`))],
-      ['search limit negative', await search(new Request(`http://localhost/api/search?projectId=00000000-0000-4000-8000-000000000000&q=x&limit=-5`))],
+      ['SQL in a job id', await jobStatus(apiGet('/api/jobs/x'), { params: Promise.resolve({ jobId: SQLI }) })],
+      ['search without a query', await search(apiGet('/api/search?limit=3'))],
+      ['search naming a project', await search(apiGet('/api/search?projectId=00000000-0000-4000-8000-000000000000&q=x'))],
+      ['search limit huge', await search(apiGet('/api/search?q=x&limit=100000'))],
+      ['search limit negative', await search(apiGet('/api/search?q=x&limit=-5'))],
+      ['ingest without a key', await ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[{"content":"a"}]}' }))],
       ['admin list limit huge', await adminJobs(admin('/api/admin/queue/jobs?limit=99999999'))],
       ['admin list negative', await adminJobs(admin('/api/admin/queue/jobs?limit=-1'))],
       ['admin list bad status', await adminJobs(admin(`/api/admin/queue/jobs?status=${encodeURIComponent(SQLI)}`))],
@@ -87,7 +93,7 @@ describe('bad input battery', () => {
 
     // A flood of jobs nobody handles, at the highest priority, and one real ingestion.
     await queue.enqueueMany(Array.from({ length: 500 }, () => ({ jobType: 'UNKNOWN_TYPE', priority: 1_000_000 })));
-    const ok = await post(JSON.stringify({ project: 'still-flowing', records: [{ content: 'valid record' }], generateEmbeddings: false }));
+    const ok = await post(JSON.stringify({ records: [{ content: 'valid record' }], generateEmbeddings: false }));
     expect(ok.status).toBe(202);
     expect(await (await ingestionWorker(cronRequest('/api/workers/ingestion', 'c'))).json()).toMatchObject({ success: true, processed: 1 });
     expect(await countJobs(db.current.pool, "job_type = 'INGEST_DATA' AND status = 'COMPLETED'")).toBe(1);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GET as ingestionRoute } from '../../app/api/workers/ingestion/route';
 import { POST as ingest } from '../../app/api/ingest/route';
 import { connections } from '@/lib/db/client';
-import { cronRequest, records, useAppDatabase } from '../helpers/app-env';
+import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
 import { countJobs } from '../helpers/jobs';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 
@@ -45,7 +45,8 @@ describe('database faults', () => {
     // The app (cron route) on its own, also terminated, connections.
     process.env.DATABASE_URL = withApp(db.current.url, 'chaos-route');
     for (let i = 0; i < 3; i++) {
-      await ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ project: `p${i}`, records: records(300), generateEmbeddings: false }) }));
+      const { headers } = await projectKey(db.current.pool, `p${i}`);
+      await ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ records: records(300), generateEmbeddings: false }) }));
     }
 
     let killed = 0;

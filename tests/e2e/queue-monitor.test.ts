@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { createUser } from '@/lib/auth/users';
 import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { projectKey } from '../helpers/app-env';
 import { useTestDatabase } from '../helpers/db';
 import { buildApp, startApp, type RunningApp } from './app-server';
 
@@ -63,7 +64,7 @@ afterEach(() => {
 
 describe('queue monitor in Chromium', () => {
   it('every page and API answer carries the security headers; pages run under a nonce CSP', async () => {
-    for (const path of ['/', '/login', '/admin/queue-monitor']) {
+    for (const path of ['/', '/login', '/admin/queue-monitor', '/admin/api-keys']) {
       const response = await fetch(`${app.baseUrl}${path}`, { redirect: 'manual' });
       const csp = response.headers.get('content-security-policy') ?? '';
       expect(csp, path).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
@@ -83,11 +84,55 @@ describe('queue monitor in Chromium', () => {
   });
 
   it('the ingest page renders and runs under the CSP', async () => {
+    const { key, projectId } = await projectKey(db.current.pool, 'ingest-page');
     const page = watched(await browser.newPage());
     await page.goto(`${app.baseUrl}/`);
+    await page.fill('#api-key', key);
     // Only the page's own script answers the click (fetch, then the status panel): it ran.
     await page.getByRole('button', { name: 'Ingest' }).click();
     await page.getByTestId('ingest-status').waitFor({ timeout: 12_000 });
+    const { rows } = await db.current.pool.query('SELECT count(*)::int AS n FROM ingest_jobs WHERE project_id = $1', [projectId]);
+    expect(rows[0].n).toBe(1);
+    await page.close();
+  });
+
+  it('ADMIN creates a project and a key in the browser; the key works over HTTP for its project only, until revoked', async () => {
+    const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    page.on('dialog', (dialog) => dialog.accept());
+    await signIn(page, 'admin@e2e.test', 'admin-password-1');
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.waitForURL(/\/admin\/api-keys/);
+    await page.getByLabel('New project name').fill('browser-made');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByText('Project browser-made created').waitFor();
+    await page.getByLabel('Project of the new key').selectOption({ label: 'browser-made' });
+    await page.getByLabel('New key name').fill('from the browser');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = (await page.getByTestId('new-key-value').textContent())!;
+    expect(key).toMatch(/^cvk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+
+    const api = (path: string, init: RequestInit = {}, bearer = key) =>
+      fetch(`${app.baseUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${bearer}` } });
+    const ingest = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ content: 'from a browser-made key' }] }) };
+    const accepted = await api('/api/ingest', ingest);
+    expect(accepted.status).toBe(202);
+    const { jobId } = await accepted.json();
+    expect((await api(`/api/jobs/${jobId}`)).status).toBe(200);
+    // Another project's key does not see it, and no key at all is refused.
+    const other = await projectKey(db.current.pool, 'someone-else');
+    expect((await api(`/api/jobs/${jobId}`, {}, other.key)).status).toBe(404);
+    const anonymous = await fetch(`${app.baseUrl}/api/ingest`, ingest);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
+
+    const prefix = key.slice(0, 16);
+    await page.getByTestId(`key-${prefix}`).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText(`Revoked ${prefix}`).waitFor();
+    expect((await api(`/api/jobs/${jobId}`)).status).toBe(401);
+    expect((await api('/api/ingest', ingest)).status).toBe(401);
+    const { rows } = await db.current.pool.query(
+      `SELECT count(*)::int AS n FROM ingest_jobs i JOIN projects p ON p.id = i.project_id WHERE p.name = 'browser-made'`);
+    expect(rows[0].n).toBe(1);
     await page.close();
   });
 

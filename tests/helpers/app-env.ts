@@ -1,6 +1,9 @@
 /** Points the app's shared connections (src/lib/db/client.ts) at this test file's database. */
 import { afterAll, beforeAll } from 'vitest';
+import type pg from 'pg';
+import { createApiKey, type ApiKeyLimits } from '@/lib/auth/api-keys';
 import { closeConnections } from '@/lib/db/client';
+import { createProject } from '@/lib/ingestion/projects';
 import { useTestDatabase } from './db';
 
 export function useAppDatabase(env: Record<string, string | undefined> = {}) {
@@ -28,4 +31,11 @@ export const cronRequest = (path: string, secret?: string) =>
 
 export function records(n: number, prefix = 'record') {
   return Array.from({ length: n }, (_, i) => ({ content: `${prefix} ${i} about ${['foxes', 'taxes', 'boxes', 'oxen'][i % 4]}`, row: i }));
+}
+
+/** A new project with an API key; `headers` authorize a request with it. */
+export async function projectKey(pool: pg.Pool, name: string, limits: Partial<ApiKeyLimits> = {}) {
+  const project = await createProject(pool, name);
+  const { key, apiKey } = await createApiKey(pool, { projectId: project.id, name: `${name} key`, limits: limits as ApiKeyLimits });
+  return { key, prefix: apiKey.prefix, projectId: project.id, headers: { authorization: `Bearer ${key}` } };
 }

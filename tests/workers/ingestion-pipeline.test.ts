@@ -7,28 +7,30 @@ import { GET as searchRoute } from '../../app/api/search/route';
 import { connections } from '@/lib/db/client';
 import { processAndStore } from '@/lib/ingestion/process-and-store';
 import { drainQueue } from '@/lib/queue/drain';
-import { cronRequest, records, useAppDatabase } from '../helpers/app-env';
+import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
 
 const db = useAppDatabase({ CRON_SECRET: 'test-secret', NODE_ENV: 'test', EMBEDDING_PROVIDER: 'local', WORKER_BUDGET_MS: '20000' });
 
-async function submit(body: unknown) {
+let key: Awaited<ReturnType<typeof projectKey>>;
+async function submit(body: unknown, as = key) {
   const response = await ingestRoute(
-    new Request('http://localhost/api/ingest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    new Request('http://localhost/api/ingest', { method: 'POST', headers: { ...as.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
   );
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 const drainIngestion = async () => (await ingestionRoute(cronRequest('/api/workers/ingestion', 'test-secret'))).json();
 const drainVectorization = async () => (await vectorizationRoute(cronRequest('/api/workers/vectorization', 'test-secret'))).json();
 const status = async (jobId: string) =>
-  (await jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`), { params: Promise.resolve({ jobId }) })).json();
+  (await jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: key.headers }), { params: Promise.resolve({ jobId }) })).json();
 
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
+  key = await projectKey(db.current.pool, 'pipeline');
 });
 
 describe('ingestion -> vectorization -> search, through the routes', () => {
   it('stores 1,000 records, vectorizes them in re-enqueued steps of 250, and finds them', async () => {
-    const { status: code, json } = await submit({ project: 'pipeline', records: records(1_000), generateEmbeddings: true });
+    const { status: code, json } = await submit({ records: records(1_000), generateEmbeddings: true });
     expect(code).toBe(202);
     const jobId = json.jobId as string;
     expect(await status(jobId)).toMatchObject({ status: 'QUEUED', totalRecords: 1_000, savedRecords: 0 });
@@ -60,7 +62,7 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
     const { rows: dims } = await db.current.pool.query('SELECT DISTINCT vector_dims(embedding) AS d FROM embeddings');
     expect(dims).toEqual([{ d: 1536 }]);
 
-    const search = await searchRoute(new Request(`http://localhost/api/search?projectId=${json.projectId}&q=record%205%20about%20taxes&limit=3`));
+    const search = await searchRoute(new Request('http://localhost/api/search?q=record%205%20about%20taxes&limit=3', { headers: key.headers }));
     const hits = (await search.json()).results as { content: string; similarity: number }[];
     expect(hits[0]!.content).toBe('record 5 about taxes');
     expect(hits[0]!.similarity).toBeCloseTo(1, 5);
@@ -68,7 +70,7 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
   });
 
   it('stores every record exactly once across a failure after some batches and the retry', async () => {
-    const { json } = await submit({ project: 'retry', records: records(1_000), generateEmbeddings: false });
+    const { json } = await submit({ records: records(1_000), generateEmbeddings: false });
     const { queue, pool } = connections();
     let crashes = 0;
     const crashingHandler = (job: Parameters<typeof processAndStore>[1], ctx: Parameters<typeof processAndStore>[2]) =>
@@ -88,7 +90,8 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
 
   it('10 concurrent invocations of the ingestion route process each job once', async () => {
     const submitted = [];
-    for (let i = 0; i < 12; i++) submitted.push((await submit({ project: `p${i % 3}`, records: records(50, `p${i}`), generateEmbeddings: false })).json);
+    const keys = [key, await projectKey(db.current.pool, 'p1'), await projectKey(db.current.pool, 'p2')];
+    for (let i = 0; i < 12; i++) submitted.push((await submit({ records: records(50, `p${i}`), generateEmbeddings: false }, keys[i % 3])).json);
     const results = await Promise.all(Array.from({ length: 10 }, () => drainIngestion()));
     expect(results.every((r) => r.success)).toBe(true);
     expect(results.reduce((sum, r) => sum + r.processed, 0)).toBe(12);
@@ -104,7 +107,7 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
 describe('a worker process killed mid-ingestion', () => {
   it('loses nothing and stores nothing twice once the job is rescued and re-run', async () => {
     const { spawn } = await import('node:child_process');
-    const { json } = await submit({ project: 'crash', records: records(1_000), generateEmbeddings: false });
+    const { json } = await submit({ records: records(1_000), generateEmbeddings: false });
     const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/ingest-worker-process.ts'], {
       env: { ...process.env, DATABASE_URL: db.current.url },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -4,7 +4,7 @@ import { GET as vectorizationRoute } from '../../app/api/workers/vectorization/r
 import { GET as cleanupRoute } from '../../app/api/workers/cleanup/route';
 import { POST as ingestRoute } from '../../app/api/ingest/route';
 import { GET as jobStatusRoute } from '../../app/api/jobs/[jobId]/route';
-import { cronRequest, records, useAppDatabase } from '../helpers/app-env';
+import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
 import { countJobs, insertJob } from '../helpers/jobs';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
@@ -19,8 +19,10 @@ afterAll(async () => api.close());
 
 const db = useAppDatabase({ CRON_SECRET: 's3cret', NODE_ENV: 'test', EMBEDDING_PROVIDER: 'openai', EMBEDDING_API_KEY: 'k', WORKER_BUDGET_MS: '20000' });
 
+let key: Awaited<ReturnType<typeof projectKey>>;
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
+  key = await projectKey(db.current.pool, 'routes');
   process.env.CRON_SECRET = 's3cret';
   env.NODE_ENV = 'test';
   process.env.WORKER_BUDGET_MS = '20000';
@@ -28,7 +30,8 @@ beforeEach(async () => {
 });
 
 const post = (body: string, contentType = 'application/json', query = '') =>
-  ingestRoute(new Request(`http://localhost/api/ingest${query}`, { method: 'POST', headers: { 'content-type': contentType }, body }));
+  ingestRoute(new Request(`http://localhost/api/ingest${query}`, { method: 'POST', headers: { ...key.headers, 'content-type': contentType }, body }));
+const jobStatus = (jobId: string) => jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: key.headers }), { params: Promise.resolve({ jobId }) });
 
 describe('CRON_SECRET', () => {
   it('wrong or missing secret: 401, nothing touched', async () => {
@@ -77,7 +80,7 @@ describe('CRON_SECRET', () => {
 
 describe('time budget through the route', () => {
   it('a slow AI provider: the route returns within its budget and leaves no job locked', async () => {
-    const submitted = await (await post(JSON.stringify({ project: 'slow', records: records(300), generateEmbeddings: true }))).json();
+    const submitted = await (await post(JSON.stringify({ records: records(300), generateEmbeddings: true }))).json();
     await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
     api.defaultDelayMs = 400; // each 25-record request takes 0.4 s; a 250-record job needs 4 s
     process.env.WORKER_BUDGET_MS = '1500';
@@ -88,7 +91,7 @@ describe('time budget through the route', () => {
     expect(elapsed).toBeLessThan(1_500 + 2_000);
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
     // What was embedded is kept; a successor job carries on from there.
-    const status = await (await jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId: submitted.jobId }) })).json();
+    const status = await (await jobStatus(submitted.jobId)).json();
     expect(status.embeddings.embedded).toBeGreaterThan(0);
     expect(status.embeddings.embedded).toBeLessThan(300);
     expect(await countJobs(db.current.pool, "job_type = 'VECTORIZE' AND status = 'PENDING'")).toBe(1);
@@ -104,21 +107,21 @@ describe('cleanup route', () => {
     await insertJob(db.current.pool, { status: 'PENDING', createdAtOffsetS: -30 * day });
     await insertJob(db.current.pool, { status: 'PROCESSING', createdAtOffsetS: -30 * day });
     const response = await cleanupRoute(cronRequest('/api/workers/cleanup', 's3cret'));
-    expect(await response.json()).toEqual({ success: true, deletedCount: 2 });
+    expect(await response.json()).toEqual({ success: true, deletedCount: 2, usageWindowsDeleted: 0 });
     expect(await countJobs(db.current.pool)).toBe(3);
   });
 });
 
 describe('POST /api/ingest validation', () => {
   it('takes the exact media types whatever their parameters and case', async () => {
-    const json = JSON.stringify({ project: 'typed', records: [{ content: 'a' }], generateEmbeddings: false });
+    const json = JSON.stringify({ records: [{ content: 'a' }], generateEmbeddings: false });
     expect((await post(json, 'Application/JSON; charset=utf-8')).status).toBe(202);
-    expect((await post('content\nb\n', 'text/csv; charset=utf-8', '?project=typed&generateEmbeddings=false')).status).toBe(202);
+    expect((await post('content\nb\n', 'text/csv; charset=utf-8', '?generateEmbeddings=false')).status).toBe(202);
   });
 
   it('accepts CSV with a content column; other columns become metadata', async () => {
     const csv = 'content,source\n"first, with comma",a\nsecond,b\n';
-    const response = await post(csv, 'text/csv', '?project=csv-project&generateEmbeddings=false');
+    const response = await post(csv, 'text/csv', '?generateEmbeddings=false');
     expect(response.status).toBe(202);
     const { jobId } = await response.json();
     await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
@@ -128,18 +131,19 @@ describe('POST /api/ingest validation', () => {
   });
 
   it.each([
-    ['malformed JSON', '{"project": "x", "records": [', 'application/json', /not valid JSON/],
-    ['no records', JSON.stringify({ project: 'x', records: [] }), 'application/json', /Invalid ingestion/],
-    ['a record without content', JSON.stringify({ project: 'x', records: [{ title: 'no text' }] }), 'application/json', /Invalid ingestion/],
-    ['wrong types', JSON.stringify({ project: 42, records: 'many' }), 'application/json', /Invalid ingestion/],
-    ['an unknown field', JSON.stringify({ project: 'x', records: [{ content: 'a' }], priority: 99 }), 'application/json', /Invalid ingestion/],
-    ['a NUL byte', JSON.stringify({ project: 'x', records: [{ content: 'a\u0000b' }] }), 'application/json', /Invalid ingestion/],
-    ['CSV without a project', 'content\nhello\n', 'text/csv', /Invalid ingestion/],
+    ['malformed JSON', '{"records": [', 'application/json', /not valid JSON/],
+    ['no records', JSON.stringify({ records: [] }), 'application/json', /Invalid ingestion/],
+    ['a record without content', JSON.stringify({ records: [{ title: 'no text' }] }), 'application/json', /Invalid ingestion/],
+    ['wrong types', JSON.stringify({ generateEmbeddings: 'yes', records: 'many' }), 'application/json', /Invalid ingestion/],
+    ['an unknown field', JSON.stringify({ records: [{ content: 'a' }], priority: 99 }), 'application/json', /Invalid ingestion/],
+    ['a NUL byte', JSON.stringify({ records: [{ content: 'a\u0000b' }] }), 'application/json', /Invalid ingestion/],
+    ['a project named in the body (the key implies it)', JSON.stringify({ project: 'other', records: [{ content: 'a' }] }), 'application/json', /Invalid ingestion/],
+    ['a CSV without a content column', 'title\nhello\n', 'text/csv', /Invalid ingestion/],
     ['an unsupported content type', 'hello', 'text/plain', /Content-Type/],
     // What a cross-site form may send without a preflight, dressed up as CSV or JSON.
     ['text/plain naming CSV in a parameter', 'content\nhello\n', 'text/plain; x=text/csv', /Content-Type/],
-    ['text/plain naming JSON in a parameter', JSON.stringify({ project: 'x', records: [{ content: 'a' }] }), 'text/plain; charset=application/json', /Content-Type/],
-    ['a JSON look-alike type', JSON.stringify({ project: 'x', records: [{ content: 'a' }] }), 'application/json-patch+json', /Content-Type/],
+    ['text/plain naming JSON in a parameter', JSON.stringify({ records: [{ content: 'a' }] }), 'text/plain; charset=application/json', /Content-Type/],
+    ['a JSON look-alike type', JSON.stringify({ records: [{ content: 'a' }] }), 'application/json-patch+json', /Content-Type/],
   ])('%s: 400 with the reason, nothing written', async (_name, body, contentType, pattern) => {
     const response = await post(body, contentType);
     expect(response.status).toBe(400);
@@ -151,16 +155,16 @@ describe('POST /api/ingest validation', () => {
   });
 
   it('a 2 MB body: 413, nothing written', async () => {
-    const body = JSON.stringify({ project: 'x', records: [{ content: 'y'.repeat(2 * 1024 * 1024) }] });
+    const body = JSON.stringify({ records: [{ content: 'y'.repeat(2 * 1024 * 1024) }] });
     const response = await post(body);
     expect(response.status).toBe(413);
     expect(await countJobs(db.current.pool)).toBe(0);
   });
 
   it('GET /api/jobs/:jobId tells what happens next after a failure, never the worker\'s error text', async () => {
-    const { jobId, queueJobId } = await (await post(JSON.stringify({ project: 'errs', records: records(2), generateEmbeddings: false }))).json();
+    const { jobId, queueJobId } = await (await post(JSON.stringify({ records: records(2), generateEmbeddings: false }))).json();
     const secret = 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/prod';
-    const status = async () => (await jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId }) })).json();
+    const status = async () => (await jobStatus(jobId)).json();
     await db.current.pool.query(
       `UPDATE job_queue SET errors = jsonb_build_array(jsonb_build_object('attempt', 1, 'message', $2::text, 'kind', 'error', 'at', now())) WHERE id = $1`,
       [queueJobId, secret]);
@@ -175,8 +179,7 @@ describe('POST /api/ingest validation', () => {
   });
 
   it('GET /api/jobs/:jobId: 400 for a malformed id, 404 for an unknown one', async () => {
-    const get = (jobId: string) => jobStatusRoute(new Request('http://x'), { params: Promise.resolve({ jobId }) });
-    expect((await get('1;DROP TABLE job_queue;--')).status).toBe(400);
-    expect((await get('00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await jobStatus('1;DROP TABLE job_queue;--')).status).toBe(400);
+    expect((await jobStatus('00000000-0000-4000-8000-000000000000')).status).toBe(404);
   });
 });

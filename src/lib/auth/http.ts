@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, readBodyText, zodIssues } from '@/lib/http/responses';
 import { crossSiteRefused, currentUser, sameOrigin } from './guard';
-import { clearedSessionCookie, cookieFromHeader, endSession, readSessionValue, startSession } from './session';
+import { clearedSessionCookie, cookieFromHeader, endSession, readSessionValue, sessionSecret, startSession } from './session';
 import { attemptSucceeded, takeAttempt, throttleKeys } from './throttle';
 import { authenticate } from './users';
 
@@ -13,6 +13,7 @@ const loginSchema = z.object({ email: z.string().min(1).max(254), password: z.st
 export async function handleLoginPost(request: Request): Promise<Response> {
   try {
     if (!sameOrigin(request)) return crossSiteRefused();
+    sessionSecret(); // fail closed before any work: no password check, no attempt counted
     let body: unknown;
     try {
       body = JSON.parse(await readBodyText(request, 10_000));

@@ -30,7 +30,8 @@ const idleMinutes = () => {
   return Number.isFinite(value) && value > 0 ? value : 30;
 };
 
-function sessionSecret(): string {
+/** The secret that seals cookies; throws ConfigError when it is missing (production) or short. */
+export function sessionSecret(): string {
   const secret = process.env.SESSION_SECRET;
   if (secret) {
     if (secret.length < 32) throw new ConfigError('SESSION_SECRET must be at least 32 characters');
@@ -52,11 +53,12 @@ function cookieAttributes(maxAge: number): string {
 
 /** A new session for the user, and the cookie that names it. */
 export async function startSession(pool: pg.Pool, userId: string): Promise<string> {
+  const password = sessionSecret(); // before the row: a misconfigured server starts no session
   const { rows } = await pool.query<{ id: string }>(
     `INSERT INTO user_sessions (user_id, expires_at) VALUES ($1, now() + $2 * interval '1 second') RETURNING id`,
     [userId, TTL_SECONDS],
   );
-  const sealed = await sealData({ sid: rows[0]!.id } satisfies SessionData, { password: sessionSecret(), ttl: TTL_SECONDS });
+  const sealed = await sealData({ sid: rows[0]!.id } satisfies SessionData, { password, ttl: TTL_SECONDS });
   return `${SESSION_COOKIE}=${sealed}; ${cookieAttributes(TTL_SECONDS - 60)}`;
 }
 

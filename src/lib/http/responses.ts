@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { InvalidJobStateError, JobNotFoundError, ValidationError } from '@/lib/queue/errors';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly issues?: unknown) {
+  constructor(readonly status: number, message: string, readonly issues?: unknown, readonly headers?: Record<string, string>) {
     super(message);
   }
 }
@@ -22,7 +22,7 @@ export function badRequest(message: string, issues?: unknown): HttpError {
 /** Turns anything thrown by a route into the response a client should see. */
 export function errorResponse(error: unknown, context: string): Response {
   if (error instanceof HttpError) {
-    return Response.json({ error: error.message, ...(error.issues ? { issues: error.issues } : {}) }, { status: error.status });
+    return Response.json({ error: error.message, ...(error.issues ? { issues: error.issues } : {}) }, { status: error.status, headers: error.headers });
   }
   if (error instanceof ValidationError) {
     return Response.json({ error: error.message, issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code })) }, { status: 400 });

@@ -1,7 +1,7 @@
 /**
- * POST /api/ingest bodies: JSON `{ project, generateEmbeddings?, records: [{ content, ...metadata }] }`,
- * or CSV (a header row with a `content` or `text` column; other columns become metadata) with
- * `?project=` and `?generateEmbeddings=` in the query string.
+ * POST /api/ingest bodies: JSON `{ generateEmbeddings?, records: [{ content, ...metadata }] }`, or
+ * CSV (a header row with a `content` or `text` column; other columns become metadata) with
+ * `?generateEmbeddings=` in the query string. The project is the API key's, never named here.
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { badRequest, zodIssues } from '@/lib/http/responses';
@@ -17,9 +17,11 @@ const mediaType = (contentType: string) => contentType.split(';')[0]!.trim().toL
 export function parseSubmission(body: string, contentType: string, query: URLSearchParams): IngestSubmission {
   let candidate: unknown;
   const type = mediaType(contentType);
+  for (const name of query.keys()) {
+    if (name !== 'generateEmbeddings') throw badRequest(`Unknown query parameter "${name}"${name === 'project' ? ': the API key implies its project' : ''}`);
+  }
   if (type === 'text/csv') {
     candidate = {
-      project: query.get('project') ?? undefined,
       generateEmbeddings: query.has('generateEmbeddings') ? query.get('generateEmbeddings') !== 'false' : undefined,
       records: parseCsvRecords(body),
     };
@@ -31,6 +33,9 @@ export function parseSubmission(body: string, contentType: string, query: URLSea
     }
   } else {
     throw badRequest('Content-Type must be application/json or text/csv');
+  }
+  if (candidate && typeof candidate === 'object' && 'project' in candidate) {
+    throw badRequest('Invalid ingestion', [{ path: 'project', message: 'the API key implies its project; remove this field', code: 'unrecognized_keys' }]);
   }
   const parsed = ingestSubmissionSchema.safeParse(candidate);
   if (!parsed.success) throw badRequest('Invalid ingestion', zodIssues(parsed.error));

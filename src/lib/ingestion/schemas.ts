@@ -26,7 +26,6 @@ export type IngestRecord = z.output<typeof ingestRecordSchema>;
 
 export const ingestSubmissionSchema = z
   .object({
-    project: z.string().trim().min(1).max(200),
     generateEmbeddings: z.boolean().default(true),
     records: z.array(ingestRecordSchema).min(1).max(INGEST_LIMITS.maxRecords),
   })

@@ -21,7 +21,8 @@ export interface IngestionStatus {
   completedAt: Date | null;
 }
 
-export async function getIngestionStatus(pool: pg.Pool, ingestJobId: string): Promise<IngestionStatus | null> {
+/** The ingestion if it belongs to `projectId`; another project's ingestion is as absent as none. */
+export async function getIngestionStatus(pool: pg.Pool, projectId: string, ingestJobId: string): Promise<IngestionStatus | null> {
   const { rows } = await pool.query(
     `SELECT i.id, i.project_id, i.status, i.total_records, i.saved_records, i.skipped_records,
             i.generate_embeddings, i.created_at, i.completed_at,
@@ -31,8 +32,8 @@ export async function getIngestionStatus(pool: pg.Pool, ingestJobId: string): Pr
             (SELECT count(*)::int FROM records r JOIN embeddings e ON e.record_id = r.id WHERE r.ingest_job_id = i.id) AS embedded
        FROM ingest_jobs i
        LEFT JOIN job_queue q ON q.id = i.queue_job_id
-      WHERE i.id = $1`,
-    [ingestJobId],
+      WHERE i.id = $1 AND i.project_id = $2`,
+    [ingestJobId, projectId],
   );
   const r = rows[0];
   if (!r) return null;

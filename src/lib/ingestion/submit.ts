@@ -1,9 +1,13 @@
 /**
- * Submitting an ingestion: the project, the ingest job row and the INGEST_DATA queue job are
+ * Submitting an ingestion for the API key's project: the key's daily quotas (records, and
+ * embeddings when asked for), the ingest job row and the INGEST_DATA queue job are taken and
  * created in one Prisma transaction, so there is never an ingest job without its queue job (or
- * the reverse). The caller gets the id at once; workers do the rest.
+ * the reverse), and a refused or failed submission uses no quota. The caller gets the id at once;
+ * workers do the rest.
  */
 import type { PrismaClient } from '@/generated/prisma/client';
+import type { ApiPrincipal } from '@/lib/auth/api-keys';
+import { takeOrRefuse } from '@/lib/auth/api-guard';
 import type { DatabaseQueue } from '@/lib/queue/db-queue';
 import { JOB_TYPES, type IngestPayload, type IngestSubmission } from './schemas';
 
@@ -16,14 +20,13 @@ export interface SubmittedIngestion {
 
 export async function submitIngestion(
   deps: { prisma: PrismaClient; queue: DatabaseQueue },
+  principal: ApiPrincipal,
   submission: IngestSubmission,
 ): Promise<SubmittedIngestion> {
   return deps.prisma.$transaction(async (tx) => {
-    const project = await tx.project.upsert({
-      where: { name: submission.project },
-      create: { name: submission.project },
-      update: {},
-    });
+    const project = { id: principal.projectId };
+    await takeOrRefuse(tx, principal, 'records', submission.records.length);
+    if (submission.generateEmbeddings) await takeOrRefuse(tx, principal, 'embeddings', submission.records.length);
     const ingest = await tx.ingestJob.create({
       data: {
         projectId: project.id,

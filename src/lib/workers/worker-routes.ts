@@ -3,6 +3,7 @@
  * behaviour lives here so tests and run-workers.sh exercise exactly what Vercel Cron calls.
  */
 import { createEmbeddingProvider, type EmbeddingProvider } from '@/lib/embeddings/provider';
+import { pruneApiUsage } from '@/lib/auth/api-quotas';
 import { connections } from '@/lib/db/client';
 import { processAndStore } from '@/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '@/lib/ingestion/schemas';
@@ -53,15 +54,19 @@ export async function handleWorkerRoute(request: Request, name: WorkerName): Pro
   }
 }
 
-/** GET /api/workers/cleanup: deletes finished jobs older than CLEANUP_OLDER_THAN_DAYS (default 7). */
+/**
+ * GET /api/workers/cleanup: deletes finished jobs older than CLEANUP_OLDER_THAN_DAYS (default 7)
+ * and API usage counts of windows that ended more than a day ago.
+ */
 export async function handleCleanupRoute(request: Request): Promise<Response> {
   const auth = authorizeCron(request);
   if (!auth.ok) return auth.response;
   try {
     const days = Number(process.env.CLEANUP_OLDER_THAN_DAYS ?? 7);
     const deletedCount = await connections().queue.cleanup(days);
-    await recordWorkerRun(connections().pool, 'cleanup', { deletedCount });
-    return Response.json({ success: true, deletedCount });
+    const usageWindowsDeleted = await pruneApiUsage(connections().pool);
+    await recordWorkerRun(connections().pool, 'cleanup', { deletedCount, usageWindowsDeleted });
+    return Response.json({ success: true, deletedCount, usageWindowsDeleted });
   } catch (error) {
     console.error('[workers/cleanup] failed:', error);
     return Response.json({ success: false, deletedCount: 0, error: 'Cleanup failed; see server logs' }, { status: 500 });
