@@ -47,8 +47,7 @@ console.log(`
       ${devKey.key}
     or from a shell:
       export CONVEYOR_KEY=${devKey.key}
-      curl -X POST ${baseUrl}/api/ingest -H "Authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' \
-        -d '{"records":[{"content":"The red fox jumps over the lazy dog"},{"content":"File your taxes online"}]}'
+      curl -X POST ${baseUrl}/api/ingest -H "Authorization: Bearer $CONVEYOR_KEY" -H 'content-type: application/json' -d '{"records":[{"content":"The red fox jumps over the lazy dog"},{"content":"File your taxes online"}]}'
       curl -H "Authorization: Bearer $CONVEYOR_KEY" ${baseUrl}/api/jobs/<jobId from the answer>
       curl -H "Authorization: Bearer $CONVEYOR_KEY" "${baseUrl}/api/search?q=fox"
   - queue monitor: ${baseUrl}/admin/queue-monitor${adminLogin ? `\n    sign in as ${adminLogin.email} / ${adminLogin.password} (made for this machine; npm run user:create for others)` : ''}
