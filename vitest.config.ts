@@ -2,7 +2,15 @@ import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { alias: { '@': path.resolve(import.meta.dirname, 'src') } },
+  resolve: {
+    alias: [
+      { find: '@', replacement: path.resolve(import.meta.dirname, 'src') },
+      // Tests run the library from its sources (the app and scripts outside tests use the built
+      // package, as a user would), so one copy of each class is loaded in a test process.
+      { find: /^pg-conveyor$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/index.ts') },
+      { find: /^pg-conveyor\/(worker|subprocess)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1.ts') },
+    ],
+  },
   test: {
     include: ['tests/**/*.test.ts'],
     exclude: ['node_modules/**'],

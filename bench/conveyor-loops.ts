@@ -3,9 +3,9 @@
  * drainQueue), the way an app would call it. Each function has its raw counterpart in raw-loop.ts.
  */
 import pg from 'pg';
-import { DatabaseQueue } from '../src/lib/queue/db-queue';
-import { drainQueue } from '../src/lib/queue/drain';
-import { Worker } from '../src/lib/queue/worker';
+import { DatabaseQueue } from 'pg-conveyor';
+import { drainQueue } from 'pg-conveyor';
+import { Worker } from 'pg-conveyor/worker';
 import { msSince, sleep } from './bench-db';
 
 /** Bulk enqueue: `count` jobs, `chunk` per enqueueMany call (one statement each). */

@@ -3,7 +3,7 @@
  * cheap on a table of a million jobs, most of them finished, as a long-lived queue's table is.
  */
 import pg from 'pg';
-import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { timed } from './bench-db';
 
 export interface ReadTiming { name: string; ms: number }

@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
-import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { benchDatabase, checkpoint, fmtInt, loadBacklog, timed } from './bench-db';
 import { claimLoops, enqueueBulk, enqueueSingle, workerCompletes, workerLatency } from './conveyor-loops';
 import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency } from './raw-loop';

@@ -16,7 +16,7 @@
  */
 import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
-import { DatabaseQueue } from '../src/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { benchDatabase, checkpoint, fmtInt, percentile } from './bench-db';
 
 const JOBS = Number(process.env.SOAK_JOBS ?? 1_000_000);

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,4 +46,20 @@ if (!existsSync(clientStamp) || readFileSync(clientStamp, 'utf8') !== schemaHash
   });
   mkdirSync(generatedDir, { recursive: true });
   writeFileSync(clientStamp, schemaHash);
+}
+
+// 3. The queue library (packages/pg-conveyor): the app, the scripts and worker processes import it
+// as a user would, from its compiled output, so it is built whenever its sources changed.
+const libDir = path.join(root, 'packages', 'pg-conveyor');
+const libSources = readdirSync(path.join(libDir, 'src'), { recursive: true })
+  .map(String)
+  .filter((file) => file.endsWith('.ts'))
+  .sort()
+  .map((file) => path.join(libDir, 'src', file));
+const libStamp = path.join(libDir, 'dist', '.source-hash');
+const libHash = hashOf(...libSources, path.join(libDir, 'package.json'), path.join(libDir, 'tsconfig.build.json'), lock);
+if (!existsSync(libStamp) || readFileSync(libStamp, 'utf8') !== libHash) {
+  say('building packages/pg-conveyor');
+  run('npm', ['run', '--silent', 'build', '-w', 'pg-conveyor']);
+  writeFileSync(libStamp, libHash);
 }

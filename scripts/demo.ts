@@ -5,7 +5,7 @@
  */
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 import { migrate } from '../src/lib/db/migrations';
-import { DatabaseQueue, type Job } from '../src/lib/queue/db-queue';
+import { DatabaseQueue, type Job } from 'pg-conveyor';
 
 const connectionString = await resolveDatabaseUrl();
 console.log(`database: ${connectionString.replace(/\/\/[^@]*@/, '//***@')}`);

@@ -15,7 +15,7 @@ import { processAndStore } from '../src/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '../src/lib/ingestion/schemas';
 import { vectorizeProject } from '../src/lib/ingestion/vectorize';
 import { recordWorkerRun } from '../src/lib/observability/heartbeat';
-import { Worker, type JobTaskDefinition } from '../src/lib/queue/worker';
+import { Worker, type JobTaskDefinition } from 'pg-conveyor/worker';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 
 process.env.DATABASE_URL = await resolveDatabaseUrl();

@@ -13,7 +13,7 @@ import { POST as retry } from '../../app/api/admin/queue/retry/route';
 import { GET as ingestionWorker } from '../../app/api/workers/ingestion/route';
 import { createUser } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
-import { QueueError } from '@/lib/queue/errors';
+import { QueueError } from 'pg-conveyor';
 import { cronRequest, projectKey, useAppDatabase } from '../helpers/app-env';
 import { countJobs } from '../helpers/jobs';
 

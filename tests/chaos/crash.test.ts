@@ -4,7 +4,7 @@
  * running in a killed worker the first time.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';

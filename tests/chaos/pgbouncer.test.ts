@@ -3,9 +3,9 @@
  * LISTEN, no session settings). The queue, the serverless drain and the worker must all work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
-import { drainQueue } from '@/lib/queue/drain';
-import { Worker } from '@/lib/queue/worker';
+import { DatabaseQueue } from 'pg-conveyor';
+import { drainQueue } from 'pg-conveyor';
+import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 import { sleep } from './chaos-helpers';

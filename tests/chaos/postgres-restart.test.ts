@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrate } from '@/lib/db/migrations';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
-import { drainQueue } from '@/lib/queue/drain';
+import { DatabaseQueue } from 'pg-conveyor';
+import { drainQueue } from 'pg-conveyor';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 import { startScratchCluster, type ScratchCluster } from '../../scripts/db/scratch-cluster';
 

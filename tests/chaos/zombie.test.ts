@@ -3,7 +3,7 @@
  * claims and completes its job. Resumed, the zombie's completion changes nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { createLedger, sleep, startWorker, stopWorker } from './chaos-helpers';
 

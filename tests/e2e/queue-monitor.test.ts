@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { createUser } from '@/lib/auth/users';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { projectKey } from '../helpers/app-env';
 import { useTestDatabase } from '../helpers/db';
 import { buildApp, startApp, type RunningApp } from './app-server';

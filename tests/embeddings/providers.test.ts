@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEmbeddingProvider, EMBEDDING_DIMENSIONS } from '@/lib/embeddings/provider';
 import { HashingEmbeddingProvider, hashingEmbedding } from '@/lib/embeddings/hashing-provider';
 import { OpenAICompatibleProvider } from '@/lib/embeddings/openai-provider';
-import { NonRetryableError } from '@/lib/queue/errors';
+import { NonRetryableError } from 'pg-conveyor';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
 let api: FakeOpenAI;

@@ -2,7 +2,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type pg from 'pg';
 import { expect } from 'vitest';
-import type { JobStatus } from '@/lib/queue/types';
+import type { JobStatus } from 'pg-conveyor';
 
 export interface InsertJobOptions {
   jobType?: string;

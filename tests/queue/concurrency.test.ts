@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 
 const db = useTestDatabase();

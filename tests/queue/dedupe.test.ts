@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue, ManualClock, ValidationError } from '@/lib/queue/db-queue';
+import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 

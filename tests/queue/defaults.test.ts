@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, retryDelayMs, retryDelayTable } from '@/lib/queue/backoff';
-import { DEFAULTS } from '@/lib/queue/config';
-import { DatabaseQueue, ValidationError, ConfigError } from '@/lib/queue/db-queue';
+import { DEFAULT_BACKOFF, retryDelayMs, retryDelayTable } from '../../packages/pg-conveyor/src/backoff';
+import { DEFAULTS } from '../../packages/pg-conveyor/src/config';
+import { DatabaseQueue, ValidationError, ConfigError } from 'pg-conveyor';
 
 describe('documented defaults', () => {
   it('match the API reference', () => {

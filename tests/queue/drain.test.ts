@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue, NonRetryableError } from '@/lib/queue/db-queue';
-import { drainQueue } from '@/lib/queue/drain';
+import { DatabaseQueue, drainQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, expectJobCount } from '../helpers/jobs';
 
@@ -23,6 +22,20 @@ describe('drainQueue (one cron tick)', () => {
     expect(result.duration).toBeGreaterThanOrEqual(0);
     await expectJobCount(db.current.pool, 3, "status = 'COMPLETED' AND result ? 'doubled'");
     await expectJobCount(db.current.pool, 2, "status = 'PENDING'");
+  });
+
+  it('without maxJobs, drains until the queue is empty (the budget still bounds it)', async () => {
+    await queue.enqueueMany(Array.from({ length: 4 }, () => ({ jobType: 'D' })));
+    const result = await drainQueue(queue, { types: ['D'], handler: async () => 'ok' });
+    expect(result).toMatchObject({ completed: 4, stoppedBy: 'empty' });
+  });
+
+  it('bad options are a ValidationError before anything is claimed', async () => {
+    await queue.enqueue({ jobType: 'D' });
+    for (const bad of [{ maxJobs: 0 }, { maxJobs: 1.5 }, { budgetMs: -1 }, { types: 'D' }, { types: ['bad type!'] }, { handler: 'not a function' }]) {
+      await expect(drainQueue(queue, { types: ['D'], handler: async () => 'ok', ...bad } as never), JSON.stringify(bad)).rejects.toBeInstanceOf(ValidationError);
+    }
+    expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
   });
 
   it('stops when the queue is empty', async () => {

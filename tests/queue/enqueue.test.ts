@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
-import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
-import { enqueueSchema, isPlainEnqueue } from '@/lib/queue/job-input';
+import { DatabaseQueue, ValidationError } from 'pg-conveyor';
+import { enqueueSchema, isPlainEnqueue } from '../../packages/pg-conveyor/src/job-input';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, expectJobCount, jobRow } from '../helpers/jobs';
 

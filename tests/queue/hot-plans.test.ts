@@ -16,7 +16,7 @@ import pg from 'pg';
 // @ts-expect-error pg ships no types for its utils module
 import { prepareValue } from 'pg/lib/utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
+import { DatabaseQueue } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 
 const db = useTestDatabase();

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue, ValidationError } from '@/lib/queue/db-queue';
-import { drainQueue } from '@/lib/queue/drain';
+import { DatabaseQueue, ValidationError } from 'pg-conveyor';
+import { drainQueue } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 

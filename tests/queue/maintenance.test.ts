@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue, ManualClock, ValidationError } from '@/lib/queue/db-queue';
+import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { expectJobCount, insertJob, jobRow } from '../helpers/jobs';
 

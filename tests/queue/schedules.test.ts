@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue, ManualClock, ValidationError } from '@/lib/queue/db-queue';
-import { latestDueSlot } from '@/lib/queue/schedules';
-import { Worker } from '@/lib/queue/worker';
+import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
+import { latestDueSlot } from '../../packages/pg-conveyor/src/schedules';
+import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';
 

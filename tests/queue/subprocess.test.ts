@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
-import { drainQueue } from '@/lib/queue/drain';
-import { subprocessHandler } from '@/lib/queue/subprocess';
+import { DatabaseQueue } from 'pg-conveyor';
+import { drainQueue } from 'pg-conveyor';
+import { subprocessHandler } from 'pg-conveyor/subprocess';
 import { useTestDatabase } from '../helpers/db';
 import { sleep } from '../helpers/wait';
 

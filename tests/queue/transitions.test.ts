@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DatabaseQueue, InvalidJobStateError, JobNotFoundError, LeaseLostError, ManualClock, NonRetryableError,
   ValidationError, type JobStatus,
-} from '@/lib/queue/db-queue';
+} from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { insertJob, jobRow } from '../helpers/jobs';
 

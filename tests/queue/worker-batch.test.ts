@@ -1,9 +1,9 @@
 /** Batch handlers and prefetch in the worker process, on a real server with real connections. */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue, NonRetryableError, ValidationError } from '@/lib/queue/db-queue';
-import { Worker } from '@/lib/queue/worker';
-import type { Job } from '@/lib/queue/types';
+import { DatabaseQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
+import { Worker } from 'pg-conveyor/worker';
+import type { Job } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { sleep, until } from '../helpers/wait';
 import { countJobs, jobRow } from '../helpers/jobs';

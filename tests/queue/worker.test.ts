@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from '@/lib/queue/db-queue';
-import { Worker } from '@/lib/queue/worker';
+import { DatabaseQueue } from 'pg-conveyor';
+import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { sleep, until } from '../helpers/wait';
 import { countJobs } from '../helpers/jobs';

@@ -6,7 +6,7 @@ import { GET as jobStatusRoute } from '../../app/api/jobs/[jobId]/route';
 import { GET as searchRoute } from '../../app/api/search/route';
 import { connections } from '@/lib/db/client';
 import { processAndStore } from '@/lib/ingestion/process-and-store';
-import { drainQueue } from '@/lib/queue/drain';
+import { drainQueue } from 'pg-conveyor';
 import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
 
 const db = useAppDatabase({ CRON_SECRET: 'test-secret', NODE_ENV: 'test', EMBEDDING_PROVIDER: 'local', WORKER_BUDGET_MS: '20000' });

@@ -12,7 +12,7 @@
 import { requireRole } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { errorResponse } from '@/lib/http/responses';
-import { parseJobId } from '@/lib/queue/job-input';
+import { parseJobId } from 'pg-conveyor';
 import { jobSummary } from './http';
 
 const TICK_MS = 1_000;

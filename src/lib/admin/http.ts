@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
-import { JOB_STATUSES, type Job } from '@/lib/queue/types';
+import { JOB_STATUSES, type Job } from 'pg-conveyor';
 
 /** A job as admin views show it: everything but the payload. */
 export function jobSummary(job: Job) {

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sealData, unsealData } from 'iron-session';
 import type pg from 'pg';
-import { ConfigError } from '@/lib/queue/errors';
+import { ConfigError } from 'pg-conveyor';
 import type { User } from './users';
 
 export const SESSION_COOKIE = 'conveyor_session';

@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
-import { ConfigError } from '@/lib/queue/errors';
-import { DatabaseQueue, PREPARED_SESSION_OPTIONS } from '@/lib/queue/db-queue';
+import { ConfigError } from 'pg-conveyor';
+import { DatabaseQueue, PREPARED_SESSION_OPTIONS } from 'pg-conveyor';
 import { instrumentQueue } from '@/lib/observability/metrics';
 
 interface Connections {

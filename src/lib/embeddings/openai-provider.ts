@@ -4,7 +4,7 @@
  * retrying (wrong dimensions, a malformed answer, a rejected request) fails the job at once.
  */
 import OpenAI from 'openai';
-import { NonRetryableError } from '../queue/errors';
+import { NonRetryableError } from 'pg-conveyor';
 import { EMBEDDING_DIMENSIONS, type EmbeddingProvider } from './provider';
 
 export interface OpenAICompatibleOptions {

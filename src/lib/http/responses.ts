@@ -3,7 +3,7 @@
  * (zod's issues), a 500 says only that the server failed (details go to the server log).
  */
 import type { z } from 'zod';
-import { InvalidJobStateError, JobNotFoundError, ValidationError } from '@/lib/queue/errors';
+import { InvalidJobStateError, JobNotFoundError, ValidationError } from 'pg-conveyor';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly issues?: unknown, readonly headers?: Record<string, string>) {

@@ -5,9 +5,9 @@
  * embeddings were asked for, the VECTORIZE job is enqueued with this job's completion.
  */
 import type pg from 'pg';
-import type { JobContext } from '@/lib/queue/run-job';
-import { JobTimeoutError, NonRetryableError } from '@/lib/queue/errors';
-import type { Job } from '@/lib/queue/types';
+import type { JobContext } from 'pg-conveyor';
+import { JobTimeoutError, NonRetryableError } from 'pg-conveyor';
+import type { Job } from 'pg-conveyor';
 import { JOB_TYPES, ingestPayloadSchema, vectorizeConcurrencyKey } from './schemas';
 
 export const BATCH_SIZE = Number(process.env.INGEST_BATCH_SIZE ?? 100);

@@ -8,7 +8,7 @@
 import type { PrismaClient } from '@/generated/prisma/client';
 import type { ApiPrincipal } from '@/lib/auth/api-keys';
 import { takeOrRefuse } from '@/lib/auth/api-guard';
-import type { DatabaseQueue } from '@/lib/queue/db-queue';
+import type { DatabaseQueue } from 'pg-conveyor';
 import { JOB_TYPES, type IngestPayload, type IngestSubmission } from './schemas';
 
 export interface SubmittedIngestion {

@@ -7,9 +7,9 @@
  */
 import type pg from 'pg';
 import type { EmbeddingProvider } from '@/lib/embeddings/provider';
-import type { JobContext } from '@/lib/queue/run-job';
-import { NonRetryableError } from '@/lib/queue/errors';
-import type { Job } from '@/lib/queue/types';
+import type { JobContext } from 'pg-conveyor';
+import { NonRetryableError } from 'pg-conveyor';
+import type { Job } from 'pg-conveyor';
 import { JOB_TYPES, vectorizePayloadSchema, vectorizeConcurrencyKey } from './schemas';
 
 export const RECORDS_PER_JOB = 250;

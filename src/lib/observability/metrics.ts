@@ -4,8 +4,8 @@
  * process did (sum them across instances in PromQL).
  */
 import client from 'prom-client';
-import type { DatabaseQueue } from '@/lib/queue/db-queue';
-import type { Job } from '@/lib/queue/types';
+import type { DatabaseQueue } from 'pg-conveyor';
+import type { Job } from 'pg-conveyor';
 import { checkBearer } from '@/lib/http/secrets';
 
 interface Metrics {

@@ -8,7 +8,7 @@ import { connections } from '@/lib/db/client';
 import { processAndStore } from '@/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '@/lib/ingestion/schemas';
 import { vectorizeProject } from '@/lib/ingestion/vectorize';
-import { drainQueue, type DrainOptions } from '@/lib/queue/drain';
+import { drainQueue, type DrainOptions } from 'pg-conveyor';
 import { recordWorkerRun } from '@/lib/observability/heartbeat';
 import { authorizeCron } from './cron-auth';
 

@@ -1,7 +1,7 @@
 /** Every default of the queue, in one place, and the validation of options given at construction. */
 import { z } from 'zod';
-import { DEFAULT_BACKOFF } from './backoff';
-import { ValidationError } from './errors';
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { ValidationError } from './errors.js';
 
 export const DEFAULTS = {
   /** Attempts before a job is FAILED (seed contract: 3). */

@@ -17,7 +17,7 @@
  * unless passed on purpose.
  */
 import { spawn } from 'node:child_process';
-import type { JobHandler } from './run-job';
+import type { JobHandler } from './run-job.js';
 
 export interface SubprocessOptions {
   command: string;

@@ -8,9 +8,9 @@
  * this form inserts in about half the time of the jsonb_to_recordset it replaced, which parsed
  * every payload twice.
  */
-import type { SqlExecutor } from '../executor';
-import type { JobRow } from '../job-row';
-import { jsonArray, plainArray, quotedArray } from './literals';
+import type { SqlExecutor } from '../executor.js';
+import type { JobRow } from '../job-row.js';
+import { jsonArray, plainArray, quotedArray } from './literals.js';
 
 export interface NewJobRow {
   id: string;

@@ -4,9 +4,9 @@
  * assumes 10 % of the matching rows, and with a million finished jobs retention would be costed
  * past jit_above_cost and JIT-compiled on every batch (tests/queue/hot-plans.test.ts).
  */
-import { DEFAULTS } from '../config';
-import type { SqlExecutor } from '../executor';
-import { JOB_COLUMNS, type JobRow } from '../job-row';
+import { DEFAULTS } from '../config.js';
+import type { SqlExecutor } from '../executor.js';
+import { JOB_COLUMNS, type JobRow } from '../job-row.js';
 
 export const MAINTENANCE_BATCH = DEFAULTS.maintenanceBatchSize;
 

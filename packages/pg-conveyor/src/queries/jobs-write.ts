@@ -4,11 +4,11 @@
  * one job cannot both win, and a worker whose lease was taken over changes nothing.
  * Time is the database's `now()` unless a test clock is bound as `$now` (see clock.ts).
  */
-import type { SqlExecutor } from '../executor';
-import { DEFAULTS } from '../config';
-import { JOB_COLUMNS, type JobRow } from '../job-row';
-import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert';
-import { jsonArray, plainArray } from './literals';
+import type { SqlExecutor } from '../executor.js';
+import { DEFAULTS } from '../config.js';
+import { JOB_COLUMNS, type JobRow } from '../job-row.js';
+import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert.js';
+import { jsonArray, plainArray } from './literals.js';
 
 /** The most jobs one claim may ask for: a constant in the claim's text (see jobClaimAvailable). */
 const CLAIM_LIMIT_CEILING = DEFAULTS.claimBatchMax;

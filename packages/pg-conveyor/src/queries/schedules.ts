@@ -1,5 +1,5 @@
 /** Recurring job schedules. */
-import type { SqlExecutor } from '../executor';
+import type { SqlExecutor } from '../executor.js';
 
 export interface ScheduleRow {
   name: string;

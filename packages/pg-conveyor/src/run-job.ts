@@ -8,9 +8,9 @@
  *   released   the caller stopped it (shutdown) or it never started: handed back, attempt not counted
  *   lost       the claim was taken away meanwhile (cancelled, or its lease expired and was rescued)
  */
-import { ConfigError, JobTimeoutError, LeaseLostError } from './errors';
-import type { DatabaseQueue } from './db-queue';
-import type { EnqueueInput, Job } from './types';
+import { ConfigError, JobTimeoutError, LeaseLostError } from './errors.js';
+import type { DatabaseQueue } from './db-queue.js';
+import type { EnqueueInput, Job } from './types.js';
 
 export interface JobContext<P = unknown> {
   /** The job being run (also the handler's first argument). */

@@ -1,5 +1,5 @@
 /** Per-type limits (global concurrency, rate): the statements around a limited claim. */
-import type { SqlExecutor } from '../executor';
+import type { SqlExecutor } from '../executor.js';
 
 export interface TypeLimitRow {
   job_type: string;

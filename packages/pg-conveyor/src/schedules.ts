@@ -10,7 +10,7 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { ValidationError } from './errors';
+import { ValidationError } from './errors.js';
 
 export const scheduleSchema = z
   .object({

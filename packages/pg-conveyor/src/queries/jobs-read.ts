@@ -1,7 +1,7 @@
 /** Statements that only read jobs: lookups, admin lists and the numbers behind stats. */
-import type { SqlExecutor } from '../executor';
-import { JOB_COLUMNS, type JobRow } from '../job-row';
-import type { JobStatus } from '../types';
+import type { SqlExecutor } from '../executor.js';
+import { JOB_COLUMNS, type JobRow } from '../job-row.js';
+import type { JobStatus } from '../types.js';
 
 export async function jobGetById(db: SqlExecutor, p: { id: string }): Promise<JobRow | undefined> {
   const rows = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM job_queue WHERE id = $1`, [p.id], 'conveyor.jobGetById');

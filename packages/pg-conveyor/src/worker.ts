@@ -31,14 +31,14 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { z } from 'zod';
-import { Batcher } from './batcher';
-import { ValidationError } from './errors';
-import type { DatabaseQueue } from './db-queue';
-import { JOBS_CHANNEL } from './queries/jobs-insert';
-import { DEFAULTS } from './config';
-import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch';
-import { runJob, type JobHandler, type JobOutcome } from './run-job';
-import type { Job } from './types';
+import { Batcher } from './batcher.js';
+import { ValidationError } from './errors.js';
+import type { DatabaseQueue } from './db-queue.js';
+import { JOBS_CHANNEL } from './queries/jobs-insert.js';
+import { DEFAULTS } from './config.js';
+import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch.js';
+import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
+import type { Job } from './types.js';
 
 interface TaskCommon {
   /** Jobs (or batches) of this type running at once in this worker. Default 1. */

@@ -1,11 +1,11 @@
 /**
- * `npx conveyor <command>`: the queue from a terminal, against DATABASE_URL (or the embedded
- * database). Exit codes: 0 done, 1 refused or failed, 2 bad usage, 4 job not found.
+ * `npx conveyor <command>`: the queue from a terminal, against the database named by
+ * DATABASE_URL (never one of its own: without it the CLI says what to set and stops).
+ * Exit codes: 0 done, 1 refused or failed, 2 bad usage, 4 job not found.
  */
 import { parseArgs } from 'node:util';
-import { resolveDatabaseUrl } from '../../scripts/db/local-postgres.mjs';
-import { DatabaseQueue, InvalidJobStateError, JobNotFoundError, ValidationError, type Job } from '../lib/queue/db-queue';
-import { JOB_STATUSES, type JobStatus } from '../lib/queue/types';
+import { DatabaseQueue, InvalidJobStateError, JobNotFoundError, ValidationError, type Job } from './db-queue.js';
+import { JOB_STATUSES, type JobStatus } from './types.js';
 
 const USAGE = `usage: conveyor <command>
   stats                                 counts by status, oldest pending job
@@ -40,7 +40,12 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     out(USAGE);
     return command ? 0 : 2;
   }
-  const queue = new DatabaseQueue({ connectionString: await resolveDatabaseUrl(), poolMax: 1 });
+  const connectionString = process.env.DATABASE_URL;
+  if (!connectionString) {
+    out('conveyor: DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats');
+    return 2;
+  }
+  const queue = new DatabaseQueue({ connectionString, poolMax: 1 });
   try {
     switch (command) {
       case 'stats': {

@@ -4,16 +4,19 @@
  * outlive it, and never returns while holding a claim: every job it claimed is completed, failed
  * (counted as an attempt, retried later) or released (handed back untouched).
  */
-import type { DatabaseQueue } from './db-queue';
-import { runJob, type JobHandler } from './run-job';
+import { z } from 'zod';
+import type { DatabaseQueue } from './db-queue.js';
+import { ValidationError } from './errors.js';
+import { parseJobTypes } from './job-input.js';
+import { runJob, type JobHandler } from './run-job.js';
 
-export type { JobContext, JobHandler } from './run-job';
+export type { JobContext, JobHandler } from './run-job.js';
 
 export interface DrainOptions<P = unknown> {
   types: string[];
   handler: JobHandler<P>;
-  /** Jobs to claim in this invocation at most (the ingestion route: 3). */
-  maxJobs: number;
+  /** Jobs to claim in this invocation at most (the ingestion route: 3). Default: no limit but the budget. */
+  maxJobs?: number;
   /** Total time, from the call, this drain may use. Default 50 s (Vercel's limit is 60 s). */
   budgetMs?: number;
   /** Do not claim a new job with less than this left; such time is not enough to run one. */
@@ -40,7 +43,21 @@ export interface DrainResult {
 
 export const DRAIN_DEFAULTS = { budgetMs: 50_000, minTimeToClaimMs: 1_000, graceMs: 2_000 } as const;
 
+const positiveMs = z.number().int().min(0).max(24 * 3_600_000);
+const drainOptionsSchema = z.object({
+  handler: z.function(),
+  maxJobs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  budgetMs: positiveMs.min(1).optional(),
+  minTimeToClaimMs: positiveMs.optional(),
+  graceMs: positiveMs.optional(),
+  leaseMs: positiveMs.min(1).optional(),
+});
+
 export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: DrainOptions<P>): Promise<DrainResult> {
+  parseJobTypes(options?.types);
+  const checked = drainOptionsSchema.safeParse(options);
+  if (!checked.success) throw ValidationError.fromZod('drain options', checked.error);
+  const maxJobs = options.maxJobs ?? Number.POSITIVE_INFINITY;
   const started = Date.now();
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs;
   const graceMs = options.graceMs ?? DRAIN_DEFAULTS.graceMs;
@@ -51,7 +68,7 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
   };
   const leaseMs = options.leaseMs ?? budgetMs + graceMs + 10_000;
 
-  for (let claimed = 0; claimed < options.maxJobs; claimed++) {
+  for (let claimed = 0; claimed < maxJobs; claimed++) {
     if (deadline - Date.now() < minTimeToClaimMs) {
       result.stoppedBy = 'budget';
       break;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { JobStatus } from './types';
+import type { JobStatus } from './types.js';
 
 /** Base class, so callers can tell queue errors from everything else with one instanceof. */
 export class QueueError extends Error {

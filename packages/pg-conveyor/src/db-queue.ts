@@ -1,7 +1,7 @@
 /**
  * DatabaseQueue: the public face of Conveyor's queue.
  *
- *   import { DatabaseQueue } from '@/lib/queue/db-queue';
+ *   import { DatabaseQueue } from 'pg-conveyor';
  *   await DatabaseQueue.enqueue({ jobType: 'INGEST_DATA', payload: { ... }, priority: 1 });
  *   const job = await DatabaseQueue.claimJob(['INGEST_DATA']);
  *   if (job) await DatabaseQueue.completeJob(job.job_id, { savedCount: 1000 });
@@ -15,44 +15,44 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
-import { jitterFactor, retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
-import { nowParam, type Clock } from './clock';
-import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config';
+import { jitterFactor, retryDelayTable, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { nowParam, type Clock } from './clock.js';
+import { DEFAULTS, parseQueueOptions, type QueueOptionsInput } from './config.js';
 import {
   ConfigError, InvalidJobStateError, JobNotFoundError, LeaseLostError, NonRetryableError, QueueError, ValidationError,
-} from './errors';
-import { Batcher } from './batcher';
-import { Wakeups } from './wakeups';
-import { QueueEventEmitter } from './events';
-import { toExecutor, type Queryable, type SqlExecutor } from './executor';
+} from './errors.js';
+import { Batcher } from './batcher.js';
+import { Wakeups } from './wakeups.js';
+import { QueueEventEmitter } from './events.js';
+import { toExecutor, type Queryable, type SqlExecutor } from './executor.js';
 import {
   errorText, parseAttempt, parseClaimLimit, parseEnqueue, parseJobId, parseJobTypes, parseListFilter, parseMinutes,
   parseOlderThanDays, parseProgress, toStoredJson,
-} from './job-input';
-import { newJobId } from './job-id';
-import { newJobFromInsert, rowToJob, type JobRow } from './job-row';
+} from './job-input.js';
+import { newJobId } from './job-id.js';
+import { newJobFromInsert, rowToJob, type JobRow } from './job-row.js';
 import {
   jobCountActiveByType, jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
-} from './queries/jobs-read';
+} from './queries/jobs-read.js';
 import {
   jobCancelIfUnfinished, jobClaimAvailable, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobCompleteIfRunning,
   jobCompleteIfRunningWithFollowUps, jobFailManyIfRunning, jobReleaseIfRunning, jobRetryIfFinishedUnsuccessfully, jobSetProgressIfRunning,
-} from './queries/jobs-write';
+} from './queries/jobs-write.js';
 import {
   carriesKeys, jobFindKeyHolders, jobInsertMany, jobInsertManySkippingTaken, jobNotifyReady, type InsertedJobRow, type NewJobRow,
-} from './queries/jobs-insert';
-import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance';
-import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules';
-import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules';
+} from './queries/jobs-insert.js';
+import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance.js';
+import { scheduleAdvance, scheduleDelete, scheduleListEnabled, scheduleUpsert } from './queries/schedules.js';
+import { latestDueSlot, parseSchedule, slotKey, type ScheduleInput } from './schedules.js';
 import {
   typeLimitAllowance, typeLimitConsumeTokens, typeLimitDelete, typeLimitList, typeLimitLockAndRefill, typeLimitUpsert,
-} from './queries/type-limits';
-import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types';
+} from './queries/type-limits.js';
+import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
 
-export * from './errors';
-export type * from './types';
-export { ManualClock, type Clock } from './clock';
+export * from './errors.js';
+export type * from './types.js';
+export { ManualClock, type Clock } from './clock.js';
 
 /** A job this caller claimed (carries the attempt that fences its updates), or a bare job id. */
 export type JobRef = string | Pick<Job, 'id' | 'attempts'>;

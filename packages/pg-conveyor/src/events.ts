@@ -3,7 +3,7 @@
  * here instead of wrapping the queue. Listeners run synchronously and must not throw.
  */
 import { EventEmitter } from 'node:events';
-import type { Job } from './types';
+import type { Job } from './types.js';
 
 export interface QueueEvents {
   'job:enqueued': [jobs: Job[]];

@@ -16,10 +16,10 @@
  * each job still fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued)
  * changes nothing and is counted as lost.
  */
-import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors';
-import type { DatabaseQueue } from './db-queue';
-import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job';
-import type { Job } from './types';
+import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors.js';
+import type { DatabaseQueue } from './db-queue.js';
+import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
+import type { Job } from './types.js';
 
 export interface BatchContext {
   /** Aborted at the deadline or on shutdown: stop work and throw (or return) promptly. */

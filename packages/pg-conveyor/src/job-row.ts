@@ -1,5 +1,5 @@
-import type { InsertedJobRow, NewJobRow } from './queries/jobs-insert';
-import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types';
+import type { InsertedJobRow, NewJobRow } from './queries/jobs-insert.js';
+import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types.js';
 
 /** The table's columns, in the order every statement returns them. */
 export const JOB_COLUMNS = `id, job_type, status, payload, result, priority, attempts, max_attempts, run_at,

@@ -3,9 +3,9 @@
  * field, before any SQL runs, so a rejected call has written nothing.
  */
 import { z } from 'zod';
-import { DEFAULTS, JOB_TYPE_PATTERN } from './config';
-import { ValidationError } from './errors';
-import { JOB_STATUSES } from './types';
+import { DEFAULTS, JOB_TYPE_PATTERN } from './config.js';
+import { ValidationError } from './errors.js';
+import { JOB_STATUSES } from './types.js';
 
 const jobType = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
 

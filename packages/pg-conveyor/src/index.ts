@@ -1,0 +1,15 @@
+/**
+ * pg-conveyor: a Postgres-backed job queue. The queue itself (DatabaseQueue, its errors and
+ * types), serverless drains (drainQueue), the long-running Worker and the subprocess handler.
+ */
+export * from './db-queue.js';
+export { JOB_STATUSES, FINISHED_STATUSES } from './types.js';
+export type { QueueEvents } from './events.js';
+export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './backoff.js';
+export { DEFAULTS, type QueueOptionsInput } from './config.js';
+export { parseJobId } from './job-input.js';
+export { drainQueue, DRAIN_DEFAULTS, type DrainOptions, type DrainResult } from './drain.js';
+export type { JobContext, JobHandler, JobOutcome } from './run-job.js';
+export type { BatchContext, BatchHandler, BatchOutcome, BatchResults } from './run-batch.js';
+export * from './worker.js';
+export * from './subprocess.js';

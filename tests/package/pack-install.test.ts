@@ -1,0 +1,95 @@
+/**
+ * The library as a user gets it: `npm pack` of packages/pg-conveyor, installed from the tarball
+ * into a folder outside the repository, then used from plain Node (no tsx), from its `conveyor`
+ * bin, and type-checked by a non-strict TypeScript project with Node's own module resolution.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db';
+
+const db = useTestDatabase();
+const root = path.resolve(import.meta.dirname, '../..');
+let consumer: string;
+
+beforeAll(() => {
+  consumer = mkdtempSync(path.join(os.tmpdir(), 'pg-conveyor-user-'));
+  const packed = execFileSync('npm', ['pack', '-w', 'pg-conveyor', '--pack-destination', consumer, '--silent'], { cwd: root, encoding: 'utf8' });
+  const tarball = path.join(consumer, packed.trim().split('\n').pop()!);
+  writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'a-user-app', private: true, type: 'module' }));
+  execFileSync('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: consumer, stdio: 'inherit' });
+}, 240_000);
+afterAll(() => {
+  if (consumer) rmSync(consumer, { recursive: true, force: true });
+});
+
+/** A user's shell: PATH and HOME, nothing of this repository's environment. */
+const userEnv = (extra: Record<string, string | undefined> = {}) => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra }) as unknown as NodeJS.ProcessEnv;
+const node = (args: string[], env: Record<string, string | undefined> = {}) => {
+  const result = spawnSync(process.execPath, args, { cwd: consumer, encoding: 'utf8', env: userEnv(env) });
+  return { code: result.status, out: `${result.stdout}${result.stderr}` };
+};
+
+describe('npm pack, installed elsewhere', () => {
+  it('pulls only what the library needs at run time', () => {
+    const installed = readdirSync(path.join(consumer, 'node_modules')).filter((name) => !name.startsWith('.'));
+    for (const appOnly of ['next', 'react', 'react-dom', 'openai', 'iron-session', '@prisma', 'prisma', 'sharp', 'tsx', 'csv-parse']) {
+      expect(installed, appOnly).not.toContain(appOnly);
+    }
+    expect(installed).toEqual(expect.arrayContaining(['pg-conveyor', 'pg', 'zod', 'croner']));
+    // Only compiled output, its sources (for the source maps) and the README: no app, tests or stray files.
+    const shipped = readdirSync(path.join(consumer, 'node_modules', 'pg-conveyor')).sort();
+    expect(shipped).toEqual(['README.md', 'dist', 'package.json', 'src']);
+  });
+
+  it('round-trips a job from plain Node: enqueue, drain, read back', () => {
+    writeFileSync(path.join(consumer, 'round-trip.mjs'), `
+      import { DatabaseQueue, drainQueue, ValidationError } from 'pg-conveyor';
+      import { Worker } from 'pg-conveyor/worker';
+      const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL, poolMax: 2 });
+      const job = await queue.enqueue({ jobType: 'PACKED', payload: { n: 41 } });
+      const drained = await drainQueue(queue, { types: ['PACKED'], handler: async (j) => ({ n: j.payload.n + 1 }) });
+      const done = await queue.getJob(job.id);
+      let refused = null;
+      try { await queue.enqueue({ jobType: 'bad type!' }); } catch (error) { refused = error instanceof ValidationError; }
+      console.log(JSON.stringify({ completed: drained.completed, status: done.status, result: done.result, refused, worker: typeof Worker }));
+      await queue.close();
+    `);
+    const run = node(['round-trip.mjs'], { DATABASE_URL: db.current.url });
+    expect(run.code, run.out).toBe(0);
+    expect(JSON.parse(run.out.trim().split('\n').pop()!)).toEqual({ completed: 1, status: 'COMPLETED', result: { n: 42 }, refused: true, worker: 'function' });
+  });
+
+  it('the conveyor bin runs without tsx, and without DATABASE_URL says what to set instead of starting a database', () => {
+    const bin = path.join(consumer, 'node_modules', '.bin', 'conveyor');
+    const stats = spawnSync(bin, ['stats'], { cwd: consumer, encoding: 'utf8', env: userEnv({ DATABASE_URL: db.current.url }) });
+    expect(stats.status, stats.stderr).toBe(0);
+    expect(stats.stdout).toMatch(/pending\s+\d+/);
+    const unset = spawnSync(bin, ['stats'], { cwd: consumer, encoding: 'utf8', env: userEnv() });
+    expect(unset.status).toBe(2);
+    expect(`${unset.stdout}${unset.stderr}`).toMatch(/DATABASE_URL is not set/);
+    expect(existsSync(path.join(consumer, 'node_modules', 'pg-conveyor', '.data'))).toBe(false);
+    expect(existsSync(path.join(consumer, '.data'))).toBe(false);
+  });
+
+  it('type-checks in a non-strict project with Node16 module resolution', () => {
+    writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2020', strict: false, noEmit: true, skipLibCheck: false, types: [] },
+      files: ['use.ts'],
+    }));
+    writeFileSync(path.join(consumer, 'use.ts'), `
+      import { DatabaseQueue, type Job } from 'pg-conveyor';
+      import { Worker } from 'pg-conveyor/worker';
+      import { subprocessHandler } from 'pg-conveyor/subprocess';
+      export async function use(queue: DatabaseQueue): Promise<Job | null> {
+        const worker = new Worker({ queue, handlers: { EMAIL: { concurrency: 2, handler: async (job) => job.payload } } });
+        void worker; void subprocessHandler;
+        return queue.getJob('00000000-0000-7000-8000-000000000000');
+      }
+    `);
+    const tsc = node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+    expect(tsc.code, tsc.out).toBe(0);
+  });
+});
