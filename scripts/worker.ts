@@ -10,17 +10,13 @@
  * SIGTERM or SIGINT: stop claiming, give running jobs 30 s, release the rest, exit 0.
  */
 import { connections, closeConnections } from '../src/lib/db/client';
-import { createEmbeddingProvider } from '../src/lib/embeddings/provider';
-import { processAndStore } from '../src/lib/ingestion/process-and-store';
-import { JOB_TYPES } from '../src/lib/ingestion/schemas';
-import { vectorizeProject } from '../src/lib/ingestion/vectorize';
 import { recordWorkerRun } from '../src/lib/observability/heartbeat';
+import { APP_HANDLERS } from '../src/lib/workers/handlers';
 import { Worker, type JobTaskDefinition } from 'pg-conveyor/worker';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 
 process.env.DATABASE_URL = await resolveDatabaseUrl();
 const { pool, queue } = connections();
-const provider = createEmbeddingProvider();
 
 const perType = (type: string, handler: JobTaskDefinition['handler']): JobTaskDefinition => ({
   handler,
@@ -33,11 +29,9 @@ const worker = new Worker({
   connectionString: process.env.DATABASE_URL,
   listen: process.env.WORKER_LISTEN !== 'false',
   pollIntervalMs: Number(process.env.WORKER_POLL_MS ?? 1_000),
-  handlers: {
-    [JOB_TYPES.ingest]: perType(JOB_TYPES.ingest, (job, ctx) => processAndStore({ pool }, job, ctx)),
-    // One project at a time is enforced by the jobs' concurrency key, across all workers.
-    [JOB_TYPES.vectorize]: perType(JOB_TYPES.vectorize, (job, ctx) => vectorizeProject({ pool, provider }, job, ctx)),
-  },
+  // The same handlers as the cron routes. One project's vectorization at a time is enforced by the
+  // jobs' concurrency key, across all workers.
+  handlers: Object.fromEntries(Object.entries(APP_HANDLERS).map(([type, handler]) => [type, perType(type, handler)])),
 });
 worker.on('job:end', (job, outcome) => console.log(`worker: ${job.jobType} ${job.id} ${outcome}`));
 worker.on('error', (error) => console.error('worker: error:', error.message));

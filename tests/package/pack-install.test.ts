@@ -62,6 +62,24 @@ describe('npm pack, installed elsewhere', () => {
     expect(JSON.parse(run.out.trim().split('\n').pop()!)).toEqual({ completed: 1, status: 'COMPLETED', result: { n: 42 }, refused: true, worker: 'function' });
   });
 
+  it('a cron route from pg-conveyor/next in three lines, called as Next.js would call it', () => {
+    writeFileSync(path.join(consumer, 'route.mjs'), `
+      import { DatabaseQueue } from 'pg-conveyor';
+      import { cronRoute } from 'pg-conveyor/next';
+      const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL, poolMax: 1 });
+      export const GET = cronRoute({ queue, handlers: { PACKED_CRON: async (job) => ({ seen: job.payload.n }) } });
+      await queue.enqueue({ jobType: 'PACKED_CRON', payload: { n: 7 } });
+      const refused = await GET(new Request('http://localhost/api/cron'));
+      const answered = await GET(new Request('http://localhost/api/cron', { headers: { authorization: 'Bearer ' + process.env.CRON_SECRET } }));
+      console.log(JSON.stringify({ refused: refused.status, status: answered.status, body: await answered.json() }));
+      await queue.close();
+    `);
+    const run = node(['route.mjs'], { DATABASE_URL: db.current.url, CRON_SECRET: 'x'.repeat(40) });
+    expect(run.code, run.out).toBe(0);
+    const out = JSON.parse(run.out.trim().split('\n').pop()!);
+    expect(out).toMatchObject({ refused: 401, status: 200, body: { success: true, completed: 1 } });
+  });
+
   it('the conveyor bin runs without tsx, and without DATABASE_URL says what to set instead of starting a database', () => {
     const bin = path.join(consumer, 'node_modules', '.bin', 'conveyor');
     const stats = spawnSync(bin, ['stats'], { cwd: consumer, encoding: 'utf8', env: userEnv({ DATABASE_URL: db.current.url }) });
@@ -83,6 +101,8 @@ describe('npm pack, installed elsewhere', () => {
       import { DatabaseQueue, type Job } from 'pg-conveyor';
       import { Worker } from 'pg-conveyor/worker';
       import { subprocessHandler } from 'pg-conveyor/subprocess';
+      import { cronRoute } from 'pg-conveyor/next';
+      export const GET: (request: Request) => Promise<Response> = cronRoute({ queue: () => null as DatabaseQueue, handlers: { EMAIL: async () => 'sent' } });
       export async function use(queue: DatabaseQueue): Promise<Job | null> {
         const worker = new Worker({ queue, handlers: { EMAIL: { concurrency: 2, handler: async (job) => job.payload } } });
         void worker; void subprocessHandler;

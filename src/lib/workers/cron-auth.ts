@@ -12,7 +12,8 @@ export type CronAuthResult = { ok: true } | { ok: false; response: Response };
 
 let warned = false;
 
-const openForDevelopment = (env: Record<string, string | undefined>) => {
+/** CONVEYOR_OPEN_WORKER_ROUTES=1 outside production: the worker routes run without a secret. */
+export const openForDevelopment = (env: Record<string, string | undefined>) => {
   const open = env.CONVEYOR_OPEN_WORKER_ROUTES === '1' && env.NODE_ENV !== 'production';
   if (open && !warned) {
     console.warn('[workers] CRON_SECRET is not set and CONVEYOR_OPEN_WORKER_ROUTES=1: worker routes are open');

@@ -2,15 +2,13 @@
  * What each worker route does. The route files in app/api/workers are one line each; the
  * behaviour lives here so tests and run-workers.sh exercise exactly what Vercel Cron calls.
  */
-import { createEmbeddingProvider, type EmbeddingProvider } from '@/lib/embeddings/provider';
+import { cronRoute } from 'pg-conveyor/next';
 import { pruneApiUsage } from '@/lib/auth/api-quotas';
 import { connections } from '@/lib/db/client';
-import { processAndStore } from '@/lib/ingestion/process-and-store';
 import { JOB_TYPES } from '@/lib/ingestion/schemas';
-import { vectorizeProject } from '@/lib/ingestion/vectorize';
-import { drainQueue, type DrainOptions } from 'pg-conveyor';
 import { recordWorkerRun } from '@/lib/observability/heartbeat';
-import { authorizeCron } from './cron-auth';
+import { authorizeCron, openForDevelopment } from './cron-auth';
+import { APP_HANDLERS } from './handlers';
 
 /** Vercel's limit is 60 s; leave 10 for the response and for finishing what is held. */
 export function workerBudgetMs(env: Record<string, string | undefined> = process.env): number {
@@ -18,40 +16,28 @@ export function workerBudgetMs(env: Record<string, string | undefined> = process
   return Number.isFinite(value) && value >= 1_000 ? value : 50_000;
 }
 
-let provider: EmbeddingProvider | undefined;
-const embeddingProvider = () => (provider ??= createEmbeddingProvider());
-
 export type WorkerName = 'ingestion' | 'vectorization';
 
-export function workerDefinition(name: WorkerName): Omit<DrainOptions, 'budgetMs'> {
-  const { pool } = connections();
-  switch (name) {
-    case 'ingestion':
-      return { types: [JOB_TYPES.ingest], maxJobs: 3, handler: (job, ctx) => processAndStore({ pool }, job, ctx) };
-    case 'vectorization':
-      return {
-        types: [JOB_TYPES.vectorize],
-        maxJobs: 2,
-        handler: (job, ctx) => vectorizeProject({ pool, provider: embeddingProvider() }, job, ctx),
-      };
-  }
-}
+const WORKERS = {
+  ingestion: { type: JOB_TYPES.ingest, maxJobs: 3 },
+  vectorization: { type: JOB_TYPES.vectorize, maxJobs: 2 },
+} as const;
 
-/** GET /api/workers/{ingestion,vectorization}: auth, one time-budgeted drain, `{ success, processed, duration }`. */
-export async function handleWorkerRoute(request: Request, name: WorkerName): Promise<Response> {
-  const auth = authorizeCron(request);
-  if (!auth.ok) return auth.response;
-  const started = Date.now();
-  try {
-    // Recurring jobs fire from whatever runs: here, each cron tick (exactly once per slot).
-    await connections().queue.fireDueSchedules();
-    const result = await drainQueue(connections().queue, { ...workerDefinition(name), budgetMs: workerBudgetMs() });
-    await recordWorkerRun(connections().pool, name, result);
-    return Response.json(result);
-  } catch (error) {
-    console.error(`[workers/${name}] drain failed:`, error);
-    return Response.json({ success: false, processed: 0, duration: Date.now() - started, error: 'Worker failed; see server logs' }, { status: 500 });
-  }
+/**
+ * GET /api/workers/{ingestion,vectorization}: the package's cron route (secret, schedules, one
+ * time-budgeted drain, `{ success, processed, duration, ... }`) for one of the app's job types.
+ */
+export function workerRoute(name: WorkerName): (request: Request) => Promise<Response> {
+  const { type, maxJobs } = WORKERS[name];
+  return cronRoute({
+    queue: () => connections().queue,
+    handlers: { [type]: APP_HANDLERS[type] },
+    maxJobs,
+    budgetMs: () => workerBudgetMs(),
+    openWhenUnset: openForDevelopment,
+    onResult: (result) => recordWorkerRun(connections().pool, name, result),
+    onError: (message, error) => console.error(`[workers/${name}] ${message}`, error ?? ''),
+  });
 }
 
 /**
