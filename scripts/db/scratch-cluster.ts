@@ -42,7 +42,7 @@ export interface ScratchCluster {
 const isRoot = process.getuid?.() === 0;
 
 /** pg_config's bin directory, else the newest /usr/lib/postgresql/<major>/bin (Debian). */
-function binDir(): string {
+export function binDir(): string {
   try {
     const dir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     if (existsSync(path.join(dir, 'initdb'))) return dir;
