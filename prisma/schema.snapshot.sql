@@ -68,6 +68,12 @@ CREATE TABLE public.api_keys (
     CONSTRAINT api_keys_secret_hash_check CHECK ((length(secret_hash) = 32))
 );
 
+CREATE TABLE public.conveyor_migrations (
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.embeddings (
     record_id uuid NOT NULL,
     project_id uuid NOT NULL,
@@ -207,6 +213,9 @@ ALTER TABLE ONLY public.api_key_usage
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.conveyor_migrations
+    ADD CONSTRAINT conveyor_migrations_pkey PRIMARY KEY (name);
 
 ALTER TABLE ONLY public.embeddings
     ADD CONSTRAINT embeddings_pkey PRIMARY KEY (record_id);

@@ -7,22 +7,37 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestDatabase } from '../helpers/db';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withDatabase } from '../setup/template-db';
 
-const db = useTestDatabase();
 const root = path.resolve(import.meta.dirname, '../..');
 let consumer: string;
+// An empty database: the package's own `conveyor migrate` makes everything it needs.
+const dbName = `conveyor_packed_${process.pid}_${Date.now() % 100000}`;
+const db = { current: { url: '' } };
+async function admin(sql: string) {
+  const client = new pg.Client({ connectionString: inject('adminUrl') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
 
-beforeAll(() => {
+beforeAll(async () => {
+  await admin(`CREATE DATABASE ${dbName}`);
+  db.current.url = withDatabase(inject('adminUrl'), dbName);
   consumer = mkdtempSync(path.join(os.tmpdir(), 'pg-conveyor-user-'));
   const packed = execFileSync('npm', ['pack', '-w', 'pg-conveyor', '--pack-destination', consumer, '--silent'], { cwd: root, encoding: 'utf8' });
   const tarball = path.join(consumer, packed.trim().split('\n').pop()!);
   writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'a-user-app', private: true, type: 'module' }));
   execFileSync('npm', ['install', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: consumer, stdio: 'inherit' });
 }, 240_000);
-afterAll(() => {
+afterAll(async () => {
   if (consumer) rmSync(consumer, { recursive: true, force: true });
+  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 });
 
 /** A user's shell: PATH and HOME, nothing of this repository's environment. */
@@ -41,7 +56,20 @@ describe('npm pack, installed elsewhere', () => {
     expect(installed).toEqual(expect.arrayContaining(['pg-conveyor', 'pg', 'zod', 'croner']));
     // Only compiled output, its sources (for the source maps) and the README: no app, tests or stray files.
     const shipped = readdirSync(path.join(consumer, 'node_modules', 'pg-conveyor')).sort();
-    expect(shipped).toEqual(['README.md', 'dist', 'package.json', 'src']);
+    expect(shipped).toEqual(['README.md', 'dist', 'migrations', 'package.json', 'src']);
+  });
+
+  it('conveyor migrate makes its tables in an empty database (once), and --print-sql needs no database', () => {
+    const bin = path.join(consumer, 'node_modules', '.bin', 'conveyor');
+    const first = spawnSync(bin, ['migrate'], { cwd: consumer, encoding: 'utf8', env: userEnv({ DATABASE_URL: db.current.url }) });
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/applied 0001_queue/);
+    const again = spawnSync(bin, ['migrate'], { cwd: consumer, encoding: 'utf8', env: userEnv({ DATABASE_URL: db.current.url }) });
+    expect(again.stdout).toMatch(/up to date/);
+    const sql = spawnSync(bin, ['migrate', '--print-sql'], { cwd: consumer, encoding: 'utf8', env: userEnv() });
+    expect(sql.status).toBe(0);
+    expect(sql.stdout).toMatch(/CREATE TABLE "job_queue"[\s\S]*INSERT INTO "conveyor_migrations"/);
+    expect(spawnSync(bin, ['--help'], { encoding: 'utf8', env: userEnv() }).status).toBe(0);
   });
 
   it('round-trips a job from plain Node: enqueue, drain, read back', () => {

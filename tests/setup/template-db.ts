@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { migrate, readMigrations } from '../../src/lib/db/migrations';
+import { queueMigrations } from '../../packages/pg-conveyor/src/migrate';
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -14,7 +15,8 @@ export function withDatabase(url: string, database: string): string {
 
 export async function ensureTemplateDatabase(adminUrl: string): Promise<string> {
   const migrations = await readMigrations();
-  const hash = createHash('sha256').update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n')).digest('hex');
+  const all = [...queueMigrations(), ...migrations];
+  const hash = createHash('sha256').update(all.map((m) => `${m.name}:${m.checksum}`).join('\n')).digest('hex');
   const name = `conveyor_template_${hash.slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

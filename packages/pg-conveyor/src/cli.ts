@@ -5,9 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { DatabaseQueue, InvalidJobStateError, JobNotFoundError, ValidationError, type Job } from './db-queue.js';
+import { migrate, migrationSql } from './migrate.js';
 import { JOB_STATUSES, type JobStatus } from './types.js';
 
-const USAGE = `usage: conveyor <command>
+const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
+  migrate                               apply pg-conveyor's migrations (creates its tables)
+  migrate --print-sql [--after NAME]    print them as SQL for your own migration tool (no database)
   stats                                 counts by status, oldest pending job
   status <jobId>                        one job, with its error history
   retry <jobId>                         FAILED or CANCELLED -> PENDING
@@ -31,19 +34,34 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
       type: { type: 'string' },
       limit: { type: 'string' },
       yes: { type: 'boolean', default: false },
+      'print-sql': { type: 'boolean', default: false },
+      after: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
   const [command, arg] = positionals;
-  if (!command || values.help) {
+  if (values.help) {
     out(USAGE);
-    return command ? 0 : 2;
+    return 0;
+  }
+  if (!command) {
+    out(USAGE);
+    return 2;
+  }
+  if (command === 'migrate' && values['print-sql']) {
+    out(migrationSql({ after: values.after }).trimEnd());
+    return 0;
   }
   const connectionString = process.env.DATABASE_URL;
   if (!connectionString) {
     out('conveyor: DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats');
     return 2;
+  }
+  if (command === 'migrate') {
+    const result = await migrate({ connectionString, log: out });
+    if (result.applied.length === 0 && result.adopted.length === 0) out(`pg-conveyor's schema is up to date (${result.alreadyApplied.join(', ')})`);
+    return 0;
   }
   const queue = new DatabaseQueue({ connectionString, poolMax: 1 });
   try {

@@ -8,6 +8,7 @@ export type { QueueEvents } from './events.js';
 export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './backoff.js';
 export { DEFAULTS, type QueueOptionsInput } from './config.js';
 export { parseJobId } from './job-input.js';
+export { migrate, migrationSql, queueMigrations, type QueueMigration, type QueueMigrateResult } from './migrate.js';
 export { drainQueue, DRAIN_DEFAULTS, type DrainOptions, type DrainResult } from './drain.js';
 export type { JobContext, JobHandler, JobOutcome } from './run-job.js';
 export type { BatchContext, BatchHandler, BatchOutcome, BatchResults } from './run-batch.js';

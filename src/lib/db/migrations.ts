@@ -1,6 +1,7 @@
 /**
- * Applies prisma/migrations/<stamp>_<name>/migration.sql in order, keeping Prisma's
- * `_prisma_migrations` bookkeeping (same table, same sha256 checksum of the file) so
+ * Migrates the app's database: first the queue's own schema (pg-conveyor's migrations, recorded
+ * in conveyor_migrations), then prisma/migrations/<stamp>_<name>/migration.sql in order, keeping
+ * Prisma's `_prisma_migrations` bookkeeping (same table, same sha256 checksum of the file) so
  * `prisma migrate deploy` and this runner can take turns on one database.
  *
  * Two processes migrating at once (several app instances booting) serialize on an advisory lock;
@@ -10,6 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { migrate as migrateQueue, type QueueMigrateResult } from 'pg-conveyor';
 
 export interface Migration {
   name: string;
@@ -18,6 +20,8 @@ export interface Migration {
 }
 
 export interface MigrateResult {
+  /** What pg-conveyor's own migrations did first. */
+  queue?: QueueMigrateResult;
   applied: string[];
   alreadyApplied: string[];
   /** Applied migrations whose file changed since (Prisma warns about these too). */
@@ -52,6 +56,17 @@ export async function readMigrations(dir = DEFAULT_MIGRATIONS_DIR): Promise<Migr
   );
 }
 
+/**
+ * The app's migrations once made the queue's tables and the app's together. They were replaced by
+ * one migration of the app's tables alone (`by`), and kept in prisma/replaced-migrations for the
+ * databases they migrated: one that had some of them is first brought to the last of them, then
+ * the queue's first migration and `by` are recorded as applied there, never run.
+ */
+export const REPLACED_HISTORY = {
+  by: '20261128100000_app_tables',
+  dir: path.resolve(import.meta.dirname ?? '.', '../../../prisma/replaced-migrations'),
+} as const;
+
 export async function migrate(options: { connectionString: string; dir?: string; log?: (line: string) => void }): Promise<MigrateResult> {
   const log = options.log ?? (() => {});
   const migrations = await readMigrations(options.dir);
@@ -71,7 +86,23 @@ export async function migrate(options: { connectionString: string; dir?: string;
       );
     }
     const done = new Map(rows.filter((r) => r.finished_at !== null).map((r) => [r.migration_name, r.checksum]));
-    const result: MigrateResult = { applied: [], alreadyApplied: [], modified: [] };
+    const replaced = options.dir === undefined ? await readMigrations(REPLACED_HISTORY.dir) : [];
+    const predatesSplit = replaced.some((m) => done.has(m.name)) && !done.has(REPLACED_HISTORY.by);
+    if (predatesSplit) {
+      for (const migration of replaced.filter((m) => !done.has(m.name))) {
+        await applyOne(client, migration);
+        log(`applied ${migration.name} (replaced history, to bring this database to its end)`);
+      }
+    }
+    // The queue's own schema, before the app's tables (which may refer to it).
+    const queue = await migrateQueue({ connectionString: options.connectionString, log: (line) => log(`pg-conveyor: ${line}`) });
+    const result: MigrateResult = { queue, applied: [], alreadyApplied: [], modified: [] };
+    const replacement = migrations.find((m) => m.name === REPLACED_HISTORY.by);
+    if (predatesSplit && replacement) {
+      await record(client, replacement);
+      done.set(replacement.name, replacement.checksum);
+      log(`recorded ${replacement.name} as applied: it replaces migrations this database already had`);
+    }
     for (const migration of migrations) {
       const recorded = done.get(migration.name);
       if (recorded !== undefined) {
@@ -95,14 +126,18 @@ async function applyOne(client: pg.Client, migration: Migration): Promise<void> 
   await client.query('BEGIN');
   try {
     await client.query(migration.sql);
-    await client.query(
-      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
-       VALUES ($1, $2, $3, now(), clock_timestamp(), 1)`,
-      [randomUUID(), migration.checksum, migration.name],
-    );
+    await record(client, migration);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');
     throw new Error(`Migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
   }
+}
+
+async function record(client: pg.Client, migration: Migration): Promise<void> {
+  await client.query(
+    `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+     VALUES ($1, $2, $3, now(), clock_timestamp(), 1)`,
+    [randomUUID(), migration.checksum, migration.name],
+  );
 }
