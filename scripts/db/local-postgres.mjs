@@ -170,6 +170,13 @@ async function waitForConnections(port, timeoutMs) {
 }
 
 async function choosePort() {
+  // CONVEYOR_DB_PORT picks the port the embedded cluster is first started on (kept afterwards).
+  if (process.env.CONVEYOR_DB_PORT) {
+    const port = Number(process.env.CONVEYOR_DB_PORT);
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new SetupError(`CONVEYOR_DB_PORT must be a port number from 1024 to 65535, not "${process.env.CONVEYOR_DB_PORT}"`);
+    if (!(await portIsFree(port))) throw new SetupError(`CONVEYOR_DB_PORT ${port} is in use`);
+    return port;
+  }
   for (let port = 54329; port < 54429; port++) if (await portIsFree(port)) return port;
   throw new SetupError('no free TCP port between 54329 and 54428');
 }

@@ -60,4 +60,36 @@ describe('npx conveyor', () => {
     expect((await cli('flush', '--type', 'JUNK', '--yes')).out).toMatch(/deleted 1 JUNK/);
     expect(await countJobs(db.current.pool)).toBe(2);
   });
+
+  it('--json: one JSON document per command, errors too, with the same exit codes', async () => {
+    const failed = await insertJob(db.current.pool, { status: 'FAILED', jobType: 'EMAIL' });
+    await insertJob(db.current.pool, { status: 'PENDING', jobType: 'A_MUCH_LONGER_TYPE' });
+    const json = async (...args: string[]) => {
+      const run = await cli(...args, '--json');
+      return { code: run.code, body: JSON.parse(run.out) };
+    };
+    expect(await json('stats')).toMatchObject({ code: 0, body: { pending: 1, failed: 1, oldestPending: { id: expect.any(String) } } });
+    const list = await json('list');
+    expect(list.body.jobs).toHaveLength(2);
+    expect(await json('status', failed)).toMatchObject({ code: 0, body: { id: failed, status: 'FAILED' } });
+    expect(await json('status', '00000000-0000-7000-8000-000000000000')).toMatchObject({ code: 4, body: { error: expect.stringMatching(/not found/) } });
+    expect(await json('cancel', failed)).toMatchObject({ code: 1, body: { currentStatus: 'FAILED' } });
+    expect(await json('retry', failed)).toMatchObject({ code: 0, body: { retried: { id: failed, status: 'PENDING' } } });
+    expect(await json('cleanup', '--days', '1')).toMatchObject({ code: 0, body: { deleted: 0, olderThanDays: 1 } });
+    expect(await json('flush', '--type', 'EMAIL')).toMatchObject({ code: 1, body: { error: expect.stringMatching(/without --yes/) } });
+    expect(await json('migrate')).toMatchObject({ code: 0, body: { applied: [], alreadyApplied: ['0001_queue'] } });
+    expect(await json('migrate', '--print-sql')).toMatchObject({ code: 0, body: { sql: expect.stringMatching(/CREATE TABLE "job_queue"/) } });
+    expect(await json('bogus')).toMatchObject({ code: 2, body: { error: 'unknown command: bogus' } });
+  });
+
+  it('lists in aligned columns under a header; --help is not an error, an unknown option is', async () => {
+    await insertJob(db.current.pool, { jobType: 'EMAIL' });
+    await insertJob(db.current.pool, { jobType: 'A_MUCH_LONGER_TYPE' });
+    const lines = (await cli('list')).out.split('\n');
+    expect(lines[0]).toMatch(/^id\s+type\s+status\s+attempts\s+created$/);
+    const statusAt = lines[0]!.indexOf('status');
+    expect(lines.slice(1, 3).map((l) => l.indexOf('PENDING'))).toEqual([statusAt, statusAt]);
+    expect((await cli('--help')).code).toBe(0);
+    expect((await cli('list', '--colour')).code).toBe(2);
+  });
 });

@@ -28,6 +28,8 @@ describe('deduplication', () => {
       );
       expect(new Set(jobs.map((j) => j.id)).size).toBe(1);
       expect(await countJobs(db.current.pool, "job_type = 'SYNC'")).toBe(1);
+      // Each caller is told whether its call made the job or found it made.
+      expect(jobs.filter((j) => !j.deduplicated)).toHaveLength(1);
     } finally {
       await Promise.all(clients.map((c) => c.pool.end()));
     }
@@ -35,7 +37,9 @@ describe('deduplication', () => {
 
   it('active mode: the key is free again once the job finishes', async () => {
     const first = await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
-    expect((await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } })).id).toBe(first.id);
+    expect(first.deduplicated).toBe(false);
+    const again = await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
+    expect(again).toMatchObject({ id: first.id, deduplicated: true });
     const claimed = await queue.claimJob(['D']);
     expect((await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } })).id).toBe(first.id); // still running
     await queue.completeJob(claimed!);
@@ -65,6 +69,7 @@ describe('deduplication', () => {
       { jobType: 'B' },
     ]);
     expect(jobs[0]!.id).toBe(jobs[1]!.id);
+    expect(jobs.map((j) => j.deduplicated)).toEqual([false, true, false, false]);
     expect(new Set(jobs.map((j) => j.id)).size).toBe(3);
     expect(await countJobs(db.current.pool)).toBe(3);
   });

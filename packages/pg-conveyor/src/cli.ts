@@ -17,30 +17,45 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   cancel <jobId>                        PENDING or PROCESSING -> CANCELLED
   cleanup [--days N]                    delete finished jobs older than N days (default 7)
   list [--status S] [--type T] [--limit N]
-  flush --type T --yes                  delete every job of type T that is not running`;
+  flush --type T --yes                  delete every job of type T that is not running
+every command takes --json (one JSON document on standard output); --help`;
 
 class UsageError extends Error {}
 
-const line = (job: Job) =>
-  `${job.id}  ${job.jobType.padEnd(16)} ${job.status.padEnd(10)} attempts ${job.attempts}/${job.maxAttempts}  created ${job.createdAt.toISOString()}`;
+const line = (job: Job, typeWidth = job.jobType.length) =>
+  `${job.id}  ${job.jobType.padEnd(typeWidth)}  ${job.status.padEnd(10)}  ${`${job.attempts}/${job.maxAttempts}`.padStart(8)}  ${job.createdAt.toISOString()}`;
+
+/** Jobs as aligned columns under a header. */
+function table(jobs: Job[]): string[] {
+  const typeWidth = Math.max(4, ...jobs.map((job) => job.jobType.length));
+  const header = `${'id'.padEnd(36)}  ${'type'.padEnd(typeWidth)}  ${'status'.padEnd(10)}  ${'attempts'.padStart(8)}  created`;
+  return [header, ...jobs.map((job) => line(job, typeWidth))];
+}
+
+const OPTIONS = {
+  days: { type: 'string' },
+  status: { type: 'string' },
+  type: { type: 'string' },
+  limit: { type: 'string' },
+  yes: { type: 'boolean', default: false },
+  'print-sql': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  after: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
 
 export async function runCli(argv: string[], out: (text: string) => void = console.log): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      days: { type: 'string' },
-      status: { type: 'string' },
-      type: { type: 'string' },
-      limit: { type: 'string' },
-      yes: { type: 'boolean', default: false },
-      'print-sql': { type: 'boolean', default: false },
-      after: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS, strict: true });
+  } catch (error) {
+    out(`${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const [command, arg] = positionals;
+  // Text for people, or with --json one JSON document for scripts.
+  const say = (text: string | string[], data: unknown) => out(values.json ? JSON.stringify(data) : [text].flat().join('\n'));
   if (values.help) {
     out(USAGE);
     return 0;
@@ -50,17 +65,20 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     return 2;
   }
   if (command === 'migrate' && values['print-sql']) {
-    out(migrationSql({ after: values.after }).trimEnd());
+    const sql = migrationSql({ after: values.after }).trimEnd();
+    say(sql, { sql });
     return 0;
   }
   const connectionString = process.env.DATABASE_URL;
   if (!connectionString) {
-    out('conveyor: DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats');
+    const error = 'DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats';
+    say(`conveyor: ${error}`, { error });
     return 2;
   }
   if (command === 'migrate') {
-    const result = await migrate({ connectionString, log: out });
-    if (result.applied.length === 0 && result.adopted.length === 0) out(`pg-conveyor's schema is up to date (${result.alreadyApplied.join(', ')})`);
+    const result = await migrate({ connectionString, log: values.json ? undefined : out });
+    const upToDate = result.applied.length === 0 && result.adopted.length === 0;
+    if (upToDate || values.json) say(`pg-conveyor's schema is up to date (${result.alreadyApplied.join(', ')})`, result);
     return 0;
   }
   const queue = new DatabaseQueue({ connectionString, poolMax: 1 });
@@ -68,47 +86,54 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     switch (command) {
       case 'stats': {
         const [stats, oldest] = await Promise.all([queue.getQueueStats(), queue.oldestPendingJob()]);
-        for (const key of ['pending', 'processing', 'completed', 'failed', 'cancelled'] as const) out(`${key.padEnd(11)} ${stats[key]}`);
-        out(`oldest pending: ${oldest ? `${oldest.id} (${oldest.ageMinutes} min)` : 'none'}${stats.estimated ? '\n(finished counts are estimates)' : ''}`);
+        const width = Math.max(...['pending', 'processing', 'completed', 'failed', 'cancelled'].map((key) => String(stats[key as 'pending']).length));
+        say([
+          ...(['pending', 'processing', 'completed', 'failed', 'cancelled'] as const).map((key) => `${key.padEnd(11)} ${String(stats[key]).padStart(width)}`),
+          `oldest pending: ${oldest ? `${oldest.id} (${oldest.ageMinutes} min)` : 'none'}${stats.estimated ? '\n(finished counts are estimates)' : ''}`,
+        ], { ...stats, oldestPending: oldest });
         return 0;
       }
       case 'status': {
         if (!arg) throw new UsageError('status needs a job id');
         const job = await queue.getJob(arg);
         if (!job) throw new JobNotFoundError(arg);
-        out(line(job));
-        if (job.progress) out(`progress: ${job.progress.current}/${job.progress.total} ${job.progress.message}`);
-        if (job.result !== null) out(`result: ${JSON.stringify(job.result)}`);
-        for (const e of job.errors) out(`error (attempt ${e.attempt}, ${e.at}): ${e.message}`);
+        say([
+          ...table([job]),
+          ...(job.progress ? [`progress: ${job.progress.current}/${job.progress.total} ${job.progress.message}`] : []),
+          ...(job.result !== null ? [`result: ${JSON.stringify(job.result)}`] : []),
+          ...job.errors.map((e) => `error (attempt ${e.attempt}, ${e.at}): ${e.message}`),
+        ], job);
         return 0;
       }
       case 'retry':
       case 'cancel': {
         if (!arg) throw new UsageError(`${command} needs a job id`);
         const job = command === 'retry' ? await queue.retryJob(arg) : await queue.cancelJob(arg);
-        out(`${command === 'retry' ? 'retried' : 'cancelled'}: ${line(job)}`);
+        say(`${command === 'retry' ? 'retried' : 'cancelled'}: ${line(job)}`, { [command === 'retry' ? 'retried' : 'cancelled']: job });
         return 0;
       }
       case 'cleanup': {
         const days = values.days === undefined ? 7 : Number(values.days);
-        out(`deleted ${await queue.cleanup(days)} finished jobs older than ${days} days`);
+        const deleted = await queue.cleanup(days);
+        say(`deleted ${deleted} finished jobs older than ${days} days`, { deleted, olderThanDays: days });
         return 0;
       }
       case 'list': {
         const status = values.status?.toUpperCase();
         if (status && !JOB_STATUSES.includes(status as JobStatus)) throw new UsageError(`--status must be one of ${JOB_STATUSES.join(', ')}`);
         const jobs = await queue.listJobs({ status: status as JobStatus | undefined, jobType: values.type, limit: values.limit ? Number(values.limit) : 20 });
-        jobs.forEach((job) => out(line(job)));
-        out(`${jobs.length} job(s)`);
+        say([...(jobs.length ? table(jobs) : []), `${jobs.length} job(s)`], { jobs });
         return 0;
       }
       case 'flush': {
         if (!values.type) throw new UsageError('flush needs --type');
         if (!values.yes) {
-          out(`refusing to flush ${values.type} without --yes: it deletes every ${values.type} job that is not running`);
+          const error = `refusing to flush ${values.type} without --yes: it deletes every ${values.type} job that is not running`;
+          say(error, { error });
           return 1;
         }
-        out(`deleted ${await queue.flushType(values.type)} ${values.type} job(s); running ones were left to finish`);
+        const deleted = await queue.flushType(values.type);
+        say(`deleted ${deleted} ${values.type} job(s); running ones were left to finish`, { deleted, jobType: values.type });
         return 0;
       }
       default:
@@ -116,15 +141,15 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      out(`${error.message}\n${USAGE}`);
+      say(`${error.message}\n${USAGE}`, { error: error.message });
       return 2;
     }
     if (error instanceof JobNotFoundError) {
-      out(error.message);
+      say(error.message, { error: error.message });
       return 4;
     }
     if (error instanceof ValidationError || error instanceof InvalidJobStateError) {
-      out(error.message);
+      say(error.message, { error: error.message, ...(error instanceof InvalidJobStateError ? { currentStatus: error.currentStatus } : {}) });
       return 1;
     }
     throw error;

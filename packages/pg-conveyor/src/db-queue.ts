@@ -168,13 +168,14 @@ export class DatabaseQueue {
     // Rows skipped for a dedupe or unique key resolve to the job holding the key.
     for (let round = 0; result.includes(undefined); round++) {
       const skipped = rows.map((row, idx) => ({ ...row, idx })).filter(({ idx }) => result[idx] === undefined);
-      for (const holder of await jobFindKeyHolders(db, { jobs: skipped, now })) result[holder.idx] = rowToJob<P>(holder);
+      for (const holder of await jobFindKeyHolders(db, { jobs: skipped, now })) result[holder.idx] = { ...rowToJob<P>(holder), deduplicated: true };
       if (!result.includes(undefined) || round === 2) break;
       // A holder finished between the insert and the look-up: the key is free again, insert anew.
       const retry = skipped.filter(({ idx }) => result[idx] === undefined).map(({ idx }) => idx);
       place(await this.insert(db, retry.map((idx) => rows[idx]!), now, options.tx !== undefined), retry);
     }
     if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
+    for (const job of result) job!.deduplicated ??= false;
     return result as Job<P>[];
   }
 

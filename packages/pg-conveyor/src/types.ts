@@ -50,6 +50,11 @@ export interface Job<P = unknown> {
   dedupeKey: string | null;
   /** At most one job with this key exists (windowed dedupe, recurring slots). */
   uniqueKey: string | null;
+  /**
+   * On what enqueue and enqueueMany return: true when no job was created because one already held
+   * the dedupe or unique key (this is that job), false when this job was created. Absent elsewhere.
+   */
+  deduplicated?: boolean;
 }
 
 export interface EnqueueInput<P = unknown> {
