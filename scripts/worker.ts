@@ -12,6 +12,7 @@
 import { connections, closeConnections } from '../src/lib/db/client';
 import { recordWorkerRun } from '../src/lib/observability/heartbeat';
 import { APP_HANDLERS } from '../src/lib/workers/handlers';
+import { DEFAULTS } from 'pg-conveyor';
 import { Worker, type JobTaskDefinition } from 'pg-conveyor/worker';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 
@@ -21,7 +22,7 @@ const { pool, queue } = connections();
 const perType = (type: string, handler: JobTaskDefinition['handler']): JobTaskDefinition => ({
   handler,
   concurrency: Number(process.env[`WORKER_CONCURRENCY_${type}`] ?? process.env.WORKER_CONCURRENCY ?? 2),
-  timeoutMs: Number(process.env[`WORKER_TIMEOUT_MS_${type}`] ?? 5 * 60_000),
+  timeoutMs: Number(process.env[`WORKER_TIMEOUT_MS_${type}`] ?? DEFAULTS.jobTimeoutMs),
 });
 
 const worker = new Worker({

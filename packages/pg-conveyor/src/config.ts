@@ -7,8 +7,14 @@ export const DEFAULTS = {
   /** Attempts before a job is FAILED (seed contract: 3). */
   maxAttempts: 3,
   priority: 0,
-  /** How long a claim holds a job before another worker may rescue it. */
+  /** How long a claim made through the queue's API (claimJob) holds a job before it may be rescued. */
   leaseMs: 5 * 60_000,
+  /** The Worker's claims: shorter, because its heartbeat extends them every third of this. */
+  workerLeaseMs: 60_000,
+  /** A drain's claims last its budget and grace plus this, so a killed invocation's jobs come back soon. */
+  drainLeaseExtraMs: 10_000,
+  /** A handler (or a subprocess) running longer than this is aborted and its attempt failed. */
+  jobTimeoutMs: 5 * 60_000,
   /** Claim path rescues expired leases at most this often per queue instance. */
   rescueIntervalMs: 30_000,
   /** Rows per rescue or cleanup statement, so neither holds many row locks at once. */
@@ -30,6 +36,18 @@ export const DEFAULTS = {
 } as const;
 
 export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const jobTypeSchema = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+
+const PGBOUNCER_PARAM = /([?&])pgbouncer=true(&|$)/;
+
+/**
+ * A connection string marked `pgbouncer=true` (Prisma's convention) goes through PgBouncer in
+ * transaction mode: no prepared statements, no session settings, no LISTEN.
+ */
+export const isBehindPgBouncer = (connectionString: string | undefined) => PGBOUNCER_PARAM.test(connectionString ?? '');
+
+/** The connection string without `pgbouncer=true`, which pg would send to the server as a setting. */
+export const withoutPgBouncerParam = (connectionString: string) => connectionString.replace(PGBOUNCER_PARAM, (_m, lead, tail) => (tail ? lead : ''));
 
 const backoffSchema = z
   .object({

@@ -5,6 +5,7 @@
  * (counted as an attempt, retried later) or released (handed back untouched).
  */
 import { z } from 'zod';
+import { DEFAULTS } from './config.js';
 import type { DatabaseQueue } from './db-queue.js';
 import { ValidationError } from './errors.js';
 import { parseJobTypes } from './job-input.js';
@@ -66,7 +67,7 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
   const result: DrainResult = {
     success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs',
   };
-  const leaseMs = options.leaseMs ?? budgetMs + graceMs + 10_000;
+  const leaseMs = options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs;
 
   for (let claimed = 0; claimed < maxJobs; claimed++) {
     if (deadline - Date.now() < minTimeToClaimMs) {

@@ -3,11 +3,11 @@
  * field, before any SQL runs, so a rejected call has written nothing.
  */
 import { z } from 'zod';
-import { DEFAULTS, JOB_TYPE_PATTERN } from './config.js';
+import { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema } from './config.js';
 import { ValidationError } from './errors.js';
 import { JOB_STATUSES } from './types.js';
 
-const jobType = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+const jobType = jobTypeSchema;
 
 export const jobIdSchema = z.uuid({ message: 'must be a job id (a UUID)' });
 

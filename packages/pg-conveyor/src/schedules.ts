@@ -10,13 +10,14 @@
  */
 import { Cron } from 'croner';
 import { z } from 'zod';
+import { jobTypeSchema } from './config.js';
 import { ValidationError } from './errors.js';
 
 export const scheduleSchema = z
   .object({
     cron: z.string().min(1).max(200),
     timezone: z.string().min(1).max(100).default('UTC'),
-    jobType: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
+    jobType: jobTypeSchema,
     payload: z.unknown().optional(),
     priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
     maxAttempts: z.number().int().min(1).max(1_000).default(3),

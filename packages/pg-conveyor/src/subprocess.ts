@@ -18,6 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { JobHandler } from './run-job.js';
+import { DEFAULTS } from './config.js';
 
 export interface SubprocessOptions {
   command: string;
@@ -31,7 +32,7 @@ export interface SubprocessOptions {
   maxBufferBytes?: number;
 }
 
-export const SUBPROCESS_DEFAULTS = { timeoutMs: 5 * 60_000, maxBufferBytes: 1_048_576, killGraceMs: 2_000 } as const;
+export const SUBPROCESS_DEFAULTS = { timeoutMs: DEFAULTS.jobTimeoutMs, maxBufferBytes: 1_048_576, killGraceMs: 2_000 } as const;
 
 /** Keeps the last `max` bytes written to it. */
 class TailBuffer {

@@ -35,7 +35,7 @@ import { Batcher } from './batcher.js';
 import { ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
 import { JOBS_CHANNEL } from './queries/jobs-insert.js';
-import { DEFAULTS } from './config.js';
+import { DEFAULTS, isBehindPgBouncer } from './config.js';
 import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch.js';
 import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
 import type { Job } from './types.js';
@@ -79,11 +79,11 @@ export interface WorkerOptions {
 
 export const WORKER_DEFAULTS = {
   concurrency: 1,
-  timeoutMs: 5 * 60_000,
+  timeoutMs: DEFAULTS.jobTimeoutMs,
   pollIntervalMs: 1_000,
   shutdownTimeoutMs: 30_000,
   graceMs: 2_000,
-  leaseMs: 60_000,
+  leaseMs: DEFAULTS.workerLeaseMs,
 } as const;
 
 const optionsSchema = z.object({
@@ -165,7 +165,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.queue = options.queue;
     this.tasks = Object.entries(options.handlers).map(([type, definition]) => this.makeTask(type, definition));
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
-    const pooled = /[?&]pgbouncer=true(&|$)/.test(options.connectionString ?? '');
+    const pooled = isBehindPgBouncer(options.connectionString);
     this.listenUrl = options.listen === false || pooled || !options.connectionString ? null : options.connectionString;
   }
 

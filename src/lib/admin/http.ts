@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
-import { JOB_STATUSES, type Job } from 'pg-conveyor';
+import { JOB_STATUSES, jobTypeSchema, type Job } from 'pg-conveyor';
 
 /** A job as admin views show it: everything but the payload. */
 export function jobSummary(job: Job) {
@@ -75,7 +75,7 @@ export async function handleJobActionPost(request: Request, action: JobAction): 
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
-  type: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional(),
+  type: jobTypeSchema.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 
@@ -107,7 +107,7 @@ export async function handleJobDetailGet(request: Request, jobId: string): Promi
 }
 
 const failedQuery = z.object({
-  type: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).optional(),
+  type: jobTypeSchema.optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),
   cursor: z.string().max(200).optional(),
 });

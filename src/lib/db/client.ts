@@ -7,7 +7,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { ConfigError } from 'pg-conveyor';
-import { DatabaseQueue, PREPARED_SESSION_OPTIONS } from 'pg-conveyor';
+import { DatabaseQueue, isBehindPgBouncer, PREPARED_SESSION_OPTIONS, withoutPgBouncerParam } from 'pg-conveyor';
 import { instrumentQueue } from '@/lib/observability/metrics';
 
 interface Connections {
@@ -31,8 +31,8 @@ export function connections(): Connections {
     const max = Number(process.env.DATABASE_POOL_MAX ?? 3);
     // Behind PgBouncer in transaction mode (`pgbouncer=true`, Prisma's convention): no prepared
     // statements and no session options, which a transaction pooler cannot carry.
-    const pooled = /[?&]pgbouncer=true(&|$)/.test(url);
-    const connectionString = url.replace(/([?&])pgbouncer=true(&|$)/, (_m, lead, tail) => (tail ? lead : ''));
+    const pooled = isBehindPgBouncer(url);
+    const connectionString = withoutPgBouncerParam(url);
     const pool = new pg.Pool({ connectionString, max, ...(pooled ? {} : { options: PREPARED_SESSION_OPTIONS }) });
     pool.on('error', (error) => console.error('[db] idle connection error:', error.message));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

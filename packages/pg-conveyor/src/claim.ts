@@ -1,0 +1,147 @@
+/**
+ * Claiming: the next ready jobs of the given types, in one statement, highest priority first,
+ * each given a lease. Types with limits (concurrency, rate) are claimed in a short transaction of
+ * their own that counts what runs; expired leases are rescued on the way, at most once per
+ * rescueIntervalMs per instance.
+ */
+import { z } from 'zod';
+import { nowParam } from './clock.js';
+import { ValidationError } from './errors.js';
+import { toExecutor } from './executor.js';
+import { parseClaimLimit, parseJobTypes } from './job-input.js';
+import { rowToJob, type JobRow } from './job-row.js';
+import { rescueExpired } from './maintenance.js';
+import { jobClaimAvailable } from './queries/jobs-write.js';
+import {
+  typeLimitAllowance, typeLimitConsumeTokens, typeLimitDelete, typeLimitList, typeLimitLockAndRefill, typeLimitUpsert,
+} from './queries/type-limits.js';
+import type { QueueCore } from './queue-core.js';
+import type { Job } from './types.js';
+
+export interface ClaimOptions {
+  /** Lease for these claims; defaults to the queue's leaseMs. */
+  leaseMs?: number;
+}
+
+export interface TypeLimits {
+  concurrency?: number | null;
+  rate?: { limit: number; periodMs: number } | null;
+}
+
+const typeLimitsSchema = z
+  .object({
+    concurrency: z.number().int().min(1).max(10_000).nullable().optional(),
+    rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable().optional(),
+  })
+  .strict();
+
+/** How often the set of limited types is re-read: a limit set elsewhere applies within this. */
+const LIMITED_TYPES_TTL_MS = 5_000;
+
+export class Claimer {
+  private lastRescueAt = Number.NEGATIVE_INFINITY;
+  private limitsCache: { loadedAt: number; types: Set<string> } | null = null;
+
+  constructor(private readonly core: QueueCore) {}
+
+  async claimJobs<P = unknown>(workerTypes: string[], limit: number, options: ClaimOptions = {}): Promise<Job<P>[]> {
+    const types = parseJobTypes(workerTypes);
+    const count = parseClaimLimit(limit);
+    await this.rescueIfDue();
+    const params = {
+      types,
+      limit: count,
+      leaseMs: options.leaseMs ?? this.core.options.leaseMs,
+      workerId: this.core.workerId,
+      now: nowParam(this.core.clock),
+    };
+    const limited = await this.limitedTypes();
+    const free = types.filter((type) => !limited.has(type));
+    const rows = free.length > 0 ? await retryOnRunningKeyConflict(() => jobClaimAvailable(this.core.db, { ...params, types: free })) : [];
+    for (const type of types.filter((t) => limited.has(t))) {
+      if (rows.length >= count) break;
+      const wanted = count - rows.length;
+      rows.push(...(await retryOnRunningKeyConflict(() => this.claimLimited({ ...params, types: [type], limit: wanted }))));
+    }
+    const jobs = rows.map((row) => rowToJob<P>(row)).sort(claimOrder);
+    for (const job of jobs) this.core.claims.track(job);
+    if (jobs.length > 0) this.core.events.emit('job:claimed', jobs);
+    return jobs;
+  }
+
+  async setTypeLimits(jobType: string, limits: TypeLimits): Promise<void> {
+    const [type] = parseJobTypes([jobType]);
+    const parsed = typeLimitsSchema.safeParse(limits);
+    if (!parsed.success) throw ValidationError.fromZod('type limits', parsed.error);
+    const { concurrency, rate } = parsed.data;
+    if (!concurrency && !rate) await typeLimitDelete(this.core.db, { jobType: type! });
+    else await typeLimitUpsert(this.core.db, { jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null });
+    this.limitsCache = null;
+  }
+
+  async rescueExpired(): Promise<number> {
+    this.lastRescueAt = Date.now();
+    return rescueExpired(this.core);
+  }
+
+  /** The claim path rescues at most once per rescueIntervalMs per instance (0 = every claim). */
+  private async rescueIfDue(): Promise<void> {
+    // Wall-clock pacing only decides how often to look; which leases expired is the database's call.
+    if (Date.now() - this.lastRescueAt >= this.core.options.rescueIntervalMs) await this.rescueExpired();
+  }
+
+  /**
+   * A claim of a type with limits, in one short transaction: lock the type's limits row (claimers
+   * of the type take turns), count what is running now and the rate tokens left, claim no more
+   * than that, take the tokens. Unlimited types never come here.
+   */
+  private async claimLimited(params: Parameters<typeof jobClaimAvailable>[1]): Promise<JobRow[]> {
+    const client = await this.core.pool.connect();
+    const db = toExecutor(client, { prepare: this.core.prepare });
+    const jobType = params.types[0]!;
+    try {
+      await client.query('BEGIN');
+      const [limits] = await typeLimitLockAndRefill(db, { jobType });
+      const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit }) : params.limit;
+      const rows = allowed > 0 ? await jobClaimAvailable(db, { ...params, limit: allowed }) : [];
+      if (limits?.rate_limit && rows.length > 0) await typeLimitConsumeTokens(db, { jobType, taken: rows.length });
+      await client.query('COMMIT');
+      return rows;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async limitedTypes(): Promise<Set<string>> {
+    if (!this.limitsCache || Date.now() - this.limitsCache.loadedAt > LIMITED_TYPES_TTL_MS) {
+      const rows = await typeLimitList(this.core.db);
+      this.limitsCache = { loadedAt: Date.now(), types: new Set(rows.map((r) => r.job_type)) };
+    }
+    return this.limitsCache.types;
+  }
+}
+
+/**
+ * A claim that lost a race for a concurrency key (another claimer started a job of the same key
+ * between our check and our update) fails as a whole with 23505. Nothing was changed, so claim
+ * again: the next statement sees the running job and skips its key.
+ */
+async function retryOnRunningKeyConflict<T>(claim: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await claim();
+    } catch (error) {
+      const pgError = error as { code?: string; constraint?: string };
+      const lostKeyRace = pgError.code === '23505' && pgError.constraint === 'job_queue_one_running_per_key_idx';
+      if (!lostKeyRace || attempt >= 5) throw error;
+    }
+  }
+}
+
+/** Priority first, then the order they became ready: the order the claim's index serves them. */
+function claimOrder(a: Job, b: Job): number {
+  return b.priority - a.priority || a.runAt.getTime() - b.runAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
