@@ -8,7 +8,7 @@ export default defineConfig({
       // Tests run the library from its sources (the app and scripts outside tests use the built
       // package, as a user would), so one copy of each class is loaded in a test process.
       { find: /^pg-conveyor$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/index.ts') },
-      { find: /^pg-conveyor\/(worker|subprocess|next)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1.ts') },
+      { find: /^pg-conveyor\/(worker|subprocess|next|testing)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1.ts') },
     ],
   },
   test: {

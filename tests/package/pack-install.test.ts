@@ -76,10 +76,11 @@ describe('npm pack, installed elsewhere', () => {
     writeFileSync(path.join(consumer, 'round-trip.mjs'), `
       import { DatabaseQueue, drainQueue, ValidationError } from 'pg-conveyor';
       import { Worker } from 'pg-conveyor/worker';
+      import { expectCompleted } from 'pg-conveyor/testing';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL, poolMax: 2 });
       const job = await queue.enqueue({ jobType: 'PACKED', payload: { n: 41 } });
       const drained = await drainQueue(queue, { types: ['PACKED'], handler: async (j) => ({ n: j.payload.n + 1 }) });
-      const done = await queue.getJob(job.id);
+      const done = await expectCompleted(queue, job, { n: 42 });
       let refused = null;
       try { await queue.enqueue({ jobType: 'bad type!' }); } catch (error) { refused = error instanceof ValidationError; }
       console.log(JSON.stringify({ completed: drained.completed, status: done.status, result: done.result, refused, worker: typeof Worker }));

@@ -167,3 +167,23 @@ export async function jobCountActiveByType(db: SqlExecutor): Promise<{ job_type:
     'conveyor.jobCountActiveByType',
   );
 }
+
+/**
+ * Jobs of a type whose payload contains `payload` (jsonb @>), oldest first: what the testing
+ * helpers look for. Reads the whole type; not for hot paths.
+ */
+export async function jobListMatching(
+  db: SqlExecutor,
+  p: { jobType: string; payload: string | null; status: JobStatus | null; limit: number },
+): Promise<JobRow[]> {
+  return db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM job_queue
+      WHERE job_type = $1
+        AND ($2::jsonb IS NULL OR payload @> $2::jsonb)
+        AND ($3::"JobStatus" IS NULL OR status = $3::"JobStatus")
+      ORDER BY id
+      LIMIT $4`,
+    [p.jobType, p.payload, p.status, p.limit],
+    'conveyor.jobListMatching',
+  );
+}
