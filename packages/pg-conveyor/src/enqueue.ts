@@ -67,7 +67,6 @@ export class Enqueuer {
       place(await this.insert(db, retry.map((idx) => rows[idx]!), now, options.tx !== undefined), retry);
     }
     if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
-    for (const job of result) job!.deduplicated ??= false;
     return result as Job<P>[];
   }
 

@@ -89,5 +89,7 @@ export function newJobFromInsert<P = unknown>(
     concurrencyKey: sent.concurrency_key,
     dedupeKey: inserted.dedupe_key,
     uniqueKey: inserted.unique_key,
+    // Made by this enqueue (the key holders it found instead are marked true in enqueue.ts).
+    deduplicated: false,
   };
 }
