@@ -2,9 +2,7 @@
  * Conveyor's side of each benchmark, through the public API only (DatabaseQueue, Worker,
  * drainQueue), the way an app would call it. Each function has its raw counterpart in raw-loop.ts.
  */
-import pg from 'pg';
-import { DatabaseQueue } from 'pg-conveyor';
-import { drainQueue } from 'pg-conveyor';
+import { DatabaseQueue, drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import { msSince, sleep } from './bench-db';
 

@@ -28,7 +28,6 @@ afterAll(async () => openai.close());
 const db = useAppDatabase({
   SESSION_SECRET: 'k'.repeat(40), NODE_ENV: 'test', CRON_SECRET: 'cron', EMBEDDING_PROVIDER: 'openai', EMBEDDING_API_KEY: 'test', WORKER_BUDGET_MS: '20000',
 });
-type Key = Awaited<ReturnType<typeof projectKey>>;
 const count = async (sql: string, params: unknown[] = []) => (await db.current.pool.query(sql, params)).rows[0].n as number;
 const writes = async () => ({
   projects: await count('SELECT count(*)::int AS n FROM projects'),

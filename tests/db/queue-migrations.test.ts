@@ -4,7 +4,7 @@
  * queue's tables.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, migrate as migrateQueue, migrationSql, queueMigrations } from 'pg-conveyor';
 import { migrate, readMigrations, REPLACED_HISTORY } from '@/lib/db/migrations';
 import { withDatabase } from '../setup/template-db';

@@ -31,7 +31,7 @@ export interface QueueMigrateResult {
 // treat `new URL(literal, import.meta.url)` as an asset to pack leave it alone.
 const migrationsDir = () => path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 // Any fixed 64-bit key, distinct from an app's own migration lock.
-const LOCK_KEY = '5_118_403_227_906_170_011';
+const LOCK_KEY = '5118403227906170011';
 
 const BOOKKEEPING = `CREATE TABLE IF NOT EXISTS "conveyor_migrations" (
     "name"       TEXT        NOT NULL PRIMARY KEY,
@@ -74,7 +74,7 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
     await client.connect();
   }
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY.replaceAll('_', '')]);
+    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(BOOKKEEPING);
     const result: QueueMigrateResult = { applied: [], alreadyApplied: [], adopted: [] };
     let done = new Map((await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM conveyor_migrations')).rows.map((r) => [r.name, r.checksum]));
