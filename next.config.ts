@@ -4,7 +4,7 @@ const nextConfig: NextConfig = {
   // pg and the Prisma adapter load native-ish Node modules; keep them out of the server bundle.
   // pg-conveyor too: loaded by Node from node_modules, one copy for every route, and its
   // migrations folder where the package keeps it.
-  serverExternalPackages: ['pg', '@prisma/adapter-pg', 'pg-conveyor'],
+  serverExternalPackages: ['pg', '@prisma/adapter-pg', 'pg-conveyor', 'pino', 'pino-pretty'],
   poweredByHeader: false,
   // The browser tests build into their own folder, so they never clash with `npm run dev`.
   distDir: process.env.NEXT_DIST_DIR ?? '.next',

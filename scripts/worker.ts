@@ -11,6 +11,7 @@
  */
 import { connections, closeConnections } from '../src/lib/db/client';
 import { recordWorkerRun } from '../src/lib/observability/heartbeat';
+import { appLogger } from '../src/lib/observability/logger';
 import { APP_HANDLERS } from '../src/lib/workers/handlers';
 import { DEFAULTS } from 'pg-conveyor';
 import { Worker, type JobTaskDefinition } from 'pg-conveyor/worker';
@@ -34,12 +35,11 @@ const worker = new Worker({
   // jobs' concurrency key, across all workers.
   handlers: Object.fromEntries(Object.entries(APP_HANDLERS).map(([type, handler]) => [type, perType(type, handler)])),
 });
-worker.on('job:end', (job, outcome) => console.log(`worker: ${job.jobType} ${job.id} ${outcome}`));
-worker.on('error', (error) => console.error('worker: error:', error.message));
-worker.on('listen:error', (error) => console.error('worker: LISTEN connection lost, polling until it is back:', error.message));
-
+// The worker logs through the queue's logger (the app's: readable in development, JSON in
+// production): failures, lost leases, LISTEN lost and back, start and stop; LOG_LEVEL=debug adds a
+// line per job started and ended.
+const log = appLogger();
 await worker.start();
-console.log(`worker: running ${Object.keys(worker.running).join(', ')} (${worker.listening ? 'LISTEN/NOTIFY' : 'polling'})`);
 const beat = setInterval(() => void recordWorkerRun(pool, 'worker-process', worker.running).catch(() => {}), 15_000);
 void recordWorkerRun(pool, 'worker-process', worker.running).catch(() => {});
 
@@ -47,11 +47,10 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`worker: ${signal}: finishing running jobs (up to 30 s), then exiting`);
+  log.info({ signal }, 'finishing running jobs (up to 30 s), then exiting');
   clearInterval(beat);
   await worker.stop();
   await closeConnections();
-  console.log('worker: stopped');
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

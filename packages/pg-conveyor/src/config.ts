@@ -1,5 +1,6 @@
 /** Every default of the queue, in one place, and the validation of options given at construction. */
 import { z } from 'zod';
+import type { Logger } from './log.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { ValidationError } from './errors.js';
 
@@ -77,6 +78,9 @@ export const queueOptionsSchema = z
     preparedStatements: z.boolean().optional(),
     clock: z.custom<{ now(): Date }>((v) => typeof (v as { now?: unknown })?.now === 'function').optional(),
     random: z.custom<() => number>((v) => typeof v === 'function').optional(),
+    /** Where the queue's log lines go (log.ts): a pino-style logger, or false for none. Default: JSON to stdout. */
+    logger: z.custom<Logger | false>((v) => v === false || ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)?.[m] === 'function'),
+      { message: 'expected a logger with debug, info, warn and error methods, or false' }).optional(),
   })
   .refine((o) => !(o.pool && o.connectionString), { message: 'give either pool or connectionString, not both' });
 

@@ -22,6 +22,8 @@ import { ConfigError, type QueueError } from './errors.js';
 import { QueueEventEmitter } from './events.js';
 import { toExecutor } from './executor.js';
 import { Finisher } from './finish.js';
+import { resolveLogger, type Logger } from './log.js';
+import { logQueueEvents } from './queue-log.js';
 import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
 import * as reads from './reads.js';
@@ -32,6 +34,7 @@ import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, Qu
 export * from './errors.js';
 export type * from './types.js';
 export { ManualClock, type Clock } from './clock.js';
+export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from './log.js';
 export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
 export type { ClaimOptions, TypeLimits } from './claim.js';
@@ -54,6 +57,8 @@ export class DatabaseQueue {
   readonly events = new QueueEventEmitter();
   readonly pool: pg.Pool;
   readonly workerId: string;
+  /** Where this queue's log lines go (and its workers', unless they are given their own). */
+  readonly logger: Logger;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
   private readonly enqueuer: Enqueuer;
@@ -78,6 +83,8 @@ export class DatabaseQueue {
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
+    this.logger = resolveLogger(parsed.logger);
+    logQueueEvents(this.events, this.logger);
     this.workerId = parsed.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.core = {
       db: toExecutor(this.pool, { prepare }),

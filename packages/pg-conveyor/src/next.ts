@@ -14,6 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { DatabaseQueue } from './db-queue.js';
 import { drainQueue, type DrainResult } from './drain.js';
 import { ValidationError } from './errors.js';
+import { defaultLogger, FaultLog, resolveLogger, type Logger } from './log.js';
 import type { JobHandler } from './run-job.js';
 
 export const MIN_SECRET_LENGTH = 32;
@@ -66,8 +67,10 @@ export interface CronRouteOptions {
   fireSchedules?: boolean;
   /** Told each finished drain (a heartbeat, a metric). Its failure fails the call. */
   onResult?: (result: DrainResult) => unknown;
-  /** Told a refused or failed call. Default: console.error. */
+  /** Told a refused or failed call, instead of the logger's error line. */
   onError?: (message: string, error?: unknown) => void;
+  /** Where the route's lines go (one per drain, one per failure); false for none. Default: the queue's logger. */
+  logger?: Logger | false;
 }
 
 /** A GET handler that drains the handlers' job types, once per call. */
@@ -77,7 +80,20 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
     throw new ValidationError('cronRoute needs handlers: { JOB_TYPE: async (job, ctx) => result }');
   }
   const secretName = options.secretName ?? 'CRON_SECRET';
-  const report = options.onError ?? ((message: string, error?: unknown) => console.error(`[pg-conveyor] ${message}`, error ?? ''));
+  const queueOf = () => (typeof options.queue === 'function' ? options.queue() : options.queue);
+  // The queue is made on the first call (importing the route opens no connection), so is its logger.
+  const logger = () => resolveLogger(options.logger, () => {
+    try {
+      return queueOf().logger;
+    } catch {
+      return defaultLogger(); // no queue to be had (its configuration is what failed)
+    }
+  });
+  let faults: FaultLog | null = null;
+  const report = options.onError ?? ((message: string, error?: unknown) => {
+    if (error === undefined) logger().error({ route: types }, message);
+    else (faults ??= new FaultLog(logger())).report(message, error, { route: types });
+  });
   const handler: JobHandler = (job, ctx) => options.handlers[job.jobType]!(job, ctx);
 
   return async (request: Request): Promise<Response> => {
@@ -88,11 +104,13 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
     }
     const started = Date.now();
     try {
-      const queue = typeof options.queue === 'function' ? options.queue() : options.queue;
+      const queue = queueOf();
       if (options.fireSchedules !== false) await queue.fireDueSchedules();
       const budgetMs = typeof options.budgetMs === 'function' ? options.budgetMs() : options.budgetMs;
       const result = await drainQueue(queue, { types, handler, maxJobs: options.maxJobs, budgetMs });
       await options.onResult?.(result);
+      const { success: _, ...figures } = result;
+      logger().info({ route: types, ...figures }, 'cron drain finished');
       return Response.json(result);
     } catch (error) {
       report(`cron route for ${types.join(', ')} failed`, error);

@@ -34,11 +34,13 @@ import { z } from 'zod';
 import { Batcher } from './batcher.js';
 import { ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
+import { resolveLogger, type Logger } from './log.js';
 import { JOBS_CHANNEL } from './queries/jobs-insert.js';
 import { DEFAULTS, isBehindPgBouncer } from './config.js';
 import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch.js';
 import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
 import type { Job } from './types.js';
+import { logWorkerEvents } from './worker-log.js';
 
 interface TaskCommon {
   /** Jobs (or batches) of this type running at once in this worker. Default 1. */
@@ -75,6 +77,8 @@ export interface WorkerOptions {
   /** After aborting a handler (timeout, shutdown), wait this long for it. */
   graceMs?: number;
   leaseMs?: number;
+  /** Where the worker's log lines go (worker-log.ts); false for none. Default: the queue's logger. */
+  logger?: Logger | false;
 }
 
 export const WORKER_DEFAULTS = {
@@ -151,6 +155,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  private readonly logger: Logger;
 
   constructor(options: WorkerOptions) {
     super();
@@ -167,6 +172,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
     const pooled = isBehindPgBouncer(options.connectionString);
     this.listenUrl = options.listen === false || pooled || !options.connectionString ? null : options.connectionString;
+    this.logger = resolveLogger(options.logger, () => this.queue.logger);
+    logWorkerEvents(this, this.logger);
   }
 
   private makeTask(type: string, definition: TaskDefinition | JobHandler): Task {
@@ -212,6 +219,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void this.fireSchedules();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
     this.slots = this.tasks.flatMap((task) => Array.from({ length: task.concurrency }, () => this.slot(task)));
+    const types = Object.fromEntries(this.tasks.map((t) => [t.type, t.concurrency]));
+    this.logger.info({ workerId: this.queue.workerId, concurrency: types, listening: this.listening }, 'worker started');
   }
 
   /** Wakes idle slots (of these types): called on NOTIFY and on each poll. */
@@ -383,5 +392,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(buffered.map((job) => this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error))));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.state = 'stopped';
+    this.logger.info({ workerId: this.queue.workerId, released: buffered.length, timedOut }, 'worker stopped');
   }
 }

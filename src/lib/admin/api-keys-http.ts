@@ -9,6 +9,7 @@ import { crossSiteRefused, requireRole, sameOrigin, type Guarded } from '@/lib/a
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, HttpError, readBodyText, zodIssues } from '@/lib/http/responses';
 import { createProject, listProjects, projectNameSchema, ProjectExistsError } from '@/lib/ingestion/projects';
+import { appLogger } from '@/lib/observability/logger';
 
 export function keyView(key: ApiKeySummary) {
   return {
@@ -68,7 +69,7 @@ export async function handleProjectCreatePost(request: Request): Promise<Respons
     if (!auth.ok) return auth.response;
     const { name } = await jsonBody(request, z.strictObject({ name: projectNameSchema }));
     const project = await createProject(connections().pool, name);
-    console.info(`[admin] ${auth.user.email} created project ${project.name} (${project.id})`);
+    appLogger().info({ admin: auth.user.email, project: project.name, projectId: project.id }, 'admin: project created');
     return Response.json({ project: { ...project, createdAt: project.createdAt.toISOString() } }, { status: 201 });
   } catch (error) {
     if (error instanceof ProjectExistsError) return Response.json({ error: error.message }, { status: 409 });
@@ -83,7 +84,7 @@ export async function handleApiKeyCreatePost(request: Request): Promise<Response
     if (!auth.ok) return auth.response;
     const input = await jsonBody(request, newApiKeySchema.strict());
     const { key, apiKey } = await createApiKey(connections().pool, input, auth.user.id);
-    console.info(`[admin] ${auth.user.email} created API key ${apiKey.prefix} for project ${apiKey.projectName}`);
+    appLogger().info({ admin: auth.user.email, keyPrefix: apiKey.prefix, project: apiKey.projectName }, 'admin: API key created');
     return Response.json({ key, apiKey: keyView(apiKey) }, { status: 201, headers: { 'cache-control': 'no-store' } });
   } catch (error) {
     if (error instanceof ProjectNotFoundError) return Response.json({ error: error.message }, { status: 404 });
@@ -100,7 +101,7 @@ export async function handleApiKeyRevokePost(request: Request): Promise<Response
     if (!id) throw badRequest('Missing id parameter (the key\'s id or prefix)');
     const revoked = await revokeApiKey(connections().pool, id);
     if (!revoked) return Response.json({ error: `No active API key ${id}` }, { status: 404 });
-    console.info(`[admin] ${auth.user.email} revoked API key ${revoked.prefix} of project ${revoked.projectName}`);
+    appLogger().info({ admin: auth.user.email, keyPrefix: revoked.prefix, project: revoked.projectName }, 'admin: API key revoked');
     return Response.json({ apiKey: keyView(revoked) });
   } catch (error) {
     return errorResponse(error, 'admin/api-keys/revoke');

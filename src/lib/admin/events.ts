@@ -14,6 +14,7 @@ import { connections } from '@/lib/db/client';
 import { errorResponse } from '@/lib/http/responses';
 import { parseJobId } from 'pg-conveyor';
 import { jobSummary } from './http';
+import { appLogger } from '@/lib/observability/logger';
 
 const TICK_MS = 1_000;
 const MAX_STREAM_MS = 10 * 60_000; // clients reconnect; no stream lives forever
@@ -87,7 +88,7 @@ export async function handleEventsGet(request: Request): Promise<Response> {
             write(': keep-alive\n\n');
           } catch (error) {
             send('error', JSON.stringify({ error: 'database unavailable' }));
-            console.error('[admin/events]', (error as Error).message);
+            appLogger().warn({ error: (error as Error).message }, 'admin events: database unavailable');
           }
           if (closed) return;
           if (request.signal.aborted || Date.now() - started > MAX_STREAM_MS) close();

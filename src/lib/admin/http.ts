@@ -7,6 +7,7 @@ import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
 import { JOB_STATUSES, jobTypeSchema, type Job } from 'pg-conveyor';
+import { appLogger } from '@/lib/observability/logger';
 
 /** A job as admin views show it: everything but the payload. */
 export function jobSummary(job: Job) {
@@ -66,7 +67,7 @@ export async function handleJobActionPost(request: Request, action: JobAction): 
     if (!jobId) throw badRequest('Missing jobId parameter');
     const { queue } = connections();
     const job = action === 'retry' ? await queue.retryJob(jobId) : await queue.cancelJob(jobId);
-    console.info(`[admin] ${auth.user.email} ${action} job ${job.id}`);
+    appLogger().info({ admin: auth.user.email, action, jobId: job.id, jobType: job.jobType }, `admin: job ${action}`);
     return Response.json({ success: true, jobId: job.id });
   } catch (error) {
     return errorResponse(error, `admin/${action}`);

@@ -6,6 +6,7 @@ import { crossSiteRefused, currentUser, sameOrigin } from './guard';
 import { clearedSessionCookie, cookieFromHeader, endSession, readSessionValue, sessionSecret, startSession } from './session';
 import { attemptSucceeded, takeAttempt, throttleKeys } from './throttle';
 import { authenticate } from './users';
+import { appLogger } from '@/lib/observability/logger';
 
 const loginSchema = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(200) });
 
@@ -31,7 +32,7 @@ export async function handleLoginPost(request: Request): Promise<Response> {
     }
     const user = await authenticate(pool, parsed.data.email, parsed.data.password);
     if (!user) {
-      console.warn(`[auth] failed sign-in (${keys.join(', ')})`);
+      appLogger().warn({ throttleKeys: keys }, 'failed sign-in');
       return Response.json({ error: 'Wrong email or password' }, { status: 401 });
     }
     await attemptSucceeded(pool, keys);

@@ -8,6 +8,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { ConfigError } from 'pg-conveyor';
 import { DatabaseQueue, isBehindPgBouncer, PREPARED_SESSION_OPTIONS, withoutPgBouncerParam } from 'pg-conveyor';
+import { appLogger } from '@/lib/observability/logger';
 import { instrumentQueue } from '@/lib/observability/metrics';
 
 interface Connections {
@@ -34,9 +35,10 @@ export function connections(): Connections {
     const pooled = isBehindPgBouncer(url);
     const connectionString = withoutPgBouncerParam(url);
     const pool = new pg.Pool({ connectionString, max, ...(pooled ? {} : { options: PREPARED_SESSION_OPTIONS }) });
-    pool.on('error', (error) => console.error('[db] idle connection error:', error.message));
+    // A connection the server ended while idle (restart, failover): the pool replaces it on next use.
+    pool.on('error', (error) => appLogger().warn({ error: error.message, code: (error as { code?: string }).code }, 'idle database connection lost'));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    const queue = DatabaseQueue.configure({ pool, preparedStatements: !pooled });
+    const queue = DatabaseQueue.configure({ pool, preparedStatements: !pooled, logger: appLogger() });
     instrumentQueue(queue);
     cache.__conveyorConnections = { url, pool, prisma, queue };
   }

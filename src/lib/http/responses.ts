@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { InvalidJobStateError, JobNotFoundError, ValidationError } from 'pg-conveyor';
+import { appLogger } from '@/lib/observability/logger';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly issues?: unknown, readonly headers?: Record<string, string>) {
@@ -31,7 +32,7 @@ export function errorResponse(error: unknown, context: string): Response {
   if (error instanceof InvalidJobStateError) {
     return Response.json({ error: error.message, currentStatus: error.currentStatus }, { status: 400 });
   }
-  console.error(`[${context}]`, error);
+  appLogger().error({ context, err: error }, `${context} failed`);
   return Response.json({ error: 'Internal server error' }, { status: 500 });
 }
 

@@ -12,6 +12,7 @@
 import { checkBearer } from '@/lib/http/secrets';
 import { connections } from '@/lib/db/client';
 import { lastWorkerRun } from './heartbeat';
+import { appLogger } from './logger';
 
 const seconds = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
@@ -58,7 +59,7 @@ async function checkHealth(): Promise<HealthReport> {
       },
     };
   } catch (error) {
-    console.error('[health] database check failed:', (error as Error).message);
+    appLogger().warn({ error: (error as Error).message }, 'health: database check failed');
     return {
       status: 503,
       body: {

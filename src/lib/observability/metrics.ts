@@ -7,6 +7,7 @@ import client from 'prom-client';
 import type { DatabaseQueue } from 'pg-conveyor';
 import type { Job } from 'pg-conveyor';
 import { checkBearer } from '@/lib/http/secrets';
+import { appLogger } from './logger';
 
 interface Metrics {
   registry: client.Registry;
@@ -109,7 +110,7 @@ export async function handleMetricsGet(request: Request): Promise<Response> {
   try {
     return new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } });
   } catch (error) {
-    console.error('[metrics] scrape failed:', (error as Error).message);
+    appLogger().warn({ error: (error as Error).message }, 'metrics: scrape failed');
     return new Response('# metrics unavailable: database error\n', { status: 503 });
   }
 }

@@ -7,6 +7,7 @@
  * - A secret is set: `Authorization: Bearer <secret>` must match.
  */
 import { checkBearer } from '@/lib/http/secrets';
+import { appLogger } from '@/lib/observability/logger';
 
 export type CronAuthResult = { ok: true } | { ok: false; response: Response };
 
@@ -16,7 +17,7 @@ let warned = false;
 export const openForDevelopment = (env: Record<string, string | undefined>) => {
   const open = env.CONVEYOR_OPEN_WORKER_ROUTES === '1' && env.NODE_ENV !== 'production';
   if (open && !warned) {
-    console.warn('[workers] CRON_SECRET is not set and CONVEYOR_OPEN_WORKER_ROUTES=1: worker routes are open');
+    appLogger().warn({}, 'CRON_SECRET is not set and CONVEYOR_OPEN_WORKER_ROUTES=1: worker routes are open');
     warned = true;
   }
   return open;
@@ -25,6 +26,6 @@ export const openForDevelopment = (env: Record<string, string | undefined>) => {
 export function authorizeCron(request: Request, env: Record<string, string | undefined> = process.env): CronAuthResult {
   const check = checkBearer(request, 'CRON_SECRET', env, openForDevelopment);
   if (check.ok) return { ok: true };
-  if (check.status === 500) console.error(`[workers] ${check.error}: refusing to run worker routes`);
+  if (check.status === 500) appLogger().error({}, `${check.error}: refusing to run worker routes`);
   return { ok: false, response: Response.json({ success: false, error: check.error }, { status: check.status }) };
 }

@@ -7,6 +7,7 @@ import { pruneApiUsage } from '@/lib/auth/api-quotas';
 import { connections } from '@/lib/db/client';
 import { JOB_TYPES } from '@/lib/ingestion/schemas';
 import { recordWorkerRun } from '@/lib/observability/heartbeat';
+import { appLogger } from '@/lib/observability/logger';
 import { authorizeCron, openForDevelopment } from './cron-auth';
 import { APP_HANDLERS } from './handlers';
 
@@ -36,7 +37,6 @@ export function workerRoute(name: WorkerName): (request: Request) => Promise<Res
     budgetMs: () => workerBudgetMs(),
     openWhenUnset: openForDevelopment,
     onResult: (result) => recordWorkerRun(connections().pool, name, result),
-    onError: (message, error) => console.error(`[workers/${name}] ${message}`, error ?? ''),
   });
 }
 
@@ -54,7 +54,7 @@ export async function handleCleanupRoute(request: Request): Promise<Response> {
     await recordWorkerRun(connections().pool, 'cleanup', { deletedCount, usageWindowsDeleted });
     return Response.json({ success: true, deletedCount, usageWindowsDeleted });
   } catch (error) {
-    console.error('[workers/cleanup] failed:', error);
+    appLogger().error({ route: 'cleanup', err: error }, 'cleanup route failed');
     return Response.json({ success: false, deletedCount: 0, error: 'Cleanup failed; see server logs' }, { status: 500 });
   }
 }
