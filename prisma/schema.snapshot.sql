@@ -119,6 +119,7 @@ CREATE TABLE public.job_queue (
     concurrency_key text,
     dedupe_key text,
     unique_key text,
+    trace_context jsonb,
     CONSTRAINT job_queue_attempts_check CHECK (((attempts >= 0) AND (attempts <= max_attempts))),
     CONSTRAINT job_queue_concurrency_key_check CHECK (((concurrency_key IS NULL) OR ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
     CONSTRAINT job_queue_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 300))),

@@ -36,15 +36,23 @@ afterAll(async () => {
 const tables = async (url: string) =>
   (await query<{ t: string }>(url, `SELECT string_agg(tablename, ',' ORDER BY tablename) AS t FROM pg_tables WHERE schemaname = 'public'`))[0]!.t;
 
+const ALL = queueMigrations().map((m) => m.name);
+
 describe("pg-conveyor's migrations", () => {
+  it('are numbered files in order, the first making the tables', () => {
+    expect(ALL[0]).toBe('0001_queue');
+    expect(ALL).toContain('0002_trace_context');
+    expect([...ALL].sort()).toEqual(ALL);
+  });
+
   it("make the queue's tables alone, in a database with nothing else; concurrent runs apply once", async () => {
     const url = await emptyDatabase();
     const results = await Promise.all([migrateQueue({ connectionString: url }), migrateQueue({ connectionString: url })]);
-    expect(results.map((r) => r.applied).sort()).toEqual([[], ['0001_queue']]);
+    expect(results.map((r) => r.applied).sort()).toEqual([[], ALL]);
     expect(await tables(url)).toBe('conveyor_migrations,job_queue,job_schedules,job_type_limits');
-    expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ['0001_queue'], adopted: [] });
-    const [row] = await query(url, 'SELECT name, checksum FROM conveyor_migrations');
-    expect(row).toEqual({ name: '0001_queue', checksum: queueMigrations()[0]!.checksum });
+    expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ALL, adopted: [] });
+    const rows = await query(url, 'SELECT name, checksum FROM conveyor_migrations ORDER BY name');
+    expect(rows).toEqual(queueMigrations().map(({ name, checksum }) => ({ name, checksum })));
   });
 
   it('--print-sql gives SQL a user applies with their own tool; migrate then finds nothing to do', async () => {
@@ -52,8 +60,10 @@ describe("pg-conveyor's migrations", () => {
     const sql = migrationSql();
     expect(sql).toMatch(/CREATE TABLE "job_queue"/);
     await query(url, sql);
-    expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ['0001_queue'], adopted: [] });
-    expect(migrationSql({ after: '0001_queue' })).not.toMatch(/CREATE TABLE "job_queue"/);
+    expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ALL, adopted: [] });
+    const later = migrationSql({ after: '0001_queue' });
+    expect(later).not.toMatch(/CREATE TABLE "job_queue"/);
+    expect(later).toMatch(/ADD COLUMN "trace_context"/);
     expect(() => migrationSql({ after: 'nope' })).toThrow(ConfigError);
   });
 
@@ -85,9 +95,10 @@ describe("pg-conveyor's migrations", () => {
       `applied ${replaced[7]!.name} (replaced history, to bring this database to its end)`,
       `applied ${replaced[8]!.name} (replaced history, to bring this database to its end)`,
       'pg-conveyor: recorded 0001_queue as applied: this database already has its tables',
+      'pg-conveyor: applied 0002_trace_context',
       `recorded ${REPLACED_HISTORY.by} as applied: it replaces migrations this database already had`,
     ]);
-    expect(result.queue).toEqual({ applied: [], alreadyApplied: [], adopted: ['0001_queue'] });
+    expect(result.queue).toEqual({ applied: ALL.slice(1), alreadyApplied: [], adopted: ['0001_queue'] });
     expect(result.applied).toEqual([]);
     const schema = (url: string) => query(url,
       `SELECT c.relname, c.relkind, pg_get_indexdef(c.oid) AS indexdef,

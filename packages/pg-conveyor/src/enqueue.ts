@@ -14,6 +14,7 @@ import {
   carriesKeys, jobFindKeyHolders, jobInsertMany, jobInsertManySkippingTaken, jobNotifyReady, type InsertedJobRow, type NewJobRow,
 } from './queries/jobs-insert.js';
 import type { QueueCore } from './queue-core.js';
+import { tracedEnqueue, type TraceCarrier } from './telemetry.js';
 import type { EnqueueInput, Job } from './types.js';
 import { Wakeups } from './wakeups.js';
 
@@ -38,23 +39,29 @@ export class Enqueuer {
     if (!Array.isArray(jobs)) throw new ValidationError('Invalid jobs: expected an array of jobs');
     if (jobs.length === 0) return [];
     const rows = jobs.map((job, index) => this.toNewRow(job, jobs.length === 1 ? undefined : index));
+    return tracedEnqueue(rows.map((row) => row.job_type), (carrier) => this.insertAll<P>(rows, carrier, options));
+  }
+
+  /** The jobs inserted, or the holders of their keys; `carrier` is stored with them (telemetry.ts). */
+  private async insertAll<P>(rows: NewJobRow[], carrier: TraceCarrier | null, options: EnqueueOptions): Promise<Job<P>[]> {
     const db = options.tx ? toExecutor(options.tx) : this.core.db;
     const now = nowParam(this.core.clock);
+    const trace = carrier === null ? null : JSON.stringify(carrier);
     const result: (Job<P> | undefined)[] = new Array(rows.length);
     // RETURNING's order is not promised: match the answer to the input by id (a plain insert's
     // answer is built in input order, and needs no map).
     const place = (inserted: InsertedJobRow[], positions: number[]) => {
       if (inserted.length === positions.length && inserted.every((r, k) => r.id === rows[positions[k]!]!.id)) {
-        positions.forEach((idx, k) => (result[idx] = newJobFromInsert<P>(rows[idx]!, inserted[k]!)));
+        positions.forEach((idx, k) => (result[idx] = newJobFromInsert<P>(rows[idx]!, inserted[k]!, carrier)));
         return;
       }
       const byId = new Map(inserted.map((r) => [r.id, r]));
       for (const idx of positions) {
         const r = byId.get(rows[idx]!.id);
-        if (r) result[idx] = newJobFromInsert<P>(rows[idx]!, r);
+        if (r) result[idx] = newJobFromInsert<P>(rows[idx]!, r, carrier);
       }
     };
-    place(await this.insert(db, rows, now, options.tx !== undefined), rows.map((_, idx) => idx));
+    place(await this.insert(db, rows, now, trace, options.tx !== undefined), rows.map((_, idx) => idx));
     const created = result.filter((job): job is Job<P> => job !== undefined);
     if (created.length > 0) this.core.events.emit('job:enqueued', created);
     // Rows skipped for a dedupe or unique key resolve to the job holding the key.
@@ -64,7 +71,7 @@ export class Enqueuer {
       if (!result.includes(undefined) || round === 2) break;
       // A holder finished between the insert and the look-up: the key is free again, insert anew.
       const retry = skipped.filter(({ idx }) => result[idx] === undefined).map(({ idx }) => idx);
-      place(await this.insert(db, retry.map((idx) => rows[idx]!), now, options.tx !== undefined), retry);
+      place(await this.insert(db, retry.map((idx) => rows[idx]!), now, trace, options.tx !== undefined), retry);
     }
     if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
     return result as Job<P>[];
@@ -95,18 +102,18 @@ export class Enqueuer {
   }
 
   /** One INSERT statement; wakes workers in it, or leaves that to a trailing NOTIFY (wakeups.ts). */
-  private async insert(db: SqlExecutor, jobs: NewJobRow[], now: Date | null, inCallersTx: boolean): Promise<InsertedJobRow[]> {
+  private async insert(db: SqlExecutor, jobs: NewJobRow[], now: Date | null, traceContext: string | null, inCallersTx: boolean): Promise<InsertedJobRow[]> {
     const leading = inCallersTx || this.wakeups.takeLeading();
     try {
       let inserted: InsertedJobRow[];
       let readyTypes: string[];
       if (carriesKeys(jobs)) {
-        inserted = await jobInsertManySkippingTaken(db, { jobs, now, notify: leading });
+        inserted = await jobInsertManySkippingTaken(db, { jobs, now, notify: leading, traceContext });
         readyTypes = inserted.filter((r) => r.run_at <= r.created_at).map((r) => r.job_type);
       } else {
         readyTypes = [...new Set(jobs.filter((job) => isDueNow(job, now)).map((job) => job.job_type))];
         const notify = leading && readyTypes.length > 0 ? readyTypes.join(',') : null;
-        const answer = await jobInsertMany(db, { jobs, now, readyTypes: notify });
+        const answer = await jobInsertMany(db, { jobs, now, readyTypes: notify, traceContext });
         inserted = jobs.map((job) => plainInsertedRow(job, answer.created_at, now));
       }
       if (!leading) this.wakeups.announce(new Set(readyTypes));

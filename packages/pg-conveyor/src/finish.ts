@@ -16,6 +16,7 @@ import {
   jobReleaseIfRunning, jobSetProgressIfRunning,
 } from './queries/jobs-write.js';
 import { explainMiss, resolveRef, type JobRef, type QueueCore } from './queue-core.js';
+import { activeCarrier } from './telemetry.js';
 import type { EnqueueInput, Job } from './types.js';
 
 interface CompletionRequest { id: string; attempt: number; result: string | null }
@@ -46,7 +47,7 @@ export class Finisher {
     const rows =
       followUps.length === 0
         ? await jobCompleteIfRunning(this.core.db, { id, attempt, result: stored, now })
-        : await jobCompleteIfRunningWithFollowUps(this.core.db, { id, attempt, result: stored, followUps, now });
+        : await jobCompleteIfRunningWithFollowUps(this.core.db, { id, attempt, result: stored, followUps, now, traceContext: activeCarrier() });
     const completed = rows.find((row) => !('kind' in row) || row.kind === 'completed');
     if (!completed) throw await explainMiss(this.core, id, attempt, 'complete');
     this.core.claims.finished(id);

@@ -1,10 +1,11 @@
 import type { InsertedJobRow, NewJobRow } from './queries/jobs-insert.js';
+import type { TraceCarrier } from './telemetry.js';
 import type { Job, JobErrorEntry, JobProgress, JobStatus } from './types.js';
 
 /** The table's columns, in the order every statement returns them. */
 export const JOB_COLUMNS = `id, job_type, status, payload, result, priority, attempts, max_attempts, run_at,
   locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at, concurrency_key,
-  dedupe_key, unique_key`;
+  dedupe_key, unique_key, trace_context`;
 
 export interface JobRow {
   id: string;
@@ -27,6 +28,7 @@ export interface JobRow {
   concurrency_key: string | null;
   dedupe_key: string | null;
   unique_key: string | null;
+  trace_context: unknown;
 }
 
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
@@ -55,6 +57,7 @@ export function rowToJob<P = unknown>(row: JobRow): Job<P> {
     concurrencyKey: row.concurrency_key,
     dedupeKey: row.dedupe_key,
     uniqueKey: row.unique_key,
+    traceContext: (row.trace_context ?? null) as TraceCarrier | null,
   };
 }
 
@@ -65,6 +68,7 @@ export function rowToJob<P = unknown>(row: JobRow): Job<P> {
 export function newJobFromInsert<P = unknown>(
   sent: NewJobRow,
   inserted: Pick<InsertedJobRow, 'run_at' | 'created_at' | 'dedupe_key' | 'unique_key'>,
+  traceContext: TraceCarrier | null,
 ): Job<P> {
   const createdAt = toDate(inserted.created_at);
   return {
@@ -89,6 +93,7 @@ export function newJobFromInsert<P = unknown>(
     concurrencyKey: sent.concurrency_key,
     dedupeKey: inserted.dedupe_key,
     uniqueKey: inserted.unique_key,
+    traceContext,
     // Made by this enqueue (the key holders it found instead are marked true in enqueue.ts).
     deduplicated: false,
   };

@@ -19,6 +19,7 @@
 import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
 import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
+import { tracedProcess, type AttemptSpan } from './telemetry.js';
 import type { Job } from './types.js';
 
 export interface BatchContext {
@@ -35,11 +36,17 @@ export type BatchHandler<P = unknown> = (jobs: Job<P>[], ctx: BatchContext) => P
 
 export type BatchOutcome = Record<JobOutcome, number>;
 
-export async function runBatch<P>(
+/** One attempt of a batch, inside one `process` span linked to each job's enqueue (telemetry.ts). */
+export function runBatch<P>(queue: DatabaseQueue, jobs: Job<P>[], handler: BatchHandler<P>, options: RunJobOptions): Promise<BatchOutcome> {
+  return tracedProcess(jobs, (span) => runBatchAttempt(queue, jobs, handler, options, span));
+}
+
+async function runBatchAttempt<P>(
   queue: DatabaseQueue,
   jobs: Job<P>[],
   handler: BatchHandler<P>,
   options: RunJobOptions,
+  span: AttemptSpan,
 ): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { completed: 0, failed: 0, released: 0, lost: 0 };
   const runStart = Date.now();
@@ -60,6 +67,7 @@ export async function runBatch<P>(
     await releaseAll(queue, jobs, outcome);
     return outcome;
   }
+  if (!settled.ok) span.handlerFailed(settled.error);
   const results = settled.ok ? perJob(settled.value, jobs.length) : jobs.map(() => settled.error);
   const failed = jobs.map((_, i) => !settled.ok || results[i] instanceof Error);
   const split = <T>(items: T[], wantFailed: boolean) => items.filter((_, i) => failed[i] === wantFailed);

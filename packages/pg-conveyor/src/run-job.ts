@@ -10,6 +10,7 @@
  */
 import { ConfigError, JobTimeoutError, LeaseLostError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
+import { tracedProcess, type AttemptSpan } from './telemetry.js';
 import type { EnqueueInput, Job } from './types.js';
 
 export interface JobContext<P = unknown> {
@@ -88,7 +89,12 @@ export function runDeadline(options: Pick<RunJobOptions, 'deadline' | 'timeoutMs
   return deadline;
 }
 
-export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
+/** One attempt of a job, inside its `process` span (telemetry.ts). */
+export function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
+  return tracedProcess([job], (span) => runAttempt(queue, job, handler, options, span));
+}
+
+async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions, span: AttemptSpan): Promise<JobOutcome> {
   const { graceMs, stop } = options;
   const runStart = Date.now();
   const deadline = runDeadline(options, runStart);
@@ -113,7 +119,10 @@ export async function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobH
       return 'released';
     }
     if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
-    else await queue.failJob(job, settled.error);
+    else {
+      span.handlerFailed(settled.error);
+      await queue.failJob(job, settled.error);
+    }
     return settled.ok ? 'completed' : 'failed';
   } catch (error) {
     if (error instanceof LeaseLostError) return 'lost';

@@ -51,6 +51,11 @@ export interface Job<P = unknown> {
   /** At most one job with this key exists (windowed dedupe, recurring slots). */
   uniqueKey: string | null;
   /**
+   * The trace context of the span that enqueued the job (OpenTelemetry's carrier, e.g.
+   * `{ traceparent }`), which each attempt's processing span links to; null when none was recorded.
+   */
+  traceContext: Record<string, string> | null;
+  /**
    * On what enqueue and enqueueMany return: true when no job was created because one already held
    * the dedupe or unique key (this is that job), false when this job was created. Absent elsewhere.
    */

@@ -83,11 +83,12 @@ const RUN_AT = (nowParam: string) =>
  * CONFLICT DO NOTHING), not an error. A windowed dedupe key becomes the unique key of its window.
  * Shared by enqueue and by completion with follow-ups (which adds its `where`).
  */
-export const insertKeyedJobs = (firstParam: number, nowParam: string, where = '') => `
-  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key)
+export const insertKeyedJobs = (firstParam: number, nowParam: string, traceParam: string, where = '') => `
+  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context)
   SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT(nowParam)}, j.concurrency_key,
          CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END,
-         coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now())))
+         coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now()))),
+         ${traceParam}::jsonb
     FROM ${NEW_JOBS(firstParam)}
   ${where}
   ON CONFLICT DO NOTHING`;
@@ -110,18 +111,18 @@ export const notifyReady = (cte: string, enabled = 'true') => `
  */
 export async function jobInsertMany(
   db: SqlExecutor,
-  p: { jobs: NewJobRow[]; now: Date | null; readyTypes: string | null },
+  p: { jobs: NewJobRow[]; now: Date | null; readyTypes: string | null; traceContext: string | null },
 ): Promise<{ created_at: Date }> {
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (
-       INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key)
-       SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT('$9')}, j.concurrency_key
+       INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, trace_context)
+       SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT('$9')}, j.concurrency_key, $11::jsonb
          FROM ${NEW_JOBS(1, 8)}
      ), notified AS (
        SELECT CASE WHEN $10::text IS NOT NULL THEN pg_notify('${JOBS_CHANNEL}', $10::text) END
      )
      SELECT now() AS created_at FROM notified`,
-    [...newJobColumns(p.jobs, 8), p.now, p.readyTypes],
+    [...newJobColumns(p.jobs, 8), p.now, p.readyTypes, p.traceContext],
     'conveyor.jobInsertMany',
   );
   return rows[0]!;
@@ -139,13 +140,13 @@ export interface InsertedJobRow {
 
 export async function jobInsertManySkippingTaken(
   db: SqlExecutor,
-  p: { jobs: NewJobRow[]; now: Date | null; notify: boolean },
+  p: { jobs: NewJobRow[]; now: Date | null; notify: boolean; traceContext: string | null },
 ): Promise<InsertedJobRow[]> {
   return db.query<InsertedJobRow>(
-    `WITH inserted AS (${insertKeyedJobs(1, '$12')} RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key),
+    `WITH inserted AS (${insertKeyedJobs(1, '$12', '$14')} RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key),
           notified AS (${notifyReady('inserted', '$13::boolean')})
      SELECT inserted.* FROM inserted, notified`,
-    [...newJobColumns(p.jobs), p.now, p.notify],
+    [...newJobColumns(p.jobs), p.now, p.notify, p.traceContext],
     'conveyor.jobInsertManySkippingTaken',
   );
 }

@@ -133,18 +133,18 @@ export async function jobCompleteManyIfRunning(
  */
 export async function jobCompleteIfRunningWithFollowUps(
   db: SqlExecutor,
-  p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null },
+  p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null; traceContext: string | null },
 ): Promise<(JobRow & { kind: 'completed' | 'follow_up' })[]> {
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
     `WITH completed AS (${COMPLETE_IF_RUNNING}
      ), follow_ups AS (
-       ${insertKeyedJobs(5, '$4', 'WHERE EXISTS (SELECT 1 FROM completed)')}
+       ${insertKeyedJobs(5, '$4', '$16', 'WHERE EXISTS (SELECT 1 FROM completed)')}
        RETURNING ${JOB_COLUMNS}
      ), notified AS (${notifyReady('follow_ups')})
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [p.id, p.attempt, p.result, p.now, ...newJobColumns(p.followUps)],
+    [p.id, p.attempt, p.result, p.now, ...newJobColumns(p.followUps), p.traceContext],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
