@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
@@ -8,7 +9,6 @@ import { countJobs } from '../helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => {
   queue = new DatabaseQueue({ pool: db.current.pool });
@@ -53,18 +53,22 @@ describe('recurring jobs', () => {
       return new DatabaseQueue({ pool, clock });
     });
     const workers = firers.slice(0, 3).map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { OTHER: async () => {} } }));
+    // Each worker looks for due schedules when it starts and on its polls (once a second at most).
+    const workersFired = () => Promise.all(firers.slice(0, 3).map((q) => once(q.events, 'schedules:fired')));
     try {
+      const started = workersFired();
       await Promise.all(workers.map((w) => w.start()));
       await Promise.all(Array.from({ length: 20 }, () => firers[3]!.fireDueSchedules()));
-      await sleep(200); // the workers' own polls fire too
+      await started; // the workers' own looks raced the 20
       expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(1);
       const { rows } = await db.current.pool.query(`SELECT unique_key, payload FROM job_queue WHERE job_type = 'TICK'`);
       expect(rows[0].unique_key).toMatch(/^schedule:every-minute@\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/);
       expect(rows[0].payload).toEqual({ report: true });
 
       clock.advance(60_000); // the next slot
+      const polled = workersFired();
       await Promise.all(Array.from({ length: 10 }, () => firers[3]!.fireDueSchedules()));
-      await sleep(100);
+      await polled;
       expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(2);
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

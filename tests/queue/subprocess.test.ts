@@ -4,7 +4,7 @@ import { DatabaseQueue } from 'pg-conveyor';
 import { drainQueue } from 'pg-conveyor';
 import { subprocessHandler } from 'pg-conveyor/subprocess';
 import { useTestDatabase } from '../helpers/db';
-import { sleep } from '../helpers/wait';
+import { until } from '../helpers/wait';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
@@ -56,8 +56,8 @@ describe('subprocess jobs', () => {
     // The shell starts a child and waits on it; killing only the shell would leave the child behind.
     await runOnce('TREE', subprocessHandler({ command: 'sh', args: ['-c', 'sleep 31.7 & wait'], timeoutMs: 500 }));
     expect((await queue.getJob(id))!.errors[0]!.message).toMatch(/^sh was killed \(timed out after 500 ms\)/);
-    await sleep(200);
-    expect(spawnSync('pgrep', ['-f', '^sleep 31.7$'], { encoding: 'utf8' }).stdout.trim()).toBe('');
+    // The group's SIGKILL is delivered at once; the kernel reaps the child a moment later.
+    await until(() => spawnSync('pgrep', ['-f', '^sleep 31.7$'], { encoding: 'utf8' }).stdout.trim() === '', 2_000);
   });
 
   it("passes the program an allowlist of the worker's environment, not its secrets", async () => {

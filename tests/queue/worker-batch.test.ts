@@ -1,11 +1,12 @@
 /** Batch handlers and prefetch in the worker process, on a real server with real connections. */
+import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import type { Job } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
-import { sleep, until } from '../helpers/wait';
+import { until } from '../helpers/wait';
 import { countJobs, jobRow } from '../helpers/jobs';
 
 const db = useTestDatabase();
@@ -150,7 +151,15 @@ describe('prefetch', () => {
     const w = worker({ PF_STOP: { concurrency: 1, prefetch: 5, handler: () => blocked } }, { leaseMs: 1_000, shutdownTimeoutMs: 5_000 });
     await w.start();
     await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 6);
-    await sleep(1_500); // past the first lease: only heartbeats keep the buffered ones
+    // Two heartbeats (every leaseMs / 3) later the lease has been extended past the claim's:
+    // without them the buffered jobs would be rescued below once that first lease ran out.
+    const leases = async () => (await db.current.pool.query<{ first: Date; last: Date }>(
+      "SELECT min(locked_until) AS first, max(locked_until) AS last FROM job_queue WHERE status = 'PROCESSING'")).rows[0]!;
+    const claimedUntil = (await leases()).last;
+    await once(w, 'heartbeat');
+    await once(w, 'heartbeat');
+    expect((await leases()).first.getTime()).toBeGreaterThan(claimedUntil.getTime());
+    await until(async () => (await db.current.pool.query('SELECT now() > $1::timestamptz AS past', [claimedUntil])).rows[0].past, 3_000);
     await queue.rescueExpired();
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(6);
     const stopping = w.stop();
@@ -177,7 +186,8 @@ describe('prefetch and cancellation', () => {
     await w.start();
     await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 4);
     await queue.cancelJob(jobs[2]!.id);
-    await sleep(700); // at least one heartbeat (every leaseMs / 3)
+    await once(w, 'heartbeat'); // it learns that job is no longer its own (a heartbeat in flight may predate the cancel:
+    await once(w, 'heartbeat'); // the second one started after it)
     release();
     await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 3);
     expect(seen).toEqual([0, 1, 3]);

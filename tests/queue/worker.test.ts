@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue } from 'pg-conveyor';
+import { once } from 'node:events';
+import { DatabaseQueue, ManualClock } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { sleep, until } from '../helpers/wait';
@@ -28,9 +29,10 @@ describe('Worker', () => {
   it('wakes on NOTIFY: an idle worker with a 60 s poll starts a new job within milliseconds', async () => {
     const started: number[] = [];
     const w = worker({ pollIntervalMs: 60_000, handlers: { FAST: async () => void started.push(Date.now()) } });
+    const idle = once(w, 'idle'); // the start-up claim found nothing: the slot waits for a NOTIFY
     await w.start();
     expect(w.listening).toBe(true);
-    await sleep(100); // idle
+    await idle;
     const latencies: number[] = [];
     for (let i = 0; i < 20; i++) {
       const before = Date.now();
@@ -94,24 +96,45 @@ describe('Worker', () => {
   });
 
   it('heartbeats keep a long job’s short lease alive: no other worker rescues it', async () => {
-    const w = worker({ leaseMs: 1_000, handlers: { LONG: async () => sleep(2_500) } });
-    await w.start();
-    const { id } = await queue.enqueue({ jobType: 'LONG' });
-    await until(async () => (await queue.getJob(id))!.status === 'PROCESSING');
-    await sleep(1_500);
-    const rescuer = new DatabaseQueue({ pool: db.current.pool });
-    expect(await rescuer.rescueExpired()).toBe(0);
-    await until(async () => (await queue.getJob(id))!.status === 'COMPLETED', 5_000);
-    expect((await queue.getJob(id))!.attempts).toBe(1);
+    // On a test clock: the job runs "1.5 s" past its 1 s lease without the test waiting for it.
+    const clock = new ManualClock(new Date());
+    const clocked = new DatabaseQueue({ connectionString: db.current.url, poolMax: 3, clock, logger: false });
+    const rescuer = new DatabaseQueue({ connectionString: db.current.url, poolMax: 1, clock, logger: false });
+    let finish: () => void = () => {};
+    const running = new Promise<void>((resolve) => (finish = resolve));
+    const w = new Worker({ queue: clocked, connectionString: db.current.url, leaseMs: 1_000, handlers: { LONG: async () => running } });
+    workers.push(w);
+    try {
+      await w.start();
+      const { id } = await clocked.enqueue({ jobType: 'LONG' });
+      await until(async () => (await clocked.getJob(id))!.status === 'PROCESSING');
+      clock.advance(1_500); // past the lease the claim took
+      // Heartbeats (every leaseMs / 3) extend it from the clock's new now; without them it stays expired.
+      await until(async () => !(await leaseExpired(id)), 3_000);
+      expect(await rescuer.rescueExpired()).toBe(0);
+      finish();
+      await until(async () => (await clocked.getJob(id))!.status === 'COMPLETED', 5_000);
+      expect((await clocked.getJob(id))!.attempts).toBe(1);
+    } finally {
+      finish();
+      await w.stop();
+      await Promise.all([clocked.close(), rescuer.close()]);
+    }
+
+    async function leaseExpired(id: string): Promise<boolean> {
+      const { rows } = await db.current.pool.query('SELECT locked_until < $2 AS expired FROM job_queue WHERE id = $1', [id, clock.now()]);
+      return rows[0].expired;
+    }
   });
 
   it('stop(): waits for running jobs, releases those that outlive the shutdown timeout, claims nothing new', async () => {
+    let finishQuick: () => void = () => {};
+    const quick = new Promise<void>((resolve) => (finishQuick = resolve));
     const w = worker({
       shutdownTimeoutMs: 600,
       graceMs: 100,
       handlers: {
-        // Long enough to be seen running side by side on a loaded machine, well inside the timeout.
-        QUICK: { handler: async () => sleep(200), concurrency: 2 },
+        QUICK: { handler: async () => quick, concurrency: 2 }, // running when stop() is called, done soon after
         STUCK: { handler: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) },
       },
     });
@@ -119,10 +142,12 @@ describe('Worker', () => {
     await queue.enqueueMany([{ jobType: 'QUICK' }, { jobType: 'QUICK' }, { jobType: 'STUCK' }]);
     await until(() => w.running.QUICK === 2 && w.running.STUCK === 1);
     const stopped = Date.now();
-    await w.stop();
+    const stopping = w.stop();
+    finishQuick();
+    await stopping;
     expect(Date.now() - stopped).toBeLessThan(1_500);
     await queue.enqueue({ jobType: 'QUICK' });
-    await sleep(100);
+    await sleep(100); // a check that nothing happens: time for a stray slot, had one survived, to claim
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
     expect(await countJobs(db.current.pool, "job_type = 'QUICK' AND status = 'COMPLETED'")).toBe(2);
     // The stuck job is back to PENDING, runnable at once, its attempt not counted.
@@ -145,10 +170,11 @@ describe('Worker', () => {
       queue: counting, connectionString: db.current.url, pollIntervalMs: 60_000,
       handlers: { SHARED: { concurrency: 10, handler: async () => { running++; await gate; } } },
     });
+    let idle = 0;
+    w.on('idle', () => idle++);
     try {
       await w.start();
-      await until(() => claims.length > 0);
-      await sleep(200); // idle: the start-up claim found nothing
+      await until(() => idle === 10); // every slot idle: the start-up claims found nothing
       claims.length = 0;
       await queue.enqueueMany(Array.from({ length: 10 }, () => ({ jobType: 'SHARED' })));
       await until(() => running === 10);

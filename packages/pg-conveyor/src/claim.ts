@@ -75,7 +75,11 @@ export class Claimer {
     if (!parsed.success) throw ValidationError.fromZod('type limits', parsed.error);
     const { concurrency, rate } = parsed.data;
     if (!concurrency && !rate) await typeLimitDelete(this.core.db, { jobType: type! });
-    else await typeLimitUpsert(this.core.db, { jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null });
+    else {
+      await typeLimitUpsert(this.core.db, {
+        jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null, now: nowParam(this.core.clock),
+      });
+    }
     this.limitsCache = null;
   }
 
@@ -101,7 +105,7 @@ export class Claimer {
     const jobType = params.types[0]!;
     try {
       await client.query('BEGIN');
-      const [limits] = await typeLimitLockAndRefill(db, { jobType });
+      const [limits] = await typeLimitLockAndRefill(db, { jobType, now: params.now });
       const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit }) : params.limit;
       const rows = allowed > 0 ? await jobClaimAvailable(db, { ...params, limit: allowed }) : [];
       if (limits?.rate_limit && rows.length > 0) await typeLimitConsumeTokens(db, { jobType, taken: rows.length });

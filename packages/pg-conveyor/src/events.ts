@@ -20,6 +20,11 @@ export interface QueueEvents {
   /** An idle pooled connection failed (server restart, terminated backend); the pool replaces it. */
   'pool:error': [error: Error];
   'maintenance:cleanup': [info: { deleted: number; olderThanDays: number }];
+  /**
+   * A look for due recurring jobs (each worker poll, each cron call): the schedules found due, and
+   * the jobs this call made (a slot another caller made first is due here but not enqueued again).
+   */
+  'schedules:fired': [info: { due: string[]; enqueued: Job[] }];
 }
 
 export class QueueEventEmitter extends EventEmitter<QueueEvents> {}

@@ -21,6 +21,9 @@ export function logQueueEvents(events: QueueEventEmitter, logger: Logger): void 
   events.on('job:cancelled', (job) => logger.info(jobFields(job), 'job cancelled'));
   events.on('job:retried', (job) => logger.info(jobFields(job), 'job retried'));
   events.on('maintenance:cleanup', (info) => logger.info(info, 'finished jobs deleted'));
+  events.on('schedules:fired', ({ enqueued }) => {
+    for (const job of enqueued) logger.info({ jobId: job.id, jobType: job.jobType, uniqueKey: job.uniqueKey }, 'recurring job enqueued');
+  });
   events.on('pool:error', (error) => faults.report('idle database connection lost', error));
   if (!enabled(logger, 'debug')) return;
   events.on('job:completed', (job) => logger.debug(jobFields(job), 'job completed'));

@@ -24,7 +24,10 @@ export async function fireDueSchedules(core: QueueCore, enqueueMany: (jobs: Enqu
   const due = schedules
     .map((s) => ({ s, slot: latestDueSlot(s.cron, s.timezone, new Date(s.last_slot ?? s.created_at), new Date(s.db_now)) }))
     .filter((d): d is { s: (typeof schedules)[number]; slot: Date } => d.slot !== null);
-  if (due.length === 0) return [];
+  if (due.length === 0) {
+    core.events.emit('schedules:fired', { due: [], enqueued: [] });
+    return [];
+  }
   const jobs = await enqueueMany(
     due.map(({ s, slot }) => ({
       jobType: s.job_type,
@@ -35,5 +38,6 @@ export async function fireDueSchedules(core: QueueCore, enqueueMany: (jobs: Enqu
     })),
   );
   for (const { s, slot } of due) await scheduleAdvance(core.db, { name: s.name, slot });
+  core.events.emit('schedules:fired', { due: due.map(({ s }) => s.name), enqueued: jobs.filter((job) => !job.deduplicated) });
   return jobs;
 }

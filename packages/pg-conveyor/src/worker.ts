@@ -37,49 +37,13 @@ import type { DatabaseQueue } from './db-queue.js';
 import { resolveLogger, type Logger } from './log.js';
 import { JOBS_CHANNEL } from './queries/jobs-insert.js';
 import { DEFAULTS, isBehindPgBouncer } from './config.js';
-import { runBatch, type BatchHandler, type BatchOutcome } from './run-batch.js';
-import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
+import { runBatch, type BatchHandler } from './run-batch.js';
+import { runJob, type JobHandler } from './run-job.js';
 import type { Job } from './types.js';
 import { logWorkerEvents } from './worker-log.js';
+import type { TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 
-interface TaskCommon {
-  /** Jobs (or batches) of this type running at once in this worker. Default 1. */
-  concurrency?: number;
-  /** An attempt (or a batch) running longer is aborted and failed. Default 5 minutes. */
-  timeoutMs?: number;
-}
-
-export interface JobTaskDefinition<P = unknown> extends TaskCommon {
-  handler: JobHandler<P>;
-  /** Jobs claimed ahead of the slots, at most. Default 0 (a slot claims when it is free). */
-  prefetch?: number;
-}
-
-export interface BatchTaskDefinition<P = unknown> extends TaskCommon {
-  batch: { size: number; handler: BatchHandler<P> };
-}
-
-export type TaskDefinition<P = unknown> = JobTaskDefinition<P> | BatchTaskDefinition<P>;
-
-export interface WorkerOptions {
-  queue: DatabaseQueue;
-  /** For the LISTEN connection. Without it the worker polls. */
-  connectionString?: string;
-  /**
-   * By job type. Each handler declares its own payload type (`Job<{ to: string }>`), which the
-   * worker cannot check at compile time: validate payloads inside the handler (zod) where it matters.
-   */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-  handlers: Record<string, TaskDefinition<any> | JobHandler<any>>;
-  listen?: boolean;
-  pollIntervalMs?: number;
-  shutdownTimeoutMs?: number;
-  /** After aborting a handler (timeout, shutdown), wait this long for it. */
-  graceMs?: number;
-  leaseMs?: number;
-  /** Where the worker's log lines go (worker-log.ts); false for none. Default: the queue's logger. */
-  logger?: Logger | false;
-}
+export type { BatchTaskDefinition, JobTaskDefinition, TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 
 export const WORKER_DEFAULTS = {
   concurrency: 1,
@@ -133,15 +97,6 @@ type ClaimAnswer = { job: Job; jobs?: Job[] } | { job: null; wakesBefore: number
  */
 const CLAIMS_IN_FLIGHT = 2;
 
-export interface WorkerEvents {
-  'job:start': [job: Job];
-  'job:end': [job: Job, outcome: JobOutcome];
-  'batch:start': [jobs: Job[]];
-  'batch:end': [jobs: Job[], outcome: BatchOutcome];
-  'listen:connected': [];
-  'listen:error': [error: Error];
-  error: [error: Error];
-}
 
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly queue: DatabaseQueue;
@@ -245,7 +200,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         // claims and completions overlap instead of all waiting on one shared claim.
         : 'batchSize' in task.run ? (await this.claimFor(task, 1))[0]! : await task.claims.call();
       if (!answer.job) {
-        if (this.state === 'running' && task.wakes === answer.wakesBefore) await new Promise<void>((resolve) => task.idle.push(resolve));
+        if (this.state === 'running' && task.wakes === answer.wakesBefore) {
+          const woken = new Promise<void>((resolve) => task.idle.push(resolve));
+          this.emit('idle', task.type);
+          await woken;
+        }
         continue;
       }
       const jobs = answer.jobs ?? [answer.job];
@@ -327,6 +286,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // only jobs this heartbeat asked about are judged (others joined the buffer since).
       const asked = new Set(held.map((job) => job.id));
       for (const task of this.tasks) task.buffer = task.buffer.filter((job) => !asked.has(job.id) || kept.has(job.id));
+      this.emit('heartbeat', { held: held.length, kept: kept.size });
     } catch (error) {
       this.emit('error', error as Error);
     }

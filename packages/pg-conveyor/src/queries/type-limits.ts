@@ -10,16 +10,16 @@ export interface TypeLimitRow {
 
 export async function typeLimitUpsert(
   db: SqlExecutor,
-  p: { jobType: string; maxRunning: number | null; rateLimit: number | null; ratePeriodMs: number | null },
+  p: { jobType: string; maxRunning: number | null; rateLimit: number | null; ratePeriodMs: number | null; now: Date | null },
 ): Promise<void> {
-  // A new or changed rate starts with a full bucket.
+  // A new or changed rate starts with a full bucket. Time is the test clock's when one is bound ($5).
   await db.query(
     `INSERT INTO job_type_limits (job_type, max_running, rate_limit, rate_period_ms, tokens, refilled_at)
-     VALUES ($1, $2, $3, $4, coalesce($3, 0), now())
+     VALUES ($1, $2, $3, $4, coalesce($3, 0), coalesce($5::timestamptz, now()))
      ON CONFLICT (job_type) DO UPDATE
         SET max_running = EXCLUDED.max_running, rate_limit = EXCLUDED.rate_limit,
-            rate_period_ms = EXCLUDED.rate_period_ms, tokens = EXCLUDED.tokens, refilled_at = now()`,
-    [p.jobType, p.maxRunning, p.rateLimit, p.ratePeriodMs],
+            rate_period_ms = EXCLUDED.rate_period_ms, tokens = EXCLUDED.tokens, refilled_at = EXCLUDED.refilled_at`,
+    [p.jobType, p.maxRunning, p.rateLimit, p.ratePeriodMs, p.now],
     'conveyor.typeLimitUpsert',
   );
 }
@@ -40,17 +40,20 @@ export async function typeLimitList(db: SqlExecutor): Promise<TypeLimitRow[]> {
  * Inside a claim's transaction: locks the type's row (claimers of the type queue here) and refills
  * its token bucket for the time elapsed. Returns nothing when the type has no limits.
  */
-export async function typeLimitLockAndRefill(db: SqlExecutor, p: { jobType: string }): Promise<TypeLimitRow[]> {
+export async function typeLimitLockAndRefill(db: SqlExecutor, p: { jobType: string; now: Date | null }): Promise<TypeLimitRow[]> {
+  // A clock that reads earlier than the last refill (a test clock beside the real one) adds nothing
+  // rather than taking tokens away, and does not move refilled_at back.
   return db.query<TypeLimitRow>(
     `UPDATE job_type_limits
         SET tokens = CASE WHEN rate_limit IS NULL THEN 0
                           ELSE least(rate_limit::float8,
-                                     tokens + extract(epoch FROM now() - refilled_at) * 1000 * rate_limit / rate_period_ms)
+                                     tokens + greatest(extract(epoch FROM coalesce($2::timestamptz, now()) - refilled_at), 0)
+                                              * 1000 * rate_limit / rate_period_ms)
                      END,
-            refilled_at = now()
+            refilled_at = greatest(refilled_at, coalesce($2::timestamptz, now()))
       WHERE job_type = $1
      RETURNING job_type, max_running, rate_limit, rate_period_ms`,
-    [p.jobType],
+    [p.jobType, p.now],
     'conveyor.typeLimitLockAndRefill',
   );
 }
