@@ -16,6 +16,8 @@ import { until } from '../helpers/wait';
 const root = path.resolve(import.meta.dirname, '../..');
 const version = (name: string) => JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version as string;
 const secret = 's'.repeat(40);
+/** A user's shell: PATH and HOME, nothing of this repository's environment. */
+const userEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH, HOME: process.env.HOME, NEXT_TELEMETRY_DISABLED: '1', ...extra }) as unknown as NodeJS.ProcessEnv;
 let app: string;
 let db: TestDatabase & { drop(): Promise<void> };
 let server: ChildProcess | null = null;
@@ -68,7 +70,7 @@ describe('a Next.js app using pg-conveyor/next', () => {
   it('builds with next build', () => {
     const build = spawnSync(process.execPath, [path.join(app, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
       // As on Vercel, the environment's variables are there at build time too.
-      cwd: app, encoding: 'utf8', timeout: 240_000, env: { PATH: process.env.PATH, HOME: process.env.HOME, NEXT_TELEMETRY_DISABLED: '1', DATABASE_URL: db.url },
+      cwd: app, encoding: 'utf8', timeout: 240_000, env: userEnv({ DATABASE_URL: db.url }),
     });
     expect(build.status, `${build.stdout}${build.stderr}`).toBe(0);
     expect(build.stdout).toMatch(/\/api\/workers\/email/);
@@ -78,7 +80,7 @@ describe('a Next.js app using pg-conveyor/next', () => {
     const port = await freePort();
     server = spawn(process.execPath, [path.join(app, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: app, stdio: 'ignore',
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NEXT_TELEMETRY_DISABLED: '1', DATABASE_URL: db.url, CRON_SECRET: secret, CONVEYOR_LOG_LEVEL: 'warn' },
+      env: userEnv({ DATABASE_URL: db.url, CRON_SECRET: secret, CONVEYOR_LOG_LEVEL: 'warn' }),
     });
     const url = `http://127.0.0.1:${port}/api/workers/email`;
     await until(async () => (await fetch(url).then((r) => r.status).catch(() => 0)) === 401, 30_000);
