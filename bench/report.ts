@@ -22,10 +22,12 @@ export function yardstickRow(name: string, raw: number): SummaryRow {
 }
 
 /** p50 as a difference (what a user waits on top), p95 and p99 as ratios (how the tail grows). */
-export function latencyRows(label: string, conveyor: number[], raw: number[]): SummaryRow[] {
+/** Latency percentiles of each side, each the lowest over that side's rounds (of samples in ms). */
+export function latencyRows(label: string, conveyor: number[][], raw: number[][]): SummaryRow[] {
+  const best = (rounds: number[][], p: number) => Math.min(...rounds.map((samples) => percentile(samples, p)));
   return ([50, 95, 99] as const).map((p) => {
-    const c = percentile(conveyor, p);
-    const r = percentile(raw, p);
+    const c = best(conveyor, p);
+    const r = best(raw, p);
     const ratio = p === 50 ? `${c - r >= 0 ? '+' : ''}${(c - r).toFixed(2)} ms` : `${(c / r).toFixed(2)}x`;
     return { name: `${label} p${p} (ms)`, conveyor: c.toFixed(2), raw: r.toFixed(2), ratio, vsBase: NONE };
   });

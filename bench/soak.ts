@@ -19,6 +19,9 @@ import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from 'pg-conveyor';
 import { benchDatabase, checkpoint, fmtInt, percentile } from './bench-db';
 
+// The library's info lines (workers starting and stopping) would bury the figures; warnings still show.
+process.env.CONVEYOR_LOG_LEVEL ??= 'warn';
+
 const JOBS = Number(process.env.SOAK_JOBS ?? 1_000_000);
 const WORKERS = Number(process.env.SOAK_WORKERS ?? 8);
 /** PENDING jobs waiting throughout: loaded up front, then topped up by the producer. */
