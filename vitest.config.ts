@@ -9,6 +9,7 @@ export default defineConfig({
       // package, as a user would), so one copy of each class is loaded in a test process.
       { find: /^pg-conveyor$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/index.ts') },
       { find: /^pg-conveyor\/(worker|subprocess|next|testing)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1.ts') },
+      { find: /^pg-conveyor\/workflows$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/workflows/index.ts') },
     ],
   },
   test: {

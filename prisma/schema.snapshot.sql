@@ -23,6 +23,13 @@ CREATE TYPE public."UserRole" AS ENUM (
     'ADMIN'
 );
 
+CREATE TYPE public."WorkflowRunStatus" AS ENUM (
+    'RUNNING',
+    'COMPLETED',
+    'FAILED',
+    'CANCELLED'
+);
+
 CREATE FUNCTION public.conveyor_uuid_v7() RETURNS uuid
     LANGUAGE sql
     AS $$
@@ -209,6 +216,35 @@ CREATE TABLE public.worker_heartbeats (
     last_result jsonb
 );
 
+CREATE TABLE public.workflow_runs (
+    id uuid DEFAULT public.conveyor_uuid_v7() NOT NULL,
+    name text NOT NULL,
+    status public."WorkflowRunStatus" DEFAULT 'RUNNING'::public."WorkflowRunStatus" NOT NULL,
+    input jsonb,
+    output jsonb,
+    error text,
+    idempotency_key text,
+    current_step text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT workflow_runs_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 300))),
+    CONSTRAINT workflow_runs_name_check CHECK (((length(name) >= 1) AND (length(name) <= 64)))
+);
+
+CREATE TABLE public.workflow_steps (
+    run_id uuid NOT NULL,
+    seq integer NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    output jsonb,
+    wake_at timestamp with time zone,
+    attempt integer NOT NULL,
+    completed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text]))),
+    CONSTRAINT workflow_steps_seq_check CHECK ((seq >= 0))
+);
+
 ALTER TABLE ONLY public.api_key_usage
     ADD CONSTRAINT api_key_usage_pkey PRIMARY KEY (api_key_id, meter, window_start);
 
@@ -251,6 +287,12 @@ ALTER TABLE ONLY public.users
 ALTER TABLE ONLY public.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.workflow_runs
+    ADD CONSTRAINT workflow_runs_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.workflow_steps
+    ADD CONSTRAINT workflow_steps_pkey PRIMARY KEY (run_id, seq);
+
 CREATE INDEX api_key_usage_window_start_idx ON public.api_key_usage USING btree (window_start);
 
 CREATE UNIQUE INDEX api_keys_prefix_key ON public.api_keys USING btree (prefix);
@@ -285,6 +327,10 @@ CREATE INDEX user_sessions_user_id_idx ON public.user_sessions USING btree (user
 
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
 
+CREATE INDEX workflow_runs_created_idx ON public.workflow_runs USING btree (created_at);
+
+CREATE UNIQUE INDEX workflow_runs_idempotency_idx ON public.workflow_runs USING btree (name, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
 ALTER TABLE ONLY public.api_key_usage
     ADD CONSTRAINT api_key_usage_api_key_id_fkey FOREIGN KEY (api_key_id) REFERENCES public.api_keys(id) ON DELETE CASCADE;
 
@@ -308,3 +354,6 @@ ALTER TABLE ONLY public.records
 
 ALTER TABLE ONLY public.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.workflow_steps
+    ADD CONSTRAINT workflow_steps_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;

@@ -49,7 +49,7 @@ describe("pg-conveyor's migrations", () => {
     const url = await emptyDatabase();
     const results = await Promise.all([migrateQueue({ connectionString: url }), migrateQueue({ connectionString: url })]);
     expect(results.map((r) => r.applied).sort()).toEqual([[], ALL]);
-    expect(await tables(url)).toBe('conveyor_migrations,job_queue,job_schedules,job_type_limits');
+    expect(await tables(url)).toBe('conveyor_migrations,job_queue,job_schedules,job_type_limits,workflow_runs,workflow_steps');
     expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ALL, adopted: [] });
     const rows = await query(url, 'SELECT name, checksum FROM conveyor_migrations ORDER BY name');
     expect(rows).toEqual(queueMigrations().map(({ name, checksum }) => ({ name, checksum })));
@@ -95,7 +95,7 @@ describe("pg-conveyor's migrations", () => {
       `applied ${replaced[7]!.name} (replaced history, to bring this database to its end)`,
       `applied ${replaced[8]!.name} (replaced history, to bring this database to its end)`,
       'pg-conveyor: recorded 0001_queue as applied: this database already has its tables',
-      'pg-conveyor: applied 0002_trace_context',
+      ...ALL.slice(1).map((name) => `pg-conveyor: applied ${name}`),
       `recorded ${REPLACED_HISTORY.by} as applied: it replaces migrations this database already had`,
     ]);
     expect(result.queue).toEqual({ applied: ALL.slice(1), alreadyApplied: [], adopted: ['0001_queue'] });

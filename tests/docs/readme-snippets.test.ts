@@ -57,7 +57,7 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: "export const GET = cronRoute(",
+    marker: 'export const maxDuration = 60;',
     prelude: `
       import { DatabaseQueue } from 'pg-conveyor';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 2 });
@@ -135,6 +135,28 @@ const EXERCISES: Exercise[] = [
       const sendWelcome = async () => 'sent';`,
     epilogue: `console.log('testing snippet done');`,
     check: async (_db, output) => expect(output).toContain('testing snippet done'),
+  },
+  {
+    marker: 'const onboarding = defineWorkflow({',
+    prelude: `
+      import { DatabaseQueue } from 'pg-conveyor';
+      const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 3 });
+      const sent: string[] = [];
+      const createUser = async (email: string) => ({ id: 'user-' + email.split('@')[0] });
+      const sendEmail = async (email: string, kind: string) => void sent.push(kind + ' to ' + email);`,
+    epilogue: `
+      const call = () => GET(new Request('http://localhost/api/workers/workflows', { headers: { authorization: 'Bearer ' + process.env.CRON_SECRET } }));
+      for (let i = 0; i < 5 && (await workflows.getRun(runId))!.currentStep !== 'wait a day'; i++) await call();
+      const again = await workflows.start('onboarding', { email: 'ada@example.com' }, { idempotencyKey: 'signup:ada' });
+      const run = (await workflows.getRun(runId))!;
+      console.log(JSON.stringify({ sent, again: again.created, status: run.status, currentStep: run.currentStep, steps: run.steps.map((s) => s.name) }));
+      await queue.close();`,
+    check: async (_db, output) => {
+      expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({
+        sent: ['welcome to ada@example.com'], again: false, status: 'RUNNING', currentStep: 'wait a day',
+        steps: ['create user', 'send welcome', 'wait a day'],
+      });
+    },
   },
   {
     marker: "import { DatabaseQueue, drainQueue } from 'pg-conveyor';",

@@ -21,6 +21,7 @@ import { Enqueuer, type EnqueueOptions } from './enqueue.js';
 import { ConfigError, type QueueError } from './errors.js';
 import { QueueEventEmitter } from './events.js';
 import { toExecutor } from './executor.js';
+import type { Clock } from './clock.js';
 import { Finisher } from './finish.js';
 import { resolveLogger, type Logger } from './log.js';
 import { logQueueEvents } from './queue-log.js';
@@ -59,6 +60,8 @@ export class DatabaseQueue {
   readonly workerId: string;
   /** Where this queue's log lines go (and its workers', unless they are given their own). */
   readonly logger: Logger;
+  /** The test clock this queue was given, if any (its time replaces SQL now()). */
+  readonly clock: Clock | undefined;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
   private readonly enqueuer: Enqueuer;
@@ -84,6 +87,7 @@ export class DatabaseQueue {
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
     this.logger = resolveLogger(parsed.logger);
+    this.clock = parsed.clock;
     logQueueEvents(this.events, this.logger);
     this.workerId = parsed.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.core = {

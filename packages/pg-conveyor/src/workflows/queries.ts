@@ -1,0 +1,140 @@
+/**
+ * The workflow tables' statements. A run's state changes are guarded by its status, like a job's;
+ * a step is written once (the first writer wins, and a second execution reads the winner back),
+ * so two executions of one step (a zombie and its replacement) agree on its output.
+ */
+import type { SqlExecutor } from '../executor.js';
+
+export interface RunRow {
+  id: string;
+  name: string;
+  status: 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  idempotency_key: string | null;
+  current_step: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export interface StepRow {
+  seq: number;
+  name: string;
+  kind: 'step' | 'sleep';
+  output: unknown;
+  wake_at: Date | null;
+  attempt: number;
+  completed_at: Date;
+}
+
+const RUN_COLUMNS = 'id, name, status, input, output, error, idempotency_key, current_step, created_at, updated_at, completed_at';
+
+/** A new run, or none when (name, idempotency key) is taken: the caller then reads the holder. */
+export async function runInsert(
+  db: SqlExecutor,
+  p: { name: string; input: string | null; idempotencyKey: string | null; now: Date | null },
+): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `INSERT INTO workflow_runs (name, input, idempotency_key, created_at, updated_at)
+     VALUES ($1, $2::jsonb, $3, coalesce($4::timestamptz, now()), coalesce($4::timestamptz, now()))
+     ON CONFLICT (name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING ${RUN_COLUMNS}`,
+    [p.name, p.input, p.idempotencyKey, p.now],
+    'conveyor.workflowRunInsert',
+  );
+}
+
+export async function runFindByKey(db: SqlExecutor, p: { name: string; idempotencyKey: string }): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE name = $1 AND idempotency_key = $2`,
+    [p.name, p.idempotencyKey],
+    'conveyor.workflowRunFindByKey',
+  );
+}
+
+export async function runGet(db: SqlExecutor, p: { id: string }): Promise<RunRow[]> {
+  return db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1`, [p.id], 'conveyor.workflowRunGet');
+}
+
+export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<StepRow[]> {
+  return db.query<StepRow>(
+    'SELECT seq, name, kind, output, wake_at, attempt, completed_at FROM workflow_steps WHERE run_id = $1 ORDER BY seq',
+    [p.runId],
+    'conveyor.workflowStepsOf',
+  );
+}
+
+/**
+ * Stores a finished step (a sleep with its end computed here, by the database's or the test
+ * clock's time) unless one is stored at that position already, and answers the stored one.
+ */
+export async function stepStore(
+  db: SqlExecutor,
+  p: { runId: string; seq: number; name: string; kind: 'step' | 'sleep'; output: string | null; sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null },
+): Promise<StepRow> {
+  const rows = await db.query<StepRow>(
+    `WITH stored AS (
+       INSERT INTO workflow_steps (run_id, seq, name, kind, output, wake_at, attempt, completed_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb,
+               coalesce($7::timestamptz, coalesce($9::timestamptz, now()) + $6::bigint * interval '1 millisecond'),
+               $8, coalesce($9::timestamptz, now()))
+       ON CONFLICT (run_id, seq) DO NOTHING
+       RETURNING seq, name, kind, output, wake_at, attempt, completed_at
+     )
+     SELECT * FROM stored
+     UNION ALL
+     SELECT seq, name, kind, output, wake_at, attempt, completed_at FROM workflow_steps
+      WHERE run_id = $1 AND seq = $2 AND NOT EXISTS (SELECT 1 FROM stored)`,
+    [p.runId, p.seq, p.name, p.kind, p.output, p.sleepMs, p.wakeAt, p.attempt, p.now],
+    'conveyor.workflowStepStore',
+  );
+  return rows[0]!;
+}
+
+/** Where a running run waits: the step it will run (or sleep it is in) next. */
+export async function runAdvanced(db: SqlExecutor, p: { id: string; currentStep: string | null }): Promise<void> {
+  await db.query(
+    `UPDATE workflow_runs SET current_step = $2, updated_at = now() WHERE id = $1 AND status = 'RUNNING'`,
+    [p.id, p.currentStep],
+    'conveyor.workflowRunAdvanced',
+  );
+}
+
+/** RUNNING -> COMPLETED or FAILED, with the output or the error. */
+export async function runFinish(
+  db: SqlExecutor,
+  p: { id: string; status: 'COMPLETED' | 'FAILED'; output: string | null; error: string | null; now: Date | null },
+): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `UPDATE workflow_runs
+        SET status = $2::"WorkflowRunStatus", output = $3::jsonb, error = $4,
+            completed_at = coalesce($5::timestamptz, now()), updated_at = now()
+      WHERE id = $1 AND status = 'RUNNING'
+     RETURNING ${RUN_COLUMNS}`,
+    [p.id, p.status, p.output, p.error, p.now],
+    'conveyor.workflowRunFinish',
+  );
+}
+
+/** RUNNING -> CANCELLED (the caller then cancels the run's active advancing job through the queue). */
+export async function runCancel(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `UPDATE workflow_runs
+        SET status = 'CANCELLED', completed_at = coalesce($2::timestamptz, now()), updated_at = now()
+      WHERE id = $1 AND status = 'RUNNING'
+     RETURNING ${RUN_COLUMNS}`,
+    [p.id, p.now],
+    'conveyor.workflowRunCancel',
+  );
+}
+
+/** The run's active advancing job (at most one: they share a dedupe key), by the queue's dedupe index. */
+export async function runActiveJob(db: SqlExecutor, p: { dedupeKey: string }): Promise<{ id: string }[]> {
+  return db.query<{ id: string }>(
+    `SELECT id FROM job_queue WHERE dedupe_key = $1 AND status IN ('PENDING', 'PROCESSING')`,
+    [p.dedupeKey],
+    'conveyor.workflowRunActiveJob',
+  );
+}

@@ -1,0 +1,120 @@
+/**
+ * One advance of a run: its code runs again from the top, and each ctx call at position n
+ * answers from the step stored at n (without running it), until the first position with nothing
+ * stored. There the step runs and is stored, and the advance goes on while it may (first attempt,
+ * time left); otherwise, or at a sleep not yet over, the run suspends: the advancing job
+ * completes, and its follow-up (due at the sleep's end) continues the run later.
+ */
+import { stepStore, type StepRow } from './queries.js';
+import type { SqlExecutor } from '../executor.js';
+
+export interface WorkflowContext {
+  readonly runId: string;
+  /** Runs `fn` once; later replays answer its stored (JSON) result without running it. */
+  step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
+  /** Suspends the run for `ms` (no connection, no worker slot held), then continues. */
+  sleep(name: string, ms: number): Promise<void>;
+  sleepUntil(name: string, until: Date): Promise<void>;
+}
+
+/** The run's code no longer calls its steps in the order they were stored: it was changed under a live run. */
+export class NonDeterminismError extends Error {
+  override name = 'NonDeterminismError';
+}
+
+/** Thrown through the run's code to stop it at a step boundary; `wakeAt`: a sleep's end. */
+export class Suspension extends Error {
+  override name = 'Suspension';
+  constructor(readonly at: string, readonly wakeAt: Date | null) {
+    super(`workflow suspended at ${at}`);
+  }
+}
+
+export interface ReplayOptions {
+  db: SqlExecutor;
+  runId: string;
+  steps: StepRow[];
+  /** The advancing job's attempt: steps run after a retry get a fresh job (and fresh attempts) each. */
+  attempt: number;
+  /** When the advancing job became due: a stored sleep ending by then is over. */
+  dueAt: Date;
+  /** Past this (epoch ms), no new step starts in this advance. */
+  softDeadline: number;
+  /** The test clock's time, or null for the database's. */
+  now: () => Date | null;
+}
+
+export class Replay {
+  private position = 0;
+  private ranOne = false;
+  /** Set once the run must stop here; every later ctx call throws it again. */
+  suspension: Suspension | null = null;
+  readonly context: WorkflowContext;
+
+  constructor(private readonly o: ReplayOptions) {
+    this.context = {
+      runId: o.runId,
+      step: (name, fn) => this.step(name, fn),
+      sleep: (name, ms) => this.sleep(name, { ms }),
+      sleepUntil: (name, until) => this.sleep(name, { until }),
+    };
+  }
+
+  /** How many stored steps the code has called so far. */
+  get replayed(): number {
+    return this.position;
+  }
+
+  private stored(name: string, kind: 'step' | 'sleep'): StepRow | undefined {
+    if (this.suspension) throw this.suspension;
+    const stored = this.o.steps[this.position];
+    if (stored && (stored.name !== name || stored.kind !== kind)) {
+      throw new NonDeterminismError(
+        `workflow code changed under run ${this.o.runId}: call ${this.position + 1} is ${kind} "${name}", but the run stored ${stored.kind} "${stored.name}" there`,
+      );
+    }
+    return stored;
+  }
+
+  private suspend(at: string, wakeAt: Date | null = null): never {
+    this.suspension = new Suspension(at, wakeAt);
+    throw this.suspension;
+  }
+
+  private async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+    const stored = this.stored(name, 'step');
+    if (stored) {
+      this.position++;
+      return stored.output as T;
+    }
+    // Each advance runs at least one new step. It runs no second one after a retry (so the next
+    // step starts with all its attempts) or late in its time budget: a fresh job continues.
+    if (this.ranOne && (this.o.attempt > 1 || Date.now() >= this.o.softDeadline)) this.suspend(name);
+    const value = await fn();
+    const json = value === undefined ? null : JSON.stringify(value);
+    const row = await stepStore(this.o.db, {
+      runId: this.o.runId, seq: this.position, name, kind: 'step', output: json, sleepMs: null, wakeAt: null, attempt: this.o.attempt, now: this.o.now(),
+    });
+    this.o.steps[this.position] = row;
+    this.position++;
+    this.ranOne = true;
+    // What another execution stored first (a zombie's), so every replay agrees.
+    return row.output as T;
+  }
+
+  private async sleep(name: string, p: { ms?: number; until?: Date }): Promise<void> {
+    const stored = this.stored(name, 'sleep');
+    if (stored) {
+      this.position++;
+      if (stored.wake_at && new Date(stored.wake_at).getTime() > this.o.dueAt.getTime()) this.suspend(name, new Date(stored.wake_at));
+      return;
+    }
+    const row = await stepStore(this.o.db, {
+      runId: this.o.runId, seq: this.position, name, kind: 'sleep', output: null,
+      sleepMs: p.ms ?? null, wakeAt: p.until ?? null, attempt: this.o.attempt, now: this.o.now(),
+    });
+    this.o.steps[this.position] = row;
+    this.position++;
+    this.suspend(name, new Date(row.wake_at!));
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Durable workflows on the queue's own tables:
+ *
+ *   const onboarding = defineWorkflow({
+ *     name: 'onboarding', input: z.object({ userId: z.string() }),
+ *     run: async (ctx, { userId }) => {
+ *       const account = await ctx.step('create account', () => createAccount(userId));
+ *       await ctx.sleep('give them a day', 86_400_000);
+ *       await ctx.step('send tips', () => sendTips(account));
+ *       return { account };
+ *     },
+ *   });
+ *   const workflows = new Workflows(queue, [onboarding]);
+ *   const { runId } = await workflows.start('onboarding', { userId }, { tx });  // inside your transaction
+ *   new Worker({ queue, handlers: workflows.handlers() })  // or cronRoute / drainQueue with the same handlers
+ *
+ * A run is advanced by ordinary jobs (type `workflow:<name>`, one active per run), so it is
+ * claimed with SKIP LOCKED, fenced by attempt, rescued after a crash, drained by workers and by
+ * cron routes within their budget, and retried with the queue's backoff: a step that throws fails
+ * the advancing job's attempt, and the retry replays the stored steps and runs it again. When the
+ * attempts are spent (or on NonRetryableError, or on non-determinism) the run is FAILED.
+ */
+import type { z } from 'zod';
+import { nowParam } from '../clock.js';
+import type { DatabaseQueue } from '../db-queue.js';
+import { NonRetryableError, ValidationError } from '../errors.js';
+import { toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
+import { parseJobId } from '../job-input.js';
+import type { JobContext, JobHandler } from '../run-job.js';
+import type { Job } from '../types.js';
+import { runActiveJob, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf, type RunRow, type StepRow } from './queries.js';
+import { NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
+
+export { NonDeterminismError, type WorkflowContext } from './replay.js';
+
+const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,55}$/;
+
+export interface WorkflowDefinition<I = unknown, O = unknown> {
+  name: string;
+  input: z.ZodType<I>;
+  run: (ctx: WorkflowContext, input: I) => Promise<O>;
+  /** Attempts per step (the advancing job's maxAttempts). Default: the queue's (3). */
+  maxAttempts?: number;
+}
+
+export function defineWorkflow<S extends z.ZodType, O>(definition: {
+  name: string;
+  input: S;
+  run: (ctx: WorkflowContext, input: z.output<S>) => Promise<O>;
+  maxAttempts?: number;
+}): WorkflowDefinition<z.output<S>, O> {
+  if (!NAME_PATTERN.test(definition.name)) throw new ValidationError(`Invalid workflow name "${definition.name}": 1-55 characters of A-Z a-z 0-9 _ . -`);
+  return definition as WorkflowDefinition<z.output<S>, O>;
+}
+
+export type WorkflowRunStatus = RunRow['status'];
+
+export interface WorkflowStep {
+  seq: number;
+  name: string;
+  kind: 'step' | 'sleep';
+  output: unknown;
+  wakeAt: Date | null;
+  attempt: number;
+  completedAt: Date;
+}
+
+export interface WorkflowRun {
+  id: string;
+  name: string;
+  status: WorkflowRunStatus;
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  currentStep: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  completedAt: Date | null;
+  steps: WorkflowStep[];
+}
+
+export const workflowJobType = (name: string) => `workflow:${name}`;
+const dedupeKey = (runId: string) => `workflow:${runId}`;
+
+export class Workflows {
+  private readonly byName = new Map<string, WorkflowDefinition>();
+  private readonly db: SqlExecutor;
+
+  constructor(private readonly queue: DatabaseQueue, definitions: WorkflowDefinition<any, any>[]) {
+    for (const definition of definitions) {
+      if (this.byName.has(definition.name)) throw new ValidationError(`Workflow ${definition.name} is defined twice`);
+      this.byName.set(definition.name, definition);
+    }
+    this.db = toExecutor(queue.pool, { prepare: false });
+  }
+
+  /** The handlers that advance these workflows' runs: give them to a Worker, cronRoute or drainQueue. */
+  handlers(): Record<string, JobHandler> {
+    return Object.fromEntries([...this.byName.keys()].map((name) => [workflowJobType(name), (job: Job, ctx: JobContext) => this.advance(job, ctx)]));
+  }
+
+  /**
+   * Starts a run: the run and its first job in one transaction (yours with `tx`: nothing exists if
+   * it rolls back). With `idempotencyKey`, starting again answers the existing run (`created: false`).
+   */
+  async start(name: string, input: unknown, options: { tx?: Queryable; idempotencyKey?: string } = {}): Promise<{ runId: string; created: boolean }> {
+    const definition = this.byName.get(name);
+    if (!definition) throw new ValidationError(`No workflow named ${name} (defined: ${[...this.byName.keys()].join(', ') || 'none'})`);
+    const parsed = definition.input.safeParse(input);
+    if (!parsed.success) throw ValidationError.fromZod(`Input of workflow ${name}`, parsed.error);
+    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length < 1 || options.idempotencyKey.length > 300)) {
+      throw new ValidationError('idempotencyKey must be 1-300 characters');
+    }
+    const insert = async (tx: Queryable) => {
+      const db = toExecutor(tx);
+      const key = options.idempotencyKey ?? null;
+      const [run] = await runInsert(db, { name, input: JSON.stringify(parsed.data ?? null), idempotencyKey: key, now: nowParam(this.queue.clock) });
+      if (!run) return { runId: (await runFindByKey(db, { name, idempotencyKey: key! }))[0]!.id, created: false };
+      await this.queue.enqueue(this.advanceJob(definition, run.id), { tx });
+      return { runId: run.id, created: true };
+    };
+    if (options.tx) return insert(options.tx);
+    const client = await this.queue.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const started = await insert(client);
+      await client.query('COMMIT');
+      return started;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async getRun(id: string): Promise<WorkflowRun | null> {
+    const runId = parseJobId(id);
+    const [run] = await runGet(this.db, { id: runId });
+    if (!run) return null;
+    return toRun(run, await stepsOf(this.db, { runId }));
+  }
+
+  /** Cancels a running run and its pending, sleeping or running job; a finished run is answered as it is. */
+  async cancelRun(id: string): Promise<WorkflowRun | null> {
+    const runId = parseJobId(id);
+    await runCancel(this.db, { id: runId, now: nowParam(this.queue.clock) });
+    for (const job of await runActiveJob(this.db, { dedupeKey: dedupeKey(runId) })) {
+      await this.queue.cancelJob(job.id).catch(() => {}); // finished meanwhile: its next advance sees the run cancelled
+    }
+    return this.getRun(runId);
+  }
+
+  private advanceJob(definition: WorkflowDefinition, runId: string, wakeAt: Date | null = null) {
+    return {
+      jobType: workflowJobType(definition.name),
+      payload: { runId },
+      dedupe: { key: dedupeKey(runId) },
+      ...(definition.maxAttempts ? { maxAttempts: definition.maxAttempts } : {}),
+      ...(wakeAt ? { scheduledFor: wakeAt } : {}),
+    };
+  }
+
+  /** One advance of a run (see replay.ts). */
+  private async advance(job: Job, ctx: JobContext): Promise<unknown> {
+    const runId = parseJobId((job.payload as { runId?: unknown } | null)?.runId);
+    const [run] = await runGet(this.db, { id: runId });
+    if (!run || run.status !== 'RUNNING') return { runId, skipped: run?.status ?? 'missing' };
+    const definition = this.byName.get(run.name)!;
+    const steps = await stepsOf(this.db, { runId });
+    const started = Date.now();
+    const replay = new Replay({
+      db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt,
+      softDeadline: started + (ctx.deadline - started) / 2,
+      now: () => nowParam(this.queue.clock),
+    });
+    const now = () => nowParam(this.queue.clock);
+    try {
+      const output = await definition.run(replay.context, run.input as never);
+      if (replay.suspension) throw replay.suspension; // the code caught it: the run stops here all the same
+      if (replay.replayed < steps.length) {
+        throw new NonDeterminismError(`workflow code changed under run ${runId}: it finished after ${replay.replayed} of its ${steps.length} stored steps`);
+      }
+      await runFinish(this.db, { id: runId, status: 'COMPLETED', output: output === undefined ? null : JSON.stringify(output), error: null, now: now() });
+      return { runId, status: 'COMPLETED' };
+    } catch (thrown) {
+      const error = replay.suspension ?? thrown;
+      if (error instanceof Suspension) {
+        ctx.enqueueOnComplete(this.advanceJob(definition, runId, error.wakeAt));
+        await runAdvanced(this.db, { id: runId, currentStep: error.at });
+        return { runId, suspendedAt: error.at, ...(error.wakeAt ? { until: error.wakeAt.toISOString() } : {}) };
+      }
+      const final = error instanceof NonRetryableError || error instanceof NonDeterminismError || job.attempts >= job.maxAttempts;
+      if (!final) throw error; // retried with the queue's backoff; the stored steps are not run again
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      await runFinish(this.db, { id: runId, status: 'FAILED', output: null, error: message, now: now() });
+      throw error instanceof NonRetryableError ? error : new NonRetryableError(message);
+    }
+  }
+}
+
+function toRun(run: RunRow, steps: StepRow[]): WorkflowRun {
+  return {
+    id: run.id,
+    name: run.name,
+    status: run.status,
+    input: run.input,
+    output: run.output,
+    error: run.error,
+    currentStep: run.current_step,
+    createdAt: run.created_at,
+    updatedAt: run.updated_at,
+    completedAt: run.completed_at,
+    steps: steps.map((s) => ({ seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, attempt: s.attempt, completedAt: s.completed_at })),
+  };
+}

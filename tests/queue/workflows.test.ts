@@ -1,0 +1,216 @@
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { DatabaseQueue, drainQueue, ManualClock, NonRetryableError, ValidationError } from 'pg-conveyor';
+import { Worker } from 'pg-conveyor/worker';
+import { defineWorkflow, Workflows, type WorkflowDefinition } from 'pg-conveyor/workflows';
+import { useTestDatabase } from '../helpers/db';
+import { until } from '../helpers/wait';
+
+const db = useTestDatabase();
+let clock: ManualClock;
+let queue: DatabaseQueue;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+beforeAll(async () => {
+  await db.current.pool.query('CREATE TABLE ledger (run_id uuid, step text, at timestamptz DEFAULT clock_timestamp())');
+});
+beforeEach(async () => {
+  await db.current.pool.query('TRUNCATE ledger, workflow_runs CASCADE; DELETE FROM job_queue');
+  await queue?.close();
+  clock = new ManualClock(new Date());
+  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 4, clock, logger: false, backoff: { baseMs: 1_000, jitter: 0 } });
+});
+afterAll(async () => queue.close());
+
+/** A step's side effect: one ledger row each time its body runs. */
+const record = (runId: string, step: string) => db.current.pool.query('INSERT INTO ledger (run_id, step) VALUES ($1, $2)', [runId, step]);
+const ledger = async (runId: string) =>
+  (await db.current.pool.query<{ step: string; n: number }>('SELECT step, count(*)::int AS n FROM ledger WHERE run_id = $1 GROUP BY step ORDER BY step', [runId])).rows;
+/** One cron tick: a drain of the workflows' job types within `budgetMs`. */
+const tick = (workflows: Workflows, budgetMs = 1_000) => {
+  const handlers = workflows.handlers();
+  return drainQueue(queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs });
+};
+
+const fiveSteps = defineWorkflow({
+  name: 'five-steps',
+  input: z.object({ user: z.string() }),
+  run: async (ctx, { user }) => {
+    const results: string[] = [];
+    for (const step of ['one', 'two', 'three']) {
+      results.push(await ctx.step(step, async () => {
+        await record(ctx.runId, step);
+        await sleep(300); // work: three of these do not fit in one 1 s tick
+        return `${step} for ${user}`;
+      }));
+    }
+    await ctx.sleep('a day', 86_400_000);
+    for (const step of ['four', 'five']) results.push(await ctx.step(step, async () => (await record(ctx.runId, step), `${step} done`)));
+    return { results };
+  },
+});
+
+describe('workflows', () => {
+  it('a 5-step workflow with a sleep completes across several 1 s cron ticks, each step run exactly once', async () => {
+    const workflows = new Workflows(queue, [fiveSteps]);
+    const { runId, created } = await workflows.start('five-steps', { user: 'ada' });
+    expect(created).toBe(true);
+    let ticks = 0;
+    for (; ticks < 30; ticks++) {
+      const run = (await workflows.getRun(runId))!;
+      if (run.status !== 'RUNNING') break;
+      if (run.currentStep === 'a day') clock.advance(86_400_000); // the sleep holds nothing; time passes
+      await tick(workflows);
+    }
+    const run = (await workflows.getRun(runId))!;
+    expect(run.status).toBe('COMPLETED');
+    expect(run.output).toEqual({ results: ['one for ada', 'two for ada', 'three for ada', 'four done', 'five done'] });
+    expect(ticks).toBeGreaterThanOrEqual(3); // suspended within the budget, and at the sleep
+    expect(run.steps.map((s) => `${s.kind}:${s.name}`)).toEqual(['step:one', 'step:two', 'step:three', 'sleep:a day', 'step:four', 'step:five']);
+    expect(await ledger(runId)).toEqual(['five', 'four', 'one', 'three', 'two'].map((step) => ({ step, n: 1 })));
+    // Every advancing job completed: none left behind, none failed.
+    const jobs = await db.current.pool.query(`SELECT status, count(*)::int AS n FROM job_queue GROUP BY status`);
+    expect(jobs.rows).toEqual([{ status: 'COMPLETED', n: expect.any(Number) }]);
+  });
+
+  it('the sleep suspends the run: nothing runs until its end, and no worker slot or job is held meanwhile', async () => {
+    const workflows = new Workflows(queue, [fiveSteps]);
+    const { runId } = await workflows.start('five-steps', { user: 'bo' });
+    for (let i = 0; i < 10 && (await workflows.getRun(runId))!.currentStep !== 'a day'; i++) await tick(workflows);
+    expect((await workflows.getRun(runId))!.currentStep).toBe('a day');
+    expect(await tick(workflows)).toMatchObject({ processed: 0 });
+    const waiting = await db.current.pool.query(`SELECT status, run_at - $1::timestamptz AS due_in FROM job_queue WHERE status <> 'COMPLETED'`, [clock.now()]);
+    expect(waiting.rows).toHaveLength(1);
+    expect(waiting.rows[0].status).toBe('PENDING');
+    clock.advance(86_400_000);
+    await tick(workflows);
+    expect((await workflows.getRun(runId))!.status).toBe('COMPLETED');
+  });
+
+  it('a failing step is retried with the queue’s backoff; the steps before it are not run again', async () => {
+    let calls = 0;
+    const flaky = defineWorkflow({
+      name: 'flaky',
+      input: z.object({}),
+      run: async (ctx) => {
+        await ctx.step('before', () => record(ctx.runId, 'before').then(() => 1));
+        const value = await ctx.step('flaky', async () => {
+          await record(ctx.runId, 'flaky');
+          if (++calls < 3) throw new Error(`partner down (${calls})`);
+          return 'finally';
+        });
+        await ctx.step('after', () => record(ctx.runId, 'after').then(() => 2));
+        return value;
+      },
+    });
+    const workflows = new Workflows(queue, [flaky]);
+    const { runId } = await workflows.start('flaky', {});
+    for (let i = 0; i < 10 && (await workflows.getRun(runId))!.status === 'RUNNING'; i++) {
+      await tick(workflows);
+      clock.advance(60_000); // past any backoff
+    }
+    const run = (await workflows.getRun(runId))!;
+    expect(run).toMatchObject({ status: 'COMPLETED', output: 'finally' });
+    expect(await ledger(runId)).toEqual([{ step: 'after', n: 1 }, { step: 'before', n: 1 }, { step: 'flaky', n: 3 }]);
+    expect(run.steps.map((s) => [s.name, s.attempt])).toEqual([['before', 1], ['flaky', 3], ['after', 1]]); // a fresh job after the retried step
+    const errors = await db.current.pool.query(`SELECT errors FROM job_queue WHERE jsonb_array_length(errors) > 0`);
+    expect(errors.rows[0].errors.map((e: { message: string }) => e.message)).toEqual(['partner down (1)', 'partner down (2)']);
+  });
+
+  it('fails the run when a step’s attempts are spent, or at once on NonRetryableError', async () => {
+    const failing = (name: string, error: () => Error): WorkflowDefinition<any, unknown> => defineWorkflow({
+      name, input: z.object({}), maxAttempts: 2,
+      run: async (ctx) => ctx.step('doomed', () => { throw error(); }),
+    });
+    const workflows = new Workflows(queue, [failing('spent', () => new Error('still down')), failing('refused', () => new NonRetryableError('bad address'))]);
+    const spent = await workflows.start('spent', {});
+    const refused = await workflows.start('refused', {});
+    for (let i = 0; i < 5; i++) {
+      await tick(workflows);
+      clock.advance(60_000);
+    }
+    expect(await workflows.getRun(spent.runId)).toMatchObject({ status: 'FAILED', error: 'Error: still down' });
+    expect(await workflows.getRun(refused.runId)).toMatchObject({ status: 'FAILED', error: 'NonRetryableError: bad address' });
+    const jobs = await db.current.pool.query(`SELECT job_type, status, attempts FROM job_queue ORDER BY job_type`);
+    expect(jobs.rows).toEqual([{ job_type: 'workflow:refused', status: 'FAILED', attempts: 1 }, { job_type: 'workflow:spent', status: 'FAILED', attempts: 2 }]);
+  });
+
+  it('detects a workflow changed under a live run (non-determinism) and fails it, saying where', async () => {
+    const v1 = defineWorkflow({ name: 'changing', input: z.object({}), run: async (ctx) => {
+      await ctx.step('charge card', () => 'charged');
+      await ctx.sleep('cool off', 1_000);
+      return ctx.step('ship', () => 'shipped');
+    } });
+    const v2 = defineWorkflow({ name: 'changing', input: z.object({}), run: async (ctx) => {
+      await ctx.step('reserve stock', () => 'reserved'); // a new first step, deployed while the run sleeps
+      await ctx.step('charge card', () => 'charged');
+      return ctx.step('ship', () => 'shipped');
+    } });
+    const { runId } = await new Workflows(queue, [v1]).start('changing', {});
+    await tick(new Workflows(queue, [v1]));
+    clock.advance(1_000);
+    await tick(new Workflows(queue, [v2]));
+    const run = (await new Workflows(queue, [v2]).getRun(runId))!;
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toMatch(/NonDeterminismError: .*call 1 is step "reserve stock", but the run stored step "charge card" there/);
+  });
+
+  it('started in a transaction that rolls back, leaves nothing; an idempotency key starts one run', async () => {
+    const workflows = new Workflows(queue, [fiveSteps]);
+    const client = new pg.Client({ connectionString: db.current.url });
+    await client.connect();
+    await client.query('BEGIN');
+    await workflows.start('five-steps', { user: 'rolled back' }, { tx: client });
+    await client.query('ROLLBACK');
+    await client.end();
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM workflow_runs')).rows[0].n).toBe(0);
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM job_queue')).rows[0].n).toBe(0);
+
+    const first = await workflows.start('five-steps', { user: 'ada' }, { idempotencyKey: 'signup:ada' });
+    const again = await workflows.start('five-steps', { user: 'ada' }, { idempotencyKey: 'signup:ada' });
+    expect(again).toEqual({ runId: first.runId, created: false });
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM job_queue')).rows[0].n).toBe(1);
+  });
+
+  it('cancelling a sleeping run cancels its job: nothing runs afterwards', async () => {
+    const workflows = new Workflows(queue, [fiveSteps]);
+    const { runId } = await workflows.start('five-steps', { user: 'cy' });
+    for (let i = 0; i < 10 && (await workflows.getRun(runId))!.currentStep !== 'a day'; i++) await tick(workflows);
+    const cancelled = (await workflows.cancelRun(runId))!;
+    expect(cancelled.status).toBe('CANCELLED');
+    expect((await db.current.pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE status IN ('PENDING', 'PROCESSING')`)).rows[0].n).toBe(0);
+    clock.advance(86_400_000);
+    expect(await tick(workflows)).toMatchObject({ processed: 0 });
+    expect((await ledger(runId)).map((r) => r.step)).not.toContain('four');
+  });
+
+  it('bad input is a ValidationError naming the field, and writes nothing', async () => {
+    const workflows = new Workflows(queue, [fiveSteps]);
+    await expect(workflows.start('five-steps', { user: 42 })).rejects.toThrow(ValidationError);
+    await expect(workflows.start('five-steps', { user: 42 })).rejects.toThrow(/user/);
+    await expect(workflows.start('nope', {})).rejects.toThrow(/No workflow named nope/);
+    expect(() => defineWorkflow({ name: 'bad name!', input: z.object({}), run: async () => null })).toThrow(ValidationError);
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM workflow_runs')).rows[0].n).toBe(0);
+  });
+
+  it('long-running workers advance runs too, several at once', async () => {
+    const quick = defineWorkflow({ name: 'quick', input: z.object({ n: z.number() }), run: async (ctx, { n }) => {
+      const a = await ctx.step('a', async () => (await record(ctx.runId, 'a'), n * 2));
+      const b = await ctx.step('b', async () => (await record(ctx.runId, 'b'), a + 1));
+      return { n, b };
+    } });
+    const workflows = new Workflows(queue, [quick]);
+    const runs = await Promise.all(Array.from({ length: 20 }, (_, n) => workflows.start('quick', { n })));
+    const worker = new Worker({ queue, connectionString: db.current.url, logger: false, handlers: Object.fromEntries(
+      Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 4 }])) });
+    await worker.start();
+    try {
+      await until(async () => (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'COMPLETED'`)).rows[0].n === 20);
+    } finally {
+      await worker.stop();
+    }
+    for (const [n, { runId }] of runs.entries()) expect((await workflows.getRun(runId))!.output).toEqual({ n, b: n * 2 + 1 });
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM ledger')).rows[0].n).toBe(40);
+  });
+});
