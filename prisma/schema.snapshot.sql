@@ -241,7 +241,10 @@ CREATE TABLE public.workflow_steps (
     wake_at timestamp with time zone,
     attempt integer NOT NULL,
     completed_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text]))),
+    event text,
+    match jsonb,
+    resolved_at timestamp with time zone,
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text, 'wait'::text]))),
     CONSTRAINT workflow_steps_seq_check CHECK ((seq >= 0))
 );
 
@@ -330,6 +333,8 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
 CREATE INDEX workflow_runs_created_idx ON public.workflow_runs USING btree (created_at);
 
 CREATE UNIQUE INDEX workflow_runs_idempotency_idx ON public.workflow_runs USING btree (name, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+CREATE INDEX workflow_steps_waiting_idx ON public.workflow_steps USING btree (event) WHERE ((kind = 'wait'::text) AND (resolved_at IS NULL));
 
 ALTER TABLE ONLY public.api_key_usage
     ADD CONSTRAINT api_key_usage_api_key_id_fkey FOREIGN KEY (api_key_id) REFERENCES public.api_keys(id) ON DELETE CASCADE;

@@ -213,4 +213,65 @@ describe('workflows', () => {
     for (const [n, { runId }] of runs.entries()) expect((await workflows.getRun(runId))!.output).toEqual({ n, b: n * 2 + 1 });
     expect((await db.current.pool.query('SELECT count(*)::int AS n FROM ledger')).rows[0].n).toBe(40);
   });
+
+  describe('waiting for events', () => {
+    const approval = defineWorkflow({
+      name: 'approval',
+      input: z.object({ orderId: z.string() }),
+      run: async (ctx, { orderId }) => {
+        await ctx.step('ask', () => record(ctx.runId, 'ask'));
+        const answer = await ctx.waitForEvent<{ by: string }>('approved?', { event: 'order.approved', match: { orderId }, timeoutMs: 3_600_000 });
+        return ctx.step('ship', async () => (await record(ctx.runId, 'ship'), { shipped: answer !== null, by: answer?.by ?? null }));
+      },
+    });
+
+    it('resumes the run whose match the event contains; a rolled-back send resumes nothing; the timeout answers null', async () => {
+      const workflows = new Workflows(queue, [approval]);
+      const a = await workflows.start('approval', { orderId: 'A' });
+      const b = await workflows.start('approval', { orderId: 'B' });
+      await tick(workflows, 5_000);
+      expect((await workflows.getRun(a.runId))!.currentStep).toBe('approved?');
+      expect((await workflows.getRun(b.runId))!.currentStep).toBe('approved?');
+
+      const client = new pg.Client({ connectionString: db.current.url });
+      await client.connect();
+      await client.query('BEGIN');
+      expect(await workflows.sendEvent('order.approved', { orderId: 'B', by: 'nobody' }, { tx: client })).toEqual({ resumed: 1 });
+      await client.query('ROLLBACK');
+      await client.end();
+
+      expect(await workflows.sendEvent('order.approved', { orderId: 'A', by: 'ops' })).toEqual({ resumed: 1 });
+      expect(await workflows.sendEvent('order.shipped', { orderId: 'B' })).toEqual({ resumed: 0 });
+      await tick(workflows);
+      expect(await workflows.getRun(a.runId)).toMatchObject({ status: 'COMPLETED', output: { shipped: true, by: 'ops' } });
+      expect((await workflows.getRun(b.runId))!.status).toBe('RUNNING'); // the rolled-back event never happened
+      expect(await workflows.sendEvent('order.approved', { orderId: 'A', by: 'again' })).toEqual({ resumed: 0 }); // resolved once
+
+      clock.advance(3_600_000);
+      await tick(workflows);
+      expect(await workflows.getRun(b.runId)).toMatchObject({ status: 'COMPLETED', output: { shipped: false, by: null } });
+      expect(await ledger(a.runId)).toEqual([{ step: 'ask', n: 1 }, { step: 'ship', n: 1 }]);
+      const wait = (await workflows.getRun(b.runId))!.steps.find((s) => s.kind === 'wait')!;
+      expect(wait).toMatchObject({ event: 'order.approved', output: null });
+      expect(wait.resolvedAt).not.toBeNull();
+    });
+
+    it('a worker waiting on LISTEN resumes a run within moments of the event, not at its next poll', async () => {
+      const workflows = new Workflows(queue, [approval]);
+      const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 60_000, logger: false, handlers: workflows.handlers() });
+      await worker.start();
+      try {
+        const { runId } = await workflows.start('approval', { orderId: 'C' });
+        await until(async () => (await workflows.getRun(runId))!.currentStep === 'approved?');
+        await until(async () => (await db.current.pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE status = 'PROCESSING'`)).rows[0].n === 0);
+        const sent = Date.now();
+        await workflows.sendEvent('order.approved', { orderId: 'C', by: 'fast' });
+        await until(async () => (await workflows.getRun(runId))!.status === 'COMPLETED', 5_000);
+        expect(Date.now() - sent).toBeLessThan(5_000);
+        expect((await workflows.getRun(runId))!.output).toEqual({ shipped: true, by: 'fast' });
+      } finally {
+        await worker.stop();
+      }
+    });
+  });
 });

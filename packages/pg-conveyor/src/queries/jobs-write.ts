@@ -230,6 +230,23 @@ export async function jobRetryIfFinishedUnsuccessfully(
   );
 }
 
+/**
+ * PENDING jobs due later made due now, and workers woken for them (a workflow's awaited event
+ * arrived before its timeout). Jobs not PENDING, or already due, are left as they are.
+ */
+export async function jobPromoteIfPending(db: SqlExecutor, p: { ids: string[]; now: Date | null }): Promise<{ id: string }[]> {
+  return db.query<{ id: string }>(
+    `WITH promoted AS (
+       UPDATE job_queue SET run_at = coalesce($2::timestamptz, now()), updated_at = now()
+        WHERE id = ANY($1::uuid[]) AND status = 'PENDING' AND run_at > coalesce($2::timestamptz, now())
+       RETURNING id, job_type, run_at
+     ), notified AS (${notifyReady('promoted')})
+     SELECT promoted.id FROM promoted, notified`,
+    [p.ids, p.now],
+    'conveyor.jobPromoteIfPending',
+  );
+}
+
 /** PENDING or PROCESSING -> CANCELLED. A worker still running it finds its lease gone. */
 export async function jobCancelIfUnfinished(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<JobRow[]> {
   return db.query<JobRow>(

@@ -22,12 +22,21 @@ export interface RunRow {
 export interface StepRow {
   seq: number;
   name: string;
-  kind: 'step' | 'sleep';
+  kind: 'step' | 'sleep' | 'wait';
   output: unknown;
+  /** A sleep's end, or a wait's timeout. */
   wake_at: Date | null;
   attempt: number;
+  /** When it was stored (a wait: when the run began waiting). */
   completed_at: Date;
+  /** A wait's event and the fields it must contain. */
+  event: string | null;
+  match: unknown;
+  /** A wait: when the event (output = its payload) or the timeout (output null) resolved it; null while waiting. */
+  resolved_at: Date | null;
 }
+
+const STEP_COLUMNS = 'seq, name, kind, output, wake_at, attempt, completed_at, event, match, resolved_at';
 
 const RUN_COLUMNS = 'id, name, status, input, output, error, idempotency_key, current_step, created_at, updated_at, completed_at';
 
@@ -60,7 +69,7 @@ export async function runGet(db: SqlExecutor, p: { id: string }): Promise<RunRow
 
 export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<StepRow[]> {
   return db.query<StepRow>(
-    'SELECT seq, name, kind, output, wake_at, attempt, completed_at FROM workflow_steps WHERE run_id = $1 ORDER BY seq',
+    `SELECT ${STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY seq`,
     [p.runId],
     'conveyor.workflowStepsOf',
   );
@@ -72,22 +81,25 @@ export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<St
  */
 export async function stepStore(
   db: SqlExecutor,
-  p: { runId: string; seq: number; name: string; kind: 'step' | 'sleep'; output: string | null; sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null },
+  p: {
+    runId: string; seq: number; name: string; kind: 'step' | 'sleep' | 'wait'; output: string | null;
+    sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null; event?: string; match?: string | null;
+  },
 ): Promise<StepRow> {
   const rows = await db.query<StepRow>(
     `WITH stored AS (
-       INSERT INTO workflow_steps (run_id, seq, name, kind, output, wake_at, attempt, completed_at)
+       INSERT INTO workflow_steps (run_id, seq, name, kind, output, wake_at, attempt, completed_at, event, match)
        VALUES ($1, $2, $3, $4, $5::jsonb,
                coalesce($7::timestamptz, coalesce($9::timestamptz, now()) + $6::bigint * interval '1 millisecond'),
-               $8, coalesce($9::timestamptz, now()))
+               $8, coalesce($9::timestamptz, now()), $10, $11::jsonb)
        ON CONFLICT (run_id, seq) DO NOTHING
-       RETURNING seq, name, kind, output, wake_at, attempt, completed_at
+       RETURNING ${STEP_COLUMNS}
      )
      SELECT * FROM stored
      UNION ALL
-     SELECT seq, name, kind, output, wake_at, attempt, completed_at FROM workflow_steps
+     SELECT ${STEP_COLUMNS} FROM workflow_steps
       WHERE run_id = $1 AND seq = $2 AND NOT EXISTS (SELECT 1 FROM stored)`,
-    [p.runId, p.seq, p.name, p.kind, p.output, p.sleepMs, p.wakeAt, p.attempt, p.now],
+    [p.runId, p.seq, p.name, p.kind, p.output, p.sleepMs, p.wakeAt, p.attempt, p.now, p.event ?? null, p.match ?? null],
     'conveyor.workflowStepStore',
   );
   return rows[0]!;
@@ -118,6 +130,44 @@ export async function runFinish(
   );
 }
 
+/**
+ * Resolves the waits of running runs for this event whose match the payload contains (each wait
+ * once: the first of an event and its timeout wins). Answers the runs resumed.
+ */
+export async function waitResolveByEvent(
+  db: SqlExecutor,
+  p: { event: string; payload: string; now: Date | null },
+): Promise<{ run_id: string; name: string }[]> {
+  return db.query<{ run_id: string; name: string }>(
+    `UPDATE workflow_steps s
+        SET output = $2::jsonb, resolved_at = coalesce($3::timestamptz, now())
+       FROM workflow_runs r
+      WHERE s.kind = 'wait' AND s.event = $1 AND s.resolved_at IS NULL
+        AND (s.match IS NULL OR $2::jsonb @> s.match)
+        AND r.id = s.run_id AND r.status = 'RUNNING'
+     RETURNING s.run_id, r.name`,
+    [p.event, p.payload, p.now],
+    'conveyor.workflowWaitResolveByEvent',
+  );
+}
+
+/** A wait that reached its timeout unresolved: resolved with no output. Answers the wait as stored after. */
+export async function waitTimeOut(db: SqlExecutor, p: { runId: string; seq: number; now: Date | null }): Promise<StepRow> {
+  const rows = await db.query<StepRow>(
+    `WITH timed_out AS (
+       UPDATE workflow_steps SET resolved_at = coalesce($3::timestamptz, now())
+        WHERE run_id = $1 AND seq = $2 AND resolved_at IS NULL
+       RETURNING ${STEP_COLUMNS}
+     )
+     SELECT * FROM timed_out
+     UNION ALL
+     SELECT ${STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 AND seq = $2 AND NOT EXISTS (SELECT 1 FROM timed_out)`,
+    [p.runId, p.seq, p.now],
+    'conveyor.workflowWaitTimeOut',
+  );
+  return rows[0]!;
+}
+
 /** RUNNING -> CANCELLED (the caller then cancels the run's active advancing job through the queue). */
 export async function runCancel(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<RunRow[]> {
   return db.query<RunRow>(
@@ -130,11 +180,11 @@ export async function runCancel(db: SqlExecutor, p: { id: string; now: Date | nu
   );
 }
 
-/** The run's active advancing job (at most one: they share a dedupe key), by the queue's dedupe index. */
-export async function runActiveJob(db: SqlExecutor, p: { dedupeKey: string }): Promise<{ id: string }[]> {
-  return db.query<{ id: string }>(
-    `SELECT id FROM job_queue WHERE dedupe_key = $1 AND status IN ('PENDING', 'PROCESSING')`,
-    [p.dedupeKey],
+/** The runs' active advancing jobs (one per run: they share a dedupe key), by the queue's dedupe index. */
+export async function runActiveJobs(db: SqlExecutor, p: { dedupeKeys: string[] }): Promise<{ id: string; status: string; dedupe_key: string }[]> {
+  return db.query<{ id: string; status: string; dedupe_key: string }>(
+    `SELECT id, status, dedupe_key FROM job_queue WHERE dedupe_key = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING')`,
+    [p.dedupeKeys],
     'conveyor.workflowRunActiveJob',
   );
 }

@@ -5,7 +5,7 @@
  * time left); otherwise, or at a sleep not yet over, the run suspends: the advancing job
  * completes, and its follow-up (due at the sleep's end) continues the run later.
  */
-import { stepStore, type StepRow } from './queries.js';
+import { stepStore, waitTimeOut, type StepRow } from './queries.js';
 import type { SqlExecutor } from '../executor.js';
 
 export interface WorkflowContext {
@@ -15,6 +15,12 @@ export interface WorkflowContext {
   /** Suspends the run for `ms` (no connection, no worker slot held), then continues. */
   sleep(name: string, ms: number): Promise<void>;
   sleepUntil(name: string, until: Date): Promise<void>;
+  /**
+   * Suspends the run until `sendEvent(event, payload)` with a payload containing `match` (JSON
+   * containment), answering the payload; or until `timeoutMs`, answering null. Only events sent
+   * after the run reached this wait count.
+   */
+  waitForEvent<T = unknown>(name: string, options: { event: string; match?: Record<string, unknown>; timeoutMs: number }): Promise<T | null>;
 }
 
 /** The run's code no longer calls its steps in the order they were stored: it was changed under a live run. */
@@ -57,6 +63,8 @@ export class Replay {
       step: (name, fn) => this.step(name, fn),
       sleep: (name, ms) => this.sleep(name, { ms }),
       sleepUntil: (name, until) => this.sleep(name, { until }),
+      waitForEvent: <T>(name: string, options: { event: string; match?: Record<string, unknown>; timeoutMs: number }) =>
+        this.waitForEvent(name, options) as Promise<T | null>,
     };
   }
 
@@ -65,7 +73,7 @@ export class Replay {
     return this.position;
   }
 
-  private stored(name: string, kind: 'step' | 'sleep'): StepRow | undefined {
+  private stored(name: string, kind: StepRow['kind']): StepRow | undefined {
     if (this.suspension) throw this.suspension;
     const stored = this.o.steps[this.position];
     if (stored && (stored.name !== name || stored.kind !== kind)) {
@@ -116,5 +124,24 @@ export class Replay {
     this.o.steps[this.position] = row;
     this.position++;
     this.suspend(name, new Date(row.wake_at!));
+  }
+
+  private async waitForEvent(name: string, o: { event: string; match?: Record<string, unknown>; timeoutMs: number }): Promise<unknown> {
+    let stored = this.stored(name, 'wait');
+    if (!stored) {
+      stored = await stepStore(this.o.db, {
+        runId: this.o.runId, seq: this.position, name, kind: 'wait', output: null, sleepMs: o.timeoutMs, wakeAt: null,
+        attempt: this.o.attempt, now: this.o.now(), event: o.event, match: o.match === undefined ? null : JSON.stringify(o.match),
+      });
+      this.o.steps[this.position] = stored;
+    }
+    if (!stored.resolved_at) {
+      // Its timeout passed unresolved: resolve it as timed out (unless an event just did).
+      if (new Date(stored.wake_at!).getTime() > this.o.dueAt.getTime()) this.suspend(name, new Date(stored.wake_at!));
+      stored = await waitTimeOut(this.o.db, { runId: this.o.runId, seq: this.position, now: this.o.now() });
+      this.o.steps[this.position] = stored;
+    }
+    this.position++;
+    return stored.output ?? null;
   }
 }

@@ -28,7 +28,10 @@ import { toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
 import { parseJobId } from '../job-input.js';
 import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
-import { runActiveJob, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf, type RunRow, type StepRow } from './queries.js';
+import { jobPromoteIfPending } from '../queries/jobs-write.js';
+import {
+  runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf, waitResolveByEvent, type RunRow, type StepRow,
+} from './queries.js';
 import { NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
 
 export { NonDeterminismError, type WorkflowContext } from './replay.js';
@@ -58,9 +61,13 @@ export type WorkflowRunStatus = RunRow['status'];
 export interface WorkflowStep {
   seq: number;
   name: string;
-  kind: 'step' | 'sleep';
+  kind: 'step' | 'sleep' | 'wait';
   output: unknown;
+  /** A sleep's end, or a wait's timeout. */
   wakeAt: Date | null;
+  /** A wait's event, and when it was resolved (null while waiting). */
+  event: string | null;
+  resolvedAt: Date | null;
   attempt: number;
   completedAt: Date;
 }
@@ -145,17 +152,44 @@ export class Workflows {
   async cancelRun(id: string): Promise<WorkflowRun | null> {
     const runId = parseJobId(id);
     await runCancel(this.db, { id: runId, now: nowParam(this.queue.clock) });
-    for (const job of await runActiveJob(this.db, { dedupeKey: dedupeKey(runId) })) {
+    for (const job of await runActiveJobs(this.db, { dedupeKeys: [dedupeKey(runId)] })) {
       await this.queue.cancelJob(job.id).catch(() => {}); // finished meanwhile: its next advance sees the run cancelled
     }
     return this.getRun(runId);
   }
 
-  private advanceJob(definition: WorkflowDefinition, runId: string, wakeAt: Date | null = null) {
+  /**
+   * Sends an event (inside your transaction with `tx`): every run waiting for it whose match the
+   * payload contains resumes with the payload. Answers how many runs it resumed.
+   */
+  async sendEvent(event: string, payload: Record<string, unknown> = {}, options: { tx?: Queryable } = {}): Promise<{ resumed: number }> {
+    if (typeof event !== 'string' || event.length < 1 || event.length > 200) throw new ValidationError('event must be 1-200 characters');
+    if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new ValidationError('an event payload is a JSON object');
+    const db = options.tx ? toExecutor(options.tx) : this.db;
+    const now = nowParam(this.queue.clock);
+    const resolved = await waitResolveByEvent(db, { event, payload: JSON.stringify(payload), now });
+    const runs = [...new Map(resolved.map((r) => [r.run_id, r.name])).entries()];
+    if (runs.length === 0) return { resumed: 0 };
+    // Each run's next job waits for the timeout: it is made due now. A run whose job is running
+    // (it reached the wait a moment ago, and its follow-up is not written yet) gets one more
+    // advance after it: the run's concurrency key keeps the two from running side by side.
+    const active = await runActiveJobs(db, { dedupeKeys: runs.map(([id]) => dedupeKey(id)) });
+    const pending = active.filter((j) => j.status === 'PENDING');
+    await jobPromoteIfPending(db, { ids: pending.map((j) => j.id), now });
+    const withoutPending = runs.filter(([id]) => !pending.some((j) => j.dedupe_key === dedupeKey(id)));
+    if (withoutPending.length > 0) {
+      await this.queue.enqueueMany(withoutPending.map(([id, name]) => this.advanceJob({ name, maxAttempts: this.byName.get(name)?.maxAttempts }, id, null, false)), options);
+    }
+    return { resumed: runs.length };
+  }
+
+  private advanceJob(definition: Pick<WorkflowDefinition, 'name' | 'maxAttempts'>, runId: string, wakeAt: Date | null = null, keyed = true) {
     return {
       jobType: workflowJobType(definition.name),
       payload: { runId },
-      dedupe: { key: dedupeKey(runId) },
+      // One pending advance per run (its dedupe key), and never two running at once (its concurrency key).
+      ...(keyed ? { dedupe: { key: dedupeKey(runId) } } : {}),
+      concurrencyKey: dedupeKey(runId),
       ...(definition.maxAttempts ? { maxAttempts: definition.maxAttempts } : {}),
       ...(wakeAt ? { scheduledFor: wakeAt } : {}),
     };
@@ -211,6 +245,8 @@ function toRun(run: RunRow, steps: StepRow[]): WorkflowRun {
     createdAt: run.created_at,
     updatedAt: run.updated_at,
     completedAt: run.completed_at,
-    steps: steps.map((s) => ({ seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, attempt: s.attempt, completedAt: s.completed_at })),
+    steps: steps.map((s) => ({
+      seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, event: s.event, resolvedAt: s.resolved_at, attempt: s.attempt, completedAt: s.completed_at,
+    })),
   };
 }
