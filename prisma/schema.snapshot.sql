@@ -216,6 +216,17 @@ CREATE TABLE public.worker_heartbeats (
     last_result jsonb
 );
 
+CREATE TABLE public.workflow_map_items (
+    run_id uuid NOT NULL,
+    seq integer NOT NULL,
+    idx integer NOT NULL,
+    output jsonb,
+    error text,
+    attempt integer NOT NULL,
+    completed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workflow_map_items_idx_check CHECK ((idx >= 0))
+);
+
 CREATE TABLE public.workflow_runs (
     id uuid DEFAULT public.conveyor_uuid_v7() NOT NULL,
     name text NOT NULL,
@@ -244,7 +255,7 @@ CREATE TABLE public.workflow_steps (
     event text,
     match jsonb,
     resolved_at timestamp with time zone,
-    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text, 'wait'::text]))),
+    CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text, 'wait'::text, 'map'::text]))),
     CONSTRAINT workflow_steps_seq_check CHECK ((seq >= 0))
 );
 
@@ -289,6 +300,9 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.worker_heartbeats
     ADD CONSTRAINT worker_heartbeats_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.workflow_map_items
+    ADD CONSTRAINT workflow_map_items_pkey PRIMARY KEY (run_id, seq, idx);
 
 ALTER TABLE ONLY public.workflow_runs
     ADD CONSTRAINT workflow_runs_pkey PRIMARY KEY (id);
@@ -359,6 +373,9 @@ ALTER TABLE ONLY public.records
 
 ALTER TABLE ONLY public.user_sessions
     ADD CONSTRAINT user_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.workflow_map_items
+    ADD CONSTRAINT workflow_map_items_run_id_seq_fkey FOREIGN KEY (run_id, seq) REFERENCES public.workflow_steps(run_id, seq) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.workflow_steps
     ADD CONSTRAINT workflow_steps_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.workflow_runs(id) ON DELETE CASCADE;

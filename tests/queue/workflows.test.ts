@@ -275,3 +275,64 @@ describe('workflows', () => {
     });
   });
 });
+
+describe('fan-out and fan-in (ctx.map)', () => {
+  const fanOut = defineWorkflow({
+    name: 'fan-out',
+    input: z.object({ n: z.number().int().min(0), failAt: z.number().optional(), settle: z.boolean().optional() }),
+    run: async (ctx, { n, failAt, settle }) => {
+      const items = await ctx.step('list', () => Array.from({ length: n }, (_, i) => i));
+      const work = async (item: number) => {
+        await record(ctx.runId, `item ${item}`);
+        if (item === failAt) throw new NonRetryableError(`item ${item} is bad`);
+        return item * item;
+      };
+      const squares = settle ? await ctx.map('square', items, work, { settle: true }) : await ctx.map('square', items, work);
+      return ctx.step('sum', () => (settle ? squares : (squares as number[]).reduce((a, b) => a + b, 0)));
+    },
+  });
+
+  it('runs each item as a job of its own across workers, and answers the results in order once all are done', async () => {
+    const workflows = new Workflows(queue, [fanOut]);
+    const runs = await Promise.all([10, 0, 3].map((n) => workflows.start('fan-out', { n })));
+    const workers = [0, 1].map(() => new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 50, logger: false,
+      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 3 }])) }));
+    await Promise.all(workers.map((w) => w.start()));
+    try {
+      await until(async () => (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status <> 'RUNNING'`)).rows[0].n === 3, 20_000);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+    const outputs = await Promise.all(runs.map(async ({ runId }) => (await workflows.getRun(runId))!));
+    expect(outputs.map((r) => [r.status, r.output])).toEqual([['COMPLETED', 285], ['COMPLETED', 0], ['COMPLETED', 5]]);
+    // Each item ran once.
+    expect((await ledger(runs[0]!.runId)).every((r) => r.n === 1)).toBe(true);
+    expect(await ledger(runs[0]!.runId)).toHaveLength(10);
+    const items = await db.current.pool.query(`SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE job_type = 'workflow:fan-out' AND unique_key IS NOT NULL`);
+    expect(items.rows[0]).toEqual({ n: 13, attempts: 1 }); // items finishing together took turns: no deadlock, no retry
+  });
+
+  it('an item that fails for good fails the run, or comes back as an error value with settle', async () => {
+    const workflows = new Workflows(queue, [fanOut]);
+    const failing = await workflows.start('fan-out', { n: 4, failAt: 2 });
+    const settled = await workflows.start('fan-out', { n: 3, failAt: 1, settle: true });
+    for (let i = 0; i < 20 && (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'RUNNING'`)).rows[0].n > 0; i++) {
+      await tick(workflows, 5_000);
+    }
+    expect(await workflows.getRun(failing.runId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/MapItemError: map "square": item 2 failed: item 2 is bad/) });
+    expect((await workflows.getRun(settled.runId))!.output).toEqual([
+      { ok: true, value: 0 }, { ok: false, error: 'item 1 is bad' }, { ok: true, value: 4 },
+    ]);
+  });
+
+  it('cancelling a run stops its pending items', async () => {
+    const workflows = new Workflows(queue, [fanOut]);
+    const { runId } = await workflows.start('fan-out', { n: 5 });
+    await tick(workflows, 1_000); // 'list', then the fan-out: five item jobs wait
+    expect((await workflows.getRun(runId))!.currentStep).toBe('square');
+    await workflows.cancelRun(runId);
+    await tick(workflows, 5_000);
+    expect((await ledger(runId)).filter((r) => r.step.startsWith('item'))).toEqual([]);
+    expect((await workflows.getRun(runId))!.status).toBe('CANCELLED');
+  });
+});

@@ -22,7 +22,8 @@ export interface RunRow {
 export interface StepRow {
   seq: number;
   name: string;
-  kind: 'step' | 'sleep' | 'wait';
+  kind: 'step' | 'sleep' | 'wait' | 'map';
+  /** A step's result; a map's { count }. */
   output: unknown;
   /** A sleep's end, or a wait's timeout. */
   wake_at: Date | null;
@@ -82,7 +83,7 @@ export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<St
 export async function stepStore(
   db: SqlExecutor,
   p: {
-    runId: string; seq: number; name: string; kind: 'step' | 'sleep' | 'wait'; output: string | null;
+    runId: string; seq: number; name: string; kind: StepRow['kind']; output: string | null;
     sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null; event?: string; match?: string | null;
   },
 ): Promise<StepRow> {
@@ -166,6 +167,47 @@ export async function waitTimeOut(db: SqlExecutor, p: { runId: string; seq: numb
     'conveyor.workflowWaitTimeOut',
   );
   return rows[0]!;
+}
+
+export interface MapItemRow {
+  idx: number;
+  output: unknown;
+  error: string | null;
+}
+
+export async function mapItemsOf(db: SqlExecutor, p: { runId: string; seq: number }): Promise<MapItemRow[]> {
+  return db.query<MapItemRow>(
+    'SELECT idx, output, error FROM workflow_map_items WHERE run_id = $1 AND seq = $2 ORDER BY idx',
+    [p.runId, p.seq],
+    'conveyor.workflowMapItemsOf',
+  );
+}
+
+/**
+ * Inside a transaction: stores a map item's result (or final error) once, and answers how many of
+ * the map's items are stored. The map's step row is locked first (FOR NO KEY UPDATE, which the
+ * item's foreign key check does not conflict with), so finishing items take turns, and the count
+ * runs in a statement of its own whose snapshot sees what the previous lock holders committed:
+ * exactly one of them counts them all.
+ */
+export async function mapItemStoreAndCount(
+  db: SqlExecutor,
+  p: { runId: string; seq: number; idx: number; output: string | null; error: string | null; attempt: number; now: Date | null },
+): Promise<number> {
+  await db.query('SELECT 1 FROM workflow_steps WHERE run_id = $1 AND seq = $2 FOR NO KEY UPDATE', [p.runId, p.seq], 'conveyor.workflowMapLock');
+  await db.query(
+    `INSERT INTO workflow_map_items (run_id, seq, idx, output, error, attempt, completed_at)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, coalesce($7::timestamptz, now()))
+     ON CONFLICT DO NOTHING`,
+    [p.runId, p.seq, p.idx, p.output, p.error, p.attempt, p.now],
+    'conveyor.workflowMapItemStore',
+  );
+  const [row] = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM workflow_map_items WHERE run_id = $1 AND seq = $2',
+    [p.runId, p.seq],
+    'conveyor.workflowMapCount',
+  );
+  return row!.n;
 }
 
 /** RUNNING -> CANCELLED (the caller then cancels the run's active advancing job through the queue). */

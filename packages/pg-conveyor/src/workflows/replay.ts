@@ -5,7 +5,8 @@
  * time left); otherwise, or at a sleep not yet over, the run suspends: the advancing job
  * completes, and its follow-up (due at the sleep's end) continues the run later.
  */
-import { stepStore, waitTimeOut, type StepRow } from './queries.js';
+import { NonRetryableError } from '../errors.js';
+import { mapItemsOf, stepStore, waitTimeOut, type StepRow } from './queries.js';
 import type { SqlExecutor } from '../executor.js';
 
 export interface WorkflowContext {
@@ -21,6 +22,30 @@ export interface WorkflowContext {
    * after the run reached this wait count.
    */
   waitForEvent<T = unknown>(name: string, options: { event: string; match?: Record<string, unknown>; timeoutMs: number }): Promise<T | null>;
+  /**
+   * Fan-out and fan-in: `fn(item, index)` for every item, each as a job of its own (so across
+   * workers and cron invocations, each with the queue's retries), the results in item order once
+   * all are done. An item that fails for good fails the map (MapItemError) unless
+   * `settle: true`, which answers `{ ok: true, value }` or `{ ok: false, error }` per item.
+   * `items` must come out the same on every replay (from stored steps, or the input).
+   */
+  map<I, T>(name: string, items: I[], fn: (item: I, index: number) => Promise<T> | T): Promise<T[]>;
+  map<I, T>(name: string, items: I[], fn: (item: I, index: number) => Promise<T> | T, options: { settle: true }): Promise<MapSettled<T>[]>;
+}
+
+export type MapSettled<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** An item of a ctx.map failed for good (which fails the run, unless its code catches it). */
+export class MapItemError extends NonRetryableError {
+  override name = 'MapItemError';
+}
+
+/** Thrown through the run's code in a map item's job once its item has run: `error` when it threw. */
+export class ItemDone extends Error {
+  override name = 'ItemDone';
+  constructor(readonly value: unknown, readonly failure: unknown = undefined) {
+    super('map item done');
+  }
 }
 
 /** The run's code no longer calls its steps in the order they were stored: it was changed under a live run. */
@@ -48,6 +73,8 @@ export interface ReplayOptions {
   softDeadline: number;
   /** The test clock's time, or null for the database's. */
   now: () => Date | null;
+  /** Set in a map item's job: replay up to that map and run only this item. */
+  item?: { seq: number; index: number };
 }
 
 export class Replay {
@@ -55,6 +82,8 @@ export class Replay {
   private ranOne = false;
   /** Set once the run must stop here; every later ctx call throws it again. */
   suspension: Suspension | null = null;
+  /** Set when the run stops at a map whose items are not all done: the jobs to (re)make. */
+  fanOut: { seq: number; count: number } | null = null;
   readonly context: WorkflowContext;
 
   constructor(private readonly o: ReplayOptions) {
@@ -65,7 +94,13 @@ export class Replay {
       sleepUntil: (name, until) => this.sleep(name, { until }),
       waitForEvent: <T>(name: string, options: { event: string; match?: Record<string, unknown>; timeoutMs: number }) =>
         this.waitForEvent(name, options) as Promise<T | null>,
+      map: ((name: string, items: unknown[], fn: (item: unknown, index: number) => unknown, options?: { settle?: boolean }) =>
+        this.map(name, items, fn, options?.settle === true)) as WorkflowContext['map'],
     };
+  }
+
+  storedStep(seq: number): StepRow | undefined {
+    return this.o.steps[seq];
   }
 
   /** How many stored steps the code has called so far. */
@@ -76,6 +111,10 @@ export class Replay {
   private stored(name: string, kind: StepRow['kind']): StepRow | undefined {
     if (this.suspension) throw this.suspension;
     const stored = this.o.steps[this.position];
+    // A map item's job only replays what the run stored before its map: anything else is new code.
+    if (this.o.item && !stored) {
+      throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: call ${this.position + 1} (${kind} "${name}") was not stored before the map its item belongs to`);
+    }
     if (stored && (stored.name !== name || stored.kind !== kind)) {
       throw new NonDeterminismError(
         `workflow code changed under run ${this.o.runId}: call ${this.position + 1} is ${kind} "${name}", but the run stored ${stored.kind} "${stored.name}" there`,
@@ -124,6 +163,39 @@ export class Replay {
     this.o.steps[this.position] = row;
     this.position++;
     this.suspend(name, new Date(row.wake_at!));
+  }
+
+  private async map(name: string, items: unknown[], fn: (item: unknown, index: number) => unknown, settle: boolean): Promise<unknown[]> {
+    if (!Array.isArray(items)) throw new TypeError(`ctx.map("${name}") needs an array of items`);
+    const stored = this.stored(name, 'map');
+    if (this.o.item && this.o.item.seq === this.position) {
+      const index = this.o.item.index;
+      try {
+        throw new ItemDone(await fn(items[index], index));
+      } catch (error) {
+        throw error instanceof ItemDone ? error : new ItemDone(undefined, error);
+      }
+    }
+    const seq = this.position;
+    if (!stored) {
+      const row = await stepStore(this.o.db, {
+        runId: this.o.runId, seq, name, kind: 'map', output: JSON.stringify({ count: items.length }), sleepMs: null, wakeAt: null,
+        attempt: this.o.attempt, now: this.o.now(),
+      });
+      this.o.steps[seq] = row;
+    }
+    const count = (this.o.steps[seq]!.output as { count: number }).count;
+    if (count !== items.length) throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: map "${name}" has ${items.length} items, but the run stored ${count}`);
+    const done = count === 0 ? [] : await mapItemsOf(this.o.db, { runId: this.o.runId, seq });
+    if (done.length < count) {
+      this.fanOut = { seq, count };
+      this.suspend(name);
+    }
+    this.position++;
+    if (settle) return done.map((d) => (d.error === null ? { ok: true, value: d.output } : { ok: false, error: d.error }));
+    const failed = done.find((d) => d.error !== null);
+    if (failed) throw new MapItemError(`map "${name}": item ${failed.idx} failed: ${failed.error}`);
+    return done.map((d) => d.output);
   }
 
   private async waitForEvent(name: string, o: { event: string; match?: Record<string, unknown>; timeoutMs: number }): Promise<unknown> {

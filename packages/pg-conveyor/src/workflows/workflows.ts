@@ -30,11 +30,12 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf, waitResolveByEvent, type RunRow, type StepRow,
+  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf,
+  waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
-import { NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
+import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
 
-export { NonDeterminismError, type WorkflowContext } from './replay.js';
+export { MapItemError, NonDeterminismError, type MapSettled, type WorkflowContext } from './replay.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,55}$/;
 
@@ -61,7 +62,8 @@ export type WorkflowRunStatus = RunRow['status'];
 export interface WorkflowStep {
   seq: number;
   name: string;
-  kind: 'step' | 'sleep' | 'wait';
+  kind: 'step' | 'sleep' | 'wait' | 'map';
+  /** A step's result; a map's { count } (its items' results are in the run's next step or output). */
   output: unknown;
   /** A sleep's end, or a wait's timeout. */
   wakeAt: Date | null;
@@ -183,6 +185,59 @@ export class Workflows {
     return { resumed: runs.length };
   }
 
+  private itemJob(definition: WorkflowDefinition, runId: string, seq: number, index: number) {
+    return {
+      jobType: workflowJobType(definition.name),
+      payload: { runId, item: { seq, index } },
+      uniqueKey: `workflow:${runId}:${seq}:${index}`,
+      ...(definition.maxAttempts ? { maxAttempts: definition.maxAttempts } : {}),
+    };
+  }
+
+  /**
+   * A map item's job: replays the run up to its map, runs this item, and stores its result (or,
+   * once its attempts are spent, its error). The item that completes the map wakes the run, in the
+   * same transaction that counted it.
+   */
+  private async runItem(definition: WorkflowDefinition, run: RunRow, replay: Replay, job: Job, item: { seq: number; index: number }): Promise<unknown> {
+    let done: ItemDone;
+    try {
+      await definition.run(replay.context, run.input as never);
+      throw new NonDeterminismError(`workflow code changed under run ${run.id}: it no longer reaches the map of item ${item.index}`);
+    } catch (error) {
+      if (!(error instanceof ItemDone)) {
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        await runFinish(this.db, { id: run.id, status: 'FAILED', output: null, error: message, now: nowParam(this.queue.clock) });
+        throw new NonRetryableError(message);
+      }
+      done = error;
+    }
+    const failed = done.failure !== undefined;
+    if (failed && !(done.failure instanceof NonRetryableError) && job.attempts < job.maxAttempts) throw done.failure; // retried
+    const client = await this.queue.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const db = toExecutor(client);
+      const now = nowParam(this.queue.clock);
+      const stored = await mapItemStoreAndCount(db, {
+        runId: run.id, seq: item.seq, idx: item.index, attempt: job.attempts, now,
+        output: failed || done.value === undefined ? null : JSON.stringify(done.value),
+        error: failed ? (done.failure instanceof Error ? done.failure.message : String(done.failure)) : null,
+      });
+      const count = (replay.storedStep(item.seq)?.output as { count: number }).count;
+      // Not keyed to the run's one pending advance: the run's own job may still be finishing the
+      // fan-out (it holds that key until it completes); the run's concurrency key orders the two.
+      if (stored >= count) await this.queue.enqueue(this.advanceJob(definition, run.id, null, false), { tx: client });
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    return { runId: run.id, item: item.index, ...(failed ? { failed: true } : {}) };
+  }
+
   private advanceJob(definition: Pick<WorkflowDefinition, 'name' | 'maxAttempts'>, runId: string, wakeAt: Date | null = null, keyed = true) {
     return {
       jobType: workflowJobType(definition.name),
@@ -195,9 +250,10 @@ export class Workflows {
     };
   }
 
-  /** One advance of a run (see replay.ts). */
+  /** One advance of a run (see replay.ts), or one item of its map. */
   private async advance(job: Job, ctx: JobContext): Promise<unknown> {
-    const runId = parseJobId((job.payload as { runId?: unknown } | null)?.runId);
+    const payload = job.payload as { runId?: unknown; item?: { seq: number; index: number } } | null;
+    const runId = parseJobId(payload?.runId);
     const [run] = await runGet(this.db, { id: runId });
     if (!run || run.status !== 'RUNNING') return { runId, skipped: run?.status ?? 'missing' };
     const definition = this.byName.get(run.name)!;
@@ -207,8 +263,10 @@ export class Workflows {
       db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt,
       softDeadline: started + (ctx.deadline - started) / 2,
       now: () => nowParam(this.queue.clock),
+      ...(payload?.item ? { item: payload.item } : {}),
     });
     const now = () => nowParam(this.queue.clock);
+    if (payload?.item) return this.runItem(definition, run, replay, job, payload.item);
     try {
       const output = await definition.run(replay.context, run.input as never);
       if (replay.suspension) throw replay.suspension; // the code caught it: the run stops here all the same
@@ -219,6 +277,13 @@ export class Workflows {
       return { runId, status: 'COMPLETED' };
     } catch (thrown) {
       const error = replay.suspension ?? thrown;
+      if (error instanceof Suspension && replay.fanOut) {
+        // A map not done: its items' jobs (made once each, by unique key; the last to finish wakes the run).
+        const { seq, count } = replay.fanOut;
+        await this.queue.enqueueMany(Array.from({ length: count }, (_, index) => this.itemJob(definition, runId, seq, index)));
+        await runAdvanced(this.db, { id: runId, currentStep: error.at });
+        return { runId, suspendedAt: error.at, items: count };
+      }
       if (error instanceof Suspension) {
         ctx.enqueueOnComplete(this.advanceJob(definition, runId, error.wakeAt));
         await runAdvanced(this.db, { id: runId, currentStep: error.at });
