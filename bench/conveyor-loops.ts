@@ -4,6 +4,8 @@
  */
 import { DatabaseQueue, drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
+import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
+import { z } from 'zod';
 import { msSince, sleep } from './bench-db';
 
 /** Bulk enqueue: `count` jobs, `chunk` per enqueueMany call (one statement each). */
@@ -123,4 +125,41 @@ export async function workerLatency(url: string, jobs: number, gapMs: number): P
     await Promise.all([enqueuer.close(), queue.close()]);
   }
   return latency;
+}
+
+/**
+ * Workflow steps: `runs` runs of `steps` no-op steps each, started before the clock runs, then
+ * advanced by the worker process at `concurrency` until every run is COMPLETED. Returns seconds.
+ */
+export async function workflowSteps(url: string, runs: number, steps: number, concurrency: number): Promise<number> {
+  const queue = new DatabaseQueue({ connectionString: url, poolMax: concurrency + 2 });
+  const flow = defineWorkflow({
+    name: 'bench',
+    input: z.object({}),
+    run: async (ctx) => {
+      for (let i = 0; i < steps; i++) await ctx.step(`step ${i}`, () => i);
+      return steps;
+    },
+  });
+  const workflows = new Workflows(queue, [flow]);
+  for (let i = 0; i < runs; i += 100) await Promise.all(Array.from({ length: Math.min(100, runs - i) }, () => workflows.start('bench', {})));
+  let completed = 0;
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const handlers = Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, {
+    concurrency,
+    handler: async (job: Parameters<typeof handler>[0], ctx: Parameters<typeof handler>[1]) => {
+      const result = (await handler(job, ctx)) as { status?: string };
+      if (result?.status === 'COMPLETED' && ++completed === runs) allDone();
+      return result;
+    },
+  }]));
+  const worker = new Worker({ queue, connectionString: url, handlers });
+  const start = process.hrtime.bigint();
+  await worker.start();
+  await done;
+  const seconds = msSince(start) / 1000;
+  await worker.stop();
+  await queue.close();
+  return seconds;
 }

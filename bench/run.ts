@@ -15,7 +15,7 @@ import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
 import { DatabaseQueue } from 'pg-conveyor';
 import { benchDatabase, checkpoint, fmtInt, loadBacklog, timed } from './bench-db';
-import { claimLoops, enqueueBulk, enqueueSingle, workerCompletes, workerLatency } from './conveyor-loops';
+import { claimLoops, enqueueBulk, enqueueSingle, workerCompletes, workerLatency, workflowSteps } from './conveyor-loops';
 import { RAW_SCHEMA, rawDrain, rawEnqueue, rawEnqueueSingle, rawLatency } from './raw-loop';
 import { readsAt } from './reads';
 import { latencyRows, printSummary, readRows, throughputRow, tierRows, yardstickRow, type SummaryRow } from './report';
@@ -147,6 +147,26 @@ async function batchedRows(): Promise<void> {
   summary.push(row);
 }
 
+/**
+ * Workflow steps against plain jobs, both through the worker process: runs of 10 steps (an
+ * advance goes on from step to step in one job), and runs of one step (one job each, as a plain
+ * job, plus the run's own rows). Goal: a step costs at most 2x a plain job.
+ */
+async function workflowRows(): Promise<void> {
+  section(`workflows (${fmtInt(JOBS)} steps, worker concurrency ${WORKERS})`);
+  const setup = async () => {
+    await pool.query('TRUNCATE workflow_runs CASCADE');
+    await loadBoth(JOBS);
+  };
+  await pair(`workflow steps, 10 per run vs plain jobs (worker)`, JOBS, setup,
+    () => workflowSteps(url, JOBS / 10, 10, WORKERS),
+    () => workerCompletes(url, JOBS, WORKERS));
+  const single = Math.round(JOBS / 4);
+  await pair(`workflow runs of one step vs plain jobs (worker)`, single, setup,
+    () => workflowSteps(url, single, 1, WORKERS),
+    () => workerCompletes(url, single, WORKERS));
+}
+
 async function latencySection(): Promise<void> {
   section(`enqueue-to-start latency (${LATENCY_JOBS} jobs, ${LATENCY_GAP_MS} ms apart, LISTEN/NOTIFY; each percentile the best of ${ROUNDS} rounds)`);
   // Like the throughput rows: rounds alternate who goes first, and each side keeps its best round
@@ -170,6 +190,7 @@ console.log(`bench: ${fmtInt(JOBS)} jobs, ${WORKERS} at once, best of ${ROUNDS} 
 await enqueueRows();
 await processingRows();
 await batchedRows();
+await workflowRows();
 await latencySection();
 
 section(`backlog tiers (${fmtInt(TIER_JOBS)} jobs from each backlog; worker, ${WORKERS} drain invocations, ${WORKERS} raw loops)`);

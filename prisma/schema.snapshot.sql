@@ -346,6 +346,8 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (email);
 
 CREATE INDEX workflow_runs_created_idx ON public.workflow_runs USING btree (created_at);
 
+CREATE INDEX workflow_runs_finished_idx ON public.workflow_runs USING btree (completed_at) WHERE (status = ANY (ARRAY['COMPLETED'::public."WorkflowRunStatus", 'FAILED'::public."WorkflowRunStatus", 'CANCELLED'::public."WorkflowRunStatus"]));
+
 CREATE UNIQUE INDEX workflow_runs_idempotency_idx ON public.workflow_runs USING btree (name, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 CREATE INDEX workflow_steps_waiting_idx ON public.workflow_steps USING btree (event) WHERE ((kind = 'wait'::text) AND (resolved_at IS NULL));

@@ -336,3 +336,27 @@ describe('fan-out and fan-in (ctx.map)', () => {
     expect((await workflows.getRun(runId))!.status).toBe('CANCELLED');
   });
 });
+
+describe('retention', () => {
+  it('cleanup() deletes workflow runs finished before its cutoff, with their steps; running ones stay', async () => {
+    const quick = defineWorkflow({ name: 'kept-or-not', input: z.object({ wait: z.boolean() }), run: async (ctx, { wait }) => {
+      await ctx.step('one', () => 1);
+      if (wait) await ctx.sleep('long', 30 * 86_400_000);
+      return 'done';
+    } });
+    const workflows = new Workflows(queue, [quick]);
+    const finished = await workflows.start('kept-or-not', { wait: false });
+    const sleeping = await workflows.start('kept-or-not', { wait: true });
+    await tick(workflows, 5_000);
+    expect((await workflows.getRun(finished.runId))!.status).toBe('COMPLETED');
+    await queue.cleanup(7); // finished just now: kept
+    expect(await workflows.getRun(finished.runId)).not.toBeNull();
+    clock.advance(8 * 86_400_000);
+    const cleaned = new Promise((resolve) => queue.events.once('maintenance:cleanup', resolve));
+    await queue.cleanup(7);
+    expect(await cleaned).toMatchObject({ workflowRuns: 1, olderThanDays: 7 });
+    expect(await workflows.getRun(finished.runId)).toBeNull();
+    expect((await db.current.pool.query('SELECT count(*)::int AS n FROM workflow_steps WHERE run_id = $1', [finished.runId])).rows[0].n).toBe(0);
+    expect((await workflows.getRun(sleeping.runId))!.status).toBe('RUNNING');
+  });
+});

@@ -62,6 +62,8 @@ export class DatabaseQueue {
   readonly logger: Logger;
   /** The test clock this queue was given, if any (its time replaces SQL now()). */
   readonly clock: Clock | undefined;
+  /** Whether its statements are prepared per connection (off behind PgBouncer in transaction mode). */
+  readonly preparedStatements: boolean;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
   private readonly enqueuer: Enqueuer;
@@ -88,6 +90,7 @@ export class DatabaseQueue {
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
     this.logger = resolveLogger(parsed.logger);
     this.clock = parsed.clock;
+    this.preparedStatements = prepare;
     logQueueEvents(this.events, this.logger);
     this.workerId = parsed.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.core = {

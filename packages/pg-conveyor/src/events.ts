@@ -19,7 +19,8 @@ export interface QueueEvents {
   'job:progress': [info: { jobId: string; current: number; total: number; message: string }];
   /** An idle pooled connection failed (server restart, terminated backend); the pool replaces it. */
   'pool:error': [error: Error];
-  'maintenance:cleanup': [info: { deleted: number; olderThanDays: number }];
+  /** `deleted` jobs, and `workflowRuns` finished runs (with their steps), finished before the cutoff. */
+  'maintenance:cleanup': [info: { deleted: number; workflowRuns: number; olderThanDays: number }];
   /**
    * A look for due recurring jobs (each worker poll, each cron call): the schedules found due, and
    * the jobs this call made (a slot another caller made first is due here but not enqueued again).

@@ -9,7 +9,7 @@ import { InvalidJobStateError } from './errors.js';
 import { parseJobId, parseJobTypes, parseOlderThanDays } from './job-input.js';
 import { rowToJob, type JobRow } from './job-row.js';
 import { jobGetById } from './queries/jobs-read.js';
-import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired } from './queries/jobs-maintenance.js';
+import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired, workflowRunDeleteFinishedBefore } from './queries/jobs-maintenance.js';
 import { jobCancelIfUnfinished, jobRetryIfFinishedUnsuccessfully } from './queries/jobs-write.js';
 import { explainMiss, type QueueCore } from './queue-core.js';
 import type { Job } from './types.js';
@@ -48,7 +48,13 @@ export async function cleanup(core: QueueCore, olderThanDays: number = DEFAULTS.
     total += deleted;
     if (deleted < MAINTENANCE_BATCH) break;
   }
-  core.events.emit('maintenance:cleanup', { deleted: total, olderThanDays: days });
+  let workflowRuns = 0;
+  for (;;) {
+    const deleted = await workflowRunDeleteFinishedBefore(core.db, { olderThanMs, now: nowParam(core.clock) });
+    workflowRuns += deleted;
+    if (deleted < MAINTENANCE_BATCH) break;
+  }
+  core.events.emit('maintenance:cleanup', { deleted: total, workflowRuns, olderThanDays: days });
   return total;
 }
 

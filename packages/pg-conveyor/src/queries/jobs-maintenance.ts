@@ -77,6 +77,26 @@ export async function jobDeleteFinishedBefore(
   return rows[0]?.deleted ?? 0;
 }
 
+/** Workflow runs finished before the cutoff, a batch at a time; their steps and map items go with them. */
+export async function workflowRunDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
+  const rows = await db.query<{ deleted: number }>(
+    `WITH doomed AS (
+       SELECT id FROM workflow_runs
+        WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+          AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
+        ORDER BY completed_at
+        LIMIT ${MAINTENANCE_BATCH}
+          FOR UPDATE SKIP LOCKED
+     ), deleted AS (
+       DELETE FROM workflow_runs r USING doomed WHERE r.id = doomed.id RETURNING 1
+     )
+     SELECT count(*)::int AS deleted FROM deleted`,
+    [p.olderThanMs, p.now],
+    'conveyor.workflowRunDeleteFinishedBefore',
+  );
+  return rows[0]?.deleted ?? 0;
+}
+
 /** Deletes every job of a type that is not running (running ones finish, then retention takes them). */
 export async function jobDeleteNotRunningOfType(db: SqlExecutor, p: { jobType: string }): Promise<number> {
   const rows = await db.query<{ deleted: number }>(

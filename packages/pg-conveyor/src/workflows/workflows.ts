@@ -100,7 +100,7 @@ export class Workflows {
       if (this.byName.has(definition.name)) throw new ValidationError(`Workflow ${definition.name} is defined twice`);
       this.byName.set(definition.name, definition);
     }
-    this.db = toExecutor(queue.pool, { prepare: false });
+    this.db = toExecutor(queue.pool, { prepare: queue.preparedStatements });
   }
 
   /** The handlers that advance these workflows' runs: give them to a Worker, cronRoute or drainQueue. */
