@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { nowParam } from './clock.js';
 import { ValidationError } from './errors.js';
-import { toExecutor } from './executor.js';
+import { inTransaction, toExecutor } from './executor.js';
 import { parseClaimLimit, parseJobTypes } from './job-input.js';
 import { rowToJob, type JobRow } from './job-row.js';
 import { rescueExpired } from './maintenance.js';
@@ -100,23 +100,15 @@ export class Claimer {
    * than that, take the tokens. Unlimited types never come here.
    */
   private async claimLimited(params: Parameters<typeof jobClaimAvailable>[1]): Promise<JobRow[]> {
-    const client = await this.core.pool.connect();
-    const db = toExecutor(client, { prepare: this.core.prepare });
     const jobType = params.types[0]!;
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.core.pool, async (client) => {
+      const db = toExecutor(client, { prepare: this.core.prepare });
       const [limits] = await typeLimitLockAndRefill(db, { jobType, now: params.now });
       const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit }) : params.limit;
       const rows = allowed > 0 ? await jobClaimAvailable(db, { ...params, limit: allowed }) : [];
       if (limits?.rate_limit && rows.length > 0) await typeLimitConsumeTokens(db, { jobType, taken: rows.length });
-      await client.query('COMMIT');
       return rows;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   private async limitedTypes(): Promise<Set<string>> {

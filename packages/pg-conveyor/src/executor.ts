@@ -56,6 +56,22 @@ function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
   };
 }
 
+/** Runs `work` in a transaction on a client of `pool`: committed if it resolves, rolled back if it throws. */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): SqlExecutor {
   if (isPrisma(q)) {
     return {

@@ -134,12 +134,7 @@ export async function tracedProcess<T extends string | Record<string, number>>(
   return tracer().startActiveSpan(`process ${first.jobType}`, { kind: SpanKind.CONSUMER, attributes, links }, async (span) => {
     let outcome = 'failed';
     try {
-      const result = await run({
-        handlerFailed: (error) => {
-          span.recordException(error instanceof Error ? error : String(error));
-          span.setAttribute('error.type', error instanceof Error ? error.name : 'Error');
-        },
-      });
+      const result = await run({ handlerFailed: (error) => recordError(span, error) });
       outcome = typeof result === 'string' ? result : summarize(result);
       span.setAttribute('conveyor.job.outcome', outcome);
       if (outcome === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: 'the handler failed' });
@@ -164,8 +159,13 @@ function summarize(counts: Record<string, number>): string {
   return 'completed';
 }
 
-function failSpan(span: Span, error: unknown): void {
+/** The exception event and error.type; the span's status is its caller's to set. */
+function recordError(span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
   span.setAttribute('error.type', error instanceof Error ? error.name : 'Error');
+}
+
+function failSpan(span: Span, error: unknown): void {
+  recordError(span, error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }

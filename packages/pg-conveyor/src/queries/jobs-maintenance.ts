@@ -55,44 +55,36 @@ export async function jobRescueExpired(
  * finished rows qualify, the planner reads the table from its start, through every waiting job,
  * until it has found a batch.
  */
-export async function jobDeleteFinishedBefore(
+export function jobDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
+  return deleteFinishedBefore(db, 'job_queue', 'conveyor.jobDeleteFinishedBefore', p);
+}
+
+/** Workflow runs finished before the cutoff, a batch at a time; their steps and map items go with them. */
+export function workflowRunDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
+  return deleteFinishedBefore(db, 'workflow_runs', 'conveyor.workflowRunDeleteFinishedBefore', p);
+}
+
+/** Both tables keep finished rows under the same statuses, indexed on completed_at for this. */
+async function deleteFinishedBefore(
   db: SqlExecutor,
+  table: 'job_queue' | 'workflow_runs',
+  name: string,
   p: { olderThanMs: number; now: Date | null },
 ): Promise<number> {
   const rows = await db.query<{ deleted: number }>(
     `WITH doomed AS (
-       SELECT id FROM job_queue
+       SELECT id FROM ${table}
         WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
           AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
         ORDER BY completed_at
         LIMIT ${MAINTENANCE_BATCH}
           FOR UPDATE SKIP LOCKED
      ), deleted AS (
-       DELETE FROM job_queue j USING doomed WHERE j.id = doomed.id RETURNING 1
+       DELETE FROM ${table} t USING doomed WHERE t.id = doomed.id RETURNING 1
      )
      SELECT count(*)::int AS deleted FROM deleted`,
     [p.olderThanMs, p.now],
-    'conveyor.jobDeleteFinishedBefore',
-  );
-  return rows[0]?.deleted ?? 0;
-}
-
-/** Workflow runs finished before the cutoff, a batch at a time; their steps and map items go with them. */
-export async function workflowRunDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
-  const rows = await db.query<{ deleted: number }>(
-    `WITH doomed AS (
-       SELECT id FROM workflow_runs
-        WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-          AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
-        ORDER BY completed_at
-        LIMIT ${MAINTENANCE_BATCH}
-          FOR UPDATE SKIP LOCKED
-     ), deleted AS (
-       DELETE FROM workflow_runs r USING doomed WHERE r.id = doomed.id RETURNING 1
-     )
-     SELECT count(*)::int AS deleted FROM deleted`,
-    [p.olderThanMs, p.now],
-    'conveyor.workflowRunDeleteFinishedBefore',
+    name,
   );
   return rows[0]?.deleted ?? 0;
 }

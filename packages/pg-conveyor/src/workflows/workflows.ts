@@ -24,7 +24,7 @@ import type { z } from 'zod';
 import { nowParam } from '../clock.js';
 import type { DatabaseQueue } from '../db-queue.js';
 import { NonRetryableError, ValidationError } from '../errors.js';
-import { toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
+import { inTransaction, toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
 import { parseJobId } from '../job-input.js';
 import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
@@ -128,19 +128,7 @@ export class Workflows {
       await this.queue.enqueue(this.advanceJob(definition, run.id), { tx });
       return { runId: run.id, created: true };
     };
-    if (options.tx) return insert(options.tx);
-    const client = await this.queue.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const started = await insert(client);
-      await client.query('COMMIT');
-      return started;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    return options.tx ? insert(options.tx) : inTransaction(this.queue.pool, insert);
   }
 
   async getRun(id: string): Promise<WorkflowRun | null> {
@@ -214,9 +202,7 @@ export class Workflows {
     }
     const failed = done.failure !== undefined;
     if (failed && !(done.failure instanceof NonRetryableError) && job.attempts < job.maxAttempts) throw done.failure; // retried
-    const client = await this.queue.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(this.queue.pool, async (client) => {
       const db = toExecutor(client);
       const now = nowParam(this.queue.clock);
       const stored = await mapItemStoreAndCount(db, {
@@ -228,13 +214,7 @@ export class Workflows {
       // Not keyed to the run's one pending advance: the run's own job may still be finishing the
       // fan-out (it holds that key until it completes); the run's concurrency key orders the two.
       if (stored >= count) await this.queue.enqueue(this.advanceJob(definition, run.id, null, false), { tx: client });
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     return { runId: run.id, item: item.index, ...(failed ? { failed: true } : {}) };
   }
 
