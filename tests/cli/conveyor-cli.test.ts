@@ -94,3 +94,43 @@ describe('npx conveyor', () => {
     expect((await cli('list', '--colour')).code).toBe(2);
   });
 });
+
+describe('npx conveyor runs', () => {
+  it('lists workflow runs, shows one with its steps, cancels one; a missing run is 4, a bad status 2', async () => {
+    const { DatabaseQueue, drainQueue } = await import('pg-conveyor');
+    const { defineWorkflow, Workflows } = await import('pg-conveyor/workflows');
+    const { z } = await import('zod');
+    const queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 2, logger: false });
+    const nap = defineWorkflow({ name: 'cli-nap', input: z.object({ who: z.string() }), run: async (ctx, { who }) => {
+      await ctx.step('greet', () => `hello ${who}`);
+      await ctx.sleep('nap', 3_600_000);
+      return 'rested';
+    } });
+    const workflows = new Workflows(queue, [nap]);
+    try {
+      const { runId } = await workflows.start('cli-nap', { who: 'ada' });
+      const handlers = workflows.handlers();
+      await drainQueue(queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 5_000 });
+
+      const list = await cli('runs', '--json');
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.out).runs).toEqual([expect.objectContaining({ id: runId, name: 'cli-nap', status: 'RUNNING', currentStep: 'nap' })]);
+      expect((await cli('runs', 'list', '--status', 'running')).out).toMatch(new RegExp(`${runId}\\s+cli-nap\\s+RUNNING .* nap`));
+
+      const show = await cli('runs', 'show', runId);
+      expect(show.code).toBe(0);
+      expect(show.out).toMatch(/1\. step\s+greet .*"hello ada"/);
+      expect(show.out).toMatch(/2\. sleep\s+nap/);
+
+      const cancelled = await cli('runs', 'cancel', runId, '--json');
+      expect(JSON.parse(cancelled.out).cancelled).toMatchObject({ id: runId, status: 'CANCELLED' });
+      expect(await countJobs(db.current.pool, "status IN ('PENDING', 'PROCESSING')")).toBe(0);
+
+      expect((await cli('runs', 'show', '01a21fd4-8745-7ee7-ae68-43cba0921443')).code).toBe(4);
+      expect((await cli('runs', 'list', '--status', 'sleeping')).code).toBe(2);
+      expect((await cli('runs', 'show', 'not-a-uuid')).code).toBe(1);
+    } finally {
+      await queue.close();
+    }
+  });
+});

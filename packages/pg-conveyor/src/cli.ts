@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { DatabaseQueue, InvalidJobStateError, JobNotFoundError, ValidationError, type Job } from './db-queue.js';
 import { migrate, migrationSql } from './migrate.js';
 import { JOB_STATUSES, type JobStatus } from './types.js';
+import { RUN_STATUSES, Workflows, type WorkflowRunStatus } from './workflows/workflows.js';
 
 const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   migrate                               apply pg-conveyor's migrations (creates its tables)
@@ -18,6 +19,9 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   cleanup [--days N]                    delete finished jobs older than N days (default 7)
   list [--status S] [--type T] [--limit N]
   flush --type T --yes                  delete every job of type T that is not running
+  runs [list] [--status S] [--name N] [--limit N]   workflow runs, newest first
+  runs show <runId>                     a run and its steps
+  runs cancel <runId>                   cancel a running run and its pending job
 every command takes --json (one JSON document on standard output); --help`;
 
 class UsageError extends Error {}
@@ -41,6 +45,7 @@ const OPTIONS = {
   'print-sql': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   after: { type: 'string' },
+  name: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -53,7 +58,7 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     return 2;
   }
   const { positionals, values } = parsed;
-  const [command, arg] = positionals;
+  const [command, arg, third] = positionals;
   // Text for people, or with --json one JSON document for scripts.
   const say = (text: string | string[], data: unknown) => out(values.json ? JSON.stringify(data) : [text].flat().join('\n'));
   if (values.help) {
@@ -136,6 +141,8 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
         say(`deleted ${deleted} ${values.type} job(s); running ones were left to finish`, { deleted, jobType: values.type });
         return 0;
       }
+      case 'runs':
+        return await runsCommand(new Workflows(queue, []), arg ?? 'list', third, values, say);
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
@@ -155,5 +162,46 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     throw error;
   } finally {
     await queue.close();
+  }
+}
+
+/** `conveyor runs list|show|cancel`: workflow runs (their definitions are not needed to read or cancel them). */
+async function runsCommand(
+  workflows: Workflows,
+  sub: string,
+  id: string | undefined,
+  values: { status?: string; name?: string; limit?: string },
+  say: (text: string | string[], data: unknown) => void,
+): Promise<number> {
+  const row = (r: { id: string; name: string; status: string; currentStep: string | null; createdAt: Date }, width: number) =>
+    `${r.id}  ${r.name.padEnd(width)}  ${r.status.padEnd(9)}  ${r.createdAt.toISOString()}  ${r.currentStep ?? ''}`;
+  switch (sub) {
+    case 'list': {
+      const status = values.status?.toUpperCase();
+      if (status && !RUN_STATUSES.includes(status as WorkflowRunStatus)) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
+      const runs = await workflows.listRuns({ status: status as WorkflowRunStatus | undefined, name: values.name, limit: values.limit ? Number(values.limit) : 20 });
+      const width = Math.max(8, ...runs.map((r) => r.name.length));
+      const header = `${'id'.padEnd(36)}  ${'workflow'.padEnd(width)}  ${'status'.padEnd(9)}  ${'created'.padEnd(24)}  step`;
+      say([...(runs.length ? [header, ...runs.map((r) => row(r, width))] : []), `${runs.length} run(s)`], { runs });
+      return 0;
+    }
+    case 'show':
+    case 'cancel': {
+      if (!id) throw new UsageError(`runs ${sub} needs a run id`);
+      const run = sub === 'show' ? await workflows.getRun(id) : await workflows.cancelRun(id);
+      if (!run) {
+        say(`Run ${id} not found`, { error: `Run ${id} not found` });
+        return 4;
+      }
+      say([
+        row(run, run.name.length),
+        ...run.steps.map((s) => `  ${String(s.seq + 1).padStart(3)}. ${s.kind.padEnd(5)} ${s.name}  (attempt ${s.attempt}, ${new Date(s.completedAt).toISOString()})${s.output === null || s.output === undefined ? '' : `  ${JSON.stringify(s.output).slice(0, 80)}`}`),
+        ...(run.error ? [`error: ${run.error}`] : []),
+        ...(run.status === 'COMPLETED' ? [`output: ${JSON.stringify(run.output)}`] : []),
+      ], sub === 'show' ? run : { cancelled: run });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown runs command: ${sub}`);
   }
 }

@@ -64,6 +64,17 @@ export async function runFindByKey(db: SqlExecutor, p: { name: string; idempoten
   );
 }
 
+/** The newest runs, optionally of one status and workflow, by the created_at index. */
+export async function runList(db: SqlExecutor, p: { status: string | null; name: string | null; limit: number }): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM workflow_runs
+      WHERE ($1::"WorkflowRunStatus" IS NULL OR status = $1::"WorkflowRunStatus") AND ($2::text IS NULL OR name = $2)
+      ORDER BY created_at DESC LIMIT $3`,
+    [p.status, p.name, p.limit],
+    'conveyor.workflowRunList',
+  );
+}
+
 export async function runGet(db: SqlExecutor, p: { id: string }): Promise<RunRow[]> {
   return db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1`, [p.id], 'conveyor.workflowRunGet');
 }

@@ -30,7 +30,7 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, stepsOf,
+  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -58,6 +58,7 @@ export function defineWorkflow<S extends z.ZodType, O>(definition: {
 }
 
 export type WorkflowRunStatus = RunRow['status'];
+export const RUN_STATUSES: readonly WorkflowRunStatus[] = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
 
 export interface WorkflowStep {
   seq: number;
@@ -129,6 +130,18 @@ export class Workflows {
       return { runId: run.id, created: true };
     };
     return options.tx ? insert(options.tx) : inTransaction(this.queue.pool, insert);
+  }
+
+  /** The newest runs (without their steps): `status`, `name` filter; `limit` 1..100, default 20. */
+  async listRuns(filter: { status?: WorkflowRunStatus; name?: string; limit?: number } = {}): Promise<Omit<WorkflowRun, 'steps'>[]> {
+    const limit = filter.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ValidationError('limit must be an integer from 1 to 100');
+    if (filter.status && !RUN_STATUSES.includes(filter.status)) throw new ValidationError(`status must be one of ${RUN_STATUSES.join(', ')}`);
+    const rows = await runList(this.db, { status: filter.status ?? null, name: filter.name ?? null, limit });
+    return rows.map((row) => {
+      const { steps: _, ...run } = toRun(row, []);
+      return run;
+    });
   }
 
   async getRun(id: string): Promise<WorkflowRun | null> {
