@@ -79,6 +79,24 @@ export async function runGet(db: SqlExecutor, p: { id: string }): Promise<RunRow
   return db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1`, [p.id], 'conveyor.workflowRunGet');
 }
 
+/**
+ * A run with its stored steps, in one round trip (an advance reads both first thing). The steps
+ * come as JSON: their times are ISO texts here, which the replay reads with new Date().
+ */
+export async function runWithSteps(db: SqlExecutor, p: { id: string }): Promise<(RunRow & { steps: StepRow[] })[]> {
+  return db.query<RunRow & { steps: StepRow[] }>(
+    `SELECT ${RUN_COLUMNS},
+            coalesce((SELECT json_agg(json_build_object(
+                        'seq', s.seq, 'name', s.name, 'kind', s.kind, 'output', s.output, 'wake_at', s.wake_at,
+                        'attempt', s.attempt, 'completed_at', s.completed_at, 'event', s.event, 'match', s.match,
+                        'resolved_at', s.resolved_at) ORDER BY s.seq)
+                        FROM workflow_steps s WHERE s.run_id = r.id), '[]'::json) AS steps
+       FROM workflow_runs r WHERE r.id = $1`,
+    [p.id],
+    'conveyor.workflowRunWithSteps',
+  );
+}
+
 export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<StepRow[]> {
   return db.query<StepRow>(
     `SELECT ${STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY seq`,

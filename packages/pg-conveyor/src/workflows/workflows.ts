@@ -30,7 +30,7 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, stepsOf,
+  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runWithSteps, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -247,10 +247,10 @@ export class Workflows {
   private async advance(job: Job, ctx: JobContext): Promise<unknown> {
     const payload = job.payload as { runId?: unknown; item?: { seq: number; index: number } } | null;
     const runId = parseJobId(payload?.runId);
-    const [run] = await runGet(this.db, { id: runId });
+    const [run] = await runWithSteps(this.db, { id: runId });
     if (!run || run.status !== 'RUNNING') return { runId, skipped: run?.status ?? 'missing' };
     const definition = this.byName.get(run.name)!;
-    const steps = await stepsOf(this.db, { runId });
+    const steps = run.steps;
     const started = Date.now();
     const replay = new Replay({
       db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt,
