@@ -125,6 +125,8 @@ describe('npx conveyor runs', () => {
       const cancelled = await cli('runs', 'cancel', runId, '--json');
       expect(JSON.parse(cancelled.out).cancelled).toMatchObject({ id: runId, status: 'CANCELLED' });
       expect(await countJobs(db.current.pool, "status IN ('PENDING', 'PROCESSING')")).toBe(0);
+      const refused = await cli('runs', 'retry', runId);
+      expect(refused).toMatchObject({ code: 1, out: expect.stringMatching(/is CANCELLED: only a FAILED run can be retried/) });
 
       expect((await cli('runs', 'show', '01a21fd4-8745-7ee7-ae68-43cba0921443')).code).toBe(4);
       expect((await cli('runs', 'list', '--status', 'sleeping')).code).toBe(2);

@@ -309,7 +309,7 @@ describe('fan-out and fan-in (ctx.map)', () => {
     // Each item ran once.
     expect((await ledger(runs[0]!.runId)).every((r) => r.n === 1)).toBe(true);
     expect(await ledger(runs[0]!.runId)).toHaveLength(10);
-    const items = await db.current.pool.query(`SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE job_type = 'workflow:fan-out' AND unique_key IS NOT NULL`);
+    const items = await db.current.pool.query(`SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE dedupe_key ~ '^workflow:[^:]+:[0-9]+:[0-9]+$'`);
     expect(items.rows[0]).toEqual({ n: 13, attempts: 1 }); // items finishing together took turns: no deadlock, no retry
   });
 
@@ -359,5 +359,35 @@ describe('retention', () => {
     expect(await workflows.getRun(finished.runId)).toBeNull();
     expect((await db.current.pool.query('SELECT count(*)::int AS n FROM workflow_steps WHERE run_id = $1', [finished.runId])).rows[0].n).toBe(0);
     expect((await workflows.getRun(sleeping.runId))!.status).toBe('RUNNING');
+  });
+});
+
+describe('retrying a failed run', () => {
+  it('runs again from the failed step (earlier steps not re-run), and re-runs map items that failed; anything else is refused', async () => {
+    let broken = true;
+    const fragile = defineWorkflow({ name: 'fragile', input: z.object({}), maxAttempts: 1, run: async (ctx) => {
+      await ctx.step('first', () => record(ctx.runId, 'first').then(() => 1));
+      const squares = await ctx.map('items', [1, 2, 3], async (n) => {
+        await record(ctx.runId, `item ${n}`);
+        if (broken && n === 2) throw new Error('item 2 broke');
+        return n * n;
+      });
+      return ctx.step('last', async () => (await record(ctx.runId, 'last'), squares));
+    } });
+    const workflows = new Workflows(queue, [fragile]);
+    const { runId } = await workflows.start('fragile', {});
+    for (let i = 0; i < 6; i++) await tick(workflows, 5_000);
+    expect(await workflows.getRun(runId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/item 2 broke/) });
+    await expect(workflows.retryRun((await workflows.start('fragile', {}, { idempotencyKey: 'other' })).runId)).rejects.toThrow(/only a FAILED run/);
+
+    broken = false;
+    expect((await workflows.retryRun(runId))!.status).toBe('RUNNING');
+    for (let i = 0; i < 6 && (await workflows.getRun(runId))!.status === 'RUNNING'; i++) await tick(workflows, 5_000);
+    expect(await workflows.getRun(runId)).toMatchObject({ status: 'COMPLETED', output: [1, 4, 9], error: null });
+    // 'first' and the items that had succeeded ran once; item 2 twice; 'last' once.
+    expect(await ledger(runId)).toEqual([
+      { step: 'first', n: 1 }, { step: 'item 1', n: 1 }, { step: 'item 2', n: 2 }, { step: 'item 3', n: 1 }, { step: 'last', n: 1 },
+    ]);
+    expect(await workflows.retryRun('01a21fd4-8745-7ee7-ae68-43cba0921443')).toBeNull();
   });
 });

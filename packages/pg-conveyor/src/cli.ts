@@ -22,6 +22,7 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   runs [list] [--status S] [--name N] [--limit N]   workflow runs, newest first
   runs show <runId>                     a run and its steps
   runs cancel <runId>                   cancel a running run and its pending job
+  runs retry <runId>                    run a FAILED run again from the step that failed
 every command takes --json (one JSON document on standard output); --help`;
 
 class UsageError extends Error {}
@@ -186,9 +187,10 @@ async function runsCommand(
       return 0;
     }
     case 'show':
-    case 'cancel': {
+    case 'cancel':
+    case 'retry': {
       if (!id) throw new UsageError(`runs ${sub} needs a run id`);
-      const run = sub === 'show' ? await workflows.getRun(id) : await workflows.cancelRun(id);
+      const run = sub === 'show' ? await workflows.getRun(id) : sub === 'cancel' ? await workflows.cancelRun(id) : await workflows.retryRun(id);
       if (!run) {
         say(`Run ${id} not found`, { error: `Run ${id} not found` });
         return 4;
@@ -198,7 +200,7 @@ async function runsCommand(
         ...run.steps.map((s) => `  ${String(s.seq + 1).padStart(3)}. ${s.kind.padEnd(5)} ${s.name}  (attempt ${s.attempt}, ${new Date(s.completedAt).toISOString()})${s.output === null || s.output === undefined ? '' : `  ${JSON.stringify(s.output).slice(0, 80)}`}`),
         ...(run.error ? [`error: ${run.error}`] : []),
         ...(run.status === 'COMPLETED' ? [`output: ${JSON.stringify(run.output)}`] : []),
-      ], sub === 'show' ? run : { cancelled: run });
+      ], sub === 'show' ? run : { [sub === 'cancel' ? 'cancelled' : 'retried']: run });
       return 0;
     }
     default:

@@ -239,6 +239,25 @@ export async function mapItemStoreAndCount(
   return row!.n;
 }
 
+/**
+ * FAILED -> RUNNING, from where it failed: the error cleared, and the map items that failed for
+ * good forgotten (so the map runs them again). The stored steps stay: the replay skips them.
+ */
+export async function runRetry(db: SqlExecutor, p: { id: string }): Promise<RunRow[]> {
+  return db.query<RunRow>(
+    `WITH retried AS (
+       UPDATE workflow_runs SET status = 'RUNNING', error = NULL, completed_at = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'FAILED'
+       RETURNING ${RUN_COLUMNS}
+     ), forgotten AS (
+       DELETE FROM workflow_map_items WHERE run_id = $1 AND error IS NOT NULL AND EXISTS (SELECT 1 FROM retried)
+     )
+     SELECT * FROM retried`,
+    [p.id],
+    'conveyor.workflowRunRetry',
+  );
+}
+
 /** RUNNING -> CANCELLED (the caller then cancels the run's active advancing job through the queue). */
 export async function runCancel(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<RunRow[]> {
   return db.query<RunRow>(

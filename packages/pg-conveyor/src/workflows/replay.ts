@@ -82,8 +82,8 @@ export class Replay {
   private ranOne = false;
   /** Set once the run must stop here; every later ctx call throws it again. */
   suspension: Suspension | null = null;
-  /** Set when the run stops at a map whose items are not all done: the jobs to (re)make. */
-  fanOut: { seq: number; count: number } | null = null;
+  /** Set when the run stops at a map whose items are not all done: the items still to run. */
+  fanOut: { seq: number; missing: number[] } | null = null;
   readonly context: WorkflowContext;
 
   constructor(private readonly o: ReplayOptions) {
@@ -188,7 +188,8 @@ export class Replay {
     if (count !== items.length) throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: map "${name}" has ${items.length} items, but the run stored ${count}`);
     const done = count === 0 ? [] : await mapItemsOf(this.o.db, { runId: this.o.runId, seq });
     if (done.length < count) {
-      this.fanOut = { seq, count };
+      const stored = new Set(done.map((d) => d.idx));
+      this.fanOut = { seq, missing: Array.from({ length: count }, (_, i) => i).filter((i) => !stored.has(i)) };
       this.suspend(name);
     }
     this.position++;

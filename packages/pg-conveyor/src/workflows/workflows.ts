@@ -30,7 +30,7 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runWithSteps, stepsOf,
+  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -151,6 +151,23 @@ export class Workflows {
     return toRun(run, await stepsOf(this.db, { runId }));
   }
 
+  /**
+   * A FAILED run runs again from the step that failed (its stored steps are not run again; map
+   * items that failed run again), with fresh attempts. Anything else is refused.
+   */
+  async retryRun(id: string): Promise<WorkflowRun | null> {
+    const runId = parseJobId(id);
+    const retried = await inTransaction(this.queue.pool, async (client) => {
+      const [run] = await runRetry(toExecutor(client), { id: runId });
+      if (run) await this.queue.enqueue(this.advanceJob({ name: run.name, maxAttempts: this.byName.get(run.name)?.maxAttempts }, runId), { tx: client });
+      return run;
+    });
+    const run = await this.getRun(runId);
+    if (!run) return null;
+    if (!retried) throw new ValidationError(`Run ${runId} is ${run.status}: only a FAILED run can be retried`);
+    return run;
+  }
+
   /** Cancels a running run and its pending, sleeping or running job; a finished run is answered as it is. */
   async cancelRun(id: string): Promise<WorkflowRun | null> {
     const runId = parseJobId(id);
@@ -190,7 +207,7 @@ export class Workflows {
     return {
       jobType: workflowJobType(definition.name),
       payload: { runId, item: { seq, index } },
-      uniqueKey: `workflow:${runId}:${seq}:${index}`,
+      dedupe: { key: `workflow:${runId}:${seq}:${index}` },
       ...(definition.maxAttempts ? { maxAttempts: definition.maxAttempts } : {}),
     };
   }
@@ -271,11 +288,12 @@ export class Workflows {
     } catch (thrown) {
       const error = replay.suspension ?? thrown;
       if (error instanceof Suspension && replay.fanOut) {
-        // A map not done: its items' jobs (made once each, by unique key; the last to finish wakes the run).
-        const { seq, count } = replay.fanOut;
-        await this.queue.enqueueMany(Array.from({ length: count }, (_, index) => this.itemJob(definition, runId, seq, index)));
+        // A map not done: a job for each item not stored yet (one active per item by its dedupe
+        // key, so a replay while they run makes none twice); the last to finish wakes the run.
+        const { seq, missing } = replay.fanOut;
+        await this.queue.enqueueMany(missing.map((index) => this.itemJob(definition, runId, seq, index)));
         await runAdvanced(this.db, { id: runId, currentStep: error.at });
-        return { runId, suspendedAt: error.at, items: count };
+        return { runId, suspendedAt: error.at, items: missing.length };
       }
       if (error instanceof Suspension) {
         ctx.enqueueOnComplete(this.advanceJob(definition, runId, error.wakeAt));
