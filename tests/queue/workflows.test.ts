@@ -391,3 +391,19 @@ describe('retrying a failed run', () => {
     expect(await workflows.retryRun('01a21fd4-8745-7ee7-ae68-43cba0921443')).toBeNull();
   });
 });
+
+describe('bad arguments in workflow code', () => {
+  it('a sleep or wait Postgres could not store fails the run at once, naming the call', async () => {
+    const bad = (name: string, run: WorkflowDefinition['run']) => defineWorkflow({ name, input: z.object({}), run });
+    const workflows = new Workflows(queue, [
+      bad('bad-sleep', async (ctx) => ctx.sleep('forever', Number.NaN)),
+      bad('bad-wait', async (ctx) => ctx.waitForEvent('who knows', { event: '', timeoutMs: 1_000 })),
+    ]);
+    const sleep = await workflows.start('bad-sleep', {});
+    const wait = await workflows.start('bad-wait', {});
+    await tick(workflows, 5_000);
+    expect(await workflows.getRun(sleep.runId)).toMatchObject({ status: 'FAILED', error: 'NonRetryableError: ctx.sleep("forever") needs a number of milliseconds from 0 to a year, not NaN' });
+    expect(await workflows.getRun(wait.runId)).toMatchObject({ status: 'FAILED', error: expect.stringContaining('needs an event name of 1-200 characters') });
+    expect((await db.current.pool.query(`SELECT max(attempts)::int AS a FROM job_queue`)).rows[0].a).toBe(1); // not retried
+  });
+});

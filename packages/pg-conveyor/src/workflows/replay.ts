@@ -150,6 +150,10 @@ export class Replay {
   }
 
   private async sleep(name: string, p: { ms?: number; until?: Date }): Promise<void> {
+    if (p.ms !== undefined) checkDuration(`ctx.sleep("${name}")`, p.ms);
+    if (p.until !== undefined && !(p.until instanceof Date && Number.isFinite(p.until.getTime()))) {
+      throw new NonRetryableError(`ctx.sleepUntil("${name}") needs a valid Date`);
+    }
     const stored = this.stored(name, 'sleep');
     if (stored) {
       this.position++;
@@ -200,6 +204,13 @@ export class Replay {
   }
 
   private async waitForEvent(name: string, o: { event: string; match?: Record<string, unknown>; timeoutMs: number }): Promise<unknown> {
+    checkDuration(`ctx.waitForEvent("${name}") timeoutMs`, o?.timeoutMs);
+    if (typeof o.event !== 'string' || o.event.length < 1 || o.event.length > 200) {
+      throw new NonRetryableError(`ctx.waitForEvent("${name}") needs an event name of 1-200 characters`);
+    }
+    if (o.match !== undefined && (o.match === null || typeof o.match !== 'object' || Array.isArray(o.match))) {
+      throw new NonRetryableError(`ctx.waitForEvent("${name}") match must be a JSON object`);
+    }
     let stored = this.stored(name, 'wait');
     if (!stored) {
       stored = await stepStore(this.o.db, {
@@ -216,5 +227,15 @@ export class Replay {
     }
     this.position++;
     return stored.output ?? null;
+  }
+}
+
+/**
+ * A sleep or timeout the code asked for that Postgres could not store: a bug in the workflow, not a
+ * passing fault, so it fails the run at once (retrying would ask again) with a message naming the call.
+ */
+function checkDuration(call: string, ms: unknown): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > 366 * 86_400_000) {
+    throw new NonRetryableError(`${call} needs a number of milliseconds from 0 to a year, not ${String(ms)}`);
   }
 }
