@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import { DatabaseQueue, ManualClock } from 'pg-conveyor';
+import { DatabaseQueue, JobTakenAwayError, ManualClock } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { sleep, until } from '../helpers/wait';
@@ -125,6 +125,24 @@ describe('Worker', () => {
       const { rows } = await db.current.pool.query('SELECT locked_until < $2 AS expired FROM job_queue WHERE id = $1', [id, clock.now()]);
       return rows[0].expired;
     }
+  });
+
+  it('a running job cancelled meanwhile has its handler aborted at the next heartbeat, with JobTakenAwayError', async () => {
+    let reason: unknown = null;
+    const w = worker({ pollIntervalMs: 50, leaseMs: 1_500, handlers: { LONG: async (_job, { signal }) => {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      reason = signal.reason;
+      return 'finished after its cancel';
+    } } });
+    const ended = once(w, 'job:end');
+    await w.start();
+    const { id } = await queue.enqueue({ jobType: 'LONG' });
+    await until(async () => (await queue.getJob(id))!.status === 'PROCESSING');
+    await queue.cancelJob(id);
+    const [, outcome] = await ended;
+    expect(outcome).toBe('lost');
+    expect(reason).toBeInstanceOf(JobTakenAwayError);
+    expect((await queue.getJob(id))!).toMatchObject({ status: 'CANCELLED', result: null }); // its late result is fenced out
   });
 
   it('stop(): waits for running jobs, releases those that outlive the shutdown timeout, claims nothing new', async () => {

@@ -336,6 +336,40 @@ describe('fan-out and fan-in (ctx.map)', () => {
     expect((await ledger(runId)).filter((r) => r.step.startsWith('item'))).toEqual([]);
     expect((await workflows.getRun(runId))!.status).toBe('CANCELLED');
   });
+  it('cancelling a run reaches its running items (ctx.signal aborts) and cancels its pending ones', async () => {
+    const started: number[] = [];
+    const aborted: number[] = [];
+    const slow = defineWorkflow({ name: 'slow-fan-out', input: z.object({ n: z.number() }), run: async (ctx, { n }) => {
+      const items = await ctx.step('list', () => Array.from({ length: n }, (_, i) => i));
+      return ctx.map('wait', items, async (item) => {
+        started.push(item);
+        await new Promise<void>((resolve) => {
+          if (ctx.signal.aborted) return resolve();
+          ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        aborted.push(item);
+        throw new Error('stopped');
+      });
+    } });
+    const workflows = new Workflows(queue, [slow]);
+    const { runId } = await workflows.start('slow-fan-out', { n: 6 });
+    const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 50, logger: false, leaseMs: 2_000,
+      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 2 }])) });
+    await worker.start();
+    try {
+      await until(async () => started.length === 2); // two items run (concurrency 2), four wait
+      const run = await workflows.cancelRun(runId);
+      expect(run!.status).toBe('CANCELLED');
+      await until(async () => aborted.length === 2, 10_000); // the heartbeat found their jobs cancelled
+    } finally {
+      await worker.stop();
+    }
+    expect(started).toHaveLength(2);
+    const items = await db.current.pool.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1 GROUP BY status`, [`workflow:${runId}:%`]);
+    expect(items.rows).toEqual([{ status: 'CANCELLED', n: 6 }]);
+    expect((await workflows.getRun(runId))!.status).toBe('CANCELLED');
+  });
 });
 
 describe('retention', () => {

@@ -37,6 +37,13 @@ export class LeaseLostError extends InvalidJobStateError {
   }
 }
 
+/** The reason a running handler's signal aborts when its job was cancelled or taken over meanwhile. */
+export class JobTakenAwayError extends QueueError {
+  constructor(readonly jobId: string) {
+    super(`Job ${jobId} was cancelled or taken over while it ran: its handler should stop`);
+  }
+}
+
 /** Bad input to the library. Carries zod's issues so HTTP adapters can answer 400 with them. */
 export class ValidationError extends QueueError {
   constructor(

@@ -36,6 +36,12 @@ export interface RunJobOptions {
   graceMs: number;
   /** Aborting it stops the handler and releases the job instead of failing it (graceful shutdown). */
   stop?: AbortSignal;
+  /**
+   * Aborted when the claim was taken away while the handler runs (the job was cancelled, or
+   * rescued from a stalled worker): the handler's signal aborts with its reason. Whatever the
+   * handler does afterwards is fenced out, and the outcome is `lost`.
+   */
+  lost?: AbortSignal;
 }
 
 export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
@@ -47,9 +53,9 @@ export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown
  */
 export async function settleWithin(
   work: (signal: AbortSignal) => Promise<unknown>,
-  p: { runStart: number; deadline: number; graceMs: number; stop?: AbortSignal; timeoutError: (waitedMs: number) => Error },
+  p: { runStart: number; deadline: number; graceMs: number; stop?: AbortSignal; lost?: AbortSignal; timeoutError: (waitedMs: number) => Error },
 ): Promise<Settled> {
-  const { runStart, deadline, graceMs, stop } = p;
+  const { runStart, deadline, graceMs, stop, lost } = p;
   const abort = new AbortController();
   const timers: NodeJS.Timeout[] = [];
   // One timer per run: at the deadline it aborts the handler; the grace period starts from any
@@ -68,6 +74,9 @@ export async function settleWithin(
   });
   const onStop = () => abort.abort(stop!.reason);
   stop?.addEventListener('abort', onStop, { once: true });
+  const onLost = () => abort.abort(lost!.reason);
+  if (lost?.aborted) onLost();
+  else lost?.addEventListener('abort', onLost, { once: true });
   const ran = Promise.resolve()
     .then(() => work(abort.signal))
     .then(
@@ -79,6 +88,7 @@ export async function settleWithin(
   } finally {
     timers.forEach(clearTimeout);
     stop?.removeEventListener('abort', onStop);
+    lost?.removeEventListener('abort', onLost);
   }
 }
 
@@ -95,7 +105,7 @@ export function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler
 }
 
 async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions, span: AttemptSpan): Promise<JobOutcome> {
-  const { graceMs, stop } = options;
+  const { graceMs, stop, lost } = options;
   const runStart = Date.now();
   const deadline = runDeadline(options, runStart);
   try {
@@ -112,7 +122,7 @@ async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHand
         updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
         enqueueOnComplete: (next) => void followUps.push(next),
       }),
-      { runStart, deadline, graceMs, stop, timeoutError: (waited) => new JobTimeoutError(job.id, waited) },
+      { runStart, deadline, graceMs, stop, lost, timeoutError: (waited) => new JobTimeoutError(job.id, waited) },
     );
     if ('stopped' in settled) {
       await queue.releaseJob(job);

@@ -32,7 +32,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { z } from 'zod';
 import { Batcher } from './batcher.js';
-import { ValidationError } from './errors.js';
+import { JobTakenAwayError, ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
 import { resolveLogger, type Logger } from './log.js';
 import { JOBS_CHANNEL } from './queries/jobs-insert.js';
@@ -108,6 +108,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private listener: pg.Client | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Per running (non-batch) job: aborted when the heartbeat finds its claim taken away. */
+  private readonly lostControllers = new Map<string, AbortController>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   private readonly logger: Logger;
@@ -232,8 +234,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const job = jobs[0]!;
+    const lost = new AbortController();
+    this.lostControllers.set(job.id, lost);
     this.emit('job:start', job);
-    this.emit('job:end', job, await runJob(this.queue, job, task.run.handler, options));
+    try {
+      this.emit('job:end', job, await runJob(this.queue, job, task.run.handler, { ...options, lost: lost.signal }));
+    } finally {
+      this.lostControllers.delete(job.id);
+    }
   }
 
   /**
@@ -276,7 +284,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Keeps the leases of running jobs alive; aborts nothing itself (the runner's fencing does). */
+  /**
+   * Keeps the leases of running jobs alive. A running job missing from the answer was taken away
+   * (cancelled, or rescued after a stall): its handler's signal is aborted, and the runner's
+   * fencing keeps out whatever it still does.
+   */
   private async heartbeat(): Promise<void> {
     const held = this.tasks.flatMap((t) => [...t.running.values(), ...t.buffer]);
     if (held.length === 0) return;
@@ -286,6 +298,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // only jobs this heartbeat asked about are judged (others joined the buffer since).
       const asked = new Set(held.map((job) => job.id));
       for (const task of this.tasks) task.buffer = task.buffer.filter((job) => !asked.has(job.id) || kept.has(job.id));
+      for (const [id, controller] of this.lostControllers) {
+        if (asked.has(id) && !kept.has(id)) controller.abort(new JobTakenAwayError(id));
+      }
       this.emit('heartbeat', { held: held.length, kept: kept.size });
     } catch (error) {
       this.emit('error', error as Error);

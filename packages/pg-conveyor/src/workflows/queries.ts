@@ -270,6 +270,26 @@ export async function runCancel(db: SqlExecutor, p: { id: string; now: Date | nu
   );
 }
 
+/**
+ * A run's active jobs: its advancing job and the jobs of its maps' items (found by their dedupe
+ * keys, computed from each map's stored count, so the dedupe index answers; never a scan).
+ */
+export async function runAndItemActiveJobs(db: SqlExecutor, p: { runId: string }): Promise<{ id: string; status: string }[]> {
+  return db.query<{ id: string; status: string }>(
+    `WITH keys AS (
+       SELECT 'workflow:' || $1::text AS key
+       UNION ALL
+       SELECT 'workflow:' || $1::text || ':' || s.seq || ':' || i
+         FROM workflow_steps s, generate_series(0, (s.output ->> 'count')::int - 1) AS i
+        WHERE s.run_id = $1::uuid AND s.kind = 'map'
+     )
+     SELECT id, status FROM job_queue
+      WHERE dedupe_key IN (SELECT key FROM keys) AND status IN ('PENDING', 'PROCESSING')`,
+    [p.runId],
+    'conveyor.workflowRunAndItemActiveJobs',
+  );
+}
+
 /** The runs' active advancing jobs (one per run: they share a dedupe key), by the queue's dedupe index. */
 export async function runActiveJobs(db: SqlExecutor, p: { dedupeKeys: string[] }): Promise<{ id: string; status: string; dedupe_key: string }[]> {
   return db.query<{ id: string; status: string; dedupe_key: string }>(

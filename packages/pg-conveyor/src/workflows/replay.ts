@@ -11,6 +11,11 @@ import type { SqlExecutor } from '../executor.js';
 
 export interface WorkflowContext {
   readonly runId: string;
+  /**
+   * Aborts when this advance (or map item) must stop: its time budget is spent, the run was
+   * cancelled, or its job was taken over. Give it to a step's fetches and loops.
+   */
+  readonly signal: AbortSignal;
   /** Runs `fn` once; later replays answer its stored (JSON) result without running it. */
   step<T>(name: string, fn: () => Promise<T> | T): Promise<T>;
   /** Suspends the run for `ms` (no connection, no worker slot held), then continues. */
@@ -73,6 +78,8 @@ export interface ReplayOptions {
   softDeadline: number;
   /** The test clock's time, or null for the database's. */
   now: () => Date | null;
+  /** The advancing job's signal (ctx.signal of the job handler). */
+  signal: AbortSignal;
   /** Set in a map item's job: replay up to that map and run only this item. */
   item?: { seq: number; index: number };
 }
@@ -89,6 +96,7 @@ export class Replay {
   constructor(private readonly o: ReplayOptions) {
     this.context = {
       runId: o.runId,
+      signal: o.signal,
       step: (name, fn) => this.step(name, fn),
       sleep: (name, ms) => this.sleep(name, { ms }),
       sleepUntil: (name, until) => this.sleep(name, { until }),

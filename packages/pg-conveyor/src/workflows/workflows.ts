@@ -23,14 +23,14 @@
 import type { z } from 'zod';
 import { nowParam } from '../clock.js';
 import type { DatabaseQueue } from '../db-queue.js';
-import { NonRetryableError, ValidationError } from '../errors.js';
+import { InvalidJobStateError, NonRetryableError, ValidationError } from '../errors.js';
 import { inTransaction, toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
 import { parseJobId } from '../job-input.js';
 import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, runActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
+  mapItemStoreAndCount, runActiveJobs, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -168,12 +168,17 @@ export class Workflows {
     return run;
   }
 
-  /** Cancels a running run and its pending, sleeping or running job; a finished run is answered as it is. */
+  /**
+   * Cancels a running run, and with it its pending, sleeping or waiting advance and its maps'
+   * items, pending or running (a running item's handler sees `ctx.signal` abort at the worker's
+   * next heartbeat). A finished run is answered as it is.
+   */
   async cancelRun(id: string): Promise<WorkflowRun | null> {
     const runId = parseJobId(id);
     await runCancel(this.db, { id: runId, now: nowParam(this.queue.clock) });
-    for (const job of await runActiveJobs(this.db, { dedupeKeys: [dedupeKey(runId)] })) {
-      await this.queue.cancelJob(job.id).catch(() => {}); // finished meanwhile: its next advance sees the run cancelled
+    for (const job of await runAndItemActiveJobs(this.db, { runId })) {
+      // Finished meanwhile: fine, an advance or item of a cancelled run does nothing.
+      await this.queue.cancelJob(job.id).catch((error) => (error instanceof InvalidJobStateError ? undefined : Promise.reject(error)));
     }
     return this.getRun(runId);
   }
@@ -270,7 +275,7 @@ export class Workflows {
     const steps = run.steps;
     const started = Date.now();
     const replay = new Replay({
-      db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt,
+      db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt, signal: ctx.signal,
       softDeadline: started + (ctx.deadline - started) / 2,
       now: () => nowParam(this.queue.clock),
       ...(payload?.item ? { item: payload.item } : {}),
