@@ -102,6 +102,9 @@ CREATE TABLE public.ingest_jobs (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    pending_records jsonb,
+    workflow_run_id uuid,
+    processed_records integer DEFAULT 0 NOT NULL,
     CONSTRAINT ingest_jobs_counts_check CHECK (((total_records >= 0) AND (saved_records >= 0) AND (skipped_records >= 0) AND ((saved_records + skipped_records) <= total_records)))
 );
 

@@ -48,7 +48,7 @@ const search = (key: string | undefined, q: string) =>
   searchRoute(new Request(`http://localhost/api/search?q=${encodeURIComponent(q)}&limit=5`, { headers: auth(key) }));
 
 beforeEach(async () => {
-  await db.current.pool.query('TRUNCATE job_queue, projects, users CASCADE');
+  await db.current.pool.query('TRUNCATE job_queue, projects, users, workflow_runs CASCADE');
   openai.requests.length = 0;
 });
 

@@ -96,6 +96,7 @@ describe('bad input battery', () => {
     const ok = await post(JSON.stringify({ records: [{ content: 'valid record' }], generateEmbeddings: false }));
     expect(ok.status).toBe(202);
     expect(await (await ingestionWorker(cronRequest('/api/workers/ingestion', 'c'))).json()).toMatchObject({ success: true, processed: 1 });
-    expect(await countJobs(db.current.pool, "job_type = 'INGEST_DATA' AND status = 'COMPLETED'")).toBe(1);
+    expect(await countJobs(db.current.pool, "job_type = 'workflow:ingestion' AND status = 'COMPLETED'")).toBe(1);
+    expect((await db.current.pool.query(`SELECT status FROM workflow_runs`)).rows).toEqual([{ status: 'COMPLETED' }]);
   });
 });

@@ -11,8 +11,9 @@ export interface WorkerProcess {
   output: string[];
 }
 
-export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/chaos-worker.ts'], {
+/** Starts a worker process (`script`: a fixture that prints `ready` once it is working). */
+export async function startWorker(env: Record<string, string>, script = 'tests/fixtures/chaos-worker.ts'): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,8 +5,10 @@ import { POST as ingestRoute } from '../../app/api/ingest/route';
 import { GET as jobStatusRoute } from '../../app/api/jobs/[jobId]/route';
 import { GET as searchRoute } from '../../app/api/search/route';
 import { connections } from '@/lib/db/client';
-import { processAndStore } from '@/lib/ingestion/process-and-store';
+import { sharedEmbeddingProvider } from '@/lib/embeddings/provider';
+import { ingestionWorkflow } from '@/lib/ingestion/workflow';
 import { drainQueue } from 'pg-conveyor';
+import { Workflows } from 'pg-conveyor/workflows';
 import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
 
 const db = useAppDatabase({ CRON_SECRET: 'test-secret', NODE_ENV: 'test', EMBEDDING_PROVIDER: 'local', WORKER_BUDGET_MS: '20000' });
@@ -22,43 +24,44 @@ const drainIngestion = async () => (await ingestionRoute(cronRequest('/api/worke
 const drainVectorization = async () => (await vectorizationRoute(cronRequest('/api/workers/vectorization', 'test-secret'))).json();
 const status = async (jobId: string) =>
   (await jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: key.headers }), { params: Promise.resolve({ jobId }) })).json();
+const runStatus = async (runId: unknown) => (await db.current.pool.query('SELECT status FROM workflow_runs WHERE id = $1', [runId])).rows[0]?.status;
+const storedRecords = async () =>
+  (await db.current.pool.query('SELECT count(*)::int AS n, count(DISTINCT (ingest_job_id, row_index))::int AS distinct_rows FROM records')).rows[0];
 
 beforeEach(async () => {
-  await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
+  await db.current.pool.query('TRUNCATE job_queue, projects, workflow_runs CASCADE');
   key = await projectKey(db.current.pool, 'pipeline');
 });
 
-describe('ingestion -> vectorization -> search, through the routes', () => {
-  it('stores 1,000 records, vectorizes them in re-enqueued steps of 250, and finds them', async () => {
+describe('ingestion workflow -> search, through the routes', () => {
+  it('stores 1,000 records in steps of 100, vectorizes them in parallel items across cron ticks, marks the ingestion done, and finds them', async () => {
     const { status: code, json } = await submit({ records: records(1_000), generateEmbeddings: true });
     expect(code).toBe(202);
     const jobId = json.jobId as string;
-    expect(await status(jobId)).toMatchObject({ status: 'QUEUED', totalRecords: 1_000, savedRecords: 0 });
+    expect(await status(jobId)).toMatchObject({ status: 'QUEUED', totalRecords: 1_000, savedRecords: 0, workflow: { runId: json.workflowRunId, status: 'RUNNING' } });
 
-    const tick = await drainIngestion();
-    expect(tick).toMatchObject({ success: true, processed: 1 });
-    expect(typeof tick.duration).toBe('number');
+    // The first tick stores every batch, then fans out the vectorize items and starts on them.
+    const first = await drainIngestion();
+    expect(first).toMatchObject({ success: true, processed: 6 });
+    const storing = await status(jobId);
+    expect(storing).toMatchObject({ status: 'PROCESSING', savedRecords: 1_000, workflow: { status: 'RUNNING', currentStep: 'vectorize' } });
+    expect(storing.progress).toMatchObject({ total: 1_000, message: expect.stringMatching(/^Embedded \d+ of 1000 records$/) });
+    const { rows: pending } = await db.current.pool.query('SELECT pending_records IS NULL AS dropped FROM ingest_jobs WHERE id = $1', [jobId]);
+    expect(pending[0].dropped).toBe(true); // the submitted copy goes once every batch is stored
+
+    const ticks = [first.processed];
+    for (let i = 0; i < 6 && (await status(jobId)).status !== 'COMPLETED'; i++) ticks.push((await (i % 2 ? drainIngestion() : drainVectorization())).processed);
+    expect(ticks.length).toBeGreaterThan(1);
     expect(await status(jobId)).toMatchObject({
-      status: 'COMPLETED', savedRecords: 1_000, progress: { current: 1_000, total: 1_000 }, queueJob: { status: 'COMPLETED' },
+      status: 'COMPLETED', savedRecords: 1_000, embeddings: { embedded: 1_000, total: 1_000 }, workflow: { status: 'COMPLETED', lastError: null },
     });
-    const { rows: payloads } = await db.current.pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE job_type = 'INGEST_DATA' AND payload IS NULL`);
-    expect(payloads[0].n).toBe(1);
-
-    // Each VECTORIZE job embeds 250 and enqueues its successor while records remain; an invocation
-    // takes up to 2 jobs, one after the other (one project never has two running).
-    const seen: number[] = [];
-    for (let i = 0; i < 6; i++) {
-      const result = await drainVectorization();
-      seen.push(result.processed);
-      if (result.processed === 0) break;
-    }
-    expect(seen).toEqual([2, 2, 0]);
-    const { rows } = await db.current.pool.query(
-      `SELECT count(*)::int AS n, count(*) FILTER (WHERE result->>'embedded' = '250')::int AS full_steps
-         FROM job_queue WHERE job_type = 'VECTORIZE' AND status = 'COMPLETED'`,
-    );
-    expect(rows[0]).toEqual({ n: 4, full_steps: 4 });
-    expect(await status(jobId)).toMatchObject({ embeddings: { embedded: 1_000, total: 1_000 } });
+    const run = await connections().queue.pool.query(`SELECT output FROM workflow_runs WHERE id = $1`, [json.workflowRunId]);
+    expect(run.rows[0].output).toEqual({ savedCount: 1_000, skippedCount: 0, embedded: 1_000 });
+    // Ten vectorize items (100 records each), each a job of its own that ran once.
+    const { rows: items } = await db.current.pool.query(
+      `SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE payload ? 'item' OR dedupe_key LIKE 'workflow:%:%:%'`);
+    expect(items[0]).toEqual({ n: 10, attempts: 1 });
+    expect(await storedRecords()).toEqual({ n: 1_000, distinct_rows: 1_000 });
     const { rows: dims } = await db.current.pool.query('SELECT DISTINCT vector_dims(embedding) AS d FROM embeddings');
     expect(dims).toEqual([{ d: 1536 }]);
 
@@ -73,22 +76,29 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
     const { json } = await submit({ records: records(1_000), generateEmbeddings: false });
     const { queue, pool } = connections();
     let crashes = 0;
-    const crashingHandler = (job: Parameters<typeof processAndStore>[1], ctx: Parameters<typeof processAndStore>[2]) =>
-      processAndStore({ pool, afterBatch: async (batch) => { if (batch === 4 && crashes++ === 0) throw new Error('worker died mid-ingestion'); } }, job, ctx);
-    const first = await drainQueue(queue, { types: ['INGEST_DATA'], maxJobs: 1, handler: crashingHandler });
-    expect(first).toMatchObject({ failed: 1 });
-    const { rows: partial } = await db.current.pool.query('SELECT count(*)::int AS n FROM records');
-    expect(partial[0].n).toBe(500);
+    const workflows = new Workflows(queue, [ingestionWorkflow(() => ({
+      pool, provider: sharedEmbeddingProvider,
+      afterBatch: async (batch) => { if (batch === 4 && crashes++ === 0) throw new Error('worker died mid-ingestion'); },
+    }))]);
+    const handlers = workflows.handlers();
+    const drain = () => drainQueue(queue, { types: Object.keys(handlers), maxJobs: 1, handler: (job, ctx) => handlers[job.jobType]!(job, ctx) });
+    expect(await drain()).toMatchObject({ failed: 1 });
+    expect((await storedRecords()).n).toBe(500); // batch 4 (401-500) landed, its step was not stored
 
-    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE job_type = 'INGEST_DATA'`); // skip the backoff
-    const second = await drainQueue(queue, { types: ['INGEST_DATA'], maxJobs: 1, handler: crashingHandler });
-    expect(second).toMatchObject({ completed: 1 });
-    const { rows } = await db.current.pool.query('SELECT count(*)::int AS n, count(DISTINCT row_index)::int AS distinct_rows FROM records');
-    expect(rows[0]).toEqual({ n: 1_000, distinct_rows: 1_000 });
-    expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, queueJob: { attempts: 2 } });
+    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE status = 'PENDING'`); // skip the backoff
+    // A retry runs the failed step alone (so each step gets all its attempts); fresh jobs go on from there.
+    expect(await drain()).toMatchObject({ completed: 1 });
+    expect(await runStatus(json.workflowRunId)).toBe('RUNNING');
+    for (let i = 0; i < 10 && (await runStatus(json.workflowRunId)) === 'RUNNING'; i++) await drain();
+    expect(await storedRecords()).toEqual({ n: 1_000, distinct_rows: 1_000 });
+    expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, workflow: { status: 'COMPLETED' } });
+    const steps = await db.current.pool.query<{ name: string; attempt: number }>(
+      `SELECT name, attempt FROM workflow_steps WHERE run_id = $1 AND name LIKE 'store %' ORDER BY seq`, [json.workflowRunId]);
+    // Batches 1-4 were not run again; batch 5 ran on the retry (attempt 2), the rest on fresh jobs.
+    expect(steps.rows.map((s) => s.attempt)).toEqual([1, 1, 1, 1, 2, 1, 1, 1, 1, 1]);
   });
 
-  it('10 concurrent invocations of the ingestion route process each job once', async () => {
+  it('10 concurrent invocations of the ingestion route process each run once', async () => {
     const submitted = [];
     const keys = [key, await projectKey(db.current.pool, 'p1'), await projectKey(db.current.pool, 'p2')];
     for (let i = 0; i < 12; i++) submitted.push((await submit({ records: records(50, `p${i}`), generateEmbeddings: false }, keys[i % 3])).json);
@@ -96,16 +106,27 @@ describe('ingestion -> vectorization -> search, through the routes', () => {
     expect(results.every((r) => r.success)).toBe(true);
     expect(results.reduce((sum, r) => sum + r.processed, 0)).toBe(12);
     const { rows } = await db.current.pool.query(
-      `SELECT count(*)::int AS jobs, max(attempts) AS max_attempts FROM job_queue WHERE job_type = 'INGEST_DATA' AND status = 'COMPLETED'`,
+      `SELECT count(*)::int AS jobs, max(attempts) AS max_attempts FROM job_queue WHERE job_type = 'workflow:ingestion' AND status = 'COMPLETED'`,
     );
     expect(rows[0]).toEqual({ jobs: 12, max_attempts: 1 });
-    const { rows: stored } = await db.current.pool.query('SELECT count(*)::int AS n FROM records');
-    expect(stored[0].n).toBe(600);
+    const { rows: runs } = await db.current.pool.query(`SELECT status, count(*)::int AS n FROM workflow_runs GROUP BY status`);
+    expect(runs).toEqual([{ status: 'COMPLETED', n: 12 }]);
+    expect((await storedRecords()).n).toBe(600);
+  });
+
+  it('an ingestion queued before the upgrade (an INGEST_DATA job) is still drained by the route', async () => {
+    const { pool, queue } = connections();
+    const { rows } = await pool.query(`INSERT INTO ingest_jobs (project_id, total_records) VALUES ($1, 2) RETURNING id`, [key.projectId]);
+    const job = await queue.enqueue({ jobType: 'INGEST_DATA', payload: {
+      ingestJobId: rows[0].id, projectId: key.projectId, generateEmbeddings: false, records: [{ content: 'old one', metadata: {} }, { content: 'old two', metadata: {} }] } });
+    await pool.query('UPDATE ingest_jobs SET queue_job_id = $1 WHERE id = $2', [job.id, rows[0].id]);
+    expect(await drainIngestion()).toMatchObject({ processed: 1 });
+    expect(await status(rows[0].id)).toMatchObject({ status: 'COMPLETED', savedRecords: 2, workflow: null, queueJob: { status: 'COMPLETED' } });
   });
 });
 
 describe('a worker process killed mid-ingestion', () => {
-  it('loses nothing and stores nothing twice once the job is rescued and re-run', async () => {
+  it('loses nothing and stores nothing twice once the run is rescued and advanced again', async () => {
     const { spawn } = await import('node:child_process');
     const { json } = await submit({ records: records(1_000), generateEmbeddings: false });
     const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/ingest-worker-process.ts'], {
@@ -123,19 +144,20 @@ describe('a worker process killed mid-ingestion', () => {
       setTimeout(() => reject(new Error('worker process never reached batch 3')), 20_000);
     });
     await new Promise((resolve) => child.on('exit', resolve));
-    const { rows: partial } = await db.current.pool.query('SELECT count(*)::int AS n FROM records');
-    expect(partial[0].n).toBeGreaterThanOrEqual(400);
-    expect(partial[0].n).toBeLessThan(1_000);
-    expect((await db.current.pool.query("SELECT status FROM job_queue WHERE job_type = 'INGEST_DATA'")).rows[0].status).toBe('PROCESSING');
+    const partial = await storedRecords();
+    expect(partial.n).toBeGreaterThanOrEqual(400);
+    expect(partial.n).toBeLessThan(1_000);
+    expect((await db.current.pool.query("SELECT status FROM job_queue WHERE job_type = 'workflow:ingestion'")).rows[0].status).toBe('PROCESSING');
 
     // The 1 s lease runs out; the next cron tick's claim path rescues the job and runs it again.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const { queue } = connections();
     expect(await queue.rescueExpired()).toBe(1);
-    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE job_type = 'INGEST_DATA'`); // skip the backoff
-    expect(await drainIngestion()).toMatchObject({ processed: 1 });
-    const { rows } = await db.current.pool.query('SELECT count(*)::int AS n, count(DISTINCT row_index)::int AS distinct_rows FROM records');
-    expect(rows[0]).toEqual({ n: 1_000, distinct_rows: 1_000 });
-    expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, queueJob: { attempts: 2 } });
+    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE status = 'PENDING'`); // skip the backoff
+    await drainIngestion(); // the rescued attempt re-runs the batch it was killed in, fresh jobs the rest
+    expect(await storedRecords()).toEqual({ n: 1_000, distinct_rows: 1_000 });
+    expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, workflow: { status: 'COMPLETED' } });
+    const { rows } = await db.current.pool.query(`SELECT attempts FROM job_queue WHERE job_type = 'workflow:ingestion' ORDER BY created_at, id`);
+    expect(rows.map((r) => r.attempts)).toEqual([2, 1]);
   });
 });

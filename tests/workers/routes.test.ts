@@ -21,7 +21,7 @@ const db = useAppDatabase({ CRON_SECRET: 's3cret', NODE_ENV: 'test', EMBEDDING_P
 
 let key: Awaited<ReturnType<typeof projectKey>>;
 beforeEach(async () => {
-  await db.current.pool.query('TRUNCATE job_queue, projects CASCADE');
+  await db.current.pool.query('TRUNCATE job_queue, projects, workflow_runs CASCADE');
   key = await projectKey(db.current.pool, 'routes');
   process.env.CRON_SECRET = 's3cret';
   env.NODE_ENV = 'test';
@@ -81,20 +81,28 @@ describe('CRON_SECRET', () => {
 describe('time budget through the route', () => {
   it('a slow AI provider: the route returns within its budget and leaves no job locked', async () => {
     const submitted = await (await post(JSON.stringify({ records: records(300), generateEmbeddings: true }))).json();
-    await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
-    api.defaultDelayMs = 400; // each 25-record request takes 0.4 s; a 250-record job needs 4 s
+    api.defaultDelayMs = 400; // each 25-record request takes 0.4 s; a 100-record vectorize item needs 1.6 s
     process.env.WORKER_BUDGET_MS = '1500';
     const started = Date.now();
-    const response = await vectorizationRoute(cronRequest('/api/workers/vectorization', 's3cret'));
+    const response = await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
     const elapsed = Date.now() - started;
     expect(response.status).toBe(200);
     expect(elapsed).toBeLessThan(1_500 + 2_000);
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
-    // What was embedded is kept; a successor job carries on from there.
+    // Stored, then cut short while embedding: what was embedded is kept, and the items carry on later.
     const status = await (await jobStatus(submitted.jobId)).json();
+    expect(status).toMatchObject({ status: 'PROCESSING', savedRecords: 300, workflow: { status: 'RUNNING', currentStep: 'vectorize' } });
     expect(status.embeddings.embedded).toBeGreaterThan(0);
     expect(status.embeddings.embedded).toBeLessThan(300);
-    expect(await countJobs(db.current.pool, "job_type = 'VECTORIZE' AND status = 'PENDING'")).toBe(1);
+    expect(await countJobs(db.current.pool, "job_type = 'workflow:ingestion' AND status = 'PENDING'")).toBeGreaterThan(0);
+
+    api.defaultDelayMs = 0;
+    process.env.WORKER_BUDGET_MS = '20000';
+    await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE status = 'PENDING'`); // skip the backoff
+    for (let i = 0; i < 5 && (await (await jobStatus(submitted.jobId)).json()).status !== 'COMPLETED'; i++) {
+      await vectorizationRoute(cronRequest('/api/workers/vectorization', 's3cret'));
+    }
+    expect(await (await jobStatus(submitted.jobId)).json()).toMatchObject({ status: 'COMPLETED', embeddings: { embedded: 300, total: 300 } });
   });
 });
 
@@ -162,19 +170,20 @@ describe('POST /api/ingest validation', () => {
   });
 
   it('GET /api/jobs/:jobId tells what happens next after a failure, never the worker\'s error text', async () => {
-    const { jobId, queueJobId } = await (await post(JSON.stringify({ records: records(2), generateEmbeddings: false }))).json();
+    const { jobId, workflowRunId } = await (await post(JSON.stringify({ records: records(2), generateEmbeddings: false }))).json();
     const secret = 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/prod';
     const status = async () => (await jobStatus(jobId)).json();
+    // The run's advancing job failed an attempt and waits for its retry.
     await db.current.pool.query(
-      `UPDATE job_queue SET errors = jsonb_build_array(jsonb_build_object('attempt', 1, 'message', $2::text, 'kind', 'error', 'at', now())) WHERE id = $1`,
-      [queueJobId, secret]);
+      `UPDATE job_queue SET errors = jsonb_build_array(jsonb_build_object('attempt', 1, 'message', $2::text, 'kind', 'error', 'at', now()))
+        WHERE dedupe_key = 'workflow:' || $1 AND status = 'PENDING'`,
+      [workflowRunId, secret]);
     const retrying = await status();
-    expect(retrying.queueJob.lastError).toBe('An attempt failed; it will be retried.');
+    expect(retrying.workflow.lastError).toBe('An attempt failed; it will be retried.');
     expect(JSON.stringify(retrying)).not.toMatch(/hunter2|db\.internal|ECONNREFUSED/);
-    await db.current.pool.query(
-      `UPDATE job_queue SET status = 'FAILED', completed_at = now(), result = jsonb_build_object('error', $2::text) WHERE id = $1`, [queueJobId, secret]);
+    await db.current.pool.query(`UPDATE workflow_runs SET status = 'FAILED', error = $2, completed_at = now() WHERE id = $1`, [workflowRunId, secret]);
     const failed = await status();
-    expect(failed).toMatchObject({ status: 'FAILED', queueJob: { lastError: expect.stringMatching(/will not be retried/) } });
+    expect(failed).toMatchObject({ status: 'FAILED', workflow: { status: 'FAILED', lastError: expect.stringMatching(/will not be retried/) } });
     expect(JSON.stringify(failed)).not.toMatch(/hunter2|db\.internal|ECONNREFUSED/);
   });
 

@@ -7,7 +7,7 @@ export { JOB_STATUSES, FINISHED_STATUSES } from './types.js';
 export type { QueueEvents } from './events.js';
 export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './backoff.js';
 export { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema, isBehindPgBouncer, withoutPgBouncerParam, type QueueOptionsInput } from './config.js';
-export { parseJobId } from './job-input.js';
+export { parseJobId, toStoredJson } from './job-input.js';
 export { migrate, migrationSql, queueMigrations, type QueueMigration, type QueueMigrateResult } from './migrate.js';
 export { drainQueue, DRAIN_DEFAULTS, type DrainOptions, type DrainResult } from './drain.js';
 export type { JobContext, JobHandler, JobOutcome } from './run-job.js';

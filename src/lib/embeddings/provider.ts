@@ -49,3 +49,10 @@ export function createEmbeddingProvider(env: Record<string, string | undefined> 
     timeoutMs: e.EMBEDDING_TIMEOUT_MS,
   });
 }
+
+let shared: EmbeddingProvider | undefined;
+
+/** The process's provider, made on first use from the environment (not at import: routes are imported at build time). */
+export function sharedEmbeddingProvider(): EmbeddingProvider {
+  return (shared ??= createEmbeddingProvider());
+}

@@ -12,19 +12,19 @@ import { parseSubmission } from './parse-submission';
 import { INGEST_LIMITS } from './schemas';
 import { searchSimilar } from './search';
 import { getIngestionStatus } from './status';
+import { appWorkflows } from '@/lib/workflows/app-workflows';
 import { submitIngestion } from './submit';
 
-/** POST /api/ingest -> 202 { jobId, queueJobId, projectId, totalRecords } */
+/** POST /api/ingest -> 202 { jobId, workflowRunId, projectId, totalRecords } */
 export async function handleIngestPost(request: Request): Promise<Response> {
   try {
     const auth = await requireApiKey(request);
     if (!auth.ok) return auth.response;
     const body = await readBodyText(request, INGEST_LIMITS.maxBodyBytes);
     const submission = parseSubmission(body, request.headers.get('content-type') ?? '', new URL(request.url).searchParams);
-    const { prisma, queue } = connections();
-    const submitted = await submitIngestion({ prisma, queue }, auth.principal, submission);
+    const submitted = await submitIngestion({ prisma: connections().prisma, workflows: appWorkflows() }, auth.principal, submission);
     return Response.json(
-      { jobId: submitted.ingestJobId, queueJobId: submitted.queueJobId, projectId: submitted.projectId, totalRecords: submitted.totalRecords },
+      { jobId: submitted.ingestJobId, workflowRunId: submitted.workflowRunId, projectId: submitted.projectId, totalRecords: submitted.totalRecords },
       { status: 202 },
     );
   } catch (error) {

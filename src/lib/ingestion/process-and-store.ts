@@ -1,6 +1,7 @@
 /**
- * The INGEST_DATA handler. Stores the job's records in transactions of BATCH_SIZE, each keyed by
- * (ingest_job_id, row_index): a retry after a failure or a crash mid-batch re-inserts nothing that
+ * The INGEST_DATA handler, kept for ingestions submitted before the pipeline became a workflow
+ * (workflow.ts; new submissions start a run). Stores the job's records in transactions of
+ * BATCH_SIZE, each keyed by (ingest_job_id, row_index): a retry after a failure or a crash mid-batch re-inserts nothing that
  * landed, so every record is stored exactly once. Progress is reported as batches land. When
  * embeddings were asked for, the VECTORIZE job is enqueued with this job's completion.
  */
@@ -34,11 +35,8 @@ export async function processAndStore(
   );
   for (let start = 0, batch = 0; start < records.length; start += batchSize, batch++) {
     if (ctx.signal.aborted) throw new JobTimeoutError(job.id, ctx.deadline - Date.now());
-    const rows = records
-      .slice(start, start + batchSize)
-      .map((record, i) => ({ row_index: start + i, content: record.content.trim(), metadata: record.metadata }))
-      .filter((row) => row.content.length > 0);
-    await storeBatch(deps.pool, { ingestJobId, projectId, rows });
+    const rows = batchRows(records.slice(start, start + batchSize), start);
+    await storeBatch(deps.pool, { ingestJobId, projectId, rows, processedUpTo: Math.min(start + batchSize, records.length) });
     await ctx.updateProgress(Math.min(start + batchSize, records.length), records.length, `Stored ${Math.min(start + batchSize, records.length)} of ${records.length} records`);
     await deps.afterBatch?.(batch);
   }
@@ -63,10 +61,20 @@ export async function processAndStore(
   return { savedCount, skippedCount: records.length - savedCount, vectorizeQueued: generateEmbeddings && savedCount > 0 };
 }
 
-/** One batch, one transaction: the rows and the running count land together or not at all. */
-async function storeBatch(
+/** The records of one batch as stored: trimmed, empty ones skipped, each keyed by its file position. */
+export function batchRows(records: { content: string; metadata: unknown }[], start: number) {
+  return records
+    .map((record, i) => ({ row_index: start + i, content: record.content.trim(), metadata: record.metadata }))
+    .filter((row) => row.content.length > 0);
+}
+
+/**
+ * One batch, one transaction: the rows, the running count and how far storing has got
+ * (`processedUpTo`, stored or skipped) land together or not at all.
+ */
+export async function storeBatch(
   pool: pg.Pool,
-  p: { ingestJobId: string; projectId: string; rows: { row_index: number; content: string; metadata: unknown }[] },
+  p: { ingestJobId: string; projectId: string; rows: { row_index: number; content: string; metadata: unknown }[]; processedUpTo?: number },
 ): Promise<void> {
   const client = await pool.connect();
   try {
@@ -79,9 +87,11 @@ async function storeBatch(
       [p.projectId, p.ingestJobId, JSON.stringify(p.rows)],
     );
     await client.query(
-      `UPDATE ingest_jobs SET saved_records = (SELECT count(*) FROM records WHERE ingest_job_id = $1), updated_at = now()
+      `UPDATE ingest_jobs SET saved_records = (SELECT count(*) FROM records WHERE ingest_job_id = $1),
+              processed_records = greatest(processed_records, coalesce($2, processed_records)),
+              status = CASE WHEN status = 'QUEUED' THEN 'PROCESSING'::"IngestStatus" ELSE status END, updated_at = now()
         WHERE id = $1`,
-      [p.ingestJobId],
+      [p.ingestJobId, p.processedUpTo ?? null],
     );
     await client.query('COMMIT');
   } catch (error) {

@@ -1,28 +1,32 @@
 /**
  * Submitting an ingestion for the API key's project: the key's daily quotas (records, and
- * embeddings when asked for), the ingest job row and the INGEST_DATA queue job are taken and
- * created in one Prisma transaction, so there is never an ingest job without its queue job (or
- * the reverse), and a refused or failed submission uses no quota. The caller gets the id at once;
+ * embeddings when asked for), the ingest job row (with its records) and its ingestion workflow
+ * run are taken and created in one Prisma transaction, so there is never an ingest job without its
+ * run (or the reverse), and a refused or failed submission uses no quota. The caller gets the id at once;
  * workers do the rest.
  */
 import type { PrismaClient } from '@/generated/prisma/client';
 import type { ApiPrincipal } from '@/lib/auth/api-keys';
 import { takeOrRefuse } from '@/lib/auth/api-guard';
-import type { DatabaseQueue } from 'pg-conveyor';
-import { JOB_TYPES, type IngestPayload, type IngestSubmission } from './schemas';
+import { toStoredJson } from 'pg-conveyor';
+import type { Workflows } from 'pg-conveyor/workflows';
+import type { IngestSubmission } from './schemas';
+import { INGESTION_WORKFLOW, type IngestionInput } from './workflow';
 
 export interface SubmittedIngestion {
   ingestJobId: string;
-  queueJobId: string;
+  workflowRunId: string;
   projectId: string;
   totalRecords: number;
 }
 
 export async function submitIngestion(
-  deps: { prisma: PrismaClient; queue: DatabaseQueue },
+  deps: { prisma: PrismaClient; workflows: Workflows },
   principal: ApiPrincipal,
   submission: IngestSubmission,
 ): Promise<SubmittedIngestion> {
+  // Refused up front, as the queue refuses a payload: what jsonb cannot hold (NUL, lone surrogates), or over 1 MiB.
+  toStoredJson(submission.records, 'records', 1_048_576);
   return deps.prisma.$transaction(async (tx) => {
     const project = { id: principal.projectId };
     await takeOrRefuse(tx, principal, 'records', submission.records.length);
@@ -32,16 +36,17 @@ export async function submitIngestion(
         projectId: project.id,
         totalRecords: submission.records.length,
         generateEmbeddings: submission.generateEmbeddings,
+        pendingRecords: submission.records,
       },
     });
-    const payload: IngestPayload = {
+    const input: IngestionInput = {
       ingestJobId: ingest.id,
       projectId: project.id,
-      records: submission.records,
+      totalRecords: submission.records.length,
       generateEmbeddings: submission.generateEmbeddings,
     };
-    const job = await deps.queue.enqueue({ jobType: JOB_TYPES.ingest, payload }, { tx });
-    await tx.ingestJob.update({ where: { id: ingest.id }, data: { queueJobId: job.id } });
-    return { ingestJobId: ingest.id, queueJobId: job.id, projectId: project.id, totalRecords: submission.records.length };
+    const { runId } = await deps.workflows.start(INGESTION_WORKFLOW, input, { tx });
+    await tx.ingestJob.update({ where: { id: ingest.id }, data: { workflowRunId: runId } });
+    return { ingestJobId: ingest.id, workflowRunId: runId, projectId: project.id, totalRecords: submission.records.length };
   });
 }

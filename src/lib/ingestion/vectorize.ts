@@ -1,5 +1,5 @@
 /**
- * The VECTORIZE handler: embeds up to RECORDS_PER_JOB of a project's records that have no
+ * The VECTORIZE handler (kept for jobs enqueued before the pipeline became a workflow): embeds up to RECORDS_PER_JOB of a project's records that have no
  * embedding yet, REQUEST_SIZE per AI request, writing `vector(1536)` rows. When records remain
  * (or time ran out) it enqueues its successor with its completion, so a project of any size is
  * done in bounded steps that fit a serverless invocation. Work already written is never redone:
@@ -50,13 +50,7 @@ export async function vectorizeProject(
       if (ctx.signal.aborted) break;
       throw error;
     }
-    await deps.pool.query(
-      `INSERT INTO embeddings (record_id, project_id, embedding, model)
-       SELECT r.id, $2, r.embedding::vector, $3
-         FROM unnest($1::uuid[], $4::text[]) AS r(id, embedding)
-       ON CONFLICT (record_id) DO NOTHING`,
-      [chunk.map((r) => r.id), projectId, deps.provider.model, vectors.map((v) => `[${v.join(',')}]`)],
-    );
+    await insertEmbeddings(deps.pool, { projectId, model: deps.provider.model, ids: chunk.map((r) => r.id), vectors });
     embedded += chunk.length;
     await ctx.updateProgress(embedded, todo.length, `Embedded ${embedded} of ${todo.length} records`);
   }
@@ -75,4 +69,42 @@ export async function vectorizeProject(
     });
   }
   return { embedded, remaining };
+}
+
+/**
+ * The ingestion workflow's vectorize item: embeds the records of file positions [from, to) of one
+ * ingestion that have no embedding yet, `requestSize` per AI request, and answers how many it
+ * embedded. Out of time or cancelled: it throws, keeping what it wrote; the retry embeds the rest.
+ */
+export async function embedRecordRange(
+  deps: { pool: pg.Pool; provider: EmbeddingProvider; requestSize?: number },
+  range: { ingestJobId: string; projectId: string; from: number; to: number },
+  signal: AbortSignal,
+): Promise<number> {
+  const requestSize = deps.requestSize ?? REQUEST_SIZE;
+  const { rows: todo } = await deps.pool.query<{ id: string; content: string }>(
+    `SELECT r.id, r.content FROM records r
+      WHERE r.ingest_job_id = $1 AND r.row_index >= $2 AND r.row_index < $3
+        AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.record_id = r.id)
+      ORDER BY r.row_index`,
+    [range.ingestJobId, range.from, range.to],
+  );
+  for (let start = 0; start < todo.length; start += requestSize) {
+    signal.throwIfAborted();
+    const chunk = todo.slice(start, start + requestSize);
+    const vectors = await deps.provider.embed(chunk.map((r) => r.content), { signal });
+    await insertEmbeddings(deps.pool, { projectId: range.projectId, model: deps.provider.model, ids: chunk.map((r) => r.id), vectors });
+  }
+  return todo.length;
+}
+
+/** Written once per record: a retried request that overlaps one already written adds nothing. */
+async function insertEmbeddings(pool: pg.Pool, p: { projectId: string; model: string; ids: string[]; vectors: number[][] }): Promise<void> {
+  await pool.query(
+    `INSERT INTO embeddings (record_id, project_id, embedding, model)
+     SELECT r.id, $2, r.embedding::vector, $3
+       FROM unnest($1::uuid[], $4::text[]) AS r(id, embedding)
+     ON CONFLICT (record_id) DO NOTHING`,
+    [p.ids, p.projectId, p.model, p.vectors.map((v) => `[${v.join(',')}]`)],
+  );
 }

@@ -9,7 +9,7 @@ import { JOB_TYPES } from '@/lib/ingestion/schemas';
 import { recordWorkerRun } from '@/lib/observability/heartbeat';
 import { appLogger } from '@/lib/observability/logger';
 import { authorizeCron, openForDevelopment } from './cron-auth';
-import { APP_HANDLERS } from './handlers';
+import { APP_HANDLERS, INGESTION_WORKFLOW_TYPE } from './handlers';
 
 /** Vercel's limit is 60 s; leave 10 for the response and for finishing what is held. */
 export function workerBudgetMs(env: Record<string, string | undefined> = process.env): number {
@@ -19,20 +19,22 @@ export function workerBudgetMs(env: Record<string, string | undefined> = process
 
 export type WorkerName = 'ingestion' | 'vectorization';
 
+// Both routes advance the ingestion workflow (its runs' steps and its vectorize items are jobs of
+// one type), so two cron schedules share its work; each also drains its pre-workflow job type.
 const WORKERS = {
-  ingestion: { type: JOB_TYPES.ingest, maxJobs: 3 },
-  vectorization: { type: JOB_TYPES.vectorize, maxJobs: 2 },
+  ingestion: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.ingest], maxJobs: 6 },
+  vectorization: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.vectorize], maxJobs: 6 },
 } as const;
 
 /**
  * GET /api/workers/{ingestion,vectorization}: the package's cron route (secret, schedules, one
- * time-budgeted drain, `{ success, processed, duration, ... }`) for one of the app's job types.
+ * time-budgeted drain, `{ success, processed, duration, ... }`) for the app's job types.
  */
 export function workerRoute(name: WorkerName): (request: Request) => Promise<Response> {
-  const { type, maxJobs } = WORKERS[name];
+  const { types, maxJobs } = WORKERS[name];
   return cronRoute({
     queue: () => connections().queue,
-    handlers: { [type]: APP_HANDLERS[type] },
+    handlers: Object.fromEntries(types.map((type) => [type, APP_HANDLERS[type]])),
     maxJobs,
     budgetMs: () => workerBudgetMs(),
     openWhenUnset: openForDevelopment,
