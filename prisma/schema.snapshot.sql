@@ -258,6 +258,7 @@ CREATE TABLE public.workflow_steps (
     event text,
     match jsonb,
     resolved_at timestamp with time zone,
+    duration_ms integer,
     CONSTRAINT workflow_steps_kind_check CHECK ((kind = ANY (ARRAY['step'::text, 'sleep'::text, 'wait'::text, 'map'::text]))),
     CONSTRAINT workflow_steps_seq_check CHECK ((seq >= 0))
 );

@@ -107,12 +107,18 @@ describe('workflows', () => {
     });
     const workflows = new Workflows(queue, [flaky]);
     const { runId } = await workflows.start('flaky', {});
+    await tick(workflows);
+    // The timeline while the step waits for its retry: where it is, its attempts and their errors.
+    const retrying = (await workflows.getRun(runId))!;
+    expect(retrying).toMatchObject({ status: 'RUNNING', currentStep: 'flaky', advance: { status: 'PENDING', attempts: 1, maxAttempts: 3 } });
+    expect(retrying.advance!.errors.map((e) => e.message)).toEqual(['partner down (1)']);
+    expect(retrying.steps.map((s) => [s.name, typeof s.durationMs])).toEqual([['before', 'number']]);
     for (let i = 0; i < 10 && (await workflows.getRun(runId))!.status === 'RUNNING'; i++) {
       await tick(workflows);
       clock.advance(60_000); // past any backoff
     }
     const run = (await workflows.getRun(runId))!;
-    expect(run).toMatchObject({ status: 'COMPLETED', output: 'finally' });
+    expect(run).toMatchObject({ status: 'COMPLETED', output: 'finally', advance: null });
     expect(await ledger(runId)).toEqual([{ step: 'after', n: 1 }, { step: 'before', n: 1 }, { step: 'flaky', n: 3 }]);
     expect(run.steps.map((s) => [s.name, s.attempt])).toEqual([['before', 1], ['flaky', 3], ['after', 1]]); // a fresh job after the retried step
     const errors = await db.current.pool.query(`SELECT errors FROM job_queue WHERE jsonb_array_length(errors) > 0`);
@@ -321,9 +327,9 @@ describe('fan-out and fan-in (ctx.map)', () => {
       await tick(workflows, 5_000);
     }
     expect(await workflows.getRun(failing.runId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/MapItemError: map "square": item 2 failed: item 2 is bad/) });
-    expect((await workflows.getRun(settled.runId))!.output).toEqual([
-      { ok: true, value: 0 }, { ok: false, error: 'item 1 is bad' }, { ok: true, value: 4 },
-    ]);
+    const settledRun = (await workflows.getRun(settled.runId))!;
+    expect(settledRun.output).toEqual([{ ok: true, value: 0 }, { ok: false, error: 'item 1 is bad' }, { ok: true, value: 4 }]);
+    expect(settledRun.steps.find((s) => s.kind === 'map')!.items).toEqual({ total: 3, done: 3, failed: 1, errors: [{ index: 1, error: 'item 1 is bad' }] });
   });
 
   it('cancelling a run stops its pending items', async () => {

@@ -35,9 +35,11 @@ export interface StepRow {
   match: unknown;
   /** A wait: when the event (output = its payload) or the timeout (output null) resolved it; null while waiting. */
   resolved_at: Date | null;
+  /** A step: how long its body ran, in ms. */
+  duration_ms: number | null;
 }
 
-const STEP_COLUMNS = 'seq, name, kind, output, wake_at, attempt, completed_at, event, match, resolved_at';
+const STEP_COLUMNS = 'seq, name, kind, output, wake_at, attempt, completed_at, event, match, resolved_at, duration_ms';
 
 const RUN_COLUMNS = 'id, name, status, input, output, error, idempotency_key, current_step, created_at, updated_at, completed_at';
 
@@ -89,7 +91,7 @@ export async function runWithSteps(db: SqlExecutor, p: { id: string }): Promise<
             coalesce((SELECT json_agg(json_build_object(
                         'seq', s.seq, 'name', s.name, 'kind', s.kind, 'output', s.output, 'wake_at', s.wake_at,
                         'attempt', s.attempt, 'completed_at', s.completed_at, 'event', s.event, 'match', s.match,
-                        'resolved_at', s.resolved_at) ORDER BY s.seq)
+                        'resolved_at', s.resolved_at, 'duration_ms', s.duration_ms) ORDER BY s.seq)
                         FROM workflow_steps s WHERE s.run_id = r.id), '[]'::json) AS steps
        FROM workflow_runs r WHERE r.id = $1`,
     [p.id],
@@ -113,15 +115,15 @@ export async function stepStore(
   db: SqlExecutor,
   p: {
     runId: string; seq: number; name: string; kind: StepRow['kind']; output: string | null;
-    sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null; event?: string; match?: string | null;
+    sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null; event?: string; match?: string | null; durationMs?: number;
   },
 ): Promise<StepRow> {
   const rows = await db.query<StepRow>(
     `WITH stored AS (
-       INSERT INTO workflow_steps (run_id, seq, name, kind, output, wake_at, attempt, completed_at, event, match)
+       INSERT INTO workflow_steps (run_id, seq, name, kind, output, wake_at, attempt, completed_at, event, match, duration_ms)
        VALUES ($1, $2, $3, $4, $5::jsonb,
                coalesce($7::timestamptz, coalesce($9::timestamptz, now()) + $6::bigint * interval '1 millisecond'),
-               $8, coalesce($9::timestamptz, now()), $10, $11::jsonb)
+               $8, coalesce($9::timestamptz, now()), $10, $11::jsonb, $12)
        ON CONFLICT (run_id, seq) DO NOTHING
        RETURNING ${STEP_COLUMNS}
      )
@@ -129,7 +131,7 @@ export async function stepStore(
      UNION ALL
      SELECT ${STEP_COLUMNS} FROM workflow_steps
       WHERE run_id = $1 AND seq = $2 AND NOT EXISTS (SELECT 1 FROM stored)`,
-    [p.runId, p.seq, p.name, p.kind, p.output, p.sleepMs, p.wakeAt, p.attempt, p.now, p.event ?? null, p.match ?? null],
+    [p.runId, p.seq, p.name, p.kind, p.output, p.sleepMs, p.wakeAt, p.attempt, p.now, p.event ?? null, p.match ?? null, p.durationMs ?? null],
     'conveyor.workflowStepStore',
   );
   return rows[0]!;
@@ -296,5 +298,43 @@ export async function runActiveJobs(db: SqlExecutor, p: { dedupeKeys: string[] }
     `SELECT id, status, dedupe_key FROM job_queue WHERE dedupe_key = ANY($1::text[]) AND status IN ('PENDING', 'PROCESSING')`,
     [p.dedupeKeys],
     'conveyor.workflowRunActiveJob',
+  );
+}
+
+export interface MapSummaryRow {
+  seq: number;
+  done: number;
+  failed: number;
+  /** The first failed items (index and error), at most 5. */
+  errors: { index: number; error: string }[] | null;
+}
+
+/** Per map of a run: how many items are stored and failed, and the first failures. */
+export async function mapSummaries(db: SqlExecutor, p: { runId: string }): Promise<MapSummaryRow[]> {
+  return db.query<MapSummaryRow>(
+    `SELECT seq, count(*)::int AS done, count(*) FILTER (WHERE error IS NOT NULL)::int AS failed,
+            (array_agg(json_build_object('index', idx, 'error', error) ORDER BY idx) FILTER (WHERE error IS NOT NULL))[1:5] AS errors
+       FROM workflow_map_items WHERE run_id = $1 GROUP BY seq`,
+    [p.runId],
+    'conveyor.workflowMapSummaries',
+  );
+}
+
+export interface AdvanceJobRow {
+  id: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  errors: { attempt: number; at: string; message: string; kind: string }[];
+}
+
+/** A run's active advancing job (by its dedupe key): where a retry of its current step stands. */
+export async function runAdvanceJob(db: SqlExecutor, p: { runId: string }): Promise<AdvanceJobRow[]> {
+  return db.query<AdvanceJobRow>(
+    `SELECT id, status, attempts, max_attempts, run_at, errors FROM job_queue
+      WHERE dedupe_key = 'workflow:' || $1::text AND status IN ('PENDING', 'PROCESSING')`,
+    [p.runId],
+    'conveyor.workflowRunAdvanceJob',
   );
 }

@@ -91,6 +91,8 @@ export class Replay {
   suspension: Suspension | null = null;
   /** Set when the run stops at a map whose items are not all done: the items still to run. */
   fanOut: { seq: number; missing: number[] } | null = null;
+  /** The step whose body is running (or threw): where a failed advance stopped. */
+  running: string | null = null;
   readonly context: WorkflowContext;
 
   constructor(private readonly o: ReplayOptions) {
@@ -145,10 +147,14 @@ export class Replay {
     // Each advance runs at least one new step. It runs no second one after a retry (so the next
     // step starts with all its attempts) or late in its time budget: a fresh job continues.
     if (this.ranOne && (this.o.attempt > 1 || Date.now() >= this.o.softDeadline)) this.suspend(name);
+    const started = performance.now();
+    this.running = name;
     const value = await fn();
+    this.running = null;
+    const durationMs = Math.round(performance.now() - started);
     const json = value === undefined ? null : JSON.stringify(value);
     const row = await stepStore(this.o.db, {
-      runId: this.o.runId, seq: this.position, name, kind: 'step', output: json, sleepMs: null, wakeAt: null, attempt: this.o.attempt, now: this.o.now(),
+      runId: this.o.runId, seq: this.position, name, kind: 'step', output: json, sleepMs: null, wakeAt: null, attempt: this.o.attempt, now: this.o.now(), durationMs,
     });
     this.o.steps[this.position] = row;
     this.position++;

@@ -30,7 +30,7 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, runActiveJobs, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
+  mapItemStoreAndCount, mapSummaries, runActiveJobs, runAdvanceJob, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -73,6 +73,20 @@ export interface WorkflowStep {
   resolvedAt: Date | null;
   attempt: number;
   completedAt: Date;
+  /** A step: how long its body ran. */
+  durationMs: number | null;
+  /** A map: its items stored so far, those that failed for good, and the first failures. */
+  items?: { total: number; done: number; failed: number; errors: { index: number; error: string }[] };
+}
+
+/** The run's active advancing job: the attempts and errors of the step it is at. */
+export interface WorkflowAdvance {
+  jobId: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  errors: { attempt: number; at: string; message: string; kind: string }[];
 }
 
 export interface WorkflowRun {
@@ -87,6 +101,8 @@ export interface WorkflowRun {
   updatedAt: Date;
   completedAt: Date | null;
   steps: WorkflowStep[];
+  /** getRun only: the job that will advance it next (null once finished). */
+  advance?: WorkflowAdvance | null;
 }
 
 export const workflowJobType = (name: string) => `workflow:${name}`;
@@ -148,7 +164,17 @@ export class Workflows {
     const runId = parseJobId(id);
     const [run] = await runGet(this.db, { id: runId });
     if (!run) return null;
-    return toRun(run, await stepsOf(this.db, { runId }));
+    const [steps, maps, [advance]] = await Promise.all([stepsOf(this.db, { runId }), mapSummaries(this.db, { runId }), runAdvanceJob(this.db, { runId })]);
+    const result = toRun(run, steps);
+    const bySeq = new Map(maps.map((m) => [m.seq, m]));
+    for (const step of result.steps.filter((s) => s.kind === 'map')) {
+      const m = bySeq.get(step.seq);
+      step.items = { total: (step.output as { count: number }).count, done: m?.done ?? 0, failed: m?.failed ?? 0, errors: m?.errors ?? [] };
+    }
+    result.advance = advance
+      ? { jobId: advance.id, status: advance.status, attempts: advance.attempts, maxAttempts: advance.max_attempts, runAt: advance.run_at, errors: advance.errors ?? [] }
+      : null;
+    return result;
   }
 
   /**
@@ -305,6 +331,8 @@ export class Workflows {
         await runAdvanced(this.db, { id: runId, currentStep: error.at });
         return { runId, suspendedAt: error.at, ...(error.wakeAt ? { until: error.wakeAt.toISOString() } : {}) };
       }
+      // The step that threw is where the run stands (shown while it is retried, or where it failed).
+      if (replay.running) await runAdvanced(this.db, { id: runId, currentStep: replay.running });
       const final = error instanceof NonRetryableError || error instanceof NonDeterminismError || job.attempts >= job.maxAttempts;
       if (!final) throw error; // retried with the queue's backoff; the stored steps are not run again
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -327,7 +355,8 @@ function toRun(run: RunRow, steps: StepRow[]): WorkflowRun {
     updatedAt: run.updated_at,
     completedAt: run.completed_at,
     steps: steps.map((s) => ({
-      seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, event: s.event, resolvedAt: s.resolved_at, attempt: s.attempt, completedAt: s.completed_at,
+      seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, event: s.event, resolvedAt: s.resolved_at, attempt: s.attempt,
+      completedAt: s.completed_at, durationMs: s.duration_ms,
     })),
   };
 }
