@@ -21,6 +21,7 @@ export default async function RootLayout({ children }: { children: React.ReactNo
           <nav>
             <a href="/">Ingest &amp; search</a>
             <a href="/admin/queue-monitor">Queue monitor</a>
+            <a href="/admin/workflows">Workflow runs</a>
           </nav>
         </header>
         <main>{children}</main>

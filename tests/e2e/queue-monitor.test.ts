@@ -7,7 +7,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
 import { createUser } from '@/lib/auth/users';
-import { DatabaseQueue } from 'pg-conveyor';
+import { z } from 'zod';
+import { DatabaseQueue, drainQueue, NonRetryableError } from 'pg-conveyor';
+import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
 import { projectKey } from '../helpers/app-env';
 import { useTestDatabase } from '../helpers/db';
 import { buildApp, startApp, type RunningApp } from './app-server';
@@ -206,6 +208,93 @@ describe('queue monitor in Chromium', () => {
     const status = await page.evaluate(async (id) => (await fetch(`/api/admin/queue/retry?jobId=${id}`, { method: 'POST' })).status, failing.id);
     expect(status).toBe(403);
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor-phone.png`, fullPage: true });
+    await context.close();
+  });
+});
+
+describe('workflow runs in Chromium', () => {
+  let sendAttempts = 0;
+  const report = defineWorkflow({
+    name: 'e2e-report',
+    input: z.object({ customer: z.string() }),
+    maxAttempts: 1,
+    run: async (ctx, { customer }) => {
+      const rows = await ctx.step('load rows', () => Array.from({ length: 40 }, (_, i) => ({ customer, row: i })));
+      const pages = await ctx.map('render pages', [1, 2, 3, 4], (page) => `page ${page} of ${rows.length} rows`);
+      await ctx.step('email report', () => {
+        if (++sendAttempts === 1) throw new NonRetryableError('SMTP 550: mailbox unavailable');
+        return { sent: pages.length };
+      });
+      await ctx.sleep('cool down', customer === 'slow' ? 3_600_000 : 1);
+      return { pages: pages.length };
+    },
+  });
+  const drain = async (workflows: Workflows) => {
+    const handlers = workflows.handlers();
+    for (let i = 0; i < 6; i++) await drainQueue(queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 3_000 });
+  };
+  const runRow = (page: Page, id: string) => page.locator(`tr[data-run-id="${id}"]`);
+
+  it('ADMIN finds a failed run, reads its timeline, retries it from the failed step and watches it complete; cancels a sleeping run', async () => {
+    const workflows = new Workflows(queue, [report]);
+    const failed = await workflows.start('e2e-report', { customer: 'acme' });
+    await drain(workflows);
+    expect((await workflows.getRun(failed.runId))!.status).toBe('FAILED');
+
+    const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    page.on('dialog', (dialog) => dialog.accept());
+    await signIn(page, 'admin@e2e.test', 'admin-password-1');
+    await page.getByRole('link', { name: 'Workflow runs' }).first().click();
+    await page.waitForURL(/\/admin\/workflows/);
+    await runRow(page, failed.runId).locator('[data-status=FAILED]').waitFor({ timeout: 12_000 });
+    await expect(runRow(page, failed.runId).getByText('email report').count()).resolves.toBe(1);
+
+    await runRow(page, failed.runId).click();
+    const timeline = page.getByTestId('timeline');
+    await timeline.locator('li[data-step="load rows"][data-state=done]').waitFor();
+    await timeline.locator('li[data-step="render pages"]').getByText('4 of 4 items done').waitFor();
+    await timeline.locator('li[data-step="email report"][data-state=failed]').getByText('SMTP 550: mailbox unavailable').waitFor();
+    await timeline.locator('li[data-step="load rows"] summary').click();
+    await timeline.locator('li[data-step="load rows"] pre').getByText(/"customer":"acme"/).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/workflow-run-failed.png`, fullPage: true });
+
+    await page.getByRole('button', { name: 'Retry from failed step' }).click();
+    await page.getByTestId('run-notice').filter({ hasText: 'Retried' }).waitFor();
+    await drain(workflows); // a worker picks it up: the stored steps are not run again
+    await page.getByTestId('run-detail').locator('[data-status=COMPLETED]').waitFor({ timeout: 12_000 });
+    await timeline.locator('li[data-step="email report"][data-state=done]').waitFor();
+    await timeline.locator('li[data-step="cool down"][data-state=slept]').waitFor();
+    expect(sendAttempts).toBe(2);
+    await page.screenshot({ path: `${ARTIFACTS}/workflow-run-timeline.png`, fullPage: true });
+
+    const sleeping = await workflows.start('e2e-report', { customer: 'slow' });
+    await drain(workflows);
+    await page.getByRole('button', { name: 'Close' }).click();
+    await runRow(page, sleeping.runId).click({ timeout: 12_000 });
+    await timeline.locator('li[data-step="cool down"][data-state=sleeping]').waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByTestId('run-notice').filter({ hasText: 'Cancelled' }).waitFor();
+    await runRow(page, sleeping.runId).locator('[data-status=CANCELLED]').waitFor({ timeout: 12_000 });
+    expect((await workflows.getRun(sleeping.runId))!.status).toBe('CANCELLED');
+    await page.close();
+  });
+
+  it('MANAGER on a phone reads the runs and a timeline, sees no retry or cancel, and gets 403 from the API', async () => {
+    const workflows = new Workflows(queue, [report]);
+    sendAttempts = 0;
+    const failed = await workflows.start('e2e-report', { customer: 'initech' });
+    await drain(workflows);
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = watched(await context.newPage());
+    await signIn(page, 'manager@e2e.test', 'manager-password-1');
+    await page.goto(`${app.baseUrl}/admin/workflows`);
+    await runRow(page, failed.runId).click({ timeout: 12_000 });
+    await page.getByTestId('timeline').locator('li[data-step="email report"][data-state=failed]').waitFor();
+    expect(await page.getByRole('button', { name: 'Retry from failed step' }).count()).toBe(0);
+    const status = await page.evaluate(async (id) => (await fetch(`/api/admin/workflows/retry?runId=${id}`, { method: 'POST' })).status, failed.runId);
+    expect(status).toBe(403);
+    expect((await workflows.getRun(failed.runId))!.status).toBe('FAILED');
+    await page.screenshot({ path: `${ARTIFACTS}/workflow-run-phone.png`, fullPage: true });
     await context.close();
   });
 });

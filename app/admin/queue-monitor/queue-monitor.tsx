@@ -213,7 +213,7 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
       <div className="row spread gap-below">
         <h1 className="page-title">Queue monitor</h1>
         <span className="muted">
-          {email} · {canMutate && <><a href="/admin/api-keys">API keys</a> · </>}{live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
+          {email} · <a href="/admin/workflows">Workflow runs</a> · {canMutate && <><a href="/admin/api-keys">API keys</a> · </>}{live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
           <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
         </span>
       </div>
