@@ -162,8 +162,8 @@ CREATE TABLE public.job_type_limits (
     max_running integer,
     rate_limit integer,
     rate_period_ms integer,
-    tokens double precision DEFAULT 0 NOT NULL,
-    refilled_at timestamp with time zone DEFAULT now() NOT NULL,
+    rate_slots timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[] NOT NULL,
+    rate_counts integer[] DEFAULT '{}'::integer[] NOT NULL,
     CONSTRAINT job_type_limits_max_running_check CHECK (((max_running IS NULL) OR ((max_running >= 1) AND (max_running <= 10000)))),
     CONSTRAINT job_type_limits_rate_check CHECK ((((rate_limit IS NULL) AND (rate_period_ms IS NULL)) OR (((rate_limit >= 1) AND (rate_limit <= 1000000)) AND ((rate_period_ms >= 1) AND (rate_period_ms <= 86400000)))))
 );

@@ -13,7 +13,7 @@ import { rowToJob, type JobRow } from './job-row.js';
 import { rescueExpired } from './maintenance.js';
 import { jobClaimAvailable } from './queries/jobs-write.js';
 import {
-  typeLimitAllowance, typeLimitConsumeTokens, typeLimitDelete, typeLimitList, typeLimitLockAndRefill, typeLimitUpsert,
+  typeLimitAllowance, typeLimitDelete, typeLimitList, typeLimitLock, typeLimitRecordStarts, typeLimitUpsert,
 } from './queries/type-limits.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job } from './types.js';
@@ -77,7 +77,7 @@ export class Claimer {
     if (!concurrency && !rate) await typeLimitDelete(this.core.db, { jobType: type! });
     else {
       await typeLimitUpsert(this.core.db, {
-        jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null, now: nowParam(this.core.clock),
+        jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null,
       });
     }
     this.limitsCache = null;
@@ -96,17 +96,17 @@ export class Claimer {
 
   /**
    * A claim of a type with limits, in one short transaction: lock the type's limits row (claimers
-   * of the type take turns), count what is running now and the rate tokens left, claim no more
-   * than that, take the tokens. Unlimited types never come here.
+   * of the type take turns), count what is running now and what started in the rate's window,
+   * claim no more than that, record the starts. Unlimited types never come here.
    */
   private async claimLimited(params: Parameters<typeof jobClaimAvailable>[1]): Promise<JobRow[]> {
     const jobType = params.types[0]!;
     return inTransaction(this.core.pool, async (client) => {
       const db = toExecutor(client, { prepare: this.core.prepare });
-      const [limits] = await typeLimitLockAndRefill(db, { jobType, now: params.now });
-      const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit }) : params.limit;
+      const [limits] = await typeLimitLock(db, { jobType });
+      const allowed = limits ? await typeLimitAllowance(db, { jobType, wanted: params.limit, now: params.now }) : params.limit;
       const rows = allowed > 0 ? await jobClaimAvailable(db, { ...params, limit: allowed }) : [];
-      if (limits?.rate_limit && rows.length > 0) await typeLimitConsumeTokens(db, { jobType, taken: rows.length });
+      if (limits?.rate_limit && rows.length > 0) await typeLimitRecordStarts(db, { jobType, now: params.now, taken: rows.length });
       return rows;
     });
   }

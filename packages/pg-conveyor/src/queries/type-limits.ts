@@ -8,18 +8,23 @@ export interface TypeLimitRow {
   rate_period_ms: number | null;
 }
 
+/**
+ * Sets a type's limits. Setting the values it has changes nothing (a serverless app that sets its
+ * limits at every cold start does not reset them), and a changed rate keeps the starts already
+ * counted: they happened.
+ */
 export async function typeLimitUpsert(
   db: SqlExecutor,
-  p: { jobType: string; maxRunning: number | null; rateLimit: number | null; ratePeriodMs: number | null; now: Date | null },
+  p: { jobType: string; maxRunning: number | null; rateLimit: number | null; ratePeriodMs: number | null },
 ): Promise<void> {
-  // A new or changed rate starts with a full bucket. Time is the test clock's when one is bound ($5).
   await db.query(
-    `INSERT INTO job_type_limits (job_type, max_running, rate_limit, rate_period_ms, tokens, refilled_at)
-     VALUES ($1, $2, $3, $4, coalesce($3, 0), coalesce($5::timestamptz, now()))
+    `INSERT INTO job_type_limits (job_type, max_running, rate_limit, rate_period_ms)
+     VALUES ($1, $2, $3, $4)
      ON CONFLICT (job_type) DO UPDATE
-        SET max_running = EXCLUDED.max_running, rate_limit = EXCLUDED.rate_limit,
-            rate_period_ms = EXCLUDED.rate_period_ms, tokens = EXCLUDED.tokens, refilled_at = EXCLUDED.refilled_at`,
-    [p.jobType, p.maxRunning, p.rateLimit, p.ratePeriodMs, p.now],
+        SET max_running = EXCLUDED.max_running, rate_limit = EXCLUDED.rate_limit, rate_period_ms = EXCLUDED.rate_period_ms
+      WHERE (job_type_limits.max_running, job_type_limits.rate_limit, job_type_limits.rate_period_ms)
+            IS DISTINCT FROM (EXCLUDED.max_running, EXCLUDED.rate_limit, EXCLUDED.rate_period_ms)`,
+    [p.jobType, p.maxRunning, p.rateLimit, p.ratePeriodMs],
     'conveyor.typeLimitUpsert',
   );
 }
@@ -37,52 +42,60 @@ export async function typeLimitList(db: SqlExecutor): Promise<TypeLimitRow[]> {
 }
 
 /**
- * Inside a claim's transaction: locks the type's row (claimers of the type queue here) and refills
- * its token bucket for the time elapsed. Returns nothing when the type has no limits.
+ * Inside a claim's transaction: locks the type's row, so claimers of the type take turns and each
+ * counts what the previous one committed. Returns nothing when the type has no limits.
  */
-export async function typeLimitLockAndRefill(db: SqlExecutor, p: { jobType: string; now: Date | null }): Promise<TypeLimitRow[]> {
-  // A clock that reads earlier than the last refill (a test clock beside the real one) adds nothing
-  // rather than taking tokens away, and does not move refilled_at back.
+export async function typeLimitLock(db: SqlExecutor, p: { jobType: string }): Promise<TypeLimitRow[]> {
   return db.query<TypeLimitRow>(
-    `UPDATE job_type_limits
-        SET tokens = CASE WHEN rate_limit IS NULL THEN 0
-                          ELSE least(rate_limit::float8,
-                                     tokens + greatest(extract(epoch FROM coalesce($2::timestamptz, now()) - refilled_at), 0)
-                                              * 1000 * rate_limit / rate_period_ms)
-                     END,
-            refilled_at = greatest(refilled_at, coalesce($2::timestamptz, now()))
-      WHERE job_type = $1
-     RETURNING job_type, max_running, rate_limit, rate_period_ms`,
-    [p.jobType, p.now],
-    'conveyor.typeLimitLockAndRefill',
+    'SELECT job_type, max_running, rate_limit, rate_period_ms FROM job_type_limits WHERE job_type = $1 FOR UPDATE',
+    [p.jobType],
+    'conveyor.typeLimitLock',
   );
 }
 
+// The rate window's slot width: a hundredth of the period (at least 1 ms). A start is counted
+// while its slot began less than a period plus a slot ago, so a full period after the start itself.
+const SLOT_MS = 'greatest(1, l.rate_period_ms / 100)';
+const SLOT_OF_NOW = `to_timestamp(floor(extract(epoch FROM coalesce($2::timestamptz, now())) * 1000 / ${SLOT_MS}) * ${SLOT_MS} / 1000.0)`;
+const IN_WINDOW = `slot > coalesce($2::timestamptz, now()) - (l.rate_period_ms + ${SLOT_MS}) * interval '1 millisecond'`;
+
 /**
  * After the lock, in a statement of its own so its snapshot includes what earlier lock holders
- * committed: how many claims the limits allow now. The running count reads the lease index
+ * committed: how many claims the limits allow now (the rate: the limit less the starts counted in
+ * the window). The running count reads the lease index
  * (`locked_until IS NOT NULL` is PROCESSING, by job_queue_lease_check).
  */
-export async function typeLimitAllowance(db: SqlExecutor, p: { jobType: string; wanted: number }): Promise<number> {
+export async function typeLimitAllowance(db: SqlExecutor, p: { jobType: string; wanted: number; now: Date | null }): Promise<number> {
   const rows = await db.query<{ allowed: number }>(
     `SELECT greatest(0, least(
-              $2::int,
+              $3::int,
               coalesce(l.max_running - (SELECT count(*) FROM job_queue
-                                  WHERE status = 'PROCESSING' AND locked_until IS NOT NULL AND job_type = $1), $2::int),
-              CASE WHEN l.rate_limit IS NULL THEN $2::int ELSE floor(l.tokens)::int END
+                                  WHERE status = 'PROCESSING' AND locked_until IS NOT NULL AND job_type = $1), $3::int),
+              CASE WHEN l.rate_limit IS NULL THEN $3::int
+                   ELSE l.rate_limit - coalesce((SELECT sum(n) FROM unnest(l.rate_slots, l.rate_counts) AS w(slot, n) WHERE ${IN_WINDOW}), 0)::int
+              END
             ))::int AS allowed
        FROM job_type_limits l
       WHERE l.job_type = $1`,
-    [p.jobType, p.wanted],
+    [p.jobType, p.now, p.wanted],
     'conveyor.typeLimitAllowance',
   );
   return rows[0]?.allowed ?? p.wanted;
 }
 
-export async function typeLimitConsumeTokens(db: SqlExecutor, p: { jobType: string; taken: number }): Promise<void> {
+/** Counts `taken` starts in the slot of now, and forgets the slots out of the window. */
+export async function typeLimitRecordStarts(db: SqlExecutor, p: { jobType: string; now: Date | null; taken: number }): Promise<void> {
   await db.query(
-    'UPDATE job_type_limits SET tokens = tokens - $2 WHERE job_type = $1 AND rate_limit IS NOT NULL',
-    [p.jobType, p.taken],
-    'conveyor.typeLimitConsumeTokens',
+    `UPDATE job_type_limits l
+        SET (rate_slots, rate_counts) = (
+              SELECT coalesce(array_agg(slot ORDER BY slot), '{}'), coalesce(array_agg(n ORDER BY slot), '{}')
+                FROM (SELECT slot, sum(n)::int AS n
+                        FROM (SELECT * FROM unnest(l.rate_slots, l.rate_counts) AS w(slot, n)
+                              UNION ALL SELECT ${SLOT_OF_NOW}, $3::int) AS starts
+                       WHERE ${IN_WINDOW}
+                       GROUP BY slot) AS kept)
+      WHERE l.job_type = $1 AND l.rate_limit IS NOT NULL`,
+    [p.jobType, p.now, p.taken],
+    'conveyor.typeLimitRecordStarts',
   );
 }
