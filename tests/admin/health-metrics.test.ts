@@ -47,6 +47,13 @@ describe('GET /api/health/queue', () => {
     expect(old.status).toBe(503);
     expect(await old.json()).toMatchObject({ queue: false });
   });
+  it('a job delayed an hour, enqueued 20 minutes ago, is not a stalled queue: waiting counts from when a job is due', async () => {
+    await ingestionWorker(cronRequest('/api/workers/ingestion', 'c')); // a worker runs
+    await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -1_200, runAtOffsetS: 2_400 });
+    const response = await health();
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ healthy: true, queue: true, details: { queue_counts: { waiting: 1 }, oldest_pending_age_seconds: null } });
+  });
 });
 
 describe('GET /api/health/queue for anyone', () => {

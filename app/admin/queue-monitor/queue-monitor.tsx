@@ -111,7 +111,10 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
     <section className="panel detail" data-testid="job-detail">
       <div className="row spread">
         <h2>Job <span className="mono">{id}</span></h2>
-        <button className="secondary" onClick={onClose}>Close</button>
+        <span className="row">
+          <button className="secondary" onClick={() => void navigator.clipboard?.writeText(id)}>Copy id</button>
+          <button className="secondary" onClick={onClose}>Close</button>
+        </span>
       </div>
       {error && <p className="error">{error}</p>}
       {job && (
@@ -197,12 +200,12 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
   }, []);
 
   async function act(action: 'retry' | 'cancel', job: JobSummary) {
-    if (!window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${job.jobType} job ${job.id.slice(0, 8)}…?`)) return;
+    if (!window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${job.jobType} job ${job.id}?`)) return;
     const response = await fetch(`/api/admin/queue/${action}?jobId=${job.id}`, { method: 'POST' });
     const body = await response.json().catch(() => ({}));
     setNotice(response.ok
-      ? { ok: true, text: `${action === 'retry' ? 'Retried' : 'Cancelled'} job ${job.id.slice(0, 8)}…` }
-      : { ok: false, text: `Could not ${action} job ${job.id.slice(0, 8)}…: ${body.error ?? response.status}` });
+      ? { ok: true, text: `${action === 'retry' ? 'Retried' : 'Cancelled'} job ${job.id}` }
+      : { ok: false, text: `Could not ${action} job ${job.id}: ${body.error ?? response.status}` });
     await refresh();
   }
 
@@ -249,17 +252,18 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
         <div className="table-wrap">
           <table data-testid="jobs">
             <thead>
-              <tr><th>Job</th><th>Type</th><th>Status</th><th className="hide-sm">Priority</th><th>Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
+              <tr><th>Job</th><th>Type</th><th>Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
             </thead>
             <tbody>
               {rows.length === 0 && <tr><td colSpan={8} className="muted">No jobs.</td></tr>}
               {rows.map((job) => (
                 <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
-                  <td className="mono">{job.id.slice(0, 8)}…</td>
+                  {/* A UUIDv7 begins with its time: jobs of one minute share their first characters, so the random end tells them apart. */}
+                  <td className="mono" title={job.id}>…{job.id.slice(-12)}</td>
                   <td>{job.jobType}</td>
                   <td><StatusBadge status={job.status} /></td>
                   <td className="hide-sm">{job.priority}</td>
-                  <td>{job.attempts}/{job.maxAttempts}</td>
+                  <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
                   <td><ProgressBar progress={job.progress} /></td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleTimeString()}</td>
                   {canMutate && (
