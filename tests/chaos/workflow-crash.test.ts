@@ -13,7 +13,7 @@ import { FAN_OUT, LEDGER, chaosFanOut, createWorkflowLedger, expectedSum } from 
 import { FULL, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 
 const db = useTestDatabase();
-const RUNS = FULL ? 500 : 60;
+const RUNS = FULL ? 500 : 100;
 const WORKERS = 4;
 const KILL_EVERY_MS: [number, number] = FULL ? [2_000, 5_000] : [700, 1_500];
 const SCRIPT = 'tests/fixtures/workflow-chaos-worker.ts';
@@ -42,7 +42,9 @@ describe(`workflow crash test (${FULL ? 'full' : 'fast'} tier)`, () => {
       started.forEach(({ runId }, i) => inputOf.set(runId, batch[i]!));
     }
 
-    const env = { DATABASE_URL: db.current.url, LEASE_MS: '1500', RESCUE_MS: '300' };
+    // A killed worker's jobs come back once their lease runs out, after a retry delay: 100 ms
+    // here (the default 10 s would have the test wait for the jobs killed last, not test more).
+    const env = { DATABASE_URL: db.current.url, LEASE_MS: '1500', RESCUE_MS: '300', BACKOFF_MS: '100' };
     workers = await Promise.all(Array.from({ length: WORKERS }, () => startWorker(env, SCRIPT)));
     const killed = new Set<number>();
     const started = Date.now();
@@ -50,12 +52,13 @@ describe(`workflow crash test (${FULL ? 'full' : 'fast'} tier)`, () => {
     let nextKill = Date.now() + KILL_EVERY_MS[0];
     // Done when every run has finished and no job is left to run (a killed advance's rescue included).
     while (((await runsRunning()) > 0 || (await countJobs(pool, "status IN ('PENDING', 'PROCESSING')")) > 0) && Date.now() < deadline) {
-      if (Date.now() >= nextKill && workers.length > 0) {
+      // At most two replacements starting at once (a start takes seconds on a busy machine):
+      // with every worker restarting, the test would only get slower, not test more.
+      if (Date.now() >= nextKill && workers.length >= WORKERS - 1) {
         const [victim] = workers.splice(Math.floor(Math.random() * workers.length), 1);
         killed.add(victim!.pid);
         await stopWorker(victim!, 'SIGKILL');
-        // Restarted in the background: a start takes seconds on a busy machine, and the kills
-        // keep their pace meanwhile.
+        // Restarted in the background, so the kills keep their pace when a start is quick.
         restarts.push(startWorker(env, SCRIPT).then((w) => void workers.push(w)));
         nextKill = Date.now() + KILL_EVERY_MS[0] + Math.random() * (KILL_EVERY_MS[1] - KILL_EVERY_MS[0]);
       }
@@ -64,6 +67,7 @@ describe(`workflow crash test (${FULL ? 'full' : 'fast'} tier)`, () => {
     const seconds = (Date.now() - started) / 1000;
     await Promise.all(restarts);
     const codes = await Promise.all(workers.map((w) => stopWorker(w)));
+    const unclean = workers.flatMap((w, i) => (codes[i] === 0 ? [] : [{ pid: w.pid, code: codes[i], output: w.output.join('').slice(-2_000) }]));
     workers = [];
 
     const { rows: runs } = await pool.query<{ id: string; status: string; output: unknown }>('SELECT id, status, output FROM workflow_runs');
@@ -94,6 +98,6 @@ describe(`workflow crash test (${FULL ? 'full' : 'fast'} tier)`, () => {
     expect(unfinishedJobs).toBe(0);
     expect(neverRan).toEqual([]);
     expect(unexplained).toEqual([]);
-    expect(codes.every((code) => code === 0)).toBe(true); // survivors stopped cleanly, no unhandled rejection
+    expect(unclean).toEqual([]); // survivors stopped cleanly, no unhandled rejection
   }, FULL ? 900_000 : 180_000);
 });

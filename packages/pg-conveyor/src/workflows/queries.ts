@@ -214,6 +214,16 @@ export async function mapItemsOf(db: SqlExecutor, p: { runId: string; seq: numbe
   );
 }
 
+/** Whether a map item's result (or final error) is stored. */
+export async function mapItemExists(db: SqlExecutor, p: { runId: string; seq: number; idx: number }): Promise<boolean> {
+  const rows = await db.query(
+    'SELECT 1 FROM workflow_map_items WHERE run_id = $1 AND seq = $2 AND idx = $3',
+    [p.runId, p.seq, p.idx],
+    'conveyor.workflowMapItemExists',
+  );
+  return rows.length > 0;
+}
+
 /**
  * Inside a transaction: stores a map item's result (or final error) once, and answers how many of
  * the map's items are stored. The map's step row is locked first (FOR NO KEY UPDATE, which the

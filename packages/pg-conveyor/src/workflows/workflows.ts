@@ -30,7 +30,7 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemStoreAndCount, mapSummaries, runActiveJobs, runAdvanceJob, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
+  mapItemExists, mapItemStoreAndCount, mapSummaries, runActiveJobs, runAdvanceJob, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
   waitResolveByEvent, type RunRow, type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
@@ -249,6 +249,12 @@ export class Workflows {
    * same transaction that counted it.
    */
   private async runItem(definition: WorkflowDefinition, run: RunRow, replay: Replay, job: Job, item: { seq: number; index: number }): Promise<unknown> {
+    // Stored already, so its body ran: a re-run advance (its worker died after the fan-out) read
+    // the map just before this item was stored and made its job again once the first one had
+    // completed; or this job's worker died between storing the item and completing the job. The
+    // dedupe key lets a job for an item be made only once its previous job is finished, so the
+    // store is seen here.
+    if (await mapItemExists(this.db, { runId: run.id, seq: item.seq, idx: item.index })) return { runId: run.id, item: item.index, skipped: 'stored' };
     let done: ItemDone;
     try {
       await definition.run(replay.context, run.input as never);
