@@ -263,6 +263,21 @@ describe('workflows', () => {
       expect(wait.resolvedAt).not.toBeNull();
     });
 
+    it('cancelling a waiting run cancels its waiter: the event resumes nothing, and nothing runs after', async () => {
+      const workflows = new Workflows(queue, [approval]);
+      const { runId } = await workflows.start('approval', { orderId: 'C' });
+      await tick(workflows, 5_000);
+      expect((await workflows.getRun(runId))!.currentStep).toBe('approved?');
+      expect((await workflows.cancelRun(runId))!.status).toBe('CANCELLED');
+      expect(await workflows.sendEvent('order.approved', { orderId: 'C', by: 'late' })).toEqual({ resumed: 0 });
+      clock.advance(3_600_000); // past the wait's timeout too
+      await tick(workflows);
+      expect(await ledger(runId)).toEqual([{ step: 'ask', n: 1 }]);
+      const jobs = await db.current.pool.query(`SELECT status FROM job_queue WHERE dedupe_key = $1`, [`workflow:${runId}`]);
+      expect(jobs.rows.map((r) => r.status)).toContain('CANCELLED');
+      expect((await workflows.getRun(runId))!.steps.find((s) => s.kind === 'wait')!.resolvedAt).toBeNull();
+    });
+
     it('a worker waiting on LISTEN resumes a run within moments of the event, not at its next poll', async () => {
       const workflows = new Workflows(queue, [approval]);
       const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 60_000, logger: false, handlers: workflows.handlers() });

@@ -98,6 +98,19 @@ describe('ingestion workflow -> search, through the routes', () => {
     expect(steps.rows.map((s) => s.attempt)).toEqual([1, 1, 1, 1, 2, 1, 1, 1, 1, 1]);
   });
 
+  it('a run started inside a Prisma transaction that rolls back leaves nothing: no run, no job, no ingestion', async () => {
+    const { prisma } = connections();
+    const workflows = new Workflows(connections().queue, [ingestionWorkflow(() => ({ pool: connections().pool, provider: sharedEmbeddingProvider }))]);
+    await expect(prisma.$transaction(async (tx) => {
+      const ingest = await tx.ingestJob.create({ data: { projectId: key.projectId, totalRecords: 1, pendingRecords: [{ content: 'x', metadata: {} }] } });
+      await workflows.start('ingestion', { ingestJobId: ingest.id, projectId: key.projectId, totalRecords: 1, generateEmbeddings: false }, { tx });
+      throw new Error('the app changed its mind');
+    })).rejects.toThrow('the app changed its mind');
+    const counts = await db.current.pool.query(
+      `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM job_queue)::int AS jobs, (SELECT count(*) FROM ingest_jobs)::int AS ingestions`);
+    expect(counts.rows[0]).toEqual({ runs: 0, jobs: 0, ingestions: 0 });
+  });
+
   it('10 concurrent invocations of the ingestion route process each run once', async () => {
     const submitted = [];
     const keys = [key, await projectKey(db.current.pool, 'p1'), await projectKey(db.current.pool, 'p2')];
