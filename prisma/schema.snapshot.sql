@@ -168,6 +168,13 @@ CREATE TABLE public.job_type_limits (
     CONSTRAINT job_type_limits_rate_check CHECK ((((rate_limit IS NULL) AND (rate_period_ms IS NULL)) OR (((rate_limit >= 1) AND (rate_limit <= 1000000)) AND ((rate_period_ms >= 1) AND (rate_period_ms <= 86400000)))))
 );
 
+CREATE TABLE public.job_type_pauses (
+    job_type text NOT NULL,
+    paused_at timestamp with time zone DEFAULT now() NOT NULL,
+    paused_by text,
+    CONSTRAINT job_type_pauses_paused_by_check CHECK ((length(paused_by) <= 200))
+);
+
 CREATE TABLE public.projects (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     name text NOT NULL,
@@ -286,6 +293,9 @@ ALTER TABLE ONLY public.job_schedules
 
 ALTER TABLE ONLY public.job_type_limits
     ADD CONSTRAINT job_type_limits_pkey PRIMARY KEY (job_type);
+
+ALTER TABLE ONLY public.job_type_pauses
+    ADD CONSTRAINT job_type_pauses_pkey PRIMARY KEY (job_type);
 
 ALTER TABLE ONLY public.projects
     ADD CONSTRAINT projects_pkey PRIMARY KEY (id);

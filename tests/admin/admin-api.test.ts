@@ -9,6 +9,8 @@ import { GET as jobs } from '../../app/api/admin/queue/jobs/route';
 import { GET as jobDetail } from '../../app/api/admin/queue/jobs/[jobId]/route';
 import { GET as failed } from '../../app/api/admin/queue/failed/route';
 import { GET as throughput } from '../../app/api/admin/queue/throughput/route';
+import * as pauseRoute from '../../app/api/admin/queue/pause/route';
+import { GET as pausedList } from '../../app/api/admin/queue/paused/route';
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
@@ -208,5 +210,34 @@ describe('job detail, lists, throughput', () => {
     expect(dead).toMatchObject({ jobs: [{ id, lastError: 'boom' }], nextCursor: null });
     expect((await throughput(as('MANAGER', '/api/admin/queue/throughput'))).status).toBe(200);
     expect((await throughput(as(null, '/api/admin/queue/throughput'))).status).toBe(401);
+  });
+});
+
+describe('POST /api/admin/queue/pause', () => {
+  const pause = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
+    pauseRoute.POST(as(role, '/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+
+  it('MANAGER pauses and resumes a type (claims skip it meanwhile); VIEWER, no session and cross-site are refused; bad bodies are 400', async () => {
+    await db.current.pool.query('DELETE FROM job_type_pauses');
+    const { queue } = connections();
+    await queue.enqueue({ jobType: 'PAUSABLE' });
+    expect((await pause('VIEWER', { jobType: 'PAUSABLE', paused: true })).status).toBe(403);
+    expect((await pause(null, { jobType: 'PAUSABLE', paused: true })).status).toBe(401);
+    expect((await pause('ADMIN', { jobType: 'PAUSABLE', paused: true }, { origin: 'https://evil.example' })).status).toBe(403);
+    const bad = await pause('MANAGER', { jobType: 'not a type!', paused: true });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).issues[0].path).toBe('jobType');
+    expect((await pause('MANAGER', { jobType: 'PAUSABLE' })).status).toBe(400);
+    expect((await pause('MANAGER', { jobType: 'PAUSABLE', paused: 'yes' })).status).toBe(400);
+    expect(await queue.pausedTypes()).toEqual([]); // nothing refused changed anything
+
+    expect(await (await pause('MANAGER', { jobType: 'PAUSABLE', paused: true })).json()).toEqual({ success: true, jobType: 'PAUSABLE', paused: true, changed: true });
+    expect(await queue.claimJobs(['PAUSABLE'], 1)).toEqual([]);
+    const listed = await (await pausedList(as('VIEWER', '/api/admin/queue/paused'))).json();
+    expect(listed.paused).toEqual([{ jobType: 'PAUSABLE', pausedAt: expect.any(String), pausedBy: 'manager@example.com' }]);
+    expect('GET' in pauseRoute).toBe(false); // Next answers 405 for a method the route does not export
+
+    expect(await (await pause('MANAGER', { jobType: 'PAUSABLE', paused: false })).json()).toMatchObject({ paused: false, changed: true });
+    expect(await queue.claimJobs(['PAUSABLE'], 1)).toHaveLength(1);
   });
 });

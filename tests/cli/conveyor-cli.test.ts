@@ -20,6 +20,20 @@ beforeEach(async () => {
 });
 
 describe('npx conveyor', () => {
+  it('pause, paused and resume a type; a bad type is refused (1), a missing one is usage (2)', async () => {
+    await db.current.pool.query('DELETE FROM job_type_pauses');
+    expect(await cli('pause', 'EMAIL')).toEqual({ code: 0, out: 'EMAIL paused' });
+    expect(await cli('pause', 'EMAIL')).toEqual({ code: 0, out: 'EMAIL was paused already' });
+    const listed = await cli('paused');
+    expect(listed.out).toMatch(/^EMAIL {2}since \S+ by cli\n1 paused type\(s\)$/);
+    await insertJob(db.current.pool, { status: 'PENDING', jobType: 'EMAIL' });
+    expect((await db.current.pool.query(`SELECT count(*)::int AS n FROM job_type_pauses`)).rows[0].n).toBe(1);
+    expect(JSON.parse((await cli('resume', 'EMAIL', '--json')).out)).toEqual({ jobType: 'EMAIL', resumed: true, changed: true });
+    expect(await cli('resume', 'EMAIL')).toEqual({ code: 0, out: 'EMAIL was not paused' });
+    expect((await cli('pause', 'bad type!')).code).toBe(1);
+    expect((await cli('pause')).code).toBe(2);
+  });
+
   it('stats and list', async () => {
     await insertJob(db.current.pool, { status: 'FAILED', jobType: 'EMAIL' });
     await insertJob(db.current.pool, { status: 'PENDING', jobType: 'EMAIL' });

@@ -205,10 +205,46 @@ describe('queue monitor in Chromium', () => {
     await row(page, failing.id).waitFor({ timeout: 12_000 });
     expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    // On the phone the progress column stays on screen (type goes under the id).
+    const progress = await page.locator('table[data-testid=jobs] th', { hasText: 'Progress' }).boundingBox();
+    expect(progress!.x + progress!.width).toBeLessThanOrEqual(390);
     const status = await page.evaluate(async (id) => (await fetch(`/api/admin/queue/retry?jobId=${id}`, { method: 'POST' })).status, failing.id);
     expect(status).toBe(403);
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor-phone.png`, fullPage: true });
     await context.close();
+  });
+});
+
+describe('pausing a job type in Chromium', () => {
+  it('MANAGER pauses a type: a running worker stops claiming it within a poll; resuming restarts it', async () => {
+    const { Worker } = await import('pg-conveyor/worker');
+    const ran: number[] = [];
+    const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 300, logger: false, handlers: {
+      E2E_PAUSABLE: async (job) => void ran.push((job.payload as { n: number }).n),
+    } });
+    await worker.start();
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = watched(await context.newPage());
+    try {
+      await signIn(page, 'manager@e2e.test', 'manager-password-1');
+      await page.fill('#pause-type', 'E2E_PAUSABLE');
+      await page.getByRole('button', { name: 'Pause type' }).click();
+      await page.getByTestId('pause-notice').filter({ hasText: 'E2E_PAUSABLE paused' }).waitFor();
+      await page.locator('[data-paused-type=E2E_PAUSABLE]').waitFor();
+      const job = await queue.enqueue({ jobType: 'E2E_PAUSABLE', payload: { n: 1 } });
+      await new Promise((resolve) => setTimeout(resolve, 1_200)); // four polls and the NOTIFY: none claims it
+      expect(ran).toEqual([]);
+      expect((await queue.getJob(job.id))!.status).toBe('PENDING');
+      await page.screenshot({ path: `${ARTIFACTS}/queue-monitor-paused-phone.png`, fullPage: true });
+
+      await page.getByRole('button', { name: 'Resume E2E_PAUSABLE' }).click();
+      await page.getByTestId('pause-notice').filter({ hasText: 'E2E_PAUSABLE resumed' }).waitFor();
+      for (let i = 0; i < 50 && ran.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(ran).toEqual([1]);
+    } finally {
+      await worker.stop();
+      await context.close();
+    }
   });
 });
 

@@ -150,7 +150,53 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   );
 }
 
-export function QueueMonitor({ email, canMutate }: { email: string; canMutate: boolean }) {
+interface Paused { jobType: string; pausedAt: string; pausedBy: string | null }
+
+/** Paused types, and (MANAGER and up) pausing and resuming one: every claim skips a paused type at once. */
+function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: () => void }) {
+  const [paused, setPaused] = useState<Paused[]>([]);
+  const [type, setType] = useState('');
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const load = useCallback(() => getJson<{ paused: Paused[] }>('/api/admin/queue/paused').then((r) => setPaused(r.paused), () => {}), []);
+  useEffect(() => {
+    void load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+  async function set(jobType: string, pause: boolean) {
+    const response = await fetch('/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobType, paused: pause }) });
+    const body = await response.json().catch(() => ({}));
+    setMessage(response.ok ? { ok: true, text: `${jobType} ${pause ? 'paused' : 'resumed'}` } : { ok: false, text: `Could not ${pause ? 'pause' : 'resume'} ${jobType}: ${body.error ?? response.status}` });
+    if (response.ok && pause) setType('');
+    await load();
+    onChanged();
+  }
+  return (
+    <section className="panel" data-testid="paused-types">
+      <h2>Paused types</h2>
+      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="pause-notice">{message.text}</div>}
+      {paused.length === 0 ? <p className="muted">None: every type is being claimed.</p> : (
+        <ul className="plain-list">
+          {paused.map((p) => (
+            <li key={p.jobType} data-paused-type={p.jobType} className="row spread">
+              <span><strong>{p.jobType}</strong> <span className="muted small">since {new Date(p.pausedAt).toLocaleString()}{p.pausedBy ? ` by ${p.pausedBy}` : ''}</span></span>
+              {canPause && <button className="secondary" onClick={() => set(p.jobType, false)}>Resume {p.jobType}</button>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {canPause && (
+        <form className="row space-above" onSubmit={(e) => { e.preventDefault(); if (type.trim()) void set(type.trim(), true); }}>
+          <label htmlFor="pause-type" className="sr-only">Job type to pause</label>
+          <input id="pause-type" placeholder="job type, e.g. SEND_EMAIL" value={type} onChange={(e) => setType(e.target.value)} />
+          <button type="submit" className="danger">Pause type</button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function QueueMonitor({ email, canMutate, canPause }: { email: string; canMutate: boolean; canPause: boolean }) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
   const [points, setPoints] = useState<Point[]>([]);
@@ -232,6 +278,7 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
         <h2>Throughput and failures</h2>
         <ThroughputChart points={points} />
       </section>
+      <PausedTypes canPause={canPause} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
       <section className="panel">
         <div className="toolbar">
@@ -252,15 +299,15 @@ export function QueueMonitor({ email, canMutate }: { email: string; canMutate: b
         <div className="table-wrap">
           <table data-testid="jobs">
             <thead>
-              <tr><th>Job</th><th>Type</th><th>Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
+              <tr><th>Job</th><th className="hide-sm">Type</th><th>Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
             </thead>
             <tbody>
               {rows.length === 0 && <tr><td colSpan={8} className="muted">No jobs.</td></tr>}
               {rows.map((job) => (
                 <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
                   {/* A UUIDv7 begins with its time: jobs of one minute share their first characters, so the random end tells them apart. */}
-                  <td className="mono" title={job.id}>…{job.id.slice(-12)}</td>
-                  <td>{job.jobType}</td>
+                  <td title={job.id}><span className="mono">…{job.id.slice(-12)}</span><span className="show-sm small">{job.jobType}</span></td>
+                  <td className="hide-sm">{job.jobType}</td>
                   <td><StatusBadge status={job.status} /></td>
                   <td className="hide-sm">{job.priority}</td>
                   <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>

@@ -13,7 +13,7 @@ import { rowToJob, type JobRow } from './job-row.js';
 import { rescueExpired } from './maintenance.js';
 import { jobClaimAvailable } from './queries/jobs-write.js';
 import {
-  typeLimitAllowance, typeLimitDelete, typeLimitList, typeLimitLock, typeLimitRecordStarts, typeLimitUpsert,
+  typeLimitAllowance, typeLimitDelete, typeLimitList, typeLimitLock, typeLimitRecordStarts, typeLimitUpsert, typePause, typePausedList, typeResume,
 } from './queries/type-limits.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job } from './types.js';
@@ -21,6 +21,13 @@ import type { Job } from './types.js';
 export interface ClaimOptions {
   /** Lease for these claims; defaults to the queue's leaseMs. */
   leaseMs?: number;
+}
+
+export interface PausedType {
+  jobType: string;
+  pausedAt: Date;
+  /** Who paused it, as the caller said (an admin's email, "cli"). */
+  pausedBy: string | null;
 }
 
 export interface TypeLimits {
@@ -81,6 +88,21 @@ export class Claimer {
       });
     }
     this.limitsCache = null;
+  }
+
+  async pauseType(jobType: string, options: { by?: string } = {}): Promise<boolean> {
+    const [type] = parseJobTypes([jobType]);
+    if (options.by !== undefined && (typeof options.by !== 'string' || options.by.length > 200)) throw new ValidationError('by must be a text of at most 200 characters');
+    return typePause(this.core.db, { jobType: type!, by: options.by ?? null, now: nowParam(this.core.clock) });
+  }
+
+  async resumeType(jobType: string): Promise<boolean> {
+    const [type] = parseJobTypes([jobType]);
+    return typeResume(this.core.db, { jobType: type! });
+  }
+
+  async pausedTypes(): Promise<PausedType[]> {
+    return (await typePausedList(this.core.db)).map((row) => ({ jobType: row.job_type, pausedAt: row.paused_at, pausedBy: row.paused_by }));
   }
 
   async rescueExpired(): Promise<number> {

@@ -19,6 +19,9 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   cleanup [--days N]                    delete finished jobs older than N days (default 7)
   list [--status S] [--type T] [--limit N]
   flush --type T --yes                  delete every job of type T that is not running
+  pause <type>                          no claim takes jobs of this type until resumed (running ones finish)
+  resume <type>                         claims take it again; workers are woken
+  paused                                the paused types
   runs [list] [--status S] [--name N] [--limit N]   workflow runs, newest first
   runs show <runId>                     a run and its steps
   runs cancel <runId>                   cancel a running run and its pending job
@@ -140,6 +143,19 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
         }
         const deleted = await queue.flushType(values.type);
         say(`deleted ${deleted} ${values.type} job(s); running ones were left to finish`, { deleted, jobType: values.type });
+        return 0;
+      }
+      case 'pause':
+      case 'resume': {
+        if (!arg) throw new UsageError(`${command} needs a job type`);
+        const changed = command === 'pause' ? await queue.pauseType(arg, { by: 'cli' }) : await queue.resumeType(arg);
+        const state = command === 'pause' ? 'paused' : 'resumed';
+        say(changed ? `${arg} ${state}` : `${arg} was ${command === 'pause' ? 'paused already' : 'not paused'}`, { jobType: arg, [state]: true, changed });
+        return 0;
+      }
+      case 'paused': {
+        const paused = await queue.pausedTypes();
+        say([...paused.map((p) => `${p.jobType}  since ${p.pausedAt.toISOString()}${p.pausedBy ? ` by ${p.pausedBy}` : ''}`), `${paused.length} paused type(s)`], { paused });
         return 0;
       }
       case 'runs':

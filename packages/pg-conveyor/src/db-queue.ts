@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DEFAULT_BACKOFF } from './backoff.js';
-import { Claimer, type ClaimOptions, type TypeLimits } from './claim.js';
+import { Claimer, type ClaimOptions, type PausedType, type TypeLimits } from './claim.js';
 import { isBehindPgBouncer, parseQueueOptions, withoutPgBouncerParam, type QueueOptionsInput } from './config.js';
 import { Enqueuer, type EnqueueOptions } from './enqueue.js';
 import { ConfigError, type QueueError } from './errors.js';
@@ -38,7 +38,7 @@ export { ManualClock, type Clock } from './clock.js';
 export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from './log.js';
 export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
-export type { ClaimOptions, TypeLimits } from './claim.js';
+export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
 
 /**
  * Session setting for connections that run the queue's prepared statements. Left to itself,
@@ -141,6 +141,24 @@ export class DatabaseQueue {
    */
   setTypeLimits(jobType: string, limits: TypeLimits): Promise<void> {
     return this.claimer.setTypeLimits(jobType, limits);
+  }
+
+  /**
+   * Pauses a job type: from the moment this returns, no claim of any worker, drain or cron tick
+   * takes a job of it (the claim statement skips it; nothing to restart). Running jobs finish,
+   * and jobs keep being enqueued. Answers false when it was paused already.
+   */
+  pauseType(jobType: string, options: { by?: string } = {}): Promise<boolean> {
+    return this.claimer.pauseType(jobType, options);
+  }
+
+  /** Resumes a paused type and wakes listening workers for it. Answers false when it was not paused. */
+  resumeType(jobType: string): Promise<boolean> {
+    return this.claimer.resumeType(jobType);
+  }
+
+  pausedTypes(): Promise<PausedType[]> {
+    return this.claimer.pausedTypes();
   }
 
   // ---------------------------------------------------------------- recurring jobs

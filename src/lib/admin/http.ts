@@ -1,6 +1,7 @@
 /**
- * The admin API's handlers (app/api/admin/* only call these). Reads need any role (VIEWER and up), mutations ADMIN;
- * mutations are POST and same-origin only. Responses carry counts and job metadata, never payloads.
+ * The admin API's handlers (app/api/admin/* only call these). Reads need any role (VIEWER and up),
+ * pausing a type MANAGER, other mutations ADMIN; mutations are POST and same-origin only.
+ * Responses carry counts and job metadata, never payloads.
  */
 import { z } from 'zod';
 import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
@@ -139,5 +140,37 @@ export async function handleThroughputGet(request: Request): Promise<Response> {
     return Response.json({ points: points.map((p) => ({ minute: p.minute.toISOString(), completed: p.completed, failed: p.failed })) });
   } catch (error) {
     return errorResponse(error, 'admin/throughput');
+  }
+}
+
+const pauseBody = z.object({ jobType: jobTypeSchema, paused: z.boolean() }).strict();
+
+/** POST /api/admin/queue/pause {jobType, paused} (MANAGER): pause or resume a job type everywhere at once */
+export async function handlePausePost(request: Request): Promise<Response> {
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    const auth = await requireRole(request, 'MANAGER');
+    if (!auth.ok) return auth.response;
+    const parsed = pauseBody.safeParse(await request.json().catch(() => undefined));
+    if (!parsed.success) throw badRequest('Invalid body: expected { jobType, paused }', zodIssues(parsed.error));
+    const { jobType, paused } = parsed.data;
+    const { queue } = connections();
+    const changed = paused ? await queue.pauseType(jobType, { by: auth.user.email }) : await queue.resumeType(jobType);
+    appLogger().info({ admin: auth.user.email, jobType, paused, changed }, `admin: job type ${paused ? 'paused' : 'resumed'}`);
+    return Response.json({ success: true, jobType, paused, changed });
+  } catch (error) {
+    return errorResponse(error, 'admin/pause');
+  }
+}
+
+/** GET /api/admin/queue/paused (VIEWER): the paused types, who paused them and since when */
+export async function handlePausedGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'VIEWER');
+    if (!auth.ok) return auth.response;
+    const paused = await connections().queue.pausedTypes();
+    return Response.json({ paused: paused.map((p) => ({ jobType: p.jobType, pausedAt: p.pausedAt.toISOString(), pausedBy: p.pausedBy })) });
+  } catch (error) {
+    return errorResponse(error, 'admin/paused');
   }
 }

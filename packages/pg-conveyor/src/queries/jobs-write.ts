@@ -29,6 +29,9 @@ const CLAIM_LIMIT_CEILING = DEFAULTS.claimBatchMax;
  * backlog grows. Nothing extra is locked: rows flow up one at a time, the outer `LIMIT $2` stops
  * pulling after `$2` of them, and LockRows only locks what is pulled (skipped rows are not counted).
  *
+ * A paused type (job_type_pauses) is left out before its scan: nothing of it is claimed, by any
+ * worker or cron tick, from the moment the pause commits.
+ *
  * Jobs with a concurrency key are skipped while another job of that key runs, and a batch takes
  * at most one per key (DISTINCT ON). The NOT EXISTS repeats `concurrency_key IS NOT NULL` so that,
  * planned as a hashed subplan (the running keys, read once), it still matches the predicate of
@@ -42,7 +45,8 @@ export async function jobClaimAvailable(
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
     `WITH candidates AS (
-       SELECT c.* FROM unnest($1::text[]) AS t(job_type)
+       SELECT c.* FROM (SELECT u.job_type FROM unnest($1::text[]) AS u(job_type)
+                         WHERE NOT EXISTS (SELECT 1 FROM job_type_pauses paused WHERE paused.job_type = u.job_type)) AS t
        CROSS JOIN LATERAL (
          SELECT * FROM (
            SELECT id, concurrency_key, priority, run_at FROM job_queue q

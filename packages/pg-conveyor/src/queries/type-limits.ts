@@ -1,5 +1,6 @@
-/** Per-type limits (global concurrency, rate): the statements around a limited claim. */
+/** Per-type controls: limits (global concurrency, rate), the statements around a limited claim, and pauses. */
 import type { SqlExecutor } from '../executor.js';
+import { JOBS_CHANNEL } from './jobs-insert.js';
 
 export interface TypeLimitRow {
   job_type: string;
@@ -98,4 +99,30 @@ export async function typeLimitRecordStarts(db: SqlExecutor, p: { jobType: strin
     [p.jobType, p.now, p.taken],
     'conveyor.typeLimitRecordStarts',
   );
+}
+
+/** Pauses a type (again: keeps the first pause). Answers whether it was running until now. */
+export async function typePause(db: SqlExecutor, p: { jobType: string; by: string | null; now: Date | null }): Promise<boolean> {
+  const rows = await db.query(
+    `INSERT INTO job_type_pauses (job_type, paused_at, paused_by) VALUES ($1, coalesce($3::timestamptz, now()), $2)
+     ON CONFLICT (job_type) DO NOTHING RETURNING job_type`,
+    [p.jobType, p.by, p.now],
+    'conveyor.typePause',
+  );
+  return rows.length > 0;
+}
+
+/** Resumes a type and wakes listening workers for it, in one statement. Answers whether it was paused. */
+export async function typeResume(db: SqlExecutor, p: { jobType: string }): Promise<boolean> {
+  const rows = await db.query(
+    `WITH resumed AS (DELETE FROM job_type_pauses WHERE job_type = $1 RETURNING job_type)
+     SELECT job_type, pg_notify('${JOBS_CHANNEL}', job_type) FROM resumed`,
+    [p.jobType],
+    'conveyor.typeResume',
+  );
+  return rows.length > 0;
+}
+
+export async function typePausedList(db: SqlExecutor): Promise<{ job_type: string; paused_at: Date; paused_by: string | null }[]> {
+  return db.query('SELECT job_type, paused_at, paused_by FROM job_type_pauses ORDER BY job_type', [], 'conveyor.typePausedList');
 }
