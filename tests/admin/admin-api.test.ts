@@ -11,6 +11,7 @@ import { GET as failed } from '../../app/api/admin/queue/failed/route';
 import { GET as throughput } from '../../app/api/admin/queue/throughput/route';
 import * as pauseRoute from '../../app/api/admin/queue/pause/route';
 import { GET as pausedList } from '../../app/api/admin/queue/paused/route';
+import { GET as schedulesGet, POST as schedulesPost } from '../../app/api/admin/queue/schedules/route';
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
@@ -239,5 +240,34 @@ describe('POST /api/admin/queue/pause', () => {
 
     expect(await (await pause('MANAGER', { jobType: 'PAUSABLE', paused: false })).json()).toMatchObject({ paused: false, changed: true });
     expect(await queue.claimJobs(['PAUSABLE'], 1)).toHaveLength(1);
+  });
+});
+
+describe('/api/admin/queue/schedules', () => {
+  const act = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
+    schedulesPost(as(role, '/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+
+  it('VIEWER lists schedules with last and next run; ADMIN pauses, resumes and runs one now; MANAGER, cross-site and bad bodies are refused', async () => {
+    const { queue } = connections();
+    await db.current.pool.query('DELETE FROM job_schedules');
+    await queue.schedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
+    const listed = await (await schedulesGet(as('VIEWER', '/api/admin/queue/schedules'))).json();
+    expect(listed.schedules).toEqual([{
+      name: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT', paused: false, lastRunAt: null, lastJob: null, nextRunAt: expect.any(String),
+    }]);
+    expect((await schedulesGet(as(null, '/api/admin/queue/schedules'))).status).toBe(401);
+
+    expect((await act('MANAGER', { name: 'nightly', action: 'pause' })).status).toBe(403);
+    expect((await act('ADMIN', { name: 'nightly', action: 'pause' }, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await act('ADMIN', { name: 'nightly', action: 'explode' })).status).toBe(400);
+    expect((await act('ADMIN', { name: 'nightly' })).status).toBe(400);
+    expect((await queue.listSchedules())[0]!.paused).toBe(false);
+
+    expect(await (await act('ADMIN', { name: 'nightly', action: 'pause' })).json()).toEqual({ success: true, name: 'nightly', action: 'pause' });
+    expect((await queue.listSchedules())[0]!.paused).toBe(true);
+    const run = await (await act('ADMIN', { name: 'nightly', action: 'run' })).json();
+    expect((await queue.getJob(run.jobId))!.jobType).toBe('REPORT');
+    expect((await act('ADMIN', { name: 'nightly', action: 'resume' })).status).toBe(200);
+    expect((await act('ADMIN', { name: 'gone', action: 'run' })).status).toBe(404);
   });
 });

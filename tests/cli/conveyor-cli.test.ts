@@ -34,6 +34,15 @@ describe('npx conveyor', () => {
     expect((await cli('pause')).code).toBe(2);
   });
 
+  it('schedules lists each schedule with its next and last run', async () => {
+    await db.current.pool.query('DELETE FROM job_schedules');
+    expect((await cli('schedules')).out).toBe('0 schedule(s)');
+    await db.current.pool.query(`INSERT INTO job_schedules (name, cron, timezone, job_type) VALUES ('nightly', '0 2 * * *', 'UTC', 'REPORT')`);
+    const listed = await cli('schedules');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/^nightly {2}0 2 \* \* \* {2}UTC {2}REPORT {2}next \S+T02:00:00.000Z {2}last never\n1 schedule\(s\)$/);
+  });
+
   it('stats and list', async () => {
     await insertJob(db.current.pool, { status: 'FAILED', jobType: 'EMAIL' });
     await insertJob(db.current.pool, { status: 'PENDING', jobType: 'EMAIL' });

@@ -248,6 +248,30 @@ describe('pausing a job type in Chromium', () => {
   });
 });
 
+describe('schedules in Chromium', () => {
+  it('ADMIN sees a schedule’s next run, runs it now and pauses it', async () => {
+    await queue.schedule('e2e-nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'E2E_NIGHTLY' });
+    const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    page.on('dialog', (dialog) => dialog.accept());
+    try {
+      await signIn(page, 'admin@e2e.test', 'admin-password-1');
+      const row = page.locator('[data-schedule=e2e-nightly]');
+      await row.waitFor({ timeout: 12_000 });
+      await row.locator('td.mono', { hasText: '0 2 * * *' }).waitFor();
+      await row.getByRole('button', { name: 'Run e2e-nightly now' }).click();
+      await page.getByTestId('schedule-notice').filter({ hasText: 'Schedule e2e-nightly ran now' }).waitFor();
+      expect((await queue.listJobs({ jobType: 'E2E_NIGHTLY' })).map((j) => j.status)).toEqual(['PENDING']);
+      await row.getByRole('button', { name: 'Pause e2e-nightly' }).click();
+      await row.locator('.badge', { hasText: 'paused' }).waitFor();
+      expect((await queue.listSchedules()).find((s) => s.name === 'e2e-nightly')!.paused).toBe(true);
+      await page.getByTestId('schedules').screenshot({ path: `${ARTIFACTS}/queue-monitor-schedules.png` });
+    } finally {
+      await queue.unschedule('e2e-nightly');
+      await page.close();
+    }
+  });
+});
+
 describe('workflow runs in Chromium', () => {
   let sendAttempts = 0;
   const report = defineWorkflow({

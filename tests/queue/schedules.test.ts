@@ -83,3 +83,46 @@ describe('recurring jobs', () => {
     expect(await queue.unschedule('hourly')).toBe(false);
   });
 });
+
+describe('operating schedules', () => {
+  it('syncSchedules keeps exactly the declared ones: one removed from the code stops firing', async () => {
+    const clock = new ManualClock(await dbNow());
+    const clocked = new DatabaseQueue({ pool: db.current.pool, clock, logger: false });
+    // Yesterday's deploy declared two; the script that made 'one-off' is long gone.
+    await clocked.syncSchedules({ minutely: { cron: '* * * * *', jobType: 'TICK' }, 'one-off': { cron: '* * * * *', jobType: 'STALE' } });
+    expect(await clocked.syncSchedules({ minutely: { cron: '* * * * *', jobType: 'TICK' } })).toEqual({ removed: ['one-off'] });
+    clock.advance(61_000);
+    const fired = await clocked.fireDueSchedules();
+    expect(fired.map((job) => job.jobType)).toEqual(['TICK']);
+    expect((await clocked.listSchedules()).map((s) => s.name)).toEqual(['minutely']);
+    // Bad definitions refuse the whole sync and change nothing.
+    await expect(clocked.syncSchedules({ minutely: { cron: 'every minute', jobType: 'TICK' } })).rejects.toBeInstanceOf(ValidationError);
+    expect((await clocked.listSchedules()).map((s) => s.name)).toEqual(['minutely']);
+  });
+
+  it('lists each schedule with its last run, that job’s status and the next run; a paused one fires nothing and stays paused when registered again; run now', async () => {
+    const clock = new ManualClock(await dbNow());
+    const clocked = new DatabaseQueue({ pool: db.current.pool, clock, logger: false });
+    await clocked.schedule('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } });
+    clock.advance(61_000);
+    const [job] = await clocked.fireDueSchedules();
+    const [listed] = await clocked.listSchedules();
+    expect(listed).toMatchObject({ name: 'minutely', cron: '* * * * *', timezone: 'UTC', jobType: 'TICK', paused: false, lastJob: { id: job!.id, status: 'PENDING' } });
+    expect(listed!.lastRunAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime());
+    expect(listed!.nextRunAt!.getTime()).toBeGreaterThan(clock.now().getTime());
+    expect(listed!.nextRunAt!.getTime() - listed!.lastRunAt!.getTime()).toBe(60_000);
+
+    expect(await clocked.pauseSchedule('minutely')).toBe(true);
+    await clocked.schedule('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } }); // the app starts again
+    clock.advance(120_000);
+    expect(await clocked.fireDueSchedules()).toEqual([]);
+    expect((await clocked.listSchedules())[0]).toMatchObject({ paused: true, nextRunAt: null });
+
+    const now = await clocked.runScheduleNow('minutely');
+    expect(now).toMatchObject({ jobType: 'TICK', payload: { report: 'kpi' }, status: 'PENDING' });
+    expect(await clocked.runScheduleNow('nope')).toBeNull();
+    await expect(clocked.pauseSchedule('bad name!')).rejects.toBeInstanceOf(ValidationError);
+    expect(await clocked.resumeSchedule('minutely')).toBe(true);
+    expect((await clocked.fireDueSchedules()).map((j) => j.jobType)).toEqual(['TICK']);
+  });
+});

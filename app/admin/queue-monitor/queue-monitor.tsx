@@ -196,6 +196,60 @@ function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: ()
   );
 }
 
+interface ScheduleView {
+  name: string; cron: string; timezone: string; jobType: string; paused: boolean;
+  lastRunAt: string | null; lastJob: { id: string; status: Status } | null; nextRunAt: string | null;
+}
+
+/** Recurring jobs as stored: each one's next and last run and how the last went; ADMIN pauses, resumes, runs now. */
+function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: () => void }) {
+  const [schedules, setSchedules] = useState<ScheduleView[] | null>(null);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const load = useCallback(() => getJson<{ schedules: ScheduleView[] }>('/api/admin/queue/schedules').then((r) => setSchedules(r.schedules), () => {}), []);
+  useEffect(() => {
+    void load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+  async function act(name: string, action: 'pause' | 'resume' | 'run') {
+    if (action === 'run' && !window.confirm(`Run schedule ${name} now?`)) return;
+    const response = await fetch('/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, action }) });
+    const body = await response.json().catch(() => ({}));
+    const done = { pause: 'paused', resume: 'resumed', run: `ran now: job ${body.jobId}` }[action];
+    setMessage(response.ok ? { ok: true, text: `Schedule ${name} ${done}` } : { ok: false, text: `Could not ${action} ${name}: ${body.error ?? response.status}` });
+    await load();
+    onChanged();
+  }
+  if (!schedules || schedules.length === 0) return null;
+  return (
+    <section className="panel" data-testid="schedules">
+      <h2>Schedules</h2>
+      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="schedule-notice">{message.text}</div>}
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th>Name</th><th className="hide-sm">Cron</th><th>Next run</th><th className="hide-sm">Last run</th>{canMutate && <th>Actions</th>}</tr></thead>
+          <tbody>
+            {schedules.map((s) => (
+              <tr key={s.name} data-schedule={s.name}>
+                <td><strong>{s.name}</strong><span className="muted small show-sm">{s.cron} ({s.timezone})</span><div className="muted small">{s.jobType}</div></td>
+                <td className="hide-sm mono">{s.cron} <span className="muted">({s.timezone})</span></td>
+                <td>{s.paused ? <span className="badge badge-CANCELLED">paused</span> : s.nextRunAt ? new Date(s.nextRunAt).toLocaleString() : '—'}</td>
+                <td className="hide-sm">{s.lastRunAt ? new Date(s.lastRunAt).toLocaleString() : 'never'} {s.lastJob && <StatusBadge status={s.lastJob.status} />}</td>
+                {canMutate && (
+                  <td className="row">
+                    <button className="secondary" onClick={() => act(s.name, s.paused ? 'resume' : 'pause')}>{s.paused ? 'Resume' : 'Pause'} {s.name}</button>
+                    <button className="secondary" onClick={() => act(s.name, 'run')}>Run {s.name} now</button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function QueueMonitor({ email, canMutate, canPause }: { email: string; canMutate: boolean; canPause: boolean }) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
@@ -279,6 +333,7 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
         <ThroughputChart points={points} />
       </section>
       <PausedTypes canPause={canPause} onChanged={refresh} />
+      <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
       <section className="panel">
         <div className="toolbar">

@@ -22,6 +22,7 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   pause <type>                          no claim takes jobs of this type until resumed (running ones finish)
   resume <type>                         claims take it again; workers are woken
   paused                                the paused types
+  schedules                             each schedule: cron, time zone, paused, last run and its job, next run
   runs [list] [--status S] [--name N] [--limit N]   workflow runs, newest first
   runs show <runId>                     a run and its steps
   runs cancel <runId>                   cancel a running run and its pending job
@@ -156,6 +157,15 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
       case 'paused': {
         const paused = await queue.pausedTypes();
         say([...paused.map((p) => `${p.jobType}  since ${p.pausedAt.toISOString()}${p.pausedBy ? ` by ${p.pausedBy}` : ''}`), `${paused.length} paused type(s)`], { paused });
+        return 0;
+      }
+      case 'schedules': {
+        const schedules = await queue.listSchedules();
+        const width = Math.max(4, ...schedules.map((s) => s.name.length));
+        say([
+          ...schedules.map((s) => `${s.name.padEnd(width)}  ${s.cron}  ${s.timezone}  ${s.jobType}  ${s.paused ? 'PAUSED' : `next ${s.nextRunAt?.toISOString() ?? 'never'}`}  last ${s.lastRunAt?.toISOString() ?? 'never'}${s.lastJob ? ` (${s.lastJob.status})` : ''}`),
+          `${schedules.length} schedule(s)`,
+        ], { schedules });
         return 0;
       }
       case 'runs':

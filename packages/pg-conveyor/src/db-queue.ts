@@ -29,6 +29,7 @@ import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
 import * as reads from './reads.js';
 import * as recurring from './recurring.js';
+import type { ScheduleInfo } from './recurring.js';
 import type { ScheduleInput } from './schedules.js';
 import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
 
@@ -38,6 +39,7 @@ export { ManualClock, type Clock } from './clock.js';
 export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from './log.js';
 export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
+export type { ScheduleInfo } from './recurring.js';
 export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
 
 /**
@@ -166,6 +168,33 @@ export class DatabaseQueue {
   /** Registers (or updates) a recurring job; registering the same definition again is a no-op. */
   schedule(name: string, input: ScheduleInput): Promise<void> {
     return recurring.schedule(this.core, name, input);
+  }
+
+  /** Every schedule: cron, time zone, paused or not, the last slot fired and its job's status, the next slot. */
+  listSchedules(): Promise<ScheduleInfo[]> {
+    return recurring.listSchedules(this.core);
+  }
+
+  /**
+   * The stored schedules become exactly `declared` (by name): each registered, every other one
+   * deleted, in one transaction. Call it at start-up, so a schedule removed from the code stops.
+   */
+  syncSchedules(declared: Record<string, ScheduleInput>): Promise<{ removed: string[] }> {
+    return recurring.syncSchedules(this.core, declared);
+  }
+
+  /** A paused schedule fires nothing until resumed; registering it again does not resume it. */
+  pauseSchedule(name: string): Promise<boolean> {
+    return recurring.setSchedulePaused(this.core, name, true);
+  }
+
+  resumeSchedule(name: string): Promise<boolean> {
+    return recurring.setSchedulePaused(this.core, name, false);
+  }
+
+  /** Enqueues a schedule's job now (its slots fire as usual); null when there is no such schedule. */
+  runScheduleNow(name: string): Promise<Job | null> {
+    return recurring.runScheduleNow(this.core, name, (job) => this.enqueue(job));
   }
 
   /** Removes a recurring job; true if it existed. */

@@ -59,3 +59,8 @@ export function latestDueSlot(cron: string, timezone: string, after: Date, now: 
 }
 
 export const slotKey = (name: string, slot: Date) => `schedule:${name}@${slot.toISOString()}`;
+
+/** The first slot after `now`, or null when the expression has none left. */
+export function nextSlot(cron: string, timezone: string, now: Date): Date | null {
+  return new Cron(cron, { timezone, paused: true }).nextRun(now);
+}

@@ -174,3 +174,40 @@ export async function handlePausedGet(request: Request): Promise<Response> {
     return errorResponse(error, 'admin/paused');
   }
 }
+
+/** GET /api/admin/queue/schedules (VIEWER): each schedule, its last run and that job's status, its next run */
+export async function handleSchedulesGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'VIEWER');
+    if (!auth.ok) return auth.response;
+    const schedules = await connections().queue.listSchedules();
+    return Response.json({
+      schedules: schedules.map((s) => ({
+        ...s, lastRunAt: s.lastRunAt?.toISOString() ?? null, nextRunAt: s.nextRunAt?.toISOString() ?? null,
+      })),
+    });
+  } catch (error) {
+    return errorResponse(error, 'admin/schedules');
+  }
+}
+
+const scheduleAction = z.object({ name: z.string().min(1).max(100), action: z.enum(['pause', 'resume', 'run']) }).strict();
+
+/** POST /api/admin/queue/schedules {name, action: pause|resume|run} (ADMIN): pause, resume or run a schedule now */
+export async function handleSchedulePost(request: Request): Promise<Response> {
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    const auth = await requireRole(request, 'ADMIN');
+    if (!auth.ok) return auth.response;
+    const parsed = scheduleAction.safeParse(await request.json().catch(() => undefined));
+    if (!parsed.success) throw badRequest('Invalid body: expected { name, action }', zodIssues(parsed.error));
+    const { name, action } = parsed.data;
+    const { queue } = connections();
+    const done = action === 'run' ? (await queue.runScheduleNow(name))?.id ?? null : action === 'pause' ? await queue.pauseSchedule(name) : await queue.resumeSchedule(name);
+    if (!done) return Response.json({ error: `Schedule ${name} not found` }, { status: 404 });
+    appLogger().info({ admin: auth.user.email, schedule: name, action }, `admin: schedule ${action}`);
+    return Response.json({ success: true, name, action, ...(action === 'run' ? { jobId: done } : {}) });
+  } catch (error) {
+    return errorResponse(error, 'admin/schedules');
+  }
+}

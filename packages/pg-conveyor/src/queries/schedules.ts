@@ -13,7 +13,11 @@ export interface ScheduleRow {
   created_at: Date;
 }
 
-/** Registers or updates a schedule; registering the same definition again changes nothing. */
+/**
+ * Registers or updates a schedule; registering the same definition again changes nothing. Whether
+ * it is paused is the operators' call (pauseSchedule): an app that registers its schedules at
+ * every start does not resume one an operator paused.
+ */
 export async function scheduleUpsert(
   db: SqlExecutor,
   p: { name: string; cron: string; timezone: string; jobType: string; payload: string | null; priority: number; maxAttempts: number },
@@ -24,11 +28,11 @@ export async function scheduleUpsert(
      ON CONFLICT (name) DO UPDATE
         SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, job_type = EXCLUDED.job_type,
             payload = EXCLUDED.payload, priority = EXCLUDED.priority, max_attempts = EXCLUDED.max_attempts,
-            enabled = true, updated_at = now()
+            updated_at = now()
       WHERE (job_schedules.cron, job_schedules.timezone, job_schedules.job_type, job_schedules.payload,
-             job_schedules.priority, job_schedules.max_attempts, job_schedules.enabled)
+             job_schedules.priority, job_schedules.max_attempts)
             IS DISTINCT FROM (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.job_type, EXCLUDED.payload,
-                              EXCLUDED.priority, EXCLUDED.max_attempts, true)`,
+                              EXCLUDED.priority, EXCLUDED.max_attempts)`,
     [p.name, p.cron, p.timezone, p.jobType, p.payload, p.priority, p.maxAttempts],
     'conveyor.scheduleUpsert',
   );
@@ -57,4 +61,43 @@ export async function scheduleAdvance(db: SqlExecutor, p: { name: string; slot: 
     [p.name, p.slot],
     'conveyor.scheduleAdvance',
   );
+}
+
+export interface ScheduleListRow extends ScheduleRow {
+  enabled: boolean;
+  db_now: Date;
+  /** The job the last fired slot made (by its unique key), if it is still in the table. */
+  last_job_id: string | null;
+  last_job_status: string | null;
+}
+
+/** Every schedule, paused ones too, with the job its last slot made. */
+export async function scheduleListAll(db: SqlExecutor, p: { now: Date | null }): Promise<ScheduleListRow[]> {
+  return db.query<ScheduleListRow>(
+    `SELECT s.name, s.cron, s.timezone, s.job_type, s.payload, s.priority, s.max_attempts, s.last_slot, s.created_at, s.enabled,
+            coalesce($1::timestamptz, now()) AS db_now, j.id AS last_job_id, j.status AS last_job_status
+       FROM job_schedules s
+       LEFT JOIN job_queue j
+         ON s.last_slot IS NOT NULL
+        AND j.unique_key = 'schedule:' || s.name || '@' || to_char(s.last_slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      ORDER BY s.name`,
+    [p.now],
+    'conveyor.scheduleListAll',
+  );
+}
+
+/** Pauses (enabled false) or resumes a schedule; answers whether it exists. */
+export async function scheduleSetEnabled(db: SqlExecutor, p: { name: string; enabled: boolean }): Promise<boolean> {
+  const rows = await db.query('UPDATE job_schedules SET enabled = $2, updated_at = now() WHERE name = $1 RETURNING name', [p.name, p.enabled], 'conveyor.scheduleSetEnabled');
+  return rows.length > 0;
+}
+
+/** Deletes every schedule not named: what the code no longer declares. */
+export async function scheduleDeleteOthers(db: SqlExecutor, p: { keep: string[] }): Promise<string[]> {
+  const rows = await db.query<{ name: string }>(
+    'DELETE FROM job_schedules WHERE name <> ALL($1::text[]) RETURNING name',
+    [p.keep],
+    'conveyor.scheduleDeleteOthers',
+  );
+  return rows.map((r) => r.name).sort();
 }
