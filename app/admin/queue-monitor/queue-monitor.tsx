@@ -1,6 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useState } from 'react';
+import { FilterBar, getJson as getJsonAs, usePolling } from '../admin-client';
 
 type Status = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 const STATUSES: Status[] = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -33,15 +34,7 @@ interface Stats {
 }
 interface Point { minute: string; completed: number; failed: number }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (response.status === 401) {
-    window.location.assign('/login?next=/admin/queue-monitor');
-    throw new Error('Signed out');
-  }
-  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error ?? `HTTP ${response.status}`);
-  return response.json() as Promise<T>;
-}
+const getJson = <T,>(url: string) => getJsonAs<T>(url, '/admin/queue-monitor');
 
 export function StatusBadge({ status }: { status: Status }) {
   return (
@@ -158,11 +151,7 @@ function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: ()
   const [type, setType] = useState('');
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const load = useCallback(() => getJson<{ paused: Paused[] }>('/api/admin/queue/paused').then((r) => setPaused(r.paused), () => {}), []);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  usePolling(load, REFRESH_MS);
   async function set(jobType: string, pause: boolean) {
     const response = await fetch('/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobType, paused: pause }) });
     const body = await response.json().catch(() => ({}));
@@ -206,11 +195,7 @@ function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: ()
   const [schedules, setSchedules] = useState<ScheduleView[] | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const load = useCallback(() => getJson<{ schedules: ScheduleView[] }>('/api/admin/queue/schedules').then((r) => setSchedules(r.schedules), () => {}), []);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  usePolling(load, REFRESH_MS);
   async function act(name: string, action: 'pause' | 'resume' | 'run') {
     if (action === 'run' && !window.confirm(`Run schedule ${name} now?`)) return;
     const response = await fetch('/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, action }) });
@@ -279,11 +264,7 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
     }
   }, [status, type]);
 
-  useEffect(() => {
-    void refresh();
-    const timer = setInterval(refresh, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [refresh]);
+  usePolling(refresh, REFRESH_MS);
 
   // Live updates when the server can stream them; the 5 s refresh above stays as the fallback.
   const [live, setLive] = useState(false);
@@ -336,20 +317,8 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
       <section className="panel">
-        <div className="toolbar">
-          <div>
-            <label htmlFor="status-filter">Status</label>
-            <select id="status-filter" value={status} onChange={(e) => setStatus(e.target.value as Status | '')}>
-              <option value="">All</option>
-              {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-            </select>
-          </div>
-          <div>
-            <label htmlFor="type-filter">Type</label>
-            <input id="type-filter" placeholder="e.g. INGEST_DATA" value={type} onChange={(e) => setType(e.target.value)} />
-          </div>
-          <span className="muted">{jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'}</span>
-        </div>
+        <FilterBar idPrefix="jobs" statuses={STATUSES} status={status} onStatus={setStatus} textLabel="Type" placeholder="e.g. INGEST_DATA"
+          text={type} onText={setType} note={jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'} />
         {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
         <div className="table-wrap">
           <table data-testid="jobs">

@@ -1,6 +1,7 @@
 'use client';
 
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
+import { FilterBar, getJson as getJsonAs, usePolling } from '../admin-client';
 
 type RunStatus = 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 const RUN_STATUSES: RunStatus[] = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -36,15 +37,7 @@ interface RunDetail extends RunSummary {
   steps: Step[];
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (response.status === 401) {
-    window.location.assign('/login?next=/admin/workflows');
-    throw new Error('Signed out');
-  }
-  if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error ?? `HTTP ${response.status}`);
-  return response.json() as Promise<T>;
-}
+const getJson = <T,>(url: string) => getJsonAs<T>(url, '/admin/workflows');
 
 export function duration(ms: number | null): string {
   if (ms === null) return '—';
@@ -137,11 +130,7 @@ function RunPanel({ id, canMutate, onClose, onChanged }: { id: string; canMutate
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<{ ok: boolean; text: string } | null>(null);
   const load = useCallback(() => getJson<{ run: RunDetail }>(`/api/admin/workflows/${id}`).then((r) => setRun(r.run), (e: Error) => setError(e.message)), [id]);
-  useEffect(() => {
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [load]);
+  usePolling(load, REFRESH_MS);
 
   async function act(action: 'retry' | 'cancel') {
     if (!run || !window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${run.name} run ${run.id}?`)) return;
@@ -200,11 +189,7 @@ export function WorkflowRuns({ email, canMutate }: { email: string; canMutate: b
     }
   }, [status, name]);
 
-  useEffect(() => {
-    void refresh();
-    const timer = setInterval(refresh, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [refresh]);
+  usePolling(refresh, REFRESH_MS);
 
   return (
     <>
@@ -215,20 +200,8 @@ export function WorkflowRuns({ email, canMutate }: { email: string; canMutate: b
       {loadError && <div className="notice err">Refresh failed: {loadError}</div>}
       {selected && <RunPanel id={selected} canMutate={canMutate} onClose={() => setSelected(null)} onChanged={refresh} />}
       <section className="panel">
-        <div className="toolbar">
-          <div>
-            <label htmlFor="run-status">Status</label>
-            <select id="run-status" value={status} onChange={(e) => setStatus(e.target.value as RunStatus | '')}>
-              <option value="">All</option>
-              {RUN_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-            </select>
-          </div>
-          <div>
-            <label htmlFor="run-name">Workflow</label>
-            <input id="run-name" placeholder="e.g. ingestion" value={name} onChange={(e) => setName(e.target.value)} />
-          </div>
-          <span className="muted">newest 50</span>
-        </div>
+        <FilterBar idPrefix="runs" statuses={RUN_STATUSES} status={status} onStatus={setStatus} textLabel="Workflow" placeholder="e.g. ingestion"
+          text={name} onText={setName} note="newest 50" />
         <div className="table-wrap">
           <table data-testid="runs">
             <thead>
