@@ -48,6 +48,9 @@ export async function readsAt(url: string, pool: pg.Pool, rows: number): Promise
     await median('listFailedJobs({ limit: 25 })', () => queue.listFailedJobs({ limit: 25 }));
     await median('countActiveByType()', () => queue.countActiveByType());
     await median('getThroughput(60)', () => queue.getThroughput(60));
+    await median('typeStats()', () => queue.typeStats());
+    await median('listSchedules()', () => queue.listSchedules());
+    await median('pausedTypes()', () => queue.pausedTypes());
   } finally {
     await queue.close();
   }

@@ -12,6 +12,7 @@ import { GET as throughput } from '../../app/api/admin/queue/throughput/route';
 import * as pauseRoute from '../../app/api/admin/queue/pause/route';
 import { GET as pausedList } from '../../app/api/admin/queue/paused/route';
 import { GET as schedulesGet, POST as schedulesPost } from '../../app/api/admin/queue/schedules/route';
+import { GET as typesGet } from '../../app/api/admin/queue/types/route';
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
@@ -269,5 +270,15 @@ describe('/api/admin/queue/schedules', () => {
     expect((await queue.getJob(run.jobId))!.jobType).toBe('REPORT');
     expect((await act('ADMIN', { name: 'nightly', action: 'resume' })).status).toBe(200);
     expect((await act('ADMIN', { name: 'gone', action: 'run' })).status).toBe(404);
+  });
+});
+
+describe('GET /api/admin/queue/types', () => {
+  it('VIEWER reads per-type figures; no session is 401', async () => {
+    await db.current.pool.query('DELETE FROM job_type_pauses; DELETE FROM job_type_limits');
+    await insertJob(db.current.pool, { status: 'PENDING', jobType: 'TYPED' });
+    const { types } = await (await typesGet(as('VIEWER', '/api/admin/queue/types'))).json();
+    expect(types).toEqual([expect.objectContaining({ jobType: 'TYPED', pending: 1, processing: 0, paused: false, limits: null })]);
+    expect((await typesGet(as(null, '/api/admin/queue/types'))).status).toBe(401);
   });
 });

@@ -235,6 +235,49 @@ function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: ()
   );
 }
 
+interface TypeRow {
+  jobType: string; pending: number; pendingAtLeast: boolean; processing: number; completedLastHour: number; failedLastHour: number; failureRate: number | null;
+  p50Ms: number | null; p95Ms: number | null; oldestWaitingSeconds: number | null;
+  limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null; paused: boolean;
+}
+
+const ms = (value: number | null) => (value === null ? '—' : value < 1_000 ? `${Math.round(value)} ms` : `${(value / 1_000).toFixed(1)} s`);
+
+/** Per job type: what waits and runs, how the last hour went, and the type's limits and pause. */
+function Types() {
+  const [types, setTypes] = useState<TypeRow[] | null>(null);
+  const load = useCallback(() => getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then((r) => setTypes(r.types), () => {}), []);
+  usePolling(load, REFRESH_MS);
+  if (!types || types.length === 0) return null;
+  return (
+    <section className="panel" data-testid="types">
+      <h2>Job types</h2>
+      <div className="table-wrap">
+        <table>
+          <thead>
+            <tr><th>Type</th><th>Waiting</th><th className="hide-sm">Running</th><th>Last hour</th><th className="hide-sm">Run time p50 / p95</th><th className="hide-sm">Longest wait</th><th className="hide-sm">Limits</th></tr>
+          </thead>
+          <tbody>
+            {types.map((t) => (
+              <tr key={t.jobType} data-type={t.jobType}>
+                <td><strong>{t.jobType}</strong> {t.paused && <span className="badge badge-CANCELLED">paused</span>}</td>
+                <td>{t.pending.toLocaleString()}{t.pendingAtLeast && '+'}</td>
+                <td className="hide-sm">{t.processing}</td>
+                <td>{t.completedLastHour} done{t.failedLastHour > 0 && <span className="error">, {t.failedLastHour} failed ({Math.round((t.failureRate ?? 0) * 100)} %)</span>}</td>
+                <td className="hide-sm">{ms(t.p50Ms)} / {ms(t.p95Ms)}</td>
+                <td className="hide-sm">{t.oldestWaitingSeconds === null ? '—' : ms(t.oldestWaitingSeconds * 1_000)}</td>
+                <td className="hide-sm muted small">
+                  {t.limits ? [t.limits.concurrency && `${t.limits.concurrency} at once`, t.limits.rate && `${t.limits.rate.limit} per ${ms(t.limits.rate.periodMs)}`].filter(Boolean).join(', ') : 'none'}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 export function QueueMonitor({ email, canMutate, canPause }: { email: string; canMutate: boolean; canPause: boolean }) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
@@ -313,6 +356,7 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
         <h2>Throughput and failures</h2>
         <ThroughputChart points={points} />
       </section>
+      <Types />
       <PausedTypes canPause={canPause} onChanged={refresh} />
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}

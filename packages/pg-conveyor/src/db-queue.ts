@@ -28,6 +28,7 @@ import { logQueueEvents } from './queue-log.js';
 import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
 import * as reads from './reads.js';
+import type { TypeStats } from './reads.js';
 import * as recurring from './recurring.js';
 import type { ScheduleInfo } from './recurring.js';
 import type { ScheduleInput } from './schedules.js';
@@ -40,6 +41,7 @@ export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from '
 export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
 export type { ScheduleInfo } from './recurring.js';
+export type { TypeStats } from './reads.js';
 export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
 
 /**
@@ -161,6 +163,14 @@ export class DatabaseQueue {
 
   pausedTypes(): Promise<PausedType[]> {
     return this.claimer.pausedTypes();
+  }
+
+  /**
+   * Per job type: pending and running counts, the last hour's completions, failures, failure rate
+   * and p50/p95 run time, the longest wait of a due job, limits and whether it is paused.
+   */
+  typeStats(): Promise<TypeStats[]> {
+    return reads.typeStats(this.core);
   }
 
   // ---------------------------------------------------------------- recurring jobs

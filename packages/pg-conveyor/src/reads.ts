@@ -8,9 +8,10 @@ import { ValidationError } from './errors.js';
 import { parseJobId, parseListFilter, parseMinutes } from './job-input.js';
 import { rowToJob } from './job-row.js';
 import {
-  jobCountActiveByType, jobCountActiveCapped, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
+  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read.js';
+import { typeLimitList, typePausedList } from './queries/type-limits.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
 
@@ -86,4 +87,56 @@ function parseCursor(cursor: string): { completedAt: Date; id: string } {
   const completedAt = new Date(at ?? '');
   if (Number.isNaN(completedAt.getTime()) || !id) throw new ValidationError(`Invalid cursor: ${cursor.slice(0, 100)}`);
   return { completedAt, id: parseJobId(id) };
+}
+
+export interface TypeStats {
+  jobType: string;
+  /** Waiting jobs, counted up to TYPE_STATS_PENDING_CAP (then `pendingAtLeast`). */
+  pending: number;
+  pendingAtLeast: boolean;
+  processing: number;
+  /** Finished in the last hour. */
+  completedLastHour: number;
+  failedLastHour: number;
+  /** failed / (completed + failed) in the last hour; null with none finished. */
+  failureRate: number | null;
+  /** Run time (claim to completion) of the last hour's completed jobs, ms. */
+  p50Ms: number | null;
+  p95Ms: number | null;
+  /** How long its longest-waiting due job has waited (from when it became due). */
+  oldestWaitingSeconds: number | null;
+  limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null;
+  paused: boolean;
+}
+
+export const TYPE_STATS_PENDING_CAP = 10_000;
+
+/** Per job type (every type with active jobs, recent finishes, limits or a pause): what an operator reads first. */
+export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
+  const now = nowParam(core.clock);
+  const [active, hour, oldest, limits, paused] = await Promise.all([
+    jobActivePerTypeCapped(core.db, { cap: TYPE_STATS_PENDING_CAP }), jobTypeLastHour(core.db, { now }), jobOldestDuePerType(core.db, { now }),
+    typeLimitList(core.db), typePausedList(core.db),
+  ]);
+  const types = new Set([...active.map((r) => r.job_type), ...hour.map((r) => r.job_type), ...limits.map((r) => r.job_type), ...paused.map((r) => r.job_type)]);
+  return [...types].sort().map((jobType) => {
+    const a = active.find((r) => r.job_type === jobType);
+    const h = hour.find((r) => r.job_type === jobType);
+    const l = limits.find((r) => r.job_type === jobType);
+    const done = (h?.completed ?? 0) + (h?.failed ?? 0);
+    return {
+      jobType,
+      pending: a?.pending ?? 0,
+      pendingAtLeast: (a?.pending ?? 0) >= TYPE_STATS_PENDING_CAP,
+      processing: a?.processing ?? 0,
+      completedLastHour: h?.completed ?? 0,
+      failedLastHour: h?.failed ?? 0,
+      failureRate: done > 0 ? (h?.failed ?? 0) / done : null,
+      p50Ms: h?.p50_ms ?? null,
+      p95Ms: h?.p95_ms ?? null,
+      oldestWaitingSeconds: oldest.find((r) => r.job_type === jobType)?.age_seconds ?? null,
+      limits: l ? { concurrency: l.max_running, rate: l.rate_limit && l.rate_period_ms ? { limit: l.rate_limit, periodMs: l.rate_period_ms } : null } : null,
+      paused: paused.some((r) => r.job_type === jobType),
+    };
+  });
 }

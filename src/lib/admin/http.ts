@@ -211,3 +211,14 @@ export async function handleSchedulePost(request: Request): Promise<Response> {
     return errorResponse(error, 'admin/schedules');
   }
 }
+
+/** GET /api/admin/queue/types (VIEWER): per job type, counts, the last hour's throughput, failure rate and run times, waits, limits, pause */
+export async function handleTypesGet(request: Request): Promise<Response> {
+  try {
+    const auth = await requireRole(request, 'VIEWER');
+    if (!auth.ok) return auth.response;
+    return Response.json({ types: await connections().queue.typeStats() });
+  } catch (error) {
+    return errorResponse(error, 'admin/types');
+  }
+}

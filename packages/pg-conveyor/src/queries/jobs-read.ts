@@ -187,3 +187,95 @@ export async function jobListMatching(
     'conveyor.jobListMatching',
   );
 }
+
+export interface TypeHourRow {
+  job_type: string;
+  completed: number;
+  failed: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+}
+
+/**
+ * Per type, the jobs that finished in the last hour (through job_queue_finished_idx, so the cost
+ * follows the hour's volume, never the backlog): how many completed and failed, and the median and
+ * 95th percentile of completed ones' run time (claim to completion).
+ */
+export async function jobTypeLastHour(db: SqlExecutor, p: { now: Date | null }): Promise<TypeHourRow[]> {
+  return db.query<TypeHourRow>(
+    `SELECT job_type,
+            count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed,
+            count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at) * 1000)
+              FILTER (WHERE status = 'COMPLETED' AND started_at IS NOT NULL) AS p50_ms,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at) * 1000)
+              FILTER (WHERE status = 'COMPLETED' AND started_at IS NOT NULL) AS p95_ms
+       FROM job_queue
+      WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+        AND completed_at > coalesce($1::timestamptz, now()) - interval '1 hour'
+      GROUP BY job_type`,
+    [p.now],
+    'conveyor.jobTypeLastHour',
+  );
+}
+
+/**
+ * Per type, how long its longest-waiting due job has waited (from its run_at): the same skip scan
+ * as jobGetOldestPending, one probe per (type, priority), never a read of the backlog.
+ */
+export async function jobOldestDuePerType(db: SqlExecutor, p: { now: Date | null }): Promise<{ job_type: string; age_seconds: number }[]> {
+  return db.query<{ job_type: string; age_seconds: number }>(
+    `WITH RECURSIVE groups (job_type, priority) AS (
+       (SELECT job_type, priority FROM job_queue WHERE status = 'PENDING' ORDER BY job_type, priority DESC LIMIT 1)
+       UNION ALL
+       SELECT next.job_type, next.priority
+         FROM groups g
+        CROSS JOIN LATERAL (
+          (SELECT job_type, priority FROM job_queue
+            WHERE status = 'PENDING' AND job_type = g.job_type AND priority < g.priority
+            ORDER BY job_type, priority DESC LIMIT 1)
+          UNION ALL
+          (SELECT job_type, priority FROM job_queue
+            WHERE status = 'PENDING' AND job_type > g.job_type
+            ORDER BY job_type, priority DESC LIMIT 1)
+          LIMIT 1
+        ) next
+     )
+     SELECT g.job_type, max(extract(epoch FROM coalesce($1::timestamptz, now()) - first.run_at))::float8 AS age_seconds
+       FROM groups g
+      CROSS JOIN LATERAL (
+        SELECT run_at FROM job_queue
+         WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
+           AND run_at <= coalesce($1::timestamptz, now())
+         ORDER BY run_at, id LIMIT 1
+      ) first
+      GROUP BY g.job_type`,
+    [p.now],
+    'conveyor.jobOldestDuePerType',
+  );
+}
+
+/**
+ * Per type with jobs waiting or running: the waiting ones counted up to `cap` (an exact count of a
+ * million waiting rows reads a million index entries: 200 ms), the running ones through the lease
+ * index. Types are found by a skip scan of the ready index, one probe each.
+ */
+export async function jobActivePerTypeCapped(db: SqlExecutor, p: { cap: number }): Promise<{ job_type: string; pending: number; processing: number }[]> {
+  return db.query<{ job_type: string; pending: number; processing: number }>(
+    `WITH RECURSIVE waiting (job_type) AS (
+       (SELECT job_type FROM job_queue WHERE status = 'PENDING' ORDER BY job_type LIMIT 1)
+       UNION ALL
+       SELECT (SELECT q.job_type FROM job_queue q WHERE q.status = 'PENDING' AND q.job_type > w.job_type ORDER BY q.job_type LIMIT 1)
+         FROM waiting w WHERE w.job_type IS NOT NULL
+     ), pending AS (
+       SELECT w.job_type, (SELECT count(*) FROM (SELECT 1 FROM job_queue q WHERE q.status = 'PENDING' AND q.job_type = w.job_type LIMIT $1) c)::int AS n
+         FROM waiting w WHERE w.job_type IS NOT NULL
+     ), running AS (
+       SELECT job_type, count(*)::int AS n FROM job_queue WHERE status = 'PROCESSING' AND locked_until IS NOT NULL GROUP BY job_type
+     )
+     SELECT coalesce(p.job_type, r.job_type) AS job_type, coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS processing
+       FROM pending p FULL JOIN running r ON r.job_type = p.job_type`,
+    [p.cap],
+    'conveyor.jobActivePerTypeCapped',
+  );
+}
