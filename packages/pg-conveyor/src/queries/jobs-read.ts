@@ -36,18 +36,10 @@ export async function jobCountByStatus(db: SqlExecutor): Promise<{ status: JobSt
 }
 
 /**
- * The due PENDING job that has waited longest (earliest run_at), and how long. Read off the claim's
- * index (job_type, priority DESC, run_at, id) with a skip scan: the recursive part walks the
- * distinct (type, priority) pairs, one index probe each, and the first due row of each pair is the
- * earliest of its group. Cost follows the number of types and priorities, never the backlog, and
- * the table needs no index of its own for it (every index costs each enqueue).
+ * The distinct (job_type, priority) pairs of the waiting jobs, by a skip scan of the ready index
+ * (one probe per pair, never a read of the backlog): `groups` for the statements below.
  */
-export async function jobGetOldestPending(
-  db: SqlExecutor,
-  p: { now: Date | null },
-): Promise<{ id: string; created_at: Date; run_at: Date; age_seconds: number } | undefined> {
-  const rows = await db.query<{ id: string; created_at: Date; run_at: Date; age_seconds: number }>(
-    `WITH RECURSIVE groups (job_type, priority) AS (
+const PENDING_GROUPS = `WITH RECURSIVE groups (job_type, priority) AS (
        (SELECT job_type, priority FROM job_queue WHERE status = 'PENDING' ORDER BY job_type, priority DESC LIMIT 1)
        UNION ALL
        SELECT next.job_type, next.priority
@@ -62,7 +54,21 @@ export async function jobGetOldestPending(
             ORDER BY job_type, priority DESC LIMIT 1)
           LIMIT 1
         ) next
-     )
+     )`;
+
+/**
+ * The due PENDING job that has waited longest (earliest run_at), and how long. Read off the claim's
+ * index (job_type, priority DESC, run_at, id) with a skip scan: the recursive part walks the
+ * distinct (type, priority) pairs, one index probe each, and the first due row of each pair is the
+ * earliest of its group. Cost follows the number of types and priorities, never the backlog, and
+ * the table needs no index of its own for it (every index costs each enqueue).
+ */
+export async function jobGetOldestPending(
+  db: SqlExecutor,
+  p: { now: Date | null },
+): Promise<{ id: string; created_at: Date; run_at: Date; age_seconds: number } | undefined> {
+  const rows = await db.query<{ id: string; created_at: Date; run_at: Date; age_seconds: number }>(
+    `${PENDING_GROUPS}
      SELECT first.id, first.created_at, first.run_at,
             extract(epoch FROM coalesce($1::timestamptz, now()) - first.run_at)::float8 AS age_seconds
        FROM groups g
@@ -220,27 +226,12 @@ export async function jobTypeLastHour(db: SqlExecutor, p: { now: Date | null }):
 }
 
 /**
- * Per type, how long its longest-waiting due job has waited (from its run_at): the same skip scan
- * as jobGetOldestPending, one probe per (type, priority), never a read of the backlog.
+ * Per type, how long its longest-waiting due job has waited (from its run_at): the first due row
+ * of each (type, priority) group, as jobGetOldestPending reads it.
  */
 export async function jobOldestDuePerType(db: SqlExecutor, p: { now: Date | null }): Promise<{ job_type: string; age_seconds: number }[]> {
   return db.query<{ job_type: string; age_seconds: number }>(
-    `WITH RECURSIVE groups (job_type, priority) AS (
-       (SELECT job_type, priority FROM job_queue WHERE status = 'PENDING' ORDER BY job_type, priority DESC LIMIT 1)
-       UNION ALL
-       SELECT next.job_type, next.priority
-         FROM groups g
-        CROSS JOIN LATERAL (
-          (SELECT job_type, priority FROM job_queue
-            WHERE status = 'PENDING' AND job_type = g.job_type AND priority < g.priority
-            ORDER BY job_type, priority DESC LIMIT 1)
-          UNION ALL
-          (SELECT job_type, priority FROM job_queue
-            WHERE status = 'PENDING' AND job_type > g.job_type
-            ORDER BY job_type, priority DESC LIMIT 1)
-          LIMIT 1
-        ) next
-     )
+    `${PENDING_GROUPS}
      SELECT g.job_type, max(extract(epoch FROM coalesce($1::timestamptz, now()) - first.run_at))::float8 AS age_seconds
        FROM groups g
       CROSS JOIN LATERAL (
