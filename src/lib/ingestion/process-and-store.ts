@@ -1,9 +1,10 @@
 /**
  * The INGEST_DATA handler, kept for ingestions submitted before the pipeline became a workflow
  * (workflow.ts; new submissions start a run). Stores the job's records in transactions of
- * BATCH_SIZE, each keyed by (ingest_job_id, row_index): a retry after a failure or a crash mid-batch re-inserts nothing that
- * landed, so every record is stored exactly once. Progress is reported as batches land. When
- * embeddings were asked for, the VECTORIZE job is enqueued with this job's completion.
+ * BATCH_SIZE, each keyed by (ingest_job_id, row_index): a retry after a failure or a crash
+ * mid-batch re-inserts nothing that landed, so every record is stored exactly once. Progress is
+ * reported as batches land. When embeddings were asked for, the VECTORIZE job is enqueued with
+ * this job's completion.
  */
 import type pg from 'pg';
 import type { JobContext } from 'pg-conveyor';

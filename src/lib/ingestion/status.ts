@@ -82,7 +82,7 @@ function runProgress(r: { processed_records: number; total_records: number; gene
 function runPublicError(runStatus: string, retryKind: string | null): string | null {
   if (runStatus === 'FAILED') return 'Processing failed and will not be retried; an administrator can see why.';
   if (runStatus === 'CANCELLED') return 'Processing was cancelled by an administrator.';
-  if (retryKind === null || retryKind === undefined) return null;
+  if (retryKind === null) return null;
   return retryKind === 'lease_expired' ? 'An attempt took too long; it will be retried.' : 'An attempt failed; it will be retried.';
 }
 

@@ -1,9 +1,10 @@
 /**
- * The VECTORIZE handler (kept for jobs enqueued before the pipeline became a workflow): embeds up to RECORDS_PER_JOB of a project's records that have no
- * embedding yet, REQUEST_SIZE per AI request, writing `vector(1536)` rows. When records remain
- * (or time ran out) it enqueues its successor with its completion, so a project of any size is
- * done in bounded steps that fit a serverless invocation. Work already written is never redone:
- * each step selects only records without an embedding.
+ * The VECTORIZE handler, kept for jobs enqueued before the pipeline became a workflow (whose
+ * items call embedRecordRange below): embeds up to RECORDS_PER_JOB of a project's records that
+ * have no embedding yet, REQUEST_SIZE per AI request, writing `vector(1536)` rows. When records
+ * remain (or time ran out) it enqueues its successor with its completion, so a project of any
+ * size is done in bounded steps that fit a serverless invocation. Work already written is never
+ * redone: each step selects only records without an embedding.
  */
 import type pg from 'pg';
 import type { EmbeddingProvider } from '@/lib/embeddings/provider';
