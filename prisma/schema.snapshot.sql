@@ -108,6 +108,21 @@ CREATE TABLE public.ingest_jobs (
     CONSTRAINT ingest_jobs_counts_check CHECK (((total_records >= 0) AND (saved_records >= 0) AND (skipped_records >= 0) AND ((saved_records + skipped_records) <= total_records)))
 );
 
+CREATE TABLE public.job_bulk_actions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    action text NOT NULL,
+    filter jsonb NOT NULL,
+    requested_by text,
+    matched integer,
+    affected integer DEFAULT 0 NOT NULL,
+    cursor uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT job_bulk_actions_action_check CHECK ((action = ANY (ARRAY['retry'::text, 'cancel'::text, 'delete'::text]))),
+    CONSTRAINT job_bulk_actions_requested_by_check CHECK ((length(requested_by) <= 200))
+);
+
 CREATE TABLE public.job_queue (
     id uuid DEFAULT public.conveyor_uuid_v7() NOT NULL,
     job_type text NOT NULL,
@@ -285,6 +300,9 @@ ALTER TABLE ONLY public.embeddings
 ALTER TABLE ONLY public.ingest_jobs
     ADD CONSTRAINT ingest_jobs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.job_bulk_actions
+    ADD CONSTRAINT job_bulk_actions_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.job_queue
     ADD CONSTRAINT job_queue_pkey PRIMARY KEY (id);
 
@@ -336,6 +354,8 @@ CREATE INDEX embeddings_project_id_idx ON public.embeddings USING btree (project
 
 CREATE INDEX ingest_jobs_project_id_idx ON public.ingest_jobs USING btree (project_id, created_at DESC);
 
+CREATE INDEX job_bulk_actions_created_idx ON public.job_bulk_actions USING btree (created_at);
+
 CREATE UNIQUE INDEX job_queue_dedupe_active_idx ON public.job_queue USING btree (dedupe_key) WHERE ((dedupe_key IS NOT NULL) AND (status = ANY (ARRAY['PENDING'::public."JobStatus", 'PROCESSING'::public."JobStatus"])));
 
 CREATE INDEX job_queue_finished_idx ON public.job_queue USING btree (completed_at) WHERE (status = ANY (ARRAY['COMPLETED'::public."JobStatus", 'FAILED'::public."JobStatus", 'CANCELLED'::public."JobStatus"]));
@@ -347,6 +367,8 @@ CREATE UNIQUE INDEX job_queue_one_running_per_key_idx ON public.job_queue USING 
 CREATE INDEX job_queue_ready_idx ON public.job_queue USING btree (job_type, priority DESC, run_at, id) WHERE (status = 'PENDING'::public."JobStatus");
 
 CREATE UNIQUE INDEX job_queue_unique_key_idx ON public.job_queue USING btree (unique_key) WHERE (unique_key IS NOT NULL);
+
+CREATE INDEX job_queue_unsuccessful_idx ON public.job_queue USING btree (job_type, status, id) WHERE (status = ANY (ARRAY['FAILED'::public."JobStatus", 'CANCELLED'::public."JobStatus"]));
 
 CREATE UNIQUE INDEX projects_name_key ON public.projects USING btree (name);
 

@@ -59,6 +59,15 @@ const HOT = [
   'conveyor.jobCountActiveByType',
   'conveyor.jobCountFinishedPerMinute',
   'conveyor.jobListFailed',
+  // The console's search, dry-run count and bulk batches: each reads one bounded window.
+  'conveyor.jobFind.all',
+  'conveyor.jobFindWindowEnd.all',
+  'conveyor.jobFind.deadLetters',
+  'conveyor.jobFindWindowEnd.deadLetters',
+  'conveyor.jobCountWindow.all',
+  'conveyor.jobCountWindow.deadLetters',
+  'conveyor.jobBulkStep.retry.deadLetters',
+  'conveyor.jobBulkStep.cancel.all',
 ];
 
 interface Recorded { text: string; values: unknown[] }
@@ -142,6 +151,12 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.countActiveByType();
   await q.getThroughput(60);
   await q.listFailedJobs({ limit: 25 });
+  await q.findJobs({ payload: { path: ['n'], equals: 5 } });
+  await q.findJobs({ jobType: 'HOT', status: 'FAILED' }, { limit: 5 });
+  await q.countJobs({ jobType: 'HOT', status: 'FAILED' });
+  await q.countJobs({ error: 'boom' }, { budgetMs: 0 });
+  await q.startBulkAction({ action: 'retry', filter: { jobType: 'HOT', status: 'FAILED' } });
+  await q.startBulkAction({ action: 'cancel', filter: { id: a!.id } });
 }
 
 /**

@@ -27,6 +27,8 @@ import { resolveLogger, type Logger } from './log.js';
 import { logQueueEvents } from './queue-log.js';
 import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
+import * as find from './find.js';
+import type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 import * as reads from './reads.js';
 import type { TypeStats } from './reads.js';
 import * as recurring from './recurring.js';
@@ -42,6 +44,7 @@ export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
 export type { ScheduleInfo } from './recurring.js';
 export type { TypeStats } from './reads.js';
+export type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
 
 /**
@@ -171,6 +174,44 @@ export class DatabaseQueue {
    */
   typeStats(): Promise<TypeStats[]> {
     return reads.typeStats(this.core);
+  }
+
+  // ---------------------------------------------------------------- finding and bulk actions
+
+  /**
+   * Jobs matching `filter`, newest first, `limit` (default 50) at a time. Each call reads at most
+   * FIND_WINDOW rows, so with a filter that matches rarely a page may hold fewer than `limit` jobs
+   * and still have a `nextCursor`: the search goes on from there.
+   */
+  findJobs(filter: JobFilter, options: { limit?: number; cursor?: string | null } = {}): Promise<FoundJobs> {
+    return find.findJobs(this.core, filter, options);
+  }
+
+  /** How many jobs match `filter` (a bulk action's dry run); `complete: false` when `budgetMs` ran out first. */
+  countJobs(filter: JobFilter, options: { budgetMs?: number } = {}): Promise<JobCount> {
+    return find.countJobs(this.core, filter, options);
+  }
+
+  /**
+   * Retries (FAILED, CANCELLED), cancels (PENDING, PROCESSING) or deletes (finished) every job
+   * matching `filter`, in bounded batches, recorded in an audit row. Runs for up to `budgetMs`;
+   * continue with continueBulkAction(id) until `finishedAt` is set.
+   */
+  startBulkAction(input: { action: BulkActionName; filter: JobFilter; requestedBy?: string; matched?: number; budgetMs?: number }): Promise<BulkAction> {
+    return find.startBulkAction(this.core, input);
+  }
+
+  continueBulkAction(bulkId: string, options: { budgetMs?: number } = {}): Promise<BulkAction> {
+    return find.continueBulkAction(this.core, bulkId, options);
+  }
+
+  getBulkAction(bulkId: string): Promise<BulkAction | null> {
+    return find.getBulkAction(this.core, bulkId);
+  }
+
+  /** The audit log of bulk actions, newest first. */
+  listBulkActions(options: { limit?: number } = {}): Promise<BulkAction[]> {
+    return find.listBulkActions(this.core, options);
   }
 
   // ---------------------------------------------------------------- recurring jobs

@@ -216,7 +216,9 @@ export async function jobSetProgressIfRunning(
 
 /**
  * FAILED or CANCELLED -> PENDING, runnable now. Like Oban's retry, it grants one more attempt when
- * the job had spent them all, and keeps the error history.
+ * the job had spent them all, and keeps the error history. The states are said as "none of the
+ * others" so the planner cannot take the small job_queue_unsuccessful_idx: with id its last
+ * column, finding one job there walks the whole index, where the primary key finds it in one probe.
  */
 export async function jobRetryIfFinishedUnsuccessfully(
   db: SqlExecutor,
@@ -227,7 +229,7 @@ export async function jobRetryIfFinishedUnsuccessfully(
         SET status = 'PENDING', run_at = coalesce($2::timestamptz, now()),
             max_attempts = greatest(max_attempts, attempts + 1),
             completed_at = NULL, result = NULL, updated_at = now()
-      WHERE id = $1 AND status IN ('FAILED', 'CANCELLED') AND attempts < 1000
+      WHERE id = $1 AND status NOT IN ('PENDING', 'PROCESSING', 'COMPLETED') AND attempts < 1000
      RETURNING ${JOB_COLUMNS}`,
     [p.id, p.now],
     'conveyor.jobRetryIfFinishedUnsuccessfully',
