@@ -1,13 +1,14 @@
 /**
- * The admin API's handlers (app/api/admin/* only call these). Reads need any role (VIEWER and up),
- * pausing a type MANAGER, other mutations ADMIN; mutations are POST and same-origin only.
- * Responses carry counts and job metadata, never payloads.
+ * The admin API's handlers (app/api/admin/* only call these). Reads need any role (VIEWER and up);
+ * retrying or cancelling one job and pausing a type need MANAGER; bulk actions, limits and schedules
+ * ADMIN. Mutations are POST and same-origin only. Lists carry job metadata; a job's detail adds
+ * its payload and result, each cut at DETAIL_JSON_CAP characters.
  */
 import { z } from 'zod';
 import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
-import { JOB_STATUSES, jobTypeSchema, type Job } from 'pg-conveyor';
+import { jobTypeSchema, type Job } from 'pg-conveyor';
 import { appLogger } from '@/lib/observability/logger';
 
 /** A job as admin views show it: everything but the payload. */
@@ -27,9 +28,19 @@ export function jobSummary(job: Job) {
   };
 }
 
+/** Characters of a payload or result a job's detail shows; a bigger one comes as a cut preview. */
+export const DETAIL_JSON_CAP = 20_000;
+
+function capped(value: unknown): { value: unknown; truncated: false } | { value: string; truncated: true; size: number } {
+  const text = JSON.stringify(value) ?? 'null';
+  return text.length <= DETAIL_JSON_CAP ? { value, truncated: false } : { value: text.slice(0, DETAIL_JSON_CAP), truncated: true, size: text.length };
+}
+
 function jobDetail(job: Job) {
   return {
     ...jobSummary(job),
+    payload: capped(job.payload),
+    result: capped(job.result),
     runAt: job.runAt.toISOString(),
     lockedUntil: job.lockedUntil?.toISOString() ?? null,
     lockedBy: job.lockedBy,
@@ -58,11 +69,11 @@ export async function handleStatsGet(request: Request): Promise<Response> {
 
 type JobAction = 'retry' | 'cancel';
 
-/** POST /api/admin/queue/{retry,cancel}?jobId= (ADMIN) */
+/** POST /api/admin/queue/{retry,cancel}?jobId= (MANAGER) */
 export async function handleJobActionPost(request: Request, action: JobAction): Promise<Response> {
   try {
     if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'ADMIN');
+    const auth = await requireRole(request, 'MANAGER');
     if (!auth.ok) return auth.response;
     const jobId = new URL(request.url).searchParams.get('jobId');
     if (!jobId) throw badRequest('Missing jobId parameter');
@@ -72,26 +83,6 @@ export async function handleJobActionPost(request: Request, action: JobAction): 
     return Response.json({ success: true, jobId: job.id });
   } catch (error) {
     return errorResponse(error, `admin/${action}`);
-  }
-}
-
-const listQuery = z.object({
-  status: z.enum(JOB_STATUSES).optional(),
-  type: jobTypeSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-});
-
-/** GET /api/admin/queue/jobs?status=&type=&limit= (VIEWER) */
-export async function handleJobsGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const parsed = listQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
-    const jobs = await connections().queue.listJobs({ status: parsed.data.status, jobType: parsed.data.type, limit: parsed.data.limit });
-    return Response.json({ jobs: jobs.map(jobSummary) });
-  } catch (error) {
-    return errorResponse(error, 'admin/jobs');
   }
 }
 

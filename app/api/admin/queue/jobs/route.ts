@@ -1,4 +1,4 @@
-import { handleJobsGet } from '@/lib/admin/http';
+import { handleJobsGet } from '@/lib/admin/find-http';
 
 export const dynamic = 'force-dynamic';
 

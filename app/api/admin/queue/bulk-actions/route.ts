@@ -1,0 +1,7 @@
+import { handleBulkActionsGet } from '@/lib/admin/find-http';
+
+export const dynamic = 'force-dynamic';
+
+export async function GET(request: Request) {
+  return handleBulkActionsGet(request);
+}
