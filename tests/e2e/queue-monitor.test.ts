@@ -2,7 +2,8 @@
  * The queue monitor in a real browser (Debian's Chromium driven by playwright-core) against the
  * production build of the app and a real database.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureChromium } from '../../scripts/ensure-chromium.mjs';
@@ -25,6 +26,7 @@ beforeAll(async () => {
   buildApp();
   await createUser(db.current.pool, { email: 'admin@e2e.test', password: 'admin-password-1', role: 'ADMIN' });
   await createUser(db.current.pool, { email: 'manager@e2e.test', password: 'manager-password-1', role: 'MANAGER' });
+  await createUser(db.current.pool, { email: 'viewer@e2e.test', password: 'viewer-password-1', role: 'VIEWER' });
   app = await startApp({ DATABASE_URL: db.current.url, SESSION_SECRET: 's'.repeat(48), CRON_SECRET: 'e2e-cron-'.padEnd(40, 'x') });
   browser = await chromium.launch({
     executablePath,
@@ -167,50 +169,68 @@ describe('queue monitor in Chromium', () => {
     await page.evaluate(() => ((window as unknown as { __noReload: boolean }).__noReload = true));
 
     const job = await queue.enqueue({ jobType: 'E2E_WATCH', payload: { n: 1 } });
-    await row(page, job.id).locator('[data-status=PENDING]').waitFor({ timeout: 12_000 });
+    await row(page, job.id).locator('[data-status=PENDING]:visible').waitFor({ timeout: 12_000 });
     const claimed = await queue.claimJob(['E2E_WATCH']);
     await queue.updateProgress(claimed!, 3, 10, 'working');
-    await row(page, job.id).locator('[data-status=PROCESSING]').waitFor({ timeout: 12_000 });
-    await expect(row(page, job.id).locator('.spinner').count()).resolves.toBe(1);
+    await row(page, job.id).locator('[data-status=PROCESSING]:visible').waitFor({ timeout: 12_000 });
+    await expect(row(page, job.id).locator('.spinner:visible').count()).resolves.toBe(1);
     await queue.completeJob(claimed!, { ok: true });
-    await row(page, job.id).locator('[data-status=COMPLETED]').waitFor({ timeout: 12_000 });
+    await row(page, job.id).locator('[data-status=COMPLETED]:visible').waitFor({ timeout: 12_000 });
     expect(await page.evaluate(() => (window as unknown as { __noReload?: boolean }).__noReload)).toBe(true);
 
     const failing = await queue.enqueue({ jobType: 'E2E_FAIL', maxAttempts: 1 });
     await queue.failJob((await queue.claimJob(['E2E_FAIL']))!, new Error('e2e failure'));
-    await row(page, failing.id).locator('[data-status=FAILED]').waitFor({ timeout: 12_000 });
+    await row(page, failing.id).locator('[data-status=FAILED]:visible').waitFor({ timeout: 12_000 });
     await row(page, failing.id).getByRole('button', { name: 'Retry' }).click();
     await page.getByTestId('notice').filter({ hasText: 'Retried' }).waitFor();
-    await row(page, failing.id).locator('[data-status=PENDING]').waitFor();
+    await row(page, failing.id).locator('[data-status=PENDING]:visible').waitFor();
     expect((await queue.getJob(failing.id))!.status).toBe('PENDING');
 
     const pending = await queue.enqueue({ jobType: 'E2E_CANCEL' });
     await row(page, pending.id).getByRole('button', { name: 'Cancel' }).click({ timeout: 12_000 });
     await page.getByTestId('notice').filter({ hasText: 'Cancelled' }).waitFor();
-    await row(page, pending.id).locator('[data-status=CANCELLED]').waitFor();
+    await row(page, pending.id).locator('[data-status=CANCELLED]:visible').waitFor();
     expect((await queue.getJob(pending.id))!.status).toBe('CANCELLED');
 
     await row(page, failing.id).click();
-    await page.getByTestId('job-detail').getByText('e2e failure').waitFor();
+    await page.getByTestId('job-detail').getByText('e2e failure', { exact: true }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor.png`, fullPage: true });
     await page.close();
   });
 
-  it('MANAGER sees no mutation buttons and gets 403 from the API', async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
-    const page = watched(await context.newPage());
+  it('VIEWER sees no action buttons and gets 403 from the API; MANAGER on a phone retries a failed job with the button on screen', async () => {
     const failing = await queue.enqueue({ jobType: 'E2E_MGR', maxAttempts: 1 });
     await queue.failJob((await queue.claimJob(['E2E_MGR']))!, new Error('x'));
+
+    const viewerPage = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    await signIn(viewerPage, 'viewer@e2e.test', 'viewer-password-1');
+    await row(viewerPage, failing.id).waitFor({ timeout: 12_000 });
+    expect(await viewerPage.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    expect(await viewerPage.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    expect(await viewerPage.getByRole('button', { name: 'Pause type' }).count()).toBe(0);
+    const forbidden = await viewerPage.evaluate(async (id) => (await fetch(`/api/admin/queue/retry?jobId=${id}`, { method: 'POST' })).status, failing.id);
+    expect(forbidden).toBe(403);
+    await viewerPage.close();
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = watched(await context.newPage());
+    page.on('dialog', (dialog) => dialog.accept());
     await signIn(page, 'manager@e2e.test', 'manager-password-1');
     await row(page, failing.id).waitFor({ timeout: 12_000 });
-    expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
-    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
-    // On the phone the progress column stays on screen (type goes under the id).
+    // On the phone the progress column and the actions stay on screen (type goes under the id).
     const progress = await page.locator('table[data-testid=jobs] th', { hasText: 'Progress' }).boundingBox();
     expect(progress!.x + progress!.width).toBeLessThanOrEqual(390);
-    const status = await page.evaluate(async (id) => (await fetch(`/api/admin/queue/retry?jobId=${id}`, { method: 'POST' })).status, failing.id);
-    expect(status).toBe(403);
+    const retryButton = row(page, failing.id).getByRole('button', { name: 'Retry' });
+    const box = await retryButton.boundingBox();
+    expect(box!.x + box!.width).toBeLessThanOrEqual(390);
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor-phone.png`, fullPage: true });
+    await retryButton.click();
+    await page.getByTestId('notice').filter({ hasText: 'Retried' }).waitFor();
+    expect((await queue.getJob(failing.id))!.status).toBe('PENDING');
+    // A MANAGER acts on one job at a time: bulk actions are ADMIN's.
+    const bulk = await page.evaluate(async () => (await fetch('/api/admin/queue/bulk', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'retry', filter: { type: 'E2E_MGR' }, dryRun: true }) })).status);
+    expect(bulk).toBe(403);
     await context.close();
   });
 });
@@ -356,5 +376,115 @@ describe('workflow runs in Chromium', () => {
     expect((await workflows.getRun(failed.runId))!.status).toBe('FAILED');
     await page.screenshot({ path: `${ARTIFACTS}/workflow-run-phone.png`, fullPage: true });
     await context.close();
+  });
+});
+
+describe('finding jobs and bulk actions in Chromium', () => {
+  const foundRows = (page: Page) => page.locator('table[data-testid=found-jobs] tbody tr[data-job-id]');
+
+  it('ADMIN finds the one job among 10,000 by a payload path; the filter lives in the URL and opens the same view when shared', async () => {
+    await db.current.pool.query(
+      `INSERT INTO job_queue (job_type, payload) SELECT 'E2E_SEARCH', jsonb_build_object('customerId', g, 'plan', 'basic') FROM generate_series(1, 10000) g`);
+    const wanted = (await db.current.pool.query(`SELECT id FROM job_queue WHERE job_type = 'E2E_SEARCH' AND payload->>'customerId' = '4242'`)).rows[0].id as string;
+    const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    await signIn(page, 'admin@e2e.test', 'admin-password-1');
+    await page.getByRole('link', { name: 'Find jobs' }).click();
+    await page.waitForURL(/\/admin\/jobs/);
+    await page.getByLabel('Type').fill('E2E_SEARCH');
+    await page.getByLabel('Payload').fill('customerId = 4242');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/payload=customerId/);
+    await foundRows(page).first().waitFor();
+    expect(await foundRows(page).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-job-id')))).toEqual([wanted]);
+    await foundRows(page).first().click();
+    await page.getByTestId('job-detail').locator('summary', { hasText: 'Payload:' }).click();
+    await page.getByTestId('json-payload').filter({ hasText: '"customerId": 4242' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/find-jobs.png`, fullPage: true });
+
+    // The shared link, on a phone: the same single match.
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const phone = watched(await context.newPage());
+    await signIn(phone, 'viewer@e2e.test', 'viewer-password-1');
+    await phone.goto(page.url());
+    await foundRows(phone).first().waitFor();
+    expect(await foundRows(phone).count()).toBe(1);
+    expect(await phone.getByTestId('bulk').count()).toBe(0); // VIEWER: no bulk actions
+    expect(await phone.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    await phone.screenshot({ path: `${ARTIFACTS}/find-jobs-phone.png`, fullPage: true });
+    await context.close();
+    await page.close();
+    await db.current.pool.query(`DELETE FROM job_queue WHERE job_type = 'E2E_SEARCH'`);
+  });
+
+  it('ADMIN retries 2,000 failed jobs of one type after a dry-run count; the audit log records it; GET on the bulk API is 405', async () => {
+    await db.current.pool.query(
+      `INSERT INTO job_queue (job_type, status, attempts, started_at, completed_at, errors)
+       SELECT 'E2E_BULK', 'FAILED', 1, now(), now(), '[{"attempt":1,"at":"2026-11-28T00:00:00Z","message":"smtp down","kind":"error"}]'
+         FROM generate_series(1, 2000) g`);
+    await db.current.pool.query(`INSERT INTO job_queue (job_type, status, attempts, started_at, completed_at) SELECT 'E2E_BULK_OTHER', 'FAILED', 1, now(), now() FROM generate_series(1, 30)`);
+    const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => { dialogs.push(dialog.message()); void dialog.accept(); });
+    await signIn(page, 'admin@e2e.test', 'admin-password-1');
+    await page.goto(`${app.baseUrl}/admin/jobs?type=E2E_BULK&status=FAILED`);
+    await foundRows(page).first().waitFor();
+    expect(await foundRows(page).count()).toBe(50); // one page shown...
+    await page.getByLabel('Action').selectOption('retry');
+    await page.getByRole('button', { name: 'Count matching' }).click();
+    await page.getByTestId('bulk-count').filter({ hasText: '2,000 jobs match' }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/bulk-dry-run.png`, fullPage: true });
+    await page.getByTestId('bulk-run').click(); // ...but the action takes every match
+    await page.getByTestId('bulk-notice').filter({ hasText: 'retry done: 2,000 jobs changed' }).waitFor({ timeout: 30_000 });
+    expect(dialogs.at(-1)).toMatch(/Retry 2,000 matching jobs/);
+    const { rows } = await db.current.pool.query(`SELECT job_type, status, count(*)::int AS n FROM job_queue WHERE job_type LIKE 'E2E_BULK%' GROUP BY 1, 2 ORDER BY 1`);
+    expect(rows).toEqual([{ job_type: 'E2E_BULK', status: 'PENDING', n: 2000 }, { job_type: 'E2E_BULK_OTHER', status: 'FAILED', n: 30 }]);
+    await page.getByTestId('bulk-log').getByText('admin@e2e.test').waitFor({ timeout: 12_000 });
+    await page.getByTestId('bulk-log').getByText('2,000 of 2,000 counted').waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/bulk-done.png`, fullPage: true });
+    const get = await page.evaluate(async () => (await fetch('/api/admin/queue/bulk')).status);
+    expect(get).toBe(405);
+    await page.close();
+    await db.current.pool.query(`DELETE FROM job_queue WHERE job_type LIKE 'E2E_BULK%'`);
+  });
+});
+
+describe('accessibility (axe-core) of every view', () => {
+  const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+  it('no serious or critical violations on the sign-in, ingest, monitor, find, workflows and API keys pages, desktop and phone', async () => {
+    const failed = await queue.enqueue({ jobType: 'E2E_AXE', payload: { n: 1 }, maxAttempts: 1 });
+    await queue.failJob((await queue.claimJob(['E2E_AXE']))!, new Error('axe failure'));
+    const found: Record<string, string[]> = {};
+    for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+      const context = await browser.newContext({ viewport });
+      const page = watched(await context.newPage());
+      const check = async (name: string) => {
+        await page.waitForLoadState('networkidle');
+        // Evaluated by the browser's debugger protocol, not as a page script, so the CSP stays as it is.
+        await page.evaluate(axeSource);
+        const result = await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } })
+          .axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+        const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        if (serious.length) found[`${name} @${viewport.width}`] = serious.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+      };
+      await page.goto(`${app.baseUrl}/login`);
+      await check('login');
+      await page.goto(`${app.baseUrl}/`);
+      await check('ingest');
+      await signIn(page, 'admin@e2e.test', 'admin-password-1');
+      await row(page, failed.id).waitFor({ timeout: 12_000 });
+      await row(page, failed.id).click();
+      await page.getByTestId('job-detail').getByText('axe failure', { exact: true }).waitFor();
+      await check('queue monitor with a job open');
+      await page.goto(`${app.baseUrl}/admin/jobs?type=E2E_AXE`);
+      await page.locator('tr[data-job-id]').first().waitFor();
+      await check('find jobs');
+      await page.goto(`${app.baseUrl}/admin/workflows`);
+      await check('workflow runs');
+      await page.goto(`${app.baseUrl}/admin/api-keys`);
+      await check('API keys');
+      await context.close();
+    }
+    expect(found).toEqual({});
   });
 });

@@ -104,7 +104,7 @@ export function ApiKeys({ email }: { email: string }) {
       </section>
       <section className="panel">
         <h2 className="small-heading">Keys</h2>
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table>
             <thead><tr><th>prefix</th><th>project</th><th>name</th><th>limits</th><th>created</th><th>last used</th><th /></tr></thead>
             <tbody>

@@ -7,10 +7,10 @@ import { QueueMonitor } from './queue-monitor';
 export const dynamic = 'force-dynamic';
 export const metadata = { title: 'Queue monitor · Conveyor' };
 
-/** Every signed-in role sees the monitor; MANAGER and ADMIN pause and resume types; only ADMIN gets retry and cancel. */
+/** Every signed-in role sees the monitor; MANAGER and ADMIN retry and cancel jobs and pause types; only ADMIN acts on schedules. */
 export default async function QueueMonitorPage() {
   const cookieStore = await cookies();
   const user = await currentUser(cookieStore.toString());
   if (!user) redirect('/login?next=/admin/queue-monitor');
-  return <QueueMonitor email={user.email} canMutate={hasRole(user.role, 'ADMIN')} canPause={hasRole(user.role, 'MANAGER')} />;
+  return <QueueMonitor email={user.email} canMutate={hasRole(user.role, 'ADMIN')} canAct={hasRole(user.role, 'MANAGER')} />;
 }

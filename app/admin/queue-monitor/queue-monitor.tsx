@@ -20,7 +20,10 @@ interface JobSummary {
   startedAt: string | null;
   completedAt: string | null;
 }
-interface JobDetail extends JobSummary {
+type Capped = { value: unknown; truncated: false } | { value: string; truncated: true; size: number };
+interface JobDetail extends Omit<JobSummary, 'result'> {
+  payload: Capped;
+  result: Capped;
   runAt: string;
   lockedUntil: string | null;
   lockedBy: string | null;
@@ -86,7 +89,20 @@ function ThroughputChart({ points }: { points: Point[] }) {
   );
 }
 
-function Detail({ id, onClose }: { id: string; onClose: () => void }) {
+/** A payload or result, collapsed to its first line until opened; a cut one says how big it was. */
+function JsonView({ label, data }: { label: string; data: Capped }) {
+  if (!data.truncated && data.value === null) return <span className="muted">—</span>;
+  const text = data.truncated ? `${data.value}…` : JSON.stringify(data.value, null, 2);
+  return (
+    <details className="json-view">
+      <summary>{label}: <span className="mono small">{text.replace(/\s+/g, ' ').slice(0, 80)}</span></summary>
+      <pre className="mono small" data-testid={`json-${label.toLowerCase()}`}>{text}</pre>
+      {data.truncated && <p className="muted small">Cut at {data.value.length.toLocaleString()} of {data.size.toLocaleString()} characters.</p>}
+    </details>
+  );
+}
+
+export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
   const [job, setJob] = useState<JobDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -124,7 +140,8 @@ function Detail({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Lease</dt><dd>{job.lockedUntil ? `${job.lockedBy} until ${new Date(job.lockedUntil).toLocaleTimeString()}` : '—'}</dd>
             {job.concurrencyKey && <><dt>Concurrency key</dt><dd>{job.concurrencyKey}</dd></>}
             <dt>Progress</dt><dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
-            <dt>Result</dt><dd className="mono">{job.result === null ? '—' : JSON.stringify(job.result)}</dd>
+            <dt>Payload</dt><dd><JsonView label="Payload" data={job.payload} /></dd>
+            <dt>Result</dt><dd><JsonView label="Result" data={job.result} /></dd>
           </dl>
           <h3 className="small-heading">Error history</h3>
           {job.errors.length === 0 ? <p className="muted">No errors.</p> : (
@@ -210,7 +227,7 @@ function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: ()
     <section className="panel" data-testid="schedules">
       <h2>Schedules</h2>
       {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="schedule-notice">{message.text}</div>}
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead><tr><th>Name</th><th className="hide-sm">Cron</th><th>Next run</th><th className="hide-sm">Last run</th>{canMutate && <th>Actions</th>}</tr></thead>
           <tbody>
@@ -252,7 +269,7 @@ function Types() {
   return (
     <section className="panel" data-testid="types">
       <h2>Job types</h2>
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
             <tr><th>Type</th><th>Waiting</th><th className="hide-sm">Running</th><th>Last hour</th><th className="hide-sm">Run time p50 / p95</th><th className="hide-sm">Longest wait</th><th className="hide-sm">Limits</th></tr>
@@ -278,7 +295,8 @@ function Types() {
   );
 }
 
-export function QueueMonitor({ email, canMutate, canPause }: { email: string; canMutate: boolean; canPause: boolean }) {
+/** `canAct` (MANAGER and up): retry and cancel a job, pause a type. `canMutate` (ADMIN): schedules, API keys. */
+export function QueueMonitor({ email, canMutate, canAct }: { email: string; canMutate: boolean; canAct: boolean }) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
   const [points, setPoints] = useState<Point[]>([]);
@@ -340,7 +358,7 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
       <div className="row spread gap-below">
         <h1 className="page-title">Queue monitor</h1>
         <span className="muted">
-          {email} · <a href="/admin/workflows">Workflow runs</a> · {canMutate && <><a href="/admin/api-keys">API keys</a> · </>}{live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
+          {email} · <a href="/admin/jobs">Find jobs</a> · <a href="/admin/workflows">Workflow runs</a> · {canMutate && <><a href="/admin/api-keys">API keys</a> · </>}{live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
           <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
         </span>
       </div>
@@ -357,31 +375,32 @@ export function QueueMonitor({ email, canMutate, canPause }: { email: string; ca
         <ThroughputChart points={points} />
       </section>
       <Types />
-      <PausedTypes canPause={canPause} onChanged={refresh} />
+      <PausedTypes canPause={canAct} onChanged={refresh} />
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
       <section className="panel">
         <FilterBar idPrefix="jobs" statuses={STATUSES} status={status} onStatus={setStatus} textLabel="Type" placeholder="e.g. INGEST_DATA"
           text={type} onText={setType} note={jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'} />
         {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="jobs">
             <thead>
-              <tr><th>Job</th><th className="hide-sm">Type</th><th>Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canMutate && <th>Actions</th>}</tr>
+              <tr><th>Job</th><th className="hide-sm">Type</th><th className="hide-sm">Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canAct && <th>Actions</th>}</tr>
             </thead>
             <tbody>
               {rows.length === 0 && <tr><td colSpan={8} className="muted">No jobs.</td></tr>}
               {rows.map((job) => (
                 <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
                   {/* A UUIDv7 begins with its time: jobs of one minute share their first characters, so the random end tells them apart. */}
-                  <td title={job.id}><span className="mono">…{job.id.slice(-12)}</span><span className="show-sm small">{job.jobType}</span></td>
+                  {/* On a phone the type and status go under the id, so progress and actions stay on screen. */}
+                  <td title={job.id}><span className="mono">…{job.id.slice(-12)}</span><span className="show-sm small">{job.jobType}</span><span className="show-sm"><StatusBadge status={job.status} /></span></td>
                   <td className="hide-sm">{job.jobType}</td>
-                  <td><StatusBadge status={job.status} /></td>
+                  <td className="hide-sm"><StatusBadge status={job.status} /></td>
                   <td className="hide-sm">{job.priority}</td>
                   <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
                   <td><ProgressBar progress={job.progress} /></td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleTimeString()}</td>
-                  {canMutate && (
+                  {canAct && (
                     <td onClick={(e) => e.stopPropagation()}>
                       {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
                       {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}

@@ -202,7 +202,7 @@ export function WorkflowRuns({ email, canMutate }: { email: string; canMutate: b
       <section className="panel">
         <FilterBar idPrefix="runs" statuses={RUN_STATUSES} status={status} onStatus={setStatus} textLabel="Workflow" placeholder="e.g. ingestion"
           text={name} onText={setName} note="newest 50" />
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table data-testid="runs">
             <thead>
               <tr><th>Run</th><th>Workflow</th><th>Status</th><th>Current step</th><th className="hide-sm">Started</th><th className="hide-sm">Duration</th></tr>

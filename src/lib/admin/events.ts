@@ -13,7 +13,7 @@ import { requireRole } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { errorResponse } from '@/lib/http/responses';
 import { parseJobId } from 'pg-conveyor';
-import { jobSummary } from './http';
+import { jobDetail, jobSummary } from './http';
 import { appLogger } from '@/lib/observability/logger';
 
 const TICK_MS = 1_000;
@@ -74,7 +74,7 @@ export async function handleEventsGet(request: Request): Promise<Response> {
             }
             if (jobId) {
               const job = await queue.getJob(jobId);
-              const data = JSON.stringify(job ? { ...jobSummary(job), errors: job.errors } : null);
+              const data = JSON.stringify(job ? jobDetail(job) : null);
               if (data !== lastJob) send('job', (lastJob = data));
             } else {
               const [stats, recent, oldest] = await Promise.all([queue.getQueueStats(), queue.listJobs({ limit: 20 }), queue.oldestPendingJob()]);

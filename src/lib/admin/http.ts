@@ -36,7 +36,7 @@ function capped(value: unknown): { value: unknown; truncated: false } | { value:
   return text.length <= DETAIL_JSON_CAP ? { value, truncated: false } : { value: text.slice(0, DETAIL_JSON_CAP), truncated: true, size: text.length };
 }
 
-function jobDetail(job: Job) {
+export function jobDetail(job: Job) {
   return {
     ...jobSummary(job),
     payload: capped(job.payload),
