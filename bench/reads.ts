@@ -51,6 +51,17 @@ export async function readsAt(url: string, pool: pg.Pool, rows: number): Promise
     await median('typeStats()', () => queue.typeStats());
     await median('listSchedules()', () => queue.listSchedules());
     await median('pausedTypes()', () => queue.pausedTypes());
+    // The console's search, dry-run count and one bulk batch: each reads a bounded window.
+    const [newest] = await queue.listJobs({ limit: 1 });
+    await median('findJobs({}) first page of 50', () => queue.findJobs({}));
+    await median('findJobs({ id: 13-character prefix })', () => queue.findJobs({ id: newest!.id.slice(0, 13) }));
+    await median('findJobs({ payload path, no match }) one window', () => queue.findJobs({ payload: { path: ['customerId'], equals: 42 } }));
+    await median('findJobs({ error text, no match }) one window', () => queue.findJobs({ error: 'connection reset' }));
+    await median('findJobs({ EMAIL, FAILED }) dead letters', () => queue.findJobs({ jobType: 'EMAIL', status: 'FAILED' }));
+    await median('countJobs({ EMAIL, FAILED }) (13,333)', () => queue.countJobs({ jobType: 'EMAIL', status: 'FAILED' }));
+    await median('countJobs({ EMAIL }) to its 150 ms budget', () => queue.countJobs({ jobType: 'EMAIL' }), 5);
+    await median('bulk batch (2,000 rows read, none matching)', () =>
+      queue.startBulkAction({ action: 'delete', filter: { payload: { path: ['nope'], equals: 1 } }, budgetMs: 1 }), 5);
   } finally {
     await queue.close();
   }
