@@ -123,6 +123,20 @@ CREATE TABLE public.job_bulk_actions (
     CONSTRAINT job_bulk_actions_requested_by_check CHECK ((length(requested_by) <= 200))
 );
 
+CREATE TABLE public.job_counts_minute (
+    minute timestamp with time zone NOT NULL,
+    job_type text NOT NULL,
+    completed integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    cancelled integer DEFAULT 0 NOT NULL
+);
+
+CREATE TABLE public.job_counts_rollup (
+    one boolean DEFAULT true NOT NULL,
+    through timestamp with time zone NOT NULL,
+    CONSTRAINT job_counts_rollup_one_check CHECK (one)
+);
+
 CREATE TABLE public.job_queue (
     id uuid DEFAULT public.conveyor_uuid_v7() NOT NULL,
     job_type text NOT NULL,
@@ -302,6 +316,12 @@ ALTER TABLE ONLY public.ingest_jobs
 
 ALTER TABLE ONLY public.job_bulk_actions
     ADD CONSTRAINT job_bulk_actions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.job_counts_minute
+    ADD CONSTRAINT job_counts_minute_pkey PRIMARY KEY (minute, job_type);
+
+ALTER TABLE ONLY public.job_counts_rollup
+    ADD CONSTRAINT job_counts_rollup_pkey PRIMARY KEY (one);
 
 ALTER TABLE ONLY public.job_queue
     ADD CONSTRAINT job_queue_pkey PRIMARY KEY (id);

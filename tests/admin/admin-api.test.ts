@@ -215,6 +215,12 @@ describe('job detail, lists, throughput', () => {
     const dead = await (await failed(as('MANAGER', '/api/admin/queue/failed?type=VECTORIZE'))).json();
     expect(dead).toMatchObject({ jobs: [{ id, lastError: 'boom' }], nextCursor: null });
     expect((await throughput(as('MANAGER', '/api/admin/queue/throughput'))).status).toBe(200);
+    const week = await (await throughput(as('VIEWER', '/api/admin/queue/throughput?range=7d&type=VECTORIZE'))).json();
+    expect(week).toMatchObject({ range: '7d', bucketMinutes: 60 });
+    expect(week.points.reduce((n: number, p: { failed: number }) => n + p.failed, 0)).toBe(1);
+    for (const bad of ['range=1y', 'type=not%20a%20type', 'minutes=5']) {
+      expect((await throughput(as('VIEWER', `/api/admin/queue/throughput?${bad}`))).status).toBe(400);
+    }
     expect((await throughput(as(null, '/api/admin/queue/throughput'))).status).toBe(401);
   });
 });

@@ -195,6 +195,16 @@ describe('queue monitor in Chromium', () => {
     await row(page, failing.id).click();
     await page.getByTestId('job-detail').getByText('e2e failure', { exact: true }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor.png`, fullPage: true });
+
+    // The chart's history: the retried failure is still there, for the type and over each range.
+    await page.locator('#chart-type option[value=E2E_FAIL]').waitFor({ state: 'attached', timeout: 12_000 });
+    await page.locator('#chart-type').selectOption('E2E_FAIL');
+    await page.getByTestId('chart-legend').filter({ hasText: '1 failed' }).filter({ hasText: 'E2E_FAIL' }).waitFor({ timeout: 12_000 });
+    for (const range of ['24h', '7d']) {
+      await page.getByRole('button', { name: range, exact: true }).click();
+      await page.getByTestId('chart-legend').filter({ hasText: '1 failed' }).filter({ hasText: range === '24h' ? 'last 24 hours' : 'last 7 days' }).waitFor({ timeout: 12_000 });
+    }
+    await page.locator('.chart').first().screenshot({ path: `${ARTIFACTS}/queue-monitor-chart-7d.png` });
     await page.close();
   });
 

@@ -57,7 +57,9 @@ const HOT = [
   'conveyor.jobStatusEstimates',
   'conveyor.jobCountActiveCapped',
   'conveyor.jobCountActiveByType',
-  'conveyor.jobCountFinishedPerMinute',
+  'conveyor.jobCountsLock',
+  'conveyor.jobCountsRollUp',
+  'conveyor.jobCountsRange',
   'conveyor.jobListFailed',
   // The console's search, dry-run count and bulk batches: each reads one bounded window.
   'conveyor.jobFind.all',

@@ -10,7 +10,7 @@ beforeAll(() => {
   queue = new DatabaseQueue({ pool: db.current.pool, random: () => 0.5 });
 });
 beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue');
+  await db.current.pool.query(`DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`);
 });
 afterAll(async () => queue.close());
 

@@ -117,6 +117,10 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
           <div><button type="submit" disabled={loading}>Search</button></div>
         </form>
         {error && <div className="notice err" role="alert">{error}</div>}
+      </section>
+      {canBulk && <BulkActions filter={filter} onDone={() => search(filter, null)} />}
+      <section className="panel">
+        <h2>Matching jobs</h2>
         {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
         <p className="muted" data-testid="result-note">
           {results === null ? 'Searching…' : `${results.length} shown, newest first`}
@@ -157,7 +161,6 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
         )}
       </section>
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
-      {canBulk && <BulkActions filter={filter} onDone={() => search(filter, null)} />}
       <BulkLog />
     </>
   );

@@ -35,7 +35,7 @@ interface Stats {
   recentJobs: JobSummary[];
   oldestPendingJob: { id: string; createdAt: string; ageMinutes: number } | null;
 }
-interface Point { minute: string; completed: number; failed: number }
+interface Point { minute: string; completed: number; failed: number; cancelled?: number }
 
 const getJson = <T,>(url: string) => getJsonAs<T>(url, '/admin/queue-monitor');
 
@@ -59,31 +59,63 @@ function ProgressBar({ progress }: { progress: JobSummary['progress'] }) {
   );
 }
 
-function ThroughputChart({ points }: { points: Point[] }) {
-  // 60 one-minute slots ending now; missing minutes are zero.
-  const now = Math.floor(Date.now() / 60_000);
-  const byMinute = new Map(points.map((p) => [Math.floor(new Date(p.minute).getTime() / 60_000), p]));
-  const slots = Array.from({ length: 60 }, (_, i) => byMinute.get(now - 59 + i) ?? { completed: 0, failed: 0 });
+type Range = '1h' | '24h' | '7d';
+const RANGES: Record<Range, { slots: number; bucketMinutes: number; label: string }> = {
+  '1h': { slots: 60, bucketMinutes: 1, label: 'last hour, per minute' },
+  '24h': { slots: 96, bucketMinutes: 15, label: 'last 24 hours, per 15 minutes' },
+  '7d': { slots: 168, bucketMinutes: 60, label: 'last 7 days, per hour' },
+};
+
+/** Finished jobs per bucket from the counted history (retries and cleanup do not change it); a range and a type to choose. */
+function ThroughputChart({ types }: { types: string[] }) {
+  const [range, setRange] = useState<Range>('1h');
+  const [type, setType] = useState('');
+  const [points, setPoints] = useState<Point[]>([]);
+  const load = useCallback(
+    () => getJson<{ points: Point[] }>(`/api/admin/queue/throughput?${new URLSearchParams({ range, ...(type ? { type } : {}) })}`).then((r) => setPoints(r.points), () => {}),
+    [range, type],
+  );
+  usePolling(load, REFRESH_MS);
+  const { slots: count, bucketMinutes, label } = RANGES[range];
+  const bucketMs = bucketMinutes * 60_000;
+  const now = Math.floor(Date.now() / bucketMs);
+  const byBucket = new Map(points.map((p) => [Math.floor(new Date(p.minute).getTime() / bucketMs), p]));
+  const slots = Array.from({ length: count }, (_, i) => byBucket.get(now - count + 1 + i) ?? { completed: 0, failed: 0 });
   const max = Math.max(1, ...slots.map((s) => s.completed + s.failed));
   const total = slots.reduce((sum, s) => ({ completed: sum.completed + s.completed, failed: sum.failed + s.failed }), { completed: 0, failed: 0 });
+  const width = 600 / count;
   return (
     <div>
-      <svg className="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label={`Last hour: ${total.completed} completed, ${total.failed} failed`}>
+      <div className="toolbar">
+        <div role="group" aria-label="Range" className="row">
+          {(Object.keys(RANGES) as Range[]).map((r) => (
+            <button key={r} type="button" className={r === range ? '' : 'secondary'} aria-pressed={r === range} onClick={() => setRange(r)}>{r}</button>
+          ))}
+        </div>
+        <div>
+          <label htmlFor="chart-type" className="sr-only">Job type</label>
+          <select id="chart-type" value={type} onChange={(e) => setType(e.target.value)}>
+            <option value="">All types</option>
+            {types.map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </div>
+      </div>
+      <svg className="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label={`${label}: ${total.completed} completed, ${total.failed} failed`}>
         {slots.map((s, i) => {
           const hc = (s.completed / max) * 110;
           const hf = (s.failed / max) * 110;
           return (
             <g key={i}>
-              <rect x={i * 10 + 1} y={120 - hc} width={8} height={hc} fill="var(--completed)" />
-              <rect x={i * 10 + 1} y={120 - hc - hf} width={8} height={hf} fill="var(--failed)" />
+              <rect x={i * width + width * 0.1} y={120 - hc} width={width * 0.8} height={hc} fill="var(--completed)" />
+              <rect x={i * width + width * 0.1} y={120 - hc - hf} width={width * 0.8} height={hf} fill="var(--failed)" />
             </g>
           );
         })}
       </svg>
-      <div className="legend">
+      <div className="legend" data-testid="chart-legend">
         <span className="l-completed">{total.completed} completed</span>
         <span className="l-failed">{total.failed} failed</span>
-        <span>last 60 minutes, per minute (peak {max})</span>
+        <span>{label}{type ? ` · ${type}` : ''} (peak {max})</span>
       </div>
     </div>
   );
@@ -261,9 +293,12 @@ interface TypeRow {
 const ms = (value: number | null) => (value === null ? '—' : value < 1_000 ? `${Math.round(value)} ms` : `${(value / 1_000).toFixed(1)} s`);
 
 /** Per job type: what waits and runs, how the last hour went, and the type's limits and pause. */
-function Types() {
+function Types({ onTypes }: { onTypes: (names: string[]) => void }) {
   const [types, setTypes] = useState<TypeRow[] | null>(null);
-  const load = useCallback(() => getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then((r) => setTypes(r.types), () => {}), []);
+  const load = useCallback(() => getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then((r) => {
+    setTypes(r.types);
+    onTypes(r.types.map((t) => t.jobType));
+  }, () => {}), [onTypes]);
   usePolling(load, REFRESH_MS);
   if (!types || types.length === 0) return null;
   return (
@@ -299,7 +334,7 @@ function Types() {
 export function QueueMonitor({ email, canMutate, canAct }: { email: string; canMutate: boolean; canAct: boolean }) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [jobs, setJobs] = useState<JobSummary[] | null>(null);
-  const [points, setPoints] = useState<Point[]>([]);
+  const [typeNames, setTypeNames] = useState<string[]>([]);
   const [status, setStatus] = useState<Status | ''>('');
   const [type, setType] = useState('');
   const [selected, setSelected] = useState<string | null>(null);
@@ -310,14 +345,12 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
   const refresh = useCallback(async () => {
     try {
       const filter = new URLSearchParams({ limit: '50', ...(status ? { status } : {}), ...(type.trim() ? { type: type.trim() } : {}) });
-      const [s, j, t] = await Promise.all([
+      const [s, j] = await Promise.all([
         getJson<Stats>('/api/admin/queue/stats'),
         status || type.trim() ? getJson<{ jobs: JobSummary[] }>(`/api/admin/queue/jobs?${filter}`).then((r) => r.jobs) : Promise.resolve(null),
-        getJson<{ points: Point[] }>('/api/admin/queue/throughput'),
       ]);
       setStats(s);
       setJobs(j);
-      setPoints(t.points);
       setLoadError(null);
       setUpdatedAt(new Date());
     } catch (error) {
@@ -372,9 +405,9 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
       </div>
       <section className="panel">
         <h2>Throughput and failures</h2>
-        <ThroughputChart points={points} />
+        <ThroughputChart types={typeNames} />
       </section>
-      <Types />
+      <Types onTypes={setTypeNames} />
       <PausedTypes canPause={canAct} onChanged={refresh} />
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}

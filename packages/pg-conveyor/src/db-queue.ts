@@ -28,6 +28,8 @@ import { logQueueEvents } from './queue-log.js';
 import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
 import * as find from './find.js';
+import * as history from './history.js';
+import type { History, HistoryRange } from './history.js';
 import type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 import * as reads from './reads.js';
 import type { TypeStats } from './reads.js';
@@ -44,6 +46,7 @@ export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
 export type { ScheduleInfo } from './recurring.js';
 export type { TypeStats } from './reads.js';
+export type { History, HistoryPoint, HistoryRange } from './history.js';
 export type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
 
@@ -368,6 +371,15 @@ export class DatabaseQueue {
   /** Completed and failed jobs per minute over the last `minutes` (default 60). */
   getThroughput(minutes = 60): Promise<ThroughputPoint[]> {
     return reads.getThroughput(this.core, minutes);
+  }
+
+  /**
+   * Completed, failed and cancelled jobs over the last hour (per minute), 24 hours (per 15
+   * minutes) or 7 days (per hour), of every type or one. Counted apart from the job rows, so a
+   * retry or cleanup does not change the past.
+   */
+  getHistory(options: { range?: HistoryRange; jobType?: string } = {}): Promise<History> {
+    return history.history(this.core, options);
   }
 
   /** FAILED jobs, most recently failed first; pass `nextCursor` back for the next page. */

@@ -7,6 +7,9 @@ export const JOB_COLUMNS = `id, job_type, status, payload, result, priority, att
   locked_until, locked_by, progress, errors, created_at, updated_at, started_at, completed_at, concurrency_key,
   dedupe_key, unique_key, trace_context`;
 
+/** The same, each qualified by the alias `j` (a statement that joins job_queue j to rows of the same column names). */
+export const JOB_COLUMNS_OF_J = JOB_COLUMNS.replace(/(^|,\s*)(\w+)/g, '$1j.$2');
+
 export interface JobRow {
   id: string;
   job_type: string;

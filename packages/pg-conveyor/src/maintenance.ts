@@ -4,6 +4,7 @@
  */
 import { retryDelayTable } from './backoff.js';
 import { nowParam } from './clock.js';
+import { rollUpCounts } from './history.js';
 import { DEFAULTS } from './config.js';
 import { InvalidJobStateError } from './errors.js';
 import { parseJobId, parseJobTypes, parseOlderThanDays } from './job-input.js';
@@ -42,6 +43,8 @@ export async function cancelJob(core: QueueCore, jobId: string): Promise<Job> {
 export async function cleanup(core: QueueCore, olderThanDays: number = DEFAULTS.cleanupOlderThanDays): Promise<number> {
   const days = parseOlderThanDays(olderThanDays);
   const olderThanMs = Math.round(days * 86_400_000);
+  // Count what finished before deleting it: only counted jobs are deleted.
+  await rollUpCounts(core);
   let total = 0;
   for (;;) {
     const deleted = await jobDeleteFinishedBefore(core.db, { olderThanMs, now: nowParam(core.clock) });

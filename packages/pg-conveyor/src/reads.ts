@@ -8,10 +8,11 @@ import { ValidationError } from './errors.js';
 import { parseJobId, parseListFilter, parseMinutes } from './job-input.js';
 import { rowToJob } from './job-row.js';
 import {
-  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobCountFinishedPerMinute, jobGetById, jobGetOldestPending, jobListFailed,
+  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read.js';
 import { typeLimitList, typePausedList } from './queries/type-limits.js';
+import { historyOfMinutes } from './history.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
 
@@ -50,9 +51,11 @@ export async function countActiveByType(core: QueueCore): Promise<{ jobType: str
   return (await jobCountActiveByType(core.db)).map((r) => ({ jobType: r.job_type, status: r.status, count: r.count }));
 }
 
+/** Finished jobs per minute over the last `minutes`, from the counted history (see history.ts). */
 export async function getThroughput(core: QueueCore, minutes = 60): Promise<ThroughputPoint[]> {
-  const rows = await jobCountFinishedPerMinute(core.db, { minutes: parseMinutes(minutes), now: nowParam(core.clock) });
-  return rows.map((r) => ({ minute: new Date(r.minute), completed: r.completed, failed: r.failed }));
+  const span = parseMinutes(minutes);
+  const history = await historyOfMinutes(core, span);
+  return history.map((p) => ({ minute: p.at, completed: p.completed, failed: p.failed }));
 }
 
 export async function listFailedJobs(

@@ -122,13 +122,27 @@ export async function handleFailedGet(request: Request): Promise<Response> {
   }
 }
 
-/** GET /api/admin/queue/throughput (VIEWER): completed and failed per minute, last hour */
+const throughputQuery = z.object({ range: z.enum(['1h', '24h', '7d']).default('1h'), type: jobTypeSchema.optional() }).strict();
+
+/**
+ * GET /api/admin/queue/throughput?range=1h|24h|7d&type= (VIEWER): completed, failed and cancelled
+ * jobs per minute (1h), 15 minutes (24h) or hour (7d), from the counted history, so retries and
+ * cleanup do not change it.
+ */
 export async function handleThroughputGet(request: Request): Promise<Response> {
   try {
     const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
-    const points = await connections().queue.getThroughput(60);
-    return Response.json({ points: points.map((p) => ({ minute: p.minute.toISOString(), completed: p.completed, failed: p.failed })) });
+    const params = Object.fromEntries([...new URL(request.url).searchParams].filter(([, v]) => v !== ''));
+    const parsed = throughputQuery.safeParse(params);
+    if (!parsed.success) throw badRequest('Invalid query', zodIssues(parsed.error));
+    const history = await connections().queue.getHistory({ range: parsed.data.range, jobType: parsed.data.type });
+    return Response.json({
+      range: history.range,
+      bucketMinutes: history.bucketMinutes,
+      since: history.since.toISOString(),
+      points: history.points.map((p) => ({ minute: p.at.toISOString(), completed: p.completed, failed: p.failed, cancelled: p.cancelled })),
+    });
   } catch (error) {
     return errorResponse(error, 'admin/throughput');
   }

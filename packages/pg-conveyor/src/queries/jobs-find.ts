@@ -16,6 +16,7 @@
 import type { SqlExecutor } from '../executor.js';
 import { JOB_COLUMNS, type JobRow } from '../job-row.js';
 import type { JobStatus } from '../types.js';
+import { countErasedOutcomes } from './job-counts.js';
 import { notifyReady } from './jobs-insert.js';
 
 export interface FindParams {
@@ -141,7 +142,8 @@ const RETRYABLE = `(dedupe_key IS NULL OR (nth = 1 AND NOT EXISTS (
  * One batch of a bulk action, in one statement: locks the audit row while it still stands at
  * `before` (so two requests continuing one action take turns, and the second finds the cursor
  * moved and does nothing), acts on the window's matches, moves the cursor to the window's end, and
- * counts what changed. A window shorter than `scan` reached the end: the action is finished.
+ * counts what changed. Finished outcomes a retry or delete erases are counted in the per-minute
+ * history first, when it has not counted them yet. A window shorter than `scan` reached the end: the action is finished.
  */
 export async function jobBulkStep(
   db: SqlExecutor,
@@ -154,7 +156,7 @@ export async function jobBulkStep(
         WHERE id = $12 AND finished_at IS NULL AND cursor IS NOT DISTINCT FROM $3::uuid
         FOR UPDATE
      ), win AS (
-       SELECT id, status, job_type, created_at, errors, payload, dedupe_key FROM job_queue
+       SELECT id, status, job_type, created_at, completed_at, errors, payload, dedupe_key FROM job_queue
         WHERE ${windowWhere(kind)} AND EXISTS (SELECT 1 FROM turn)
         ORDER BY id DESC LIMIT $11
      ), m AS (
@@ -163,7 +165,9 @@ export async function jobBulkStep(
        SELECT id FROM m WHERE ${p.action === 'retry' ? RETRYABLE : 'true'}
      ), changed AS (
        ${ACTIONS[p.action]}
-     ), notified AS (${p.action === 'retry' ? notifyReady('changed') : 'SELECT NULL'}
+     ), before_change AS (
+       SELECT win.id, win.job_type, win.status, win.completed_at FROM changed JOIN win ON win.id = changed.id
+     ), ${countErasedOutcomes('before_change')}, notified AS (${p.action === 'retry' ? notifyReady('changed') : 'SELECT NULL'}
      ), moved AS (
        UPDATE job_bulk_actions b
           SET affected = b.affected + (SELECT count(*) FROM changed),

@@ -56,7 +56,8 @@ export async function jobRescueExpired(
  * until it has found a batch.
  */
 export function jobDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
-  return deleteFinishedBefore(db, 'job_queue', 'conveyor.jobDeleteFinishedBefore', p);
+  // Only jobs the per-minute history has counted: retention never erases throughput.
+  return deleteFinishedBefore(db, 'job_queue', 'conveyor.jobDeleteFinishedBefore', p, 'AND completed_at < (SELECT through FROM job_counts_rollup WHERE one = true)');
 }
 
 /** Workflow runs finished before the cutoff, a batch at a time; their steps and map items go with them. */
@@ -70,12 +71,13 @@ async function deleteFinishedBefore(
   table: 'job_queue' | 'workflow_runs',
   name: string,
   p: { olderThanMs: number; now: Date | null },
+  alsoWhere = '',
 ): Promise<number> {
   const rows = await db.query<{ deleted: number }>(
     `WITH doomed AS (
        SELECT id FROM ${table}
         WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-          AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond'
+          AND completed_at < coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond' ${alsoWhere}
         ORDER BY completed_at
         LIMIT ${MAINTENANCE_BATCH}
           FOR UPDATE SKIP LOCKED

@@ -124,25 +124,6 @@ export async function jobStatusEstimates(db: SqlExecutor): Promise<{ total: numb
   return { total: row?.total ?? 0, shares };
 }
 
-/** Finished jobs per minute over the last `minutes`, from job_queue_finished_idx. */
-export async function jobCountFinishedPerMinute(
-  db: SqlExecutor,
-  p: { minutes: number; now: Date | null },
-): Promise<{ minute: Date; completed: number; failed: number }[]> {
-  return db.query<{ minute: Date; completed: number; failed: number }>(
-    `SELECT date_trunc('minute', completed_at) AS minute,
-            count(*) FILTER (WHERE status = 'COMPLETED')::int AS completed,
-            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
-       FROM job_queue
-      WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-        AND completed_at >= coalesce($2::timestamptz, now()) - $1 * interval '1 minute'
-      GROUP BY 1
-      ORDER BY 1`,
-    [p.minutes, p.now],
-    'conveyor.jobCountFinishedPerMinute',
-  );
-}
-
 /**
  * FAILED jobs (the dead letters), most recently failed first, optionally of one type. Keyset
  * pagination: pass the last row's (completed_at, id) to get the next page.

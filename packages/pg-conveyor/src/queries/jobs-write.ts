@@ -6,7 +6,8 @@
  */
 import type { SqlExecutor } from '../executor.js';
 import { DEFAULTS } from '../config.js';
-import { JOB_COLUMNS, type JobRow } from '../job-row.js';
+import { JOB_COLUMNS, JOB_COLUMNS_OF_J, type JobRow } from '../job-row.js';
+import { countErasedOutcomes } from './job-counts.js';
 import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert.js';
 import { jsonArray, plainArray } from './literals.js';
 
@@ -219,18 +220,25 @@ export async function jobSetProgressIfRunning(
  * the job had spent them all, and keeps the error history. The states are said as "none of the
  * others" so the planner cannot take the small job_queue_unsuccessful_idx: with id its last
  * column, finding one job there walks the whole index, where the primary key finds it in one probe.
+ * An outcome not yet counted in the per-minute history is counted as the retry erases it.
  */
 export async function jobRetryIfFinishedUnsuccessfully(
   db: SqlExecutor,
   p: { id: string; now: Date | null },
 ): Promise<JobRow[]> {
   return db.query<JobRow>(
-    `UPDATE job_queue
+    `WITH old AS (
+       SELECT id, job_type, status, completed_at FROM job_queue
+        WHERE id = $1 AND status NOT IN ('PENDING', 'PROCESSING', 'COMPLETED') AND attempts < 1000
+          FOR UPDATE
+     ), ${countErasedOutcomes('old')}
+     UPDATE job_queue j
         SET status = 'PENDING', run_at = coalesce($2::timestamptz, now()),
-            max_attempts = greatest(max_attempts, attempts + 1),
+            max_attempts = greatest(j.max_attempts, j.attempts + 1),
             completed_at = NULL, result = NULL, updated_at = now()
-      WHERE id = $1 AND status NOT IN ('PENDING', 'PROCESSING', 'COMPLETED') AND attempts < 1000
-     RETURNING ${JOB_COLUMNS}`,
+       FROM old
+      WHERE j.id = old.id
+     RETURNING ${JOB_COLUMNS_OF_J}`,
     [p.id, p.now],
     'conveyor.jobRetryIfFinishedUnsuccessfully',
   );

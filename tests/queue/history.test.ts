@@ -1,0 +1,115 @@
+/**
+ * Throughput history kept apart from the job rows: a retry or cleanup does not change what the
+ * charts say happened, each outcome is counted exactly once (also when roll-ups and retries run at
+ * once on real connections), and the 1h / 24h / 7d ranges and the type filter add up.
+ */
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
+import { useTestDatabase } from '../helpers/db';
+import { countJobs } from '../helpers/jobs';
+
+const db = useTestDatabase();
+const queues: DatabaseQueue[] = [];
+
+async function queueAt(clock: ManualClock) {
+  const queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 8, logger: false, clock, rescueIntervalMs: 0 });
+  queues.push(queue);
+  return queue;
+}
+const dbNow = async () => (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
+const totals = async (queue: DatabaseQueue, options: Parameters<DatabaseQueue['getHistory']>[0] = {}) => {
+  const h = await queue.getHistory(options);
+  return h.points.reduce((t, p) => ({ completed: t.completed + p.completed, failed: t.failed + p.failed, cancelled: t.cancelled + p.cancelled }), { completed: 0, failed: 0, cancelled: 0 });
+};
+
+/** `n` jobs of `jobType` run to `outcome` at the clock's time. */
+async function finish(queue: DatabaseQueue, jobType: string, n: number, outcome: 'complete' | 'fail') {
+  await queue.enqueueMany(Array.from({ length: n }, () => ({ jobType, maxAttempts: 1 })));
+  const jobs = await queue.claimJobs([jobType], n);
+  if (outcome === 'complete') await queue.completeJobs(jobs, jobs.map(() => ({ ok: true })));
+  else await queue.failJobs(jobs, jobs.map(() => new Error('boom')));
+}
+
+beforeEach(async () => {
+  await db.current.pool.query(`DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`);
+});
+afterAll(async () => {
+  for (const queue of queues) await queue.close();
+});
+
+describe('history apart from the job rows', () => {
+  it('a retried failure stays in the history, counted once, whether or not it was rolled up before the retry', async () => {
+    const clock = new ManualClock(await dbNow());
+    const queue = await queueAt(clock);
+    await finish(queue, 'MAIL', 3, 'fail');
+    await finish(queue, 'MAIL', 2, 'complete');
+    expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
+
+    // Retried while its minute is still live (not rolled up): the retry counts it.
+    const [first] = (await queue.findJobs({ status: 'FAILED' })).jobs;
+    await queue.retryJob(first!.id);
+    expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
+
+    // Two minutes on, the roll-up has counted the rest; retrying them counts nothing twice.
+    clock.advance(150_000);
+    expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
+    const bulk = await queue.startBulkAction({ action: 'retry', filter: { status: 'FAILED' } });
+    expect(bulk.affected).toBe(2);
+    expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
+    // The retried jobs then complete: new outcomes, counted as such.
+    const again = await queue.claimJobs(['MAIL'], 10);
+    expect(again).toHaveLength(3);
+    await queue.completeJobs(again, again.map(() => ({ ok: true })));
+    expect(await totals(queue)).toEqual({ completed: 5, failed: 3, cancelled: 0 });
+  });
+
+  it('cleanup deletes only counted jobs, and throughput survives it', async () => {
+    const clock = new ManualClock(await dbNow());
+    const queue = await queueAt(clock);
+    await finish(queue, 'REPORT', 4, 'complete');
+    expect(await queue.cleanup(0)).toBe(0); // finished this minute: not counted yet, so kept
+    expect(await countJobs(db.current.pool)).toBe(4);
+    clock.advance(150_000);
+    expect(await queue.cleanup(0)).toBe(4);
+    expect(await countJobs(db.current.pool)).toBe(0);
+    expect(await totals(queue)).toEqual({ completed: 4, failed: 0, cancelled: 0 });
+    expect((await queue.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(4);
+    // A bulk delete of finished jobs not yet counted counts them first.
+    await finish(queue, 'REPORT', 2, 'fail');
+    expect(await queue.startBulkAction({ action: 'delete', filter: { jobType: 'REPORT' } })).toMatchObject({ affected: 2 });
+    expect(await totals(queue, { jobType: 'REPORT' })).toEqual({ completed: 4, failed: 2, cancelled: 0 });
+  });
+
+  it('roll-ups racing retries on real connections still count each failure exactly once', async () => {
+    const clock = new ManualClock(await dbNow());
+    const queue = await queueAt(clock);
+    await finish(queue, 'RACE', 200, 'fail');
+    clock.advance(150_000);
+    const ids = (await queue.findJobs({ status: 'FAILED' }, { limit: 200 })).jobs.map((j) => j.id);
+    await Promise.all([
+      ...ids.map((id) => queue.retryJob(id)),
+      ...Array.from({ length: 20 }, () => queue.getHistory()),
+    ]);
+    expect(await countJobs(db.current.pool, "status = 'PENDING'")).toBe(200);
+    expect(await totals(queue)).toEqual({ completed: 0, failed: 200, cancelled: 0 });
+  });
+
+  it('24h and 7d ranges bucket by 15 minutes and an hour; a type filter narrows; a bad range or type is refused', async () => {
+    const start = await dbNow();
+    const clock = new ManualClock(new Date(start.getTime() - 3 * 3_600_000));
+    const queue = await queueAt(clock);
+    await finish(queue, 'A', 5, 'complete'); // three hours ago
+    clock.set(start);
+    await finish(queue, 'B', 2, 'fail');
+    await finish(queue, 'A', 1, 'complete');
+    expect(await totals(queue, { range: '1h' })).toEqual({ completed: 1, failed: 2, cancelled: 0 });
+    const day = await queue.getHistory({ range: '24h' });
+    expect(day.bucketMinutes).toBe(15);
+    expect(day.points.every((p) => p.at.getTime() % (15 * 60_000) === 0)).toBe(true);
+    expect(await totals(queue, { range: '24h' })).toEqual({ completed: 6, failed: 2, cancelled: 0 });
+    expect(await totals(queue, { range: '7d', jobType: 'A' })).toEqual({ completed: 6, failed: 0, cancelled: 0 });
+    expect((await queue.getHistory({ range: '7d' })).bucketMinutes).toBe(60);
+    await expect(queue.getHistory({ range: '1y' as never })).rejects.toThrow(ValidationError);
+    await expect(queue.getHistory({ jobType: 'not a type!' })).rejects.toThrow(ValidationError);
+  });
+});
