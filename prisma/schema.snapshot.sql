@@ -186,6 +186,13 @@ CREATE TABLE public.job_schedules (
     CONSTRAINT job_schedules_name_check CHECK ((name ~ '^[A-Za-z0-9_.:-]{1,100}$'::text))
 );
 
+CREATE TABLE public.job_type_handlers (
+    job_type text NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    seen_by text,
+    CONSTRAINT job_type_handlers_seen_by_check CHECK ((length(seen_by) <= 200))
+);
+
 CREATE TABLE public.job_type_limits (
     job_type text NOT NULL,
     max_running integer,
@@ -328,6 +335,9 @@ ALTER TABLE ONLY public.job_queue
 
 ALTER TABLE ONLY public.job_schedules
     ADD CONSTRAINT job_schedules_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.job_type_handlers
+    ADD CONSTRAINT job_type_handlers_pkey PRIMARY KEY (job_type);
 
 ALTER TABLE ONLY public.job_type_limits
     ADD CONSTRAINT job_type_limits_pkey PRIMARY KEY (job_type);

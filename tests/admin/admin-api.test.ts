@@ -13,6 +13,7 @@ import * as pauseRoute from '../../app/api/admin/queue/pause/route';
 import { GET as pausedList } from '../../app/api/admin/queue/paused/route';
 import { GET as schedulesGet, POST as schedulesPost } from '../../app/api/admin/queue/schedules/route';
 import { GET as typesGet } from '../../app/api/admin/queue/types/route';
+import { POST as limitsPost } from '../../app/api/admin/queue/limits/route';
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
@@ -290,5 +291,29 @@ describe('GET /api/admin/queue/types', () => {
     const { types } = await (await typesGet(as('VIEWER', '/api/admin/queue/types'))).json();
     expect(types).toEqual([expect.objectContaining({ jobType: 'TYPED', pending: 1, processing: 0, paused: false, limits: null })]);
     expect((await typesGet(as(null, '/api/admin/queue/types'))).status).toBe(401);
+  });
+});
+
+describe('POST /api/admin/queue/limits', () => {
+  const limits = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
+    limitsPost(as(role, '/api/admin/queue/limits', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+
+  it('ADMIN sets and removes a type’s limits; MANAGER, VIEWER, no session and cross-site are refused; bad bodies are 400 and change nothing', async () => {
+    const body = { jobType: 'LIMITED', concurrency: 3, rate: { limit: 10, periodMs: 60_000 } };
+    expect((await limits(null, body)).status).toBe(401);
+    expect((await limits('VIEWER', body)).status).toBe(403);
+    expect((await limits('MANAGER', body)).status).toBe(403);
+    expect((await limits('ADMIN', body, { origin: 'https://evil.example' })).status).toBe(403);
+    for (const bad of [{ ...body, concurrency: 0 }, { ...body, rate: { limit: 1 } }, { jobType: 'LIMITED' }, { ...body, jobType: 'bad type!' }, { ...body, extra: 1 }]) {
+      const response = await limits('ADMIN', bad);
+      expect(response.status).toBe(400);
+      expect((await response.json()).issues.length).toBeGreaterThan(0);
+    }
+    const read = async () => (await (await typesGet(as('VIEWER', '/api/admin/queue/types'))).json()).types.find((t: { jobType: string }) => t.jobType === 'LIMITED');
+    expect(await read()).toBeUndefined();
+    expect((await limits('ADMIN', body)).status).toBe(200);
+    expect((await read()).limits).toEqual({ concurrency: 3, rate: { limit: 10, periodMs: 60_000 } });
+    expect((await limits('ADMIN', { jobType: 'LIMITED', concurrency: null, rate: null })).status).toBe(200);
+    expect(await read()).toBeUndefined();
   });
 });

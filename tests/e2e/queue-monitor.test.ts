@@ -295,6 +295,18 @@ describe('schedules in Chromium', () => {
       await row.locator('.badge', { hasText: 'paused' }).waitFor();
       expect((await queue.listSchedules()).find((s) => s.name === 'e2e-nightly')!.paused).toBe(true);
       await page.getByTestId('schedules').screenshot({ path: `${ARTIFACTS}/queue-monitor-schedules.png` });
+      // Limits, edited on the page: they hold for every worker at once.
+      await queue.enqueue({ jobType: 'E2E_LIMITED' });
+      await page.locator('[data-type=E2E_LIMITED]').waitFor({ timeout: 12_000 });
+      await page.getByTestId('edit-limits').getByLabel('Type').fill('E2E_LIMITED');
+      await page.getByLabel('At most running at once').fill('2');
+      await page.getByLabel('Starts per window').fill('5');
+      await page.getByLabel('Window (seconds)').fill('60');
+      await page.getByRole('button', { name: 'Save limits' }).click();
+      await page.getByTestId('limits-notice').filter({ hasText: 'Limits of E2E_LIMITED saved' }).waitFor();
+      expect((await queue.typeStats()).find((t) => t.jobType === 'E2E_LIMITED')!.limits).toEqual({ concurrency: 2, rate: { limit: 5, periodMs: 60_000 } });
+      await page.locator('[data-type=E2E_LIMITED]').getByText('2 at once').waitFor({ timeout: 12_000 });
+      await page.getByTestId('types').screenshot({ path: `${ARTIFACTS}/queue-monitor-types.png` });
     } finally {
       await queue.unschedule('e2e-nightly');
       await page.close();

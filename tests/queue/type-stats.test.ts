@@ -1,6 +1,6 @@
 /** typeStats(): what an operator reads per job type, from real claims and completions on a test clock. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue, ManualClock } from 'pg-conveyor';
+import { DatabaseQueue, drainQueue, ManualClock } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 
 const db = useTestDatabase();
@@ -46,13 +46,27 @@ describe('typeStats()', () => {
     const [email, imports, report] = stats;
     expect(email).toEqual({
       jobType: 'EMAIL', pending: 0, pendingAtLeast: false, processing: 0, completedLastHour: 4, failedLastHour: 0, failureRate: 0,
-      p50Ms: 250, p95Ms: 385, oldestWaitingSeconds: null, limits: null, paused: false,
+      p50Ms: 250, p95Ms: 385, oldestWaitingSeconds: null, limits: null, paused: false, handledAt: null, unhandled: false,
     });
     expect(imports).toMatchObject({ pending: 0, paused: true, failureRate: null });
     expect(report).toMatchObject({
       pending: 2, processing: 1, completedLastHour: 0, limits: { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } }, paused: false,
     });
     expect(report!.oldestWaitingSeconds).toBeCloseTo(91, 0); // the due one; the delayed one waits for nothing yet
+    expect(report).toMatchObject({ unhandled: true, handledAt: null }); // jobs wait, and nothing has handled REPORT
+  });
+
+  it('a type with waiting jobs that no worker or drain has handled for 15 minutes is unhandled', async () => {
+    await queue.enqueueMany([{ jobType: 'ORPHAN' }, { jobType: 'DRAINED' }]);
+    const stat = async (type: string) => (await queue.typeStats()).find((t) => t.jobType === type)!;
+    expect(await stat('ORPHAN')).toMatchObject({ unhandled: true, handledAt: null });
+    await drainQueue(queue, { types: ['DRAINED'], handler: async () => 'ok', budgetMs: 1_000, maxJobs: 1 });
+    await queue.enqueue({ jobType: 'DRAINED' });
+    expect(await stat('DRAINED')).toMatchObject({ unhandled: false, handledAt: expect.any(Date) });
+    await queue.noteHandledTypes(['ORPHAN']);
+    expect(await stat('ORPHAN')).toMatchObject({ unhandled: false });
+    clock.advance(16 * 60_000);
+    expect(await stat('ORPHAN')).toMatchObject({ unhandled: true }); // handled once, not since
   });
 
   it('counts a type’s waiting jobs up to 10,000, then says "at least"', async () => {

@@ -288,12 +288,56 @@ interface TypeRow {
   jobType: string; pending: number; pendingAtLeast: boolean; processing: number; completedLastHour: number; failedLastHour: number; failureRate: number | null;
   p50Ms: number | null; p95Ms: number | null; oldestWaitingSeconds: number | null;
   limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null; paused: boolean;
+  handledAt: string | null; unhandled: boolean;
 }
 
 const ms = (value: number | null) => (value === null ? '—' : value < 1_000 ? `${Math.round(value)} ms` : `${(value / 1_000).toFixed(1)} s`);
 
 /** Per job type: what waits and runs, how the last hour went, and the type's limits and pause. */
-function Types({ onTypes }: { onTypes: (names: string[]) => void }) {
+/** ADMIN: a type's limits, for every worker and cron tick at once (empty fields: no limit). */
+function EditLimits({ types, onSaved }: { types: TypeRow[]; onSaved: () => void }) {
+  const [jobType, setJobType] = useState('');
+  const [concurrency, setConcurrency] = useState('');
+  const [rateLimit, setRateLimit] = useState('');
+  const [rateSeconds, setRateSeconds] = useState('');
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  function pick(name: string) {
+    setJobType(name);
+    const limits = types.find((t) => t.jobType === name)?.limits;
+    setConcurrency(limits?.concurrency ? String(limits.concurrency) : '');
+    setRateLimit(limits?.rate ? String(limits.rate.limit) : '');
+    setRateSeconds(limits?.rate ? String(limits.rate.periodMs / 1_000) : '');
+  }
+  async function save(event: React.FormEvent) {
+    event.preventDefault();
+    const body = {
+      jobType: jobType.trim(),
+      concurrency: concurrency.trim() ? Number(concurrency) : null,
+      rate: rateLimit.trim() ? { limit: Number(rateLimit), periodMs: Math.round(Number(rateSeconds || '1') * 1_000) } : null,
+    };
+    const response = await fetch('/api/admin/queue/limits', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await response.json().catch(() => ({}));
+    const detail = answer.issues?.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`).join('; ');
+    setMessage(response.ok ? { ok: true, text: `Limits of ${body.jobType} saved` } : { ok: false, text: `Could not save: ${answer.error ?? response.status}${detail ? ` (${detail})` : ''}` });
+    onSaved();
+  }
+  return (
+    <form className="find-form space-above" onSubmit={save} aria-label="Edit limits" data-testid="edit-limits">
+      <div>
+        <label htmlFor="limits-type">Type</label>
+        <input id="limits-type" list="limits-types" value={jobType} onChange={(e) => pick(e.target.value)} placeholder="e.g. SEND_EMAIL" />
+        <datalist id="limits-types">{types.map((t) => <option key={t.jobType} value={t.jobType} />)}</datalist>
+      </div>
+      <div><label htmlFor="limits-concurrency">At most running at once</label><input id="limits-concurrency" inputMode="numeric" value={concurrency} onChange={(e) => setConcurrency(e.target.value)} placeholder="no limit" /></div>
+      <div><label htmlFor="limits-rate">Starts per window</label><input id="limits-rate" inputMode="numeric" value={rateLimit} onChange={(e) => setRateLimit(e.target.value)} placeholder="no limit" /></div>
+      <div><label htmlFor="limits-period">Window (seconds)</label><input id="limits-period" inputMode="decimal" value={rateSeconds} onChange={(e) => setRateSeconds(e.target.value)} placeholder="1" /></div>
+      <div><button type="submit">Save limits</button></div>
+      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="limits-notice">{message.text}</div>}
+    </form>
+  );
+}
+
+function Types({ onTypes, canEditLimits }: { onTypes: (names: string[]) => void; canEditLimits: boolean }) {
   const [types, setTypes] = useState<TypeRow[] | null>(null);
   const load = useCallback(() => getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then((r) => {
     setTypes(r.types);
@@ -312,7 +356,10 @@ function Types({ onTypes }: { onTypes: (names: string[]) => void }) {
           <tbody>
             {types.map((t) => (
               <tr key={t.jobType} data-type={t.jobType}>
-                <td><strong>{t.jobType}</strong> {t.paused && <span className="badge badge-CANCELLED">paused</span>}</td>
+                <td>
+                  <strong>{t.jobType}</strong> {t.paused && <span className="badge badge-CANCELLED">paused</span>}
+                  {t.unhandled && <span className="badge badge-FAILED" title={t.handledAt ? `last handled ${new Date(t.handledAt).toLocaleString()}` : 'never handled'}>no worker</span>}
+                </td>
                 <td>{t.pending.toLocaleString()}{t.pendingAtLeast && '+'}</td>
                 <td className="hide-sm">{t.processing}</td>
                 <td>{t.completedLastHour} done{t.failedLastHour > 0 && <span className="error">, {t.failedLastHour} failed ({Math.round((t.failureRate ?? 0) * 100)} %)</span>}</td>
@@ -326,6 +373,7 @@ function Types({ onTypes }: { onTypes: (names: string[]) => void }) {
           </tbody>
         </table>
       </div>
+      {canEditLimits && <EditLimits types={types} onSaved={load} />}
     </section>
   );
 }
@@ -407,7 +455,7 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
         <h2>Throughput and failures</h2>
         <ThroughputChart types={typeNames} />
       </section>
-      <Types onTypes={setTypeNames} />
+      <Types onTypes={setTypeNames} canEditLimits={canMutate} />
       <PausedTypes canPause={canAct} onChanged={refresh} />
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail id={selected} onClose={() => setSelected(null)} />}

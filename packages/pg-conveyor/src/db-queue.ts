@@ -27,7 +27,10 @@ import { resolveLogger, type Logger } from './log.js';
 import { logQueueEvents } from './queue-log.js';
 import * as maintenance from './maintenance.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
+import { nowParam } from './clock.js';
 import * as find from './find.js';
+import { parseJobTypes } from './job-input.js';
+import { typeHandlersSeen } from './queries/type-limits.js';
 import * as history from './history.js';
 import type { History, HistoryRange } from './history.js';
 import type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
@@ -165,6 +168,15 @@ export class DatabaseQueue {
   /** Resumes a paused type and wakes listening workers for it. Answers false when it was not paused. */
   resumeType(jobType: string): Promise<boolean> {
     return this.claimer.resumeType(jobType);
+  }
+
+  /**
+   * Notes that this process handles these types (the console shows jobs of a type nothing has
+   * handled for 15 minutes as unhandled). Workers and drainQueue call it; a claim loop of your
+   * own may too. Writes at most once per type every 30 s.
+   */
+  noteHandledTypes(jobTypes: string[]): Promise<void> {
+    return typeHandlersSeen(this.core.db, { types: parseJobTypes(jobTypes), by: this.core.workerId, now: nowParam(this.core.clock) });
   }
 
   pausedTypes(): Promise<PausedType[]> {

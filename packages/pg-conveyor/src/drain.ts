@@ -68,6 +68,8 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
     success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs',
   };
   const leaseMs = options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs;
+  // For the console's "unhandled types"; bookkeeping, so a failure here does not fail the drain.
+  await queue.noteHandledTypes(options.types).catch(() => {});
 
   for (let claimed = 0; claimed < maxJobs; claimed++) {
     if (deadline - Date.now() < minTimeToClaimMs) {

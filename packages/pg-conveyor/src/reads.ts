@@ -11,7 +11,7 @@ import {
   jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobGetById, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read.js';
-import { typeLimitList, typePausedList } from './queries/type-limits.js';
+import { typeHandlersList, typeLimitList, typePausedList } from './queries/type-limits.js';
 import { historyOfMinutes } from './history.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
@@ -110,17 +110,26 @@ export interface TypeStats {
   oldestWaitingSeconds: number | null;
   limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null;
   paused: boolean;
+  /** When a worker or drain last said it handles the type (null: never). */
+  handledAt: Date | null;
+  /** Jobs wait and nothing has said it handles the type within TYPE_HANDLED_WITHIN_MS. */
+  unhandled: boolean;
 }
+
+/** A type whose jobs wait and that no worker or drain has claimed for in this long is shown as unhandled. */
+export const TYPE_HANDLED_WITHIN_MS = 15 * 60_000;
 
 export const TYPE_STATS_PENDING_CAP = 10_000;
 
 /** Per job type (every type with active jobs, recent finishes, limits or a pause): what an operator reads first. */
 export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
   const now = nowParam(core.clock);
-  const [active, hour, oldest, limits, paused] = await Promise.all([
+  const [active, hour, oldest, limits, paused, handlers] = await Promise.all([
     jobActivePerTypeCapped(core.db, { cap: TYPE_STATS_PENDING_CAP }), jobTypeLastHour(core.db, { now }), jobOldestDuePerType(core.db, { now }),
-    typeLimitList(core.db), typePausedList(core.db),
+    typeLimitList(core.db), typePausedList(core.db), typeHandlersList(core.db),
   ]);
+  const nowMs = now?.getTime() ?? Date.now();
+  const handledAt = (jobType: string) => handlers.find((r) => r.job_type === jobType)?.seen_at ?? null;
   const types = new Set([...active.map((r) => r.job_type), ...hour.map((r) => r.job_type), ...limits.map((r) => r.job_type), ...paused.map((r) => r.job_type)]);
   return [...types].sort().map((jobType) => {
     const a = active.find((r) => r.job_type === jobType);
@@ -140,6 +149,8 @@ export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
       oldestWaitingSeconds: oldest.find((r) => r.job_type === jobType)?.age_seconds ?? null,
       limits: l ? { concurrency: l.max_running, rate: l.rate_limit && l.rate_period_ms ? { limit: l.rate_limit, periodMs: l.rate_period_ms } : null } : null,
       paused: paused.some((r) => r.job_type === jobType),
+      handledAt: handledAt(jobType),
+      unhandled: (a?.pending ?? 0) > 0 && (handledAt(jobType)?.getTime() ?? Number.NEGATIVE_INFINITY) < nowMs - TYPE_HANDLED_WITHIN_MS,
     };
   });
 }

@@ -98,6 +98,9 @@ type ClaimAnswer = { job: Job; jobs?: Job[] } | { job: null; wakesBefore: number
 const CLAIMS_IN_FLIGHT = 2;
 
 
+/** How often a worker notes the types it handles (the note is written at most every 30 s anyway). */
+const HANDLED_NOTE_MS = 30_000;
+
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly queue: DatabaseQueue;
   private readonly tasks: Task[];
@@ -108,6 +111,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private listener: pg.Client | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  private handledTimer: NodeJS.Timeout | null = null;
   /** Per running (non-batch) job: aborted when the heartbeat finds its claim taken away. */
   private readonly lostControllers = new Map<string, AbortController>();
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -175,6 +179,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }, this.options.pollIntervalMs);
     void this.fireSchedules();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
+    this.noteHandledTypes();
+    this.handledTimer = setInterval(() => this.noteHandledTypes(), HANDLED_NOTE_MS);
     this.slots = this.tasks.flatMap((task) => Array.from({ length: task.concurrency }, () => this.slot(task)));
     const types = Object.fromEntries(this.tasks.map((t) => [t.type, t.concurrency]));
     this.logger.info({ workerId: this.queue.workerId, concurrency: types, listening: this.listening }, 'worker started');
@@ -289,6 +295,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * (cancelled, or rescued after a stall): its handler's signal is aborted, and the runner's
    * fencing keeps out whatever it still does.
    */
+  /** Tells the console which types this worker handles (see DatabaseQueue.noteHandledTypes). */
+  private noteHandledTypes(): void {
+    this.queue.noteHandledTypes(this.tasks.map((t) => t.type)).catch((error: Error) => this.emit('error', error));
+  }
+
   private async heartbeat(): Promise<void> {
     const held = this.tasks.flatMap((t) => [...t.running.values(), ...t.buffer]);
     if (held.length === 0) return;
@@ -366,6 +377,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const buffered = this.tasks.flatMap((t) => t.buffer.splice(0));
     await Promise.all(buffered.map((job) => this.queue.releaseJob(job).catch((error: Error) => this.emit('error', error))));
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.handledTimer) clearInterval(this.handledTimer);
     this.state = 'stopped';
     this.logger.info({ workerId: this.queue.workerId, released: buffered.length, timedOut }, 'worker stopped');
   }

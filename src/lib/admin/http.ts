@@ -227,3 +227,31 @@ export async function handleTypesGet(request: Request): Promise<Response> {
     return errorResponse(error, 'admin/types');
   }
 }
+
+const limitsBody = z
+  .object({
+    jobType: jobTypeSchema,
+    concurrency: z.number().int().min(1).max(10_000).nullable(),
+    rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable(),
+  })
+  .strict();
+
+/**
+ * POST /api/admin/queue/limits {jobType, concurrency, rate} (ADMIN): sets a type's limits for every
+ * worker and cron tick at once; null for both removes them. Same values again change nothing.
+ */
+export async function handleLimitsPost(request: Request): Promise<Response> {
+  try {
+    if (!sameOrigin(request)) return crossSiteRefused();
+    const auth = await requireRole(request, 'ADMIN');
+    if (!auth.ok) return auth.response;
+    const parsed = limitsBody.safeParse(await request.json().catch(() => undefined));
+    if (!parsed.success) throw badRequest('Invalid body: expected { jobType, concurrency: number | null, rate: { limit, periodMs } | null }', zodIssues(parsed.error));
+    const { jobType, concurrency, rate } = parsed.data;
+    await connections().queue.setTypeLimits(jobType, { concurrency, rate });
+    appLogger().info({ admin: auth.user.email, jobType, concurrency, rate }, 'admin: type limits set');
+    return Response.json({ success: true, jobType, concurrency, rate });
+  } catch (error) {
+    return errorResponse(error, 'admin/limits');
+  }
+}

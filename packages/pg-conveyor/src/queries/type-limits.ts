@@ -126,3 +126,18 @@ export async function typeResume(db: SqlExecutor, p: { jobType: string }): Promi
 export async function typePausedList(db: SqlExecutor): Promise<{ job_type: string; paused_at: Date; paused_by: string | null }[]> {
   return db.query('SELECT job_type, paused_at, paused_by FROM job_type_pauses ORDER BY job_type', [], 'conveyor.typePausedList');
 }
+
+/** Notes that `by` handles these types; a note younger than 30 s is left as it is (no write). */
+export async function typeHandlersSeen(db: SqlExecutor, p: { types: string[]; by: string; now: Date | null }): Promise<void> {
+  await db.query(
+    `INSERT INTO job_type_handlers (job_type, seen_by, seen_at) SELECT unnest($1::text[]), $2, coalesce($3::timestamptz, now())
+     ON CONFLICT (job_type) DO UPDATE SET seen_at = EXCLUDED.seen_at, seen_by = EXCLUDED.seen_by
+      WHERE job_type_handlers.seen_at < EXCLUDED.seen_at - interval '30 seconds'`,
+    [p.types, p.by, p.now],
+    'conveyor.typeHandlersSeen',
+  );
+}
+
+export async function typeHandlersList(db: SqlExecutor): Promise<{ job_type: string; seen_at: Date; seen_by: string | null }[]> {
+  return db.query('SELECT job_type, seen_at, seen_by FROM job_type_handlers', [], 'conveyor.typeHandlersList');
+}
