@@ -26,8 +26,11 @@ describe('GET /api/health/queue', () => {
     const response = await health();
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
-      healthy: true, database: true, queue: true, worker: true,
-      details: { database_status: 'ready', queue_counts: { waiting: 0, active: 0, completed: 0, failed: 0 }, oldest_pending_age_seconds: null, last_worker_run: null },
+      healthy: true, database: true, queue: true, worker: true, vacuum: true,
+      details: {
+        database_status: 'ready', queue_counts: { waiting: 0, active: 0, completed: 0, failed: 0 }, oldest_pending_age_seconds: null, last_worker_run: null,
+        vacuum_blocked_by: null,
+      },
     });
   });
 
@@ -57,6 +60,32 @@ describe('GET /api/health/queue', () => {
 });
 
 describe('GET /api/health/queue for anyone', () => {
+  it('reports a transaction holding back vacuum ("vacuum is blocked by pid N since T") while the queue keeps working', async () => {
+    process.env.HEALTH_MAX_SNAPSHOT_AGE_S = '1';
+    const holder = await db.current.pool.connect();
+    try {
+      await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      const { rows: [{ pid }] } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const { queue } = connections();
+      await queue.enqueue({ jobType: 'STILL_WORKS' });
+      const [job] = await queue.claimJobs(['STILL_WORKS'], 1);
+      await queue.completeJob(job!, { ok: true });
+      const response = await health();
+      const body = await response.json();
+      expect(response.status).toBe(200);
+      expect(body).toMatchObject({ healthy: true, vacuum: false, details: { vacuum_blocked_by: { kind: 'session', pid, state: 'idle in transaction' } } });
+      expect(body.details.vacuum_blocked_by.message).toMatch(new RegExp(`^vacuum is blocked by pid ${pid} since \\d{4}-`));
+      expect(body.details.vacuum_blocked_by.age_seconds).toBeGreaterThanOrEqual(1);
+      await holder.query('COMMIT');
+      expect(await (await health()).json()).toMatchObject({ vacuum: true, details: { vacuum_blocked_by: null } });
+    } finally {
+      await holder.query('ROLLBACK').catch(() => {});
+      holder.release();
+      delete process.env.HEALTH_MAX_SNAPSHOT_AGE_S;
+    }
+  });
+
   it('answers up or down only: no counts, ages or worker names without the metrics token', async () => {
     await insertJob(db.current.pool, { jobType: 'OTHER', status: 'PENDING', createdAtOffsetS: -60, runAtOffsetS: -60 });
     for (const request of [new Request('http://localhost/api/health/queue'), withToken('/api/health/queue', 'wrong')]) {

@@ -194,6 +194,7 @@ describe('queue monitor in Chromium', () => {
 
     await row(page, failing.id).click();
     await page.getByTestId('job-detail').getByText('e2e failure', { exact: true }).waitFor();
+    await page.getByTestId('job-timeline').getByText('attempt 1 failed (error): e2e failure').waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor.png`, fullPage: true });
 
     // The chart's history: the retried failure is still there, for the type and over each range.
@@ -487,6 +488,8 @@ describe('accessibility (axe-core) of every view', () => {
         const result = await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } })
           .axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
         const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+        // Each view as checked, on desktop and phone.
+        await page.screenshot({ path: `${ARTIFACTS}/view-${name.replace(/\W+/g, '-')}-${viewport.width}.png`, fullPage: true });
         if (serious.length) found[`${name} @${viewport.width}`] = serious.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
       };
       await page.goto(`${app.baseUrl}/login`);

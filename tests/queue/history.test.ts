@@ -94,6 +94,16 @@ describe('history apart from the job rows', () => {
     expect(await totals(queue)).toEqual({ completed: 0, failed: 200, cancelled: 0 });
   });
 
+  it('works on a pool of one connection (a serverless function’s): the roll-up asks for nothing outside its transaction', async () => {
+    const single = new DatabaseQueue({ connectionString: db.current.url, poolMax: 1, logger: false });
+    queues.push(single);
+    await single.enqueue({ jobType: 'ONE' });
+    await single.completeJob((await single.claimJobs(['ONE'], 1))[0]!, null);
+    expect(await totals(single)).toEqual({ completed: 1, failed: 0, cancelled: 0 });
+    expect(await single.cleanup(0)).toBe(0);
+    expect((await single.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(1);
+  });
+
   it('24h and 7d ranges bucket by 15 minutes and an hour; a type filter narrows; a bad range or type is refused', async () => {
     const start = await dbNow();
     const clock = new ManualClock(new Date(start.getTime() - 3 * 3_600_000));

@@ -121,6 +121,16 @@ function ThroughputChart({ types }: { types: string[] }) {
   );
 }
 
+/** A job's life from its rows' times and error history: created, each failed attempt, the last start, how it ended. */
+function timeline(job: JobDetail): { at: string; text: string; error?: boolean }[] {
+  const events: { at: string; text: string; error?: boolean }[] = [{ at: job.createdAt, text: 'enqueued' }];
+  for (const e of job.errors) events.push({ at: e.at, text: `attempt ${e.attempt} failed (${e.kind}): ${e.message}`, error: true });
+  if (job.startedAt && job.attempts > 0) events.push({ at: job.startedAt, text: `attempt ${job.attempts} started` });
+  if (job.completedAt) events.push({ at: job.completedAt, text: job.status.toLowerCase(), error: job.status === 'FAILED' });
+  else if (job.status === 'PENDING' && new Date(job.runAt) > new Date()) events.push({ at: job.runAt, text: 'due (waiting until then)' });
+  return events.sort((a, b) => new Date(a.at).getTime() - new Date(b.at).getTime());
+}
+
 /** A payload or result, collapsed to its first line until opened; a cut one says how big it was. */
 function JsonView({ label, data }: { label: string; data: Capped }) {
   if (!data.truncated && data.value === null) return <span className="muted">—</span>;
@@ -175,6 +185,14 @@ export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Payload</dt><dd><JsonView label="Payload" data={job.payload} /></dd>
             <dt>Result</dt><dd><JsonView label="Result" data={job.result} /></dd>
           </dl>
+          <h3 className="small-heading">Timeline</h3>
+          <ol className="timeline" data-testid="job-timeline">
+            {timeline(job).map((event, i) => (
+              <li key={i} className={event.error ? 'error' : undefined}>
+                <span className="muted small">{new Date(event.at).toLocaleString()}</span> {event.text}
+              </li>
+            ))}
+          </ol>
           <h3 className="small-heading">Error history</h3>
           {job.errors.length === 0 ? <p className="muted">No errors.</p> : (
             <table>

@@ -26,6 +26,14 @@ export const DEFAULTS = {
   maxErrorLength: 1_000,
   /** Connections in the pool the queue opens itself. */
   poolMax: 10,
+  /**
+   * Bounds on every statement of the pool the queue opens itself. The queue's statements take
+   * milliseconds (a cleanup or bulk batch well under a second), so these only end waits: a lock
+   * held by someone's migration makes a claim fail after lockTimeoutMs (the worker tries again at
+   * its next poll) instead of freezing every worker until the migration ends.
+   */
+  statementTimeoutMs: 60_000,
+  lockTimeoutMs: 5_000,
   /** Retention for cleanup(), in days. */
   cleanupOlderThanDays: 7,
   listLimit: 20,
@@ -64,6 +72,9 @@ export const queueOptionsSchema = z
     connectionString: z.string().min(1).optional(),
     pool: z.any().optional(),
     poolMax: z.number().int().min(1).max(1_000).default(DEFAULTS.poolMax),
+    /** statement_timeout and lock_timeout of the pool the queue opens (0: none); see DEFAULTS. */
+    statementTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.statementTimeoutMs),
+    lockTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.lockTimeoutMs),
     leaseMs: z.number().int().min(1_000).max(7 * 86_400_000).default(DEFAULTS.leaseMs),
     rescueIntervalMs: z.number().int().min(0).default(DEFAULTS.rescueIntervalMs),
     maxPayloadBytes: z.number().int().min(1).max(256 * 1_048_576).default(DEFAULTS.maxPayloadBytes),

@@ -35,7 +35,7 @@ import * as history from './history.js';
 import type { History, HistoryRange } from './history.js';
 import type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 import * as reads from './reads.js';
-import type { TypeStats } from './reads.js';
+import type { SnapshotHolder, TypeStats } from './reads.js';
 import * as recurring from './recurring.js';
 import type { ScheduleInfo } from './recurring.js';
 import type { ScheduleInput } from './schedules.js';
@@ -48,7 +48,7 @@ export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from '
 export type { JobRef } from './queue-core.js';
 export type { EnqueueOptions } from './enqueue.js';
 export type { ScheduleInfo } from './recurring.js';
-export type { TypeStats } from './reads.js';
+export type { SnapshotHolder, TypeStats } from './reads.js';
 export type { History, HistoryPoint, HistoryRange } from './history.js';
 export type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from './find.js';
 export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
@@ -62,6 +62,11 @@ export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
  * Pass it in the `options` of a pool you give the queue: `new pg.Pool({ options: PREPARED_SESSION_OPTIONS })`.
  */
 export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
+
+/** The startup options of a pool the queue opens: prepared-statement planning and the statement bounds. */
+function sessionOptions(statementTimeoutMs: number, lockTimeoutMs: number): string {
+  return `${PREPARED_SESSION_OPTIONS} -c statement_timeout=${statementTimeoutMs} -c lock_timeout=${lockTimeoutMs}`;
+}
 
 /**
  * The queue's public methods, each handing over to the part that does the work (enqueue.ts,
@@ -96,7 +101,9 @@ export class DatabaseQueue {
       new pg.Pool({
         connectionString: connectionString === undefined ? undefined : withoutPgBouncerParam(connectionString),
         max: parsed.poolMax,
-        ...(prepare ? { options: PREPARED_SESSION_OPTIONS } : {}),
+        // Session settings go in the startup packet, which PgBouncer refuses: behind it, set the
+        // timeouts on the database role instead (README, "What it survives").
+        ...(prepare ? { options: sessionOptions(parsed.statementTimeoutMs, parsed.lockTimeoutMs) } : {}),
       });
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
@@ -189,6 +196,11 @@ export class DatabaseQueue {
    */
   typeStats(): Promise<TypeStats[]> {
     return reads.typeStats(this.core);
+  }
+
+  /** The open transaction holding back vacuum longest, or null (see reads.oldestSnapshotHolder). */
+  oldestSnapshotHolder(): Promise<SnapshotHolder | null> {
+    return reads.oldestSnapshotHolder(this.core);
   }
 
   // ---------------------------------------------------------------- finding and bulk actions

@@ -2,7 +2,7 @@
  * Throughput history: finished jobs per minute and type, counted apart from the job rows
  * (queries/job-counts.ts), so retrying a failed job or deleting old ones leaves the past as it was.
  */
-import { inTransaction, toExecutor } from './executor.js';
+import { inTransaction, toExecutor, type SqlExecutor } from './executor.js';
 import { ValidationError } from './errors.js';
 import { parseJobTypes } from './job-input.js';
 import { jobCountsLock, jobCountsRange, jobCountsRollUp } from './queries/job-counts.js';
@@ -17,17 +17,18 @@ export async function rollUpCounts(core: QueueCore): Promise<Date> {
   return inTransaction(core.pool, async (client) => {
     const db = toExecutor(client, { prepare: core.prepare });
     const through = await jobCountsLock(db);
-    const upto = new Date(Math.floor((await dbNow(core)) / 60_000) * 60_000 - 60_000);
+    // On the transaction's own connection: with a pool of one, asking the pool would wait forever.
+    const upto = new Date(Math.floor((await dbNow(core, db)) / 60_000) * 60_000 - 60_000);
     if (upto <= through) return through;
     await jobCountsRollUp(db, { since: through, upto });
     return upto;
   });
 }
 
-/** The database's time, or the test clock's. */
-async function dbNow(core: QueueCore): Promise<number> {
+/** The database's time (on `db`, the queue's pool by default), or the test clock's. */
+async function dbNow(core: QueueCore, db: SqlExecutor = core.db): Promise<number> {
   if (core.clock) return core.clock.now().getTime();
-  const [row] = await core.db.query<{ now: Date }>('SELECT now() AS now', [], 'conveyor.now');
+  const [row] = await db.query<{ now: Date }>('SELECT now() AS now', [], 'conveyor.now');
   return row!.now.getTime();
 }
 

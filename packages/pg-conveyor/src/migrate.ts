@@ -94,6 +94,9 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
       }
       await client.query('BEGIN');
       try {
+        // A connection of the queue's own pool bounds statements (DEFAULTS.statementTimeoutMs); a
+        // migration, an index build over a big table, must not be cut short by that.
+        await client.query('SET LOCAL statement_timeout = 0');
         await client.query(migration.sql);
         await client.query(record(migration));
         await client.query('COMMIT');

@@ -13,6 +13,7 @@ import {
 } from './queries/jobs-read.js';
 import { typeHandlersList, typeLimitList, typePausedList } from './queries/type-limits.js';
 import { historyOfMinutes } from './history.js';
+import { oldestSnapshotHolder as oldestSnapshotHolderRow } from './queries/database.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
 
@@ -153,4 +154,28 @@ export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
       unhandled: (a?.pending ?? 0) > 0 && (handledAt(jobType)?.getTime() ?? Number.NEGATIVE_INFINITY) < nowMs - TYPE_HANDLED_WITHIN_MS,
     };
   });
+}
+
+export interface SnapshotHolder {
+  kind: 'session' | 'prepared';
+  pid: number | null;
+  since: Date;
+  ageSeconds: number;
+  state: string | null;
+  applicationName: string | null;
+  query: string | null;
+}
+
+/**
+ * The transaction holding back vacuum longest (a session's open transaction, or a prepared one),
+ * or null. A queue keeps working while one is open, but the dead rows of finished jobs cannot be
+ * reclaimed until it ends: health reports it past a threshold.
+ */
+export async function oldestSnapshotHolder(core: QueueCore): Promise<SnapshotHolder | null> {
+  const row = await oldestSnapshotHolderRow(core.db);
+  if (!row) return null;
+  return {
+    kind: row.kind, pid: row.pid, since: new Date(row.since), ageSeconds: row.age_seconds, state: row.state,
+    applicationName: row.application_name, query: row.query,
+  };
 }
