@@ -157,10 +157,10 @@ export interface JobCount {
   complete: boolean;
 }
 
-/** How many jobs match, walking windows until the end or `budgetMs` (default 150 ms). */
+/** How many jobs match, walking windows until the end or `budgetMs` (default 100 ms: a window started before it runs out is finished). */
 export async function countJobs(core: QueueCore, filter: JobFilter, options: { budgetMs?: number } = {}): Promise<JobCount> {
   const p = toParams(parseJobFilter(filter), null);
-  const deadline = Date.now() + (options.budgetMs ?? 150);
+  const deadline = Date.now() + (options.budgetMs ?? 100);
   let count = 0;
   for (;;) {
     const window = await jobCountWindow(core.db, { ...p, scan: COUNT_WINDOW });
