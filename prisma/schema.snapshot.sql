@@ -159,6 +159,7 @@ CREATE TABLE public.job_queue (
     dedupe_key text,
     unique_key text,
     trace_context jsonb,
+    parent_id uuid,
     CONSTRAINT job_queue_attempts_check CHECK (((attempts >= 0) AND (attempts <= max_attempts))),
     CONSTRAINT job_queue_concurrency_key_check CHECK (((concurrency_key IS NULL) OR ((length(concurrency_key) >= 1) AND (length(concurrency_key) <= 200)))),
     CONSTRAINT job_queue_dedupe_key_check CHECK (((length(dedupe_key) >= 1) AND (length(dedupe_key) <= 300))),
@@ -393,6 +394,8 @@ CREATE INDEX job_queue_finished_idx ON public.job_queue USING btree (completed_a
 CREATE INDEX job_queue_lease_idx ON public.job_queue USING btree (locked_until) WHERE (locked_until IS NOT NULL);
 
 CREATE UNIQUE INDEX job_queue_one_running_per_key_idx ON public.job_queue USING btree (concurrency_key) WHERE ((status = 'PROCESSING'::public."JobStatus") AND (concurrency_key IS NOT NULL));
+
+CREATE INDEX job_queue_parent_idx ON public.job_queue USING btree (parent_id) WHERE (parent_id IS NOT NULL);
 
 CREATE INDEX job_queue_ready_idx ON public.job_queue USING btree (job_type, priority DESC, run_at, id) WHERE (status = 'PENDING'::public."JobStatus");
 

@@ -206,7 +206,9 @@ describe('job detail, lists, throughput', () => {
     await db.current.pool.query(`UPDATE job_queue SET errors = '[{"attempt":1,"message":"boom","kind":"error","at":"2026-01-01T00:00:00Z"}]' WHERE id = $1`, [id]);
     await insertJob(db.current.pool, { status: 'PENDING', jobType: 'INGEST_DATA' });
     const detail = await jobDetail(as('MANAGER', `/api/admin/queue/jobs/${id}`), { params: Promise.resolve({ jobId: id }) });
-    expect((await detail.json()).job).toMatchObject({ id, status: 'FAILED', errors: [{ message: 'boom' }], payload: { value: { customerId: 42 }, truncated: false } });
+    expect((await detail.json()).job).toMatchObject({
+      id, status: 'FAILED', errors: [{ message: 'boom' }], payload: { value: { customerId: 42 }, truncated: false }, parentId: null, childIds: [],
+    });
     expect((await jobDetail(as('MANAGER', '/x'), { params: Promise.resolve({ jobId: UNKNOWN }) })).status).toBe(404);
     expect((await jobDetail(as('VIEWER', '/x'), { params: Promise.resolve({ jobId: id }) })).status).toBe(200);
     const list = await (await jobs(as('MANAGER', '/api/admin/queue/jobs?status=FAILED&type=VECTORIZE'))).json();

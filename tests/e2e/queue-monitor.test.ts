@@ -197,6 +197,15 @@ describe('queue monitor in Chromium', () => {
     await page.getByTestId('job-timeline').getByText('attempt 1 failed (error): e2e failure').waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/queue-monitor.png`, fullPage: true });
 
+    // A chain: the parent's detail links to the job its completion enqueued, and back.
+    const parent = await queue.enqueue({ jobType: 'E2E_CHAIN' });
+    await queue.completeJob((await queue.claimJob(['E2E_CHAIN']))!, { ok: true }, { enqueue: [{ jobType: 'E2E_CHAIN_NEXT' }] });
+    const child = (await queue.listJobs({ jobType: 'E2E_CHAIN_NEXT' }))[0]!;
+    await row(page, parent.id).click({ timeout: 12_000 });
+    await page.getByTestId('job-children').getByRole('button', { name: `Show job ${child.id}` }).click();
+    await page.getByTestId('job-detail').getByText(child.id).waitFor();
+    await page.getByTestId('job-parent').getByRole('button', { name: `Show job ${parent.id}` }).waitFor();
+
     // The chart's history: the retried failure is still there, for the type and over each range.
     await page.locator('#chart-type option[value=E2E_FAIL]').waitFor({ state: 'attached', timeout: 12_000 });
     await page.locator('#chart-type').selectOption('E2E_FAIL');

@@ -188,3 +188,18 @@ describe('bulk actions', () => {
     expect(await queue.listBulkActions()).toEqual([]);
   });
 });
+
+describe('chained jobs', () => {
+  it('a job enqueued by another’s completion names it; the parent lists what it chained; plain jobs have neither', async () => {
+    const parent = await queue.enqueue({ jobType: 'ORDER' });
+    const [claimed] = await queue.claimJobs(['ORDER'], 1);
+    await queue.completeJob(claimed!, { ok: true }, { enqueue: [{ jobType: 'INVOICE' }, { jobType: 'EMAIL' }] });
+    const children = (await queue.findJobs({ status: 'PENDING' })).jobs.map((j) => j.id).sort();
+    expect(children).toHaveLength(2);
+    expect(await queue.getJobLinks(parent.id)).toEqual({ parentId: null, childIds: children });
+    expect(await queue.getJobLinks(children[0]!)).toEqual({ parentId: parent.id, childIds: [] });
+    const plain = await queue.enqueue({ jobType: 'PLAIN' });
+    expect(await queue.getJobLinks(plain.id)).toEqual({ parentId: null, childIds: [] });
+    await expect(queue.getJobLinks('nope')).rejects.toThrow(ValidationError);
+  });
+});

@@ -70,6 +70,8 @@ const HOT = [
   'conveyor.jobCountWindow.deadLetters',
   'conveyor.jobBulkStep.retry.deadLetters',
   'conveyor.jobBulkStep.cancel.all',
+  // A job's chain: its parent by primary key, its children through job_queue_parent_idx.
+  'conveyor.jobLinks',
 ];
 
 interface Recorded { text: string; values: unknown[] }
@@ -147,6 +149,7 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.schedule('hot-plans', { cron: '* * * * *', jobType: 'HOT' });
   await q.fireDueSchedules();
   await q.getJob(a!.id);
+  await q.getJobLinks(d!.id);
   await q.oldestPendingJob();
   await q.listJobs({ limit: 20 });
   await q.getQueueStats();

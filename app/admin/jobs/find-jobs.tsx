@@ -160,7 +160,7 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
           </button>
         )}
       </section>
-      {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
+      {selected && <Detail key={selected} id={selected} onClose={() => setSelected(null)} onOpen={setSelected} />}
       <BulkLog />
     </>
   );

@@ -22,6 +22,9 @@ interface JobSummary {
 }
 type Capped = { value: unknown; truncated: false } | { value: string; truncated: true; size: number };
 interface JobDetail extends Omit<JobSummary, 'result'> {
+  /** The job whose completion enqueued this one, and those this one's completion enqueued. */
+  parentId?: string | null;
+  childIds?: string[];
   payload: Capped;
   result: Capped;
   runAt: string;
@@ -144,7 +147,12 @@ function JsonView({ label, data }: { label: string; data: Capped }) {
   );
 }
 
-export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
+/** A button that opens another job's detail in place. */
+function JobLink({ id, onOpen }: { id: string; onOpen: (id: string) => void }) {
+  return <button type="button" className="link mono" onClick={() => onOpen(id)} aria-label={`Show job ${id}`}>…{id.slice(-12)}</button>;
+}
+
+export function Detail({ id, onClose, onOpen }: { id: string; onClose: () => void; onOpen: (id: string) => void }) {
   const [job, setJob] = useState<JobDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -182,6 +190,10 @@ export function Detail({ id, onClose }: { id: string; onClose: () => void }) {
             <dt>Lease</dt><dd>{job.lockedUntil ? `${job.lockedBy} until ${new Date(job.lockedUntil).toLocaleTimeString()}` : '—'}</dd>
             {job.concurrencyKey && <><dt>Concurrency key</dt><dd>{job.concurrencyKey}</dd></>}
             <dt>Progress</dt><dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
+            {job.parentId && <><dt>Chained from</dt><dd data-testid="job-parent"><JobLink id={job.parentId} onOpen={onOpen} /></dd></>}
+            {job.childIds && job.childIds.length > 0 && (
+              <><dt>Chained next</dt><dd data-testid="job-children" className="row">{job.childIds.map((child) => <JobLink key={child} id={child} onOpen={onOpen} />)}</dd></>
+            )}
             <dt>Payload</dt><dd><JsonView label="Payload" data={job.payload} /></dd>
             <dt>Result</dt><dd><JsonView label="Result" data={job.result} /></dd>
           </dl>
@@ -476,7 +488,7 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
       <Types onTypes={setTypeNames} canEditLimits={canMutate} />
       <PausedTypes canPause={canAct} onChanged={refresh} />
       <Schedules canMutate={canMutate} onChanged={refresh} />
-      {selected && <Detail id={selected} onClose={() => setSelected(null)} />}
+      {selected && <Detail key={selected} id={selected} onClose={() => setSelected(null)} onOpen={setSelected} />}
       <section className="panel">
         <FilterBar idPrefix="jobs" statuses={STATUSES} status={status} onStatus={setStatus} textLabel="Type" placeholder="e.g. INGEST_DATA"
           text={type} onText={setType} note={jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'} />

@@ -203,6 +203,11 @@ export class DatabaseQueue {
     return reads.oldestSnapshotHolder(this.core);
   }
 
+  /** The job whose completion enqueued this one, and the jobs this one's completion enqueued (up to 50). */
+  getJobLinks(jobId: string): Promise<{ parentId: string | null; childIds: string[] }> {
+    return reads.getJobLinks(this.core, jobId);
+  }
+
   // ---------------------------------------------------------------- finding and bulk actions
 
   /**

@@ -8,7 +8,7 @@ import { ValidationError } from './errors.js';
 import { parseJobId, parseListFilter, parseMinutes } from './job-input.js';
 import { rowToJob } from './job-row.js';
 import {
-  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobGetById, jobGetOldestPending, jobListFailed,
+  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobGetById, jobLinks, jobGetOldestPending, jobListFailed,
   jobListRecent, jobStatusEstimates,
 } from './queries/jobs-read.js';
 import { typeHandlersList, typeLimitList, typePausedList } from './queries/type-limits.js';
@@ -20,6 +20,12 @@ import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, Thro
 export async function getJob<P = unknown>(core: QueueCore, jobId: string): Promise<Job<P> | null> {
   const row = await jobGetById(core.db, { id: parseJobId(jobId) });
   return row ? rowToJob<P>(row) : null;
+}
+
+/** The job that chained this one (its completion enqueued it) and the jobs this one's completion enqueued (up to 50). */
+export async function getJobLinks(core: QueueCore, jobId: string): Promise<{ parentId: string | null; childIds: string[] }> {
+  const row = await jobLinks(core.db, { id: parseJobId(jobId) });
+  return { parentId: row.parent_id, childIds: row.child_ids };
 }
 
 export async function listJobs(core: QueueCore, filter: ListJobsFilter = {}): Promise<Job[]> {

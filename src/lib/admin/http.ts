@@ -86,14 +86,15 @@ export async function handleJobActionPost(request: Request, action: JobAction): 
   }
 }
 
-/** GET /api/admin/queue/jobs/:jobId (VIEWER): one job with its error history */
+/** GET /api/admin/queue/jobs/:jobId (VIEWER): one job with its payload, result, error history and chain (parentId, childIds) */
 export async function handleJobDetailGet(request: Request, jobId: string): Promise<Response> {
   try {
     const auth = await requireRole(request, 'VIEWER');
     if (!auth.ok) return auth.response;
-    const job = await connections().queue.getJob(jobId);
+    const { queue } = connections();
+    const job = await queue.getJob(jobId);
     if (!job) return Response.json({ error: `Job ${jobId} not found` }, { status: 404 });
-    return Response.json({ job: jobDetail(job) });
+    return Response.json({ job: { ...jobDetail(job), ...(await queue.getJobLinks(job.id)) } });
   } catch (error) {
     return errorResponse(error, 'admin/job');
   }

@@ -83,12 +83,12 @@ const RUN_AT = (nowParam: string) =>
  * CONFLICT DO NOTHING), not an error. A windowed dedupe key becomes the unique key of its window.
  * Shared by enqueue and by completion with follow-ups (which adds its `where`).
  */
-export const insertKeyedJobs = (firstParam: number, nowParam: string, traceParam: string, where = '') => `
-  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context)
+export const insertKeyedJobs = (firstParam: number, nowParam: string, traceParam: string, where = '', parentParam?: string) => `
+  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context${parentParam ? ', parent_id' : ''})
   SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT(nowParam)}, j.concurrency_key,
          CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END,
          coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now()))),
-         ${traceParam}::jsonb
+         ${traceParam}::jsonb${parentParam ? `, ${parentParam}::uuid` : ''}
     FROM ${NEW_JOBS(firstParam)}
   ${where}
   ON CONFLICT DO NOTHING`;

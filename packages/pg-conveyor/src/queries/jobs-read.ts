@@ -251,3 +251,17 @@ export async function jobActivePerTypeCapped(db: SqlExecutor, p: { cap: number }
     'conveyor.jobActivePerTypeCapped',
   );
 }
+
+/**
+ * A job's chain: the job whose completion enqueued it, and (up to 50) the jobs its completion
+ * enqueued, through job_queue_parent_idx (chained jobs only).
+ */
+export async function jobLinks(db: SqlExecutor, p: { id: string }): Promise<{ parent_id: string | null; child_ids: string[] }> {
+  const [row] = await db.query<{ parent_id: string | null; child_ids: string[] }>(
+    `SELECT (SELECT parent_id FROM job_queue WHERE id = $1) AS parent_id,
+            ARRAY(SELECT id FROM job_queue WHERE parent_id = $1 ORDER BY id LIMIT 50)::text[] AS child_ids`,
+    [p.id],
+    'conveyor.jobLinks',
+  );
+  return row!;
+}

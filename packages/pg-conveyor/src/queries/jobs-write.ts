@@ -143,7 +143,7 @@ export async function jobCompleteIfRunningWithFollowUps(
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
     `WITH completed AS (${COMPLETE_IF_RUNNING}
      ), follow_ups AS (
-       ${insertKeyedJobs(5, '$4', '$16', 'WHERE EXISTS (SELECT 1 FROM completed)')}
+       ${insertKeyedJobs(5, '$4', '$16', 'WHERE EXISTS (SELECT 1 FROM completed)', '$1')}
        RETURNING ${JOB_COLUMNS}
      ), notified AS (${notifyReady('follow_ups')})
      SELECT 'completed' AS kind, completed.* FROM completed, notified
