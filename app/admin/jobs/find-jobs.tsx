@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from 'react';
 import { getJson as getJsonAs } from '../admin-client';
-import { Detail, StatusBadge } from '../queue-monitor/queue-monitor';
+import { Detail, JobActions, StatusBadge } from '../queue-monitor/queue-monitor';
 
 type Status = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 const STATUSES: Status[] = ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -143,12 +143,7 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
                   <td><StatusBadge status={job.status} /></td>
                   <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleString()}</td>
-                  {canAct && (
-                    <td onClick={(e) => e.stopPropagation()}>
-                      {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
-                      {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}
-                    </td>
-                  )}
+                  {canAct && <JobActions job={job} act={act} />}
                 </tr>
               ))}
             </tbody>

@@ -147,6 +147,16 @@ function JsonView({ label, data }: { label: string; data: Capped }) {
   );
 }
 
+/** A job row's actions (MANAGER and up): retry a failed or cancelled job, cancel a waiting or running one. */
+export function JobActions<J extends { status: Status }>({ job, act }: { job: J; act: (action: 'retry' | 'cancel', job: J) => void }) {
+  return (
+    <td onClick={(e) => e.stopPropagation()}>
+      {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
+      {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}
+    </td>
+  );
+}
+
 /** A button that opens another job's detail in place. */
 function JobLink({ id, onOpen }: { id: string; onOpen: (id: string) => void }) {
   return <button type="button" className="link mono" onClick={() => onOpen(id)} aria-label={`Show job ${id}`}>…{id.slice(-12)}</button>;
@@ -511,12 +521,7 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
                   <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
                   <td><ProgressBar progress={job.progress} /></td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleTimeString()}</td>
-                  {canAct && (
-                    <td onClick={(e) => e.stopPropagation()}>
-                      {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
-                      {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}
-                    </td>
-                  )}
+                  {canAct && <JobActions job={job} act={act} />}
                 </tr>
               ))}
             </tbody>
