@@ -185,6 +185,7 @@ describe('bulk actions', () => {
     await expect(queue.startBulkAction({ action: 'purge' as never, filter: {} })).rejects.toThrow(ValidationError);
     await expect(queue.startBulkAction({ action: 'retry', filter: { status: 'NOPE' } as never })).rejects.toThrow(ValidationError);
     await expect(queue.continueBulkAction('00000000-0000-7000-8000-000000000000')).rejects.toThrow(/No bulk action/);
+    await expect(queue.continueBulkAction('abc')).rejects.toThrow(/Invalid bulk action id: abc \(expected a UUID\)/);
     expect(await queue.listBulkActions()).toEqual([]);
   });
 });

@@ -120,6 +120,7 @@ describe('history apart from the job rows', () => {
     expect(await totals(queue, { range: '7d', jobType: 'A' })).toEqual({ completed: 6, failed: 0, cancelled: 0 });
     expect((await queue.getHistory({ range: '7d' })).bucketMinutes).toBe(60);
     await expect(queue.getHistory({ range: '1y' as never })).rejects.toThrow(ValidationError);
+    await expect(queue.getHistory({ range: 'constructor' as never })).rejects.toThrow(ValidationError); // not a key of the ranges' object
     await expect(queue.getHistory({ jobType: 'not a type!' })).rejects.toThrow(ValidationError);
   });
 });

@@ -21,11 +21,14 @@ describe('statement bounds', () => {
   it('the queue’s own connections carry statement_timeout and lock_timeout (defaults 60 s and 5 s)', async () => {
     const settings = async (q: DatabaseQueue) => (await q.pool.query(`SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l`)).rows[0];
     expect(await settings(queue)).toEqual({ s: '20s', l: '300ms' });
-    const defaults = new DatabaseQueue({ connectionString: db.current.url, poolMax: 1, logger: false });
-    try {
-      expect(await settings(defaults)).toEqual({ s: '1min', l: '5s' });
-    } finally {
-      await defaults.close();
+    // Also when the queue does not prepare its statements: the bounds do not depend on that.
+    for (const preparedStatements of [true, false]) {
+      const defaults = new DatabaseQueue({ connectionString: db.current.url, poolMax: 1, logger: false, preparedStatements });
+      try {
+        expect(await settings(defaults)).toEqual({ s: '1min', l: '5s' });
+      } finally {
+        await defaults.close();
+      }
     }
   });
 

@@ -35,7 +35,8 @@ export interface TypeLimits {
   rate?: { limit: number; periodMs: number } | null;
 }
 
-const typeLimitsSchema = z
+/** What setTypeLimits takes; the admin API's body is this with the type, both fields required. */
+export const typeLimitsSchema = z
   .object({
     concurrency: z.number().int().min(1).max(10_000).nullable().optional(),
     rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable().optional(),

@@ -63,9 +63,9 @@ export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
  */
 export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
 
-/** The startup options of a pool the queue opens: prepared-statement planning and the statement bounds. */
-function sessionOptions(statementTimeoutMs: number, lockTimeoutMs: number): string {
-  return `${PREPARED_SESSION_OPTIONS} -c statement_timeout=${statementTimeoutMs} -c lock_timeout=${lockTimeoutMs}`;
+/** The startup options of a pool the queue opens: the statement bounds, and prepared-statement planning when it prepares. */
+function sessionOptions(prepare: boolean, statementTimeoutMs: number, lockTimeoutMs: number): string {
+  return `${prepare ? `${PREPARED_SESSION_OPTIONS} ` : ''}-c statement_timeout=${statementTimeoutMs} -c lock_timeout=${lockTimeoutMs}`;
 }
 
 /**
@@ -95,15 +95,17 @@ export class DatabaseQueue {
       throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
     }
     this.ownsPool = !pool;
-    const prepare = parsed.preparedStatements ?? !isBehindPgBouncer(connectionString);
+    const behindPgBouncer = isBehindPgBouncer(connectionString);
+    const prepare = parsed.preparedStatements ?? !behindPgBouncer;
+    // Session settings go in the startup packet, which PgBouncer refuses: behind it, set the
+    // timeouts on the database role instead (README, "What it survives").
+    const startup = behindPgBouncer ? undefined : sessionOptions(prepare, parsed.statementTimeoutMs, parsed.lockTimeoutMs);
     this.pool =
       pool ??
       new pg.Pool({
         connectionString: connectionString === undefined ? undefined : withoutPgBouncerParam(connectionString),
         max: parsed.poolMax,
-        // Session settings go in the startup packet, which PgBouncer refuses: behind it, set the
-        // timeouts on the database role instead (README, "What it survives").
-        ...(prepare ? { options: sessionOptions(parsed.statementTimeoutMs, parsed.lockTimeoutMs) } : {}),
+        ...(startup ? { options: startup } : {}),
       });
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.

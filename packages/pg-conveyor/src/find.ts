@@ -130,13 +130,12 @@ export interface FoundJobs {
   windowEnded: boolean;
 }
 
-const cursorSchema = jobIdSchema;
 
 export async function findJobs(core: QueueCore, filter: JobFilter, options: { limit?: number; cursor?: string | null } = {}): Promise<FoundJobs> {
   const f = parseJobFilter(filter);
   const limit = options.limit ?? 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new ValidationError('Invalid limit: 1..500');
-  const before = options.cursor ? parseCursor(options.cursor) : null;
+  const before = options.cursor ? parseUuid('cursor', options.cursor) : null;
   const p = toParams(f, before);
   const rows = await jobFind(core.db, { ...p, scan: FIND_WINDOW, limit });
   const jobs = rows.map((row) => rowToJob(row));
@@ -145,9 +144,10 @@ export async function findJobs(core: QueueCore, filter: JobFilter, options: { li
   return { jobs, nextCursor: end?.id ?? null, windowEnded: end !== undefined };
 }
 
-function parseCursor(cursor: string): string {
-  const parsed = cursorSchema.safeParse(cursor);
-  if (!parsed.success) throw new ValidationError(`Invalid cursor: ${cursor.slice(0, 100)}`);
+/** A cursor (the id a page ended at) or a bulk action's id: a UUID, else a ValidationError naming which. */
+function parseUuid(what: 'cursor' | 'bulk action id', value: string): string {
+  const parsed = jobIdSchema.safeParse(value);
+  if (!parsed.success) throw new ValidationError(`Invalid ${what}: ${String(value).slice(0, 100)} (expected a UUID)`);
   return parsed.data;
 }
 
@@ -219,7 +219,7 @@ export async function startBulkAction(
 }
 
 export async function continueBulkAction(core: QueueCore, bulkId: string, options: { budgetMs?: number } = {}): Promise<BulkAction> {
-  const id = parseCursor(bulkId);
+  const id = parseUuid('bulk action id', bulkId);
   const deadline = Date.now() + (options.budgetMs ?? 3_000);
   for (;;) {
     const row = await bulkActionGet(core.db, { id });
@@ -237,7 +237,7 @@ export async function continueBulkAction(core: QueueCore, bulkId: string, option
 }
 
 export async function getBulkAction(core: QueueCore, bulkId: string): Promise<BulkAction | null> {
-  const row = await bulkActionGet(core.db, { id: parseCursor(bulkId) });
+  const row = await bulkActionGet(core.db, { id: parseUuid('bulk action id', bulkId) });
   return row ? toBulkAction(row) : null;
 }
 

@@ -13,20 +13,21 @@ import type { QueueCore } from './queue-core.js';
  * never skipped) and answers where the count now stands. Cheap when it ran lately; called before
  * the history is read and before cleanup.
  */
-export async function rollUpCounts(core: QueueCore): Promise<Date> {
+export async function rollUpCounts(core: QueueCore): Promise<{ through: Date; now: number }> {
   return inTransaction(core.pool, async (client) => {
     const db = toExecutor(client, { prepare: core.prepare });
     const through = await jobCountsLock(db);
     // On the transaction's own connection: with a pool of one, asking the pool would wait forever.
-    const upto = new Date(Math.floor((await dbNow(core, db)) / 60_000) * 60_000 - 60_000);
-    if (upto <= through) return through;
+    const now = await dbNow(core, db);
+    const upto = new Date(Math.floor(now / 60_000) * 60_000 - 60_000);
+    if (upto <= through) return { through, now };
     await jobCountsRollUp(db, { since: through, upto });
-    return upto;
+    return { through: upto, now };
   });
 }
 
-/** The database's time (on `db`, the queue's pool by default), or the test clock's. */
-async function dbNow(core: QueueCore, db: SqlExecutor = core.db): Promise<number> {
+/** The database's time (on `db`), or the test clock's. */
+async function dbNow(core: QueueCore, db: SqlExecutor): Promise<number> {
   if (core.clock) return core.clock.now().getTime();
   const [row] = await db.query<{ now: Date }>('SELECT now() AS now', [], 'conveyor.now');
   return row!.now.getTime();
@@ -53,12 +54,11 @@ export interface History {
 /** The history of one range; see DatabaseQueue.getHistory. */
 export async function history(core: QueueCore, options: { range?: HistoryRange; jobType?: string } = {}): Promise<History> {
   const range = options.range ?? '1h';
+  if (!Object.hasOwn(HISTORY_RANGES, range)) throw new ValidationError(`Invalid range: ${String(range).slice(0, 20)} (1h, 24h or 7d)`);
   const spec = HISTORY_RANGES[range];
-  if (!spec) throw new ValidationError(`Invalid range: ${String(range).slice(0, 20)} (1h, 24h or 7d)`);
   const jobType = options.jobType === undefined ? null : parseJobTypes([options.jobType])[0]!;
-  const through = await rollUpCounts(core);
-  const now = await dbNow(core);
-  // Whole buckets: the first one starts on a bucket boundary, the last one holds now.
+  const { through, now } = await rollUpCounts(core);
+  // Whole buckets: the first one starts on a bucket boundary, the last one holds now (the database's).
   const bucketMs = spec.bucket * 60_000;
   const since = new Date(Math.floor((now - spec.minutes * 60_000) / bucketMs) * bucketMs + bucketMs);
   const until = new Date(Math.floor(now / bucketMs) * bucketMs + bucketMs);
@@ -68,8 +68,7 @@ export async function history(core: QueueCore, options: { range?: HistoryRange; 
 
 /** Per minute over the last `minutes` (getThroughput's shape). */
 export async function historyOfMinutes(core: QueueCore, minutes: number): Promise<HistoryPoint[]> {
-  const through = await rollUpCounts(core);
-  const now = await dbNow(core);
+  const { through, now } = await rollUpCounts(core);
   const since = new Date(Math.floor((now - minutes * 60_000) / 60_000) * 60_000);
   const until = new Date(Math.floor(now / 60_000) * 60_000 + 60_000);
   const rows = await jobCountsRange(core.db, { since, until, through, bucketMinutes: 1, jobType: null });

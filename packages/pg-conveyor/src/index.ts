@@ -9,6 +9,7 @@ export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './backoff.js'
 export { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema, isBehindPgBouncer, withoutPgBouncerParam, type QueueOptionsInput } from './config.js';
 export { parseJobId, toStoredJson } from './job-input.js';
 export { HISTORY_RANGES } from './history.js';
+export { typeLimitsSchema } from './claim.js';
 export { BULK_ACTIONS, FIND_WINDOW, jobFilterSchema, parseJobFilter, parsePayloadMatch, type ValidJobFilter } from './find.js';
 export { migrate, migrationSql, queueMigrations, type QueueMigration, type QueueMigrateResult } from './migrate.js';
 export { drainQueue, DRAIN_DEFAULTS, type DrainOptions, type DrainResult } from './drain.js';

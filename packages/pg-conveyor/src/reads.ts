@@ -133,10 +133,9 @@ export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
   const now = nowParam(core.clock);
   const [active, hour, oldest, limits, paused, handlers] = await Promise.all([
     jobActivePerTypeCapped(core.db, { cap: TYPE_STATS_PENDING_CAP }), jobTypeLastHour(core.db, { now }), jobOldestDuePerType(core.db, { now }),
-    typeLimitList(core.db), typePausedList(core.db), typeHandlersList(core.db),
+    typeLimitList(core.db), typePausedList(core.db), typeHandlersList(core.db, { withinMs: TYPE_HANDLED_WITHIN_MS, now }),
   ]);
-  const nowMs = now?.getTime() ?? Date.now();
-  const handledAt = (jobType: string) => handlers.find((r) => r.job_type === jobType)?.seen_at ?? null;
+  const handler = (jobType: string) => handlers.find((r) => r.job_type === jobType);
   const types = new Set([...active.map((r) => r.job_type), ...hour.map((r) => r.job_type), ...limits.map((r) => r.job_type), ...paused.map((r) => r.job_type)]);
   return [...types].sort().map((jobType) => {
     const a = active.find((r) => r.job_type === jobType);
@@ -156,8 +155,8 @@ export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
       oldestWaitingSeconds: oldest.find((r) => r.job_type === jobType)?.age_seconds ?? null,
       limits: l ? { concurrency: l.max_running, rate: l.rate_limit && l.rate_period_ms ? { limit: l.rate_limit, periodMs: l.rate_period_ms } : null } : null,
       paused: paused.some((r) => r.job_type === jobType),
-      handledAt: handledAt(jobType),
-      unhandled: (a?.pending ?? 0) > 0 && (handledAt(jobType)?.getTime() ?? Number.NEGATIVE_INFINITY) < nowMs - TYPE_HANDLED_WITHIN_MS,
+      handledAt: handler(jobType)?.seen_at ?? null,
+      unhandled: (a?.pending ?? 0) > 0 && !handler(jobType)?.recent,
     };
   });
 }

@@ -99,7 +99,7 @@ export async function fireDueSchedules(core: QueueCore, enqueueMany: (jobs: Enqu
 export async function runScheduleNow(core: QueueCore, name: string, enqueue: (job: EnqueueInput) => Promise<Job>): Promise<Job | null> {
   const parsed = scheduleNameSchema.safeParse(name);
   if (!parsed.success) throw ValidationError.fromZod('schedule name', parsed.error);
-  const s = (await scheduleListAll(core.db, { now: nowParam(core.clock) })).find((row) => row.name === parsed.data);
+  const [s] = await scheduleListAll(core.db, { now: nowParam(core.clock), name: parsed.data });
   if (!s) return null;
   return enqueue({ jobType: s.job_type, payload: s.payload ?? undefined, priority: s.priority, maxAttempts: s.max_attempts });
 }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
 import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
-import { jobTypeSchema, type Job } from 'pg-conveyor';
+import { HISTORY_RANGES, jobTypeSchema, typeLimitsSchema, type HistoryRange, type Job } from 'pg-conveyor';
 import { appLogger } from '@/lib/observability/logger';
 
 /** A job as admin views show it: everything but the payload. */
@@ -123,7 +123,7 @@ export async function handleFailedGet(request: Request): Promise<Response> {
   }
 }
 
-const throughputQuery = z.object({ range: z.enum(['1h', '24h', '7d']).default('1h'), type: jobTypeSchema.optional() }).strict();
+const throughputQuery = z.object({ range: z.enum(Object.keys(HISTORY_RANGES) as [HistoryRange, ...HistoryRange[]]).default('1h'), type: jobTypeSchema.optional() }).strict();
 
 /**
  * GET /api/admin/queue/throughput?range=1h|24h|7d&type= (VIEWER): completed, failed and cancelled
@@ -229,13 +229,7 @@ export async function handleTypesGet(request: Request): Promise<Response> {
   }
 }
 
-const limitsBody = z
-  .object({
-    jobType: jobTypeSchema,
-    concurrency: z.number().int().min(1).max(10_000).nullable(),
-    rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable(),
-  })
-  .strict();
+const limitsBody = typeLimitsSchema.extend({ jobType: jobTypeSchema }).required();
 
 /**
  * POST /api/admin/queue/limits {jobType, concurrency, rate} (ADMIN): sets a type's limits for every

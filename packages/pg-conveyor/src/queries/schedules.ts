@@ -71,8 +71,8 @@ export interface ScheduleListRow extends ScheduleRow {
   last_job_status: string | null;
 }
 
-/** Every schedule, paused ones too, with the job its last slot made. */
-export async function scheduleListAll(db: SqlExecutor, p: { now: Date | null }): Promise<ScheduleListRow[]> {
+/** Every schedule (or the one named), paused ones too, with the job its last slot made. */
+export async function scheduleListAll(db: SqlExecutor, p: { now: Date | null; name?: string }): Promise<ScheduleListRow[]> {
   return db.query<ScheduleListRow>(
     `SELECT s.name, s.cron, s.timezone, s.job_type, s.payload, s.priority, s.max_attempts, s.last_slot, s.created_at, s.enabled,
             coalesce($1::timestamptz, now()) AS db_now, j.id AS last_job_id, j.status AS last_job_status
@@ -80,8 +80,9 @@ export async function scheduleListAll(db: SqlExecutor, p: { now: Date | null }):
        LEFT JOIN job_queue j
          ON s.last_slot IS NOT NULL
         AND j.unique_key = 'schedule:' || s.name || '@' || to_char(s.last_slot AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      WHERE $2::text IS NULL OR s.name = $2
       ORDER BY s.name`,
-    [p.now],
+    [p.now, p.name ?? null],
     'conveyor.scheduleListAll',
   );
 }

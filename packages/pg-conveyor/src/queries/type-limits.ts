@@ -138,6 +138,15 @@ export async function typeHandlersSeen(db: SqlExecutor, p: { types: string[]; by
   );
 }
 
-export async function typeHandlersList(db: SqlExecutor): Promise<{ job_type: string; seen_at: Date; seen_by: string | null }[]> {
-  return db.query('SELECT job_type, seen_at, seen_by FROM job_type_handlers', [], 'conveyor.typeHandlersList');
+/** Each type's last note, and whether it is younger than `withinMs` by the database's clock (or the test clock). */
+export async function typeHandlersList(
+  db: SqlExecutor,
+  p: { withinMs: number; now: Date | null },
+): Promise<{ job_type: string; seen_at: Date; seen_by: string | null; recent: boolean }[]> {
+  return db.query(
+    `SELECT job_type, seen_at, seen_by, seen_at >= coalesce($2::timestamptz, now()) - $1 * interval '1 millisecond' AS recent
+       FROM job_type_handlers`,
+    [p.withinMs, p.now],
+    'conveyor.typeHandlersList',
+  );
 }
