@@ -17,7 +17,7 @@
  * scripts/db/local-postgres.mjs does for the dev cluster. Usable from tsx scripts and vitest tests.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -30,11 +30,27 @@ export interface ScratchClusterOptions {
 
 export interface ScratchCluster {
   url: string;
+  port: number;
   /** Its directory under /tmp: data, log, socket. */
   dir: string;
   /** Fast shutdown: connections are terminated, the server is gone until start(). */
   down(): void;
+  /**
+   * SIGKILL to the postmaster and every process it started, as a power cut or a container's
+   * OOM kill would end them: no shutdown checkpoint, no goodbye to clients; the next start() runs
+   * crash recovery from the WAL. (The OS keeps what was written but not yet fsynced, which a
+   * power cut would not: that half is fsync's promise, not tested here.)
+   */
+  crash(): void;
   start(): void;
+  /** A standby (startStandby) becomes a primary: `pg_ctl promote`, waiting until it takes writes. */
+  promote(): void;
+  /**
+   * Makes sure this server, if it is ever started again, comes back read-only: a standby of
+   * `primary` (standby.signal), never a second primary. What a managed service does to the old
+   * primary after a failover, before anything may start it.
+   */
+  fence(primary: ScratchCluster): void;
   /** Stops it for good and deletes its files. Safe to call twice. */
   stop(): void;
 }
@@ -74,45 +90,134 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startScratchCluster(options: ScratchClusterOptions): Promise<ScratchCluster> {
-  const dir = mkdtempSync('/tmp/conveyor-scratch-pg-');
-  if (isRoot) execFileSync('chown', ['postgres', dir]);
+/** The programs of a cluster whose data directory is `<dir>/data`, listening on `port` only. */
+function clusterAt(dir: string, port: number, options: ScratchClusterOptions): ScratchCluster {
   const data = path.join(dir, 'data');
   const log = path.join(dir, 'log');
-  const port = await freePort();
   const bin = binDir();
   const settings = [`-p ${port}`, `-k ${dir}`, '-c listen_addresses=127.0.0.1'];
   if (options.maxConnections) settings.push(`-c max_connections=${options.maxConnections}`);
   if (!options.durable) settings.push('-c fsync=off');
   const opts = settings.join(' ');
-  // -l: without a log file the server keeps pg_ctl's stdout open, and spawnSync waits on it forever.
-  const start = () => asPostgres(path.join(bin, 'pg_ctl'), ['start', '-D', data, '-w', '-t', '60', '-l', log, '-o', opts]);
+  const pgCtl = (...args: string[]) => asPostgres(path.join(bin, 'pg_ctl'), [...args, '-D', data]);
   let stopped = false;
-  const stop = () => {
-    if (stopped) return;
-    stopped = true;
-    try {
-      asPostgres(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'immediate', '-w']);
-    } catch {
-      // already down (down() without start(), or never started): delete it all the same
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    asPostgres(path.join(bin, 'initdb'), ['-D', data, '-U', 'conveyor', '--auth=trust', '-E', 'UTF8', '--locale=C']);
-    start();
-    asPostgres(path.join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'conveyor', 'conveyor']);
-  } catch (error) {
-    stop();
-    throw error;
-  }
   return {
     url: `postgresql://conveyor@127.0.0.1:${port}/conveyor`,
+    port,
     dir,
-    start,
-    down: () => asPostgres(path.join(bin, 'pg_ctl'), ['stop', '-D', data, '-m', 'fast', '-w']),
-    stop,
+    // -l: without a log file the server keeps pg_ctl's stdout open, and spawnSync waits on it forever.
+    start: () => pgCtl('start', '-w', '-t', '60', '-l', log, '-o', opts),
+    down: () => pgCtl('stop', '-m', 'fast', '-w'),
+    crash: () => killCluster(data),
+    promote: () => pgCtl('promote', '-w', '-t', '60'),
+    fence: (primary) => {
+      writeAsPostgres(path.join(data, 'standby.signal'), '');
+      appendAsPostgres(path.join(data, 'postgresql.auto.conf'), `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=conveyor'\n`);
+    },
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      try {
+        pgCtl('stop', '-m', 'immediate', '-w');
+      } catch {
+        // already down (down() or crash() without start(), or never started): delete it all the same
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
+}
+
+function newClusterDir(): string {
+  const dir = mkdtempSync('/tmp/conveyor-scratch-pg-');
+  if (isRoot) chownSync(dir, postgresIds().uid, postgresIds().gid);
+  return dir;
+}
+
+export async function startScratchCluster(options: ScratchClusterOptions): Promise<ScratchCluster> {
+  const dir = newClusterDir();
+  const port = await freePort();
+  const cluster = clusterAt(dir, port, options);
+  try {
+    asPostgres(path.join(binDir(), 'initdb'), ['-D', path.join(dir, 'data'), '-U', 'conveyor', '--auth=trust', '-E', 'UTF8', '--locale=C']);
+    cluster.start();
+    asPostgres(path.join(binDir(), 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'conveyor', 'conveyor']);
+  } catch (error) {
+    cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+/**
+ * A streaming standby of `primary`, copied by pg_basebackup, connecting as `name` (its
+ * application_name, which the primary's synchronous_standby_names names to wait for it).
+ * Started and streaming when this returns; read-only until promote().
+ */
+export async function startStandby(primary: ScratchCluster, name: string, options: ScratchClusterOptions): Promise<ScratchCluster> {
+  const dir = newClusterDir();
+  const cluster = clusterAt(dir, await freePort(), options);
+  try {
+    const data = path.join(dir, 'data');
+    // --checkpoint=fast: the copy starts at once, not after a checkpoint spread over minutes.
+    asPostgres(path.join(binDir(), 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'conveyor', '-D', data, '-X', 'stream', '-R', '--checkpoint=fast']);
+    // Later lines win: the same connection as -R wrote, under a name the primary can wait for.
+    appendAsPostgres(path.join(data, 'postgresql.auto.conf'), `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=conveyor application_name=${name}'\n`);
+    cluster.start();
+  } catch (error) {
+    cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+/**
+ * SIGKILL to a postmaster and its children. Each child is a session leader of its own, so no one
+ * signal reaches them all: the postmaster is frozen first (SIGSTOP), so it starts no process
+ * between the listing and the kill, then every child and it are killed. Returns when all are gone.
+ */
+function killCluster(data: string): void {
+  const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(postmaster, 'SIGSTOP');
+  const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => parentOf(pid) === postmaster);
+  for (const pid of [...children, postmaster]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited on its own meanwhile
+    }
+  }
+  // Gone means reaped, not only dead: a new postmaster takes a zombie in postmaster.pid for a live one.
+  const deadline = Date.now() + 10_000;
+  while ([...children, postmaster].some((pid) => existsSync(`/proc/${pid}`))) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL processes of ${data} still alive 10 s after SIGKILL`);
+    spawnSync('sleep', ['0.02']);
+  }
+}
+
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name, in parentheses, may hold spaces: fields start after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+const parentOf = (pid: number) => Number(procStat(pid)?.[1]);
+
+function postgresIds(): { uid: number; gid: number } {
+  const ids = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: ids('-u'), gid: ids('-g') };
+}
+
+/** Files in a data directory must stay the postgres user's, or the server refuses to start. */
+function writeAsPostgres(file: string, text: string): void {
+  writeFileSync(file, text);
+  if (isRoot) chownSync(file, postgresIds().uid, postgresIds().gid);
+}
+function appendAsPostgres(file: string, text: string): void {
+  appendFileSync(file, text);
+  if (isRoot) chownSync(file, postgresIds().uid, postgresIds().gid);
 }
 
 /**

@@ -11,13 +11,28 @@ export interface WorkerProcess {
   output: string[];
 }
 
-/** Starts a worker process (`script`: a fixture that prints `ready` once it is working). */
-export async function startWorker(env: Record<string, string>, script = 'tests/fixtures/chaos-worker.ts'): Promise<WorkerProcess> {
+/**
+ * Starts a worker process (`script`: a fixture that prints `ready` once it is working);
+ * `onLine` gets each line it prints, whole.
+ */
+export async function startWorker(
+  env: Record<string, string>,
+  script = 'tests/fixtures/chaos-worker.ts',
+  onLine?: (line: string) => void,
+): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
+  let partial = '';
+  if (onLine) {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      lines.forEach(onLine);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker did not start: ${output.join('')}`)), 30_000);
     child.stdout!.on('data', (chunk: Buffer) => {

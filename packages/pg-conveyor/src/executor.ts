@@ -56,19 +56,30 @@ function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
   };
 }
 
+/**
+ * node-postgres emits 'error' on a client whose connection dies (a server crash, a failover),
+ * and a checked-out client has no listener of the pool's: an uncaught exception that would end
+ * the app's process. The statement in flight is rejected with the same error, which is what the
+ * caller sees; this listener only keeps the process alive.
+ */
+export const ignoreConnectionLoss = (): void => {};
+
 /** Runs `work` in a transaction on a client of `pool`: committed if it resolves, rolled back if it throws. */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  client.on('error', ignoreConnectionLoss);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignoreConnectionLoss);
+    client.release(broken); // a connection that cannot roll back is closed, not pooled
   }
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import pg from 'pg';
 import { ConfigError } from './errors.js';
+import { ignoreConnectionLoss } from './executor.js';
 
 export interface QueueMigration {
   name: string;
@@ -73,6 +74,7 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
     client = new pg.Client({ connectionString: options.connectionString });
     await client.connect();
   }
+  client.on('error', ignoreConnectionLoss);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(BOOKKEEPING);
@@ -110,6 +112,7 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
     return result;
   } finally {
     await client.query('SELECT pg_advisory_unlock_all()').catch(() => {});
+    client.off('error', ignoreConnectionLoss);
     if ('release' in client) client.release();
     else await client.end();
   }

@@ -71,6 +71,8 @@ export async function migrate(options: { connectionString: string; dir?: string;
   const log = options.log ?? (() => {});
   const migrations = await readMigrations(options.dir);
   const client = new pg.Client({ connectionString: options.connectionString });
+  // A lost connection fails the statement in flight; without a listener it would also be an uncaught exception.
+  client.on('error', () => {});
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);

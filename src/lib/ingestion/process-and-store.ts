@@ -78,6 +78,11 @@ export async function storeBatch(
   p: { ingestJobId: string; projectId: string; rows: { row_index: number; content: string; metadata: unknown }[]; processedUpTo?: number },
 ): Promise<void> {
   const client = await pool.connect();
+  // A connection lost mid-transaction emits 'error' on the checked-out client: with no listener,
+  // an uncaught exception ending the worker. The statement in flight fails with it all the same.
+  const onError = () => {};
+  client.on('error', onError);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     await client.query(
@@ -96,9 +101,10 @@ export async function storeBatch(
     );
     await client.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
+    await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
