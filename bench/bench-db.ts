@@ -23,6 +23,14 @@ export async function freshDatabase(url: string, name: string): Promise<string> 
   return u.toString();
 }
 
+/** Drops `name` on the server of `url`, sessions and all. */
+export async function dropDatabase(url: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
+}
+
 const SHOWN = ['server_version', 'fsync', 'synchronous_commit', 'full_page_writes', 'jit', 'jit_above_cost', 'shared_buffers'] as const;
 
 /** SHOWs the settings that decide what a figure means; exits 1 on a server that does not sync commits. */

@@ -194,7 +194,7 @@ await workflowRows();
 await latencySection();
 
 section(`backlog tiers (${fmtInt(TIER_JOBS)} jobs from each backlog; worker, ${WORKERS} drain invocations, ${WORKERS} raw loops)`);
-const tiers = await runTiers(url, pool, { backlogs: BACKLOGS, jobs: TIER_JOBS, concurrency: WORKERS, rounds: TIER_ROUNDS });
+const tiers = await runTiers(url, { backlogs: BACKLOGS, jobs: TIER_JOBS, concurrency: WORKERS, rounds: TIER_ROUNDS });
 summary.push(...tierRows(tiers, TIER_JOBS));
 
 section(`reads at ${fmtInt(STATS_ROWS)} jobs (median)`);

@@ -4,15 +4,17 @@
  * serverless drains and by the raw claim-1 loop on a raw table of the same backlog; each figure
  * is then set against the smallest tier's (goal: 90 % or more at 1,000,000).
  *
- * A backlog is loaded once per tier and reused by every measurement of that tier, to keep the run
- * short (a million rows take a while to write and vacuum). The measurement stays fair because
+ * A backlog is loaded once per tier, in a database of its own, and reused by every measurement of
+ * that tier, to keep the run short (a million rows take a while to write and vacuum). The
+ * measurement stays fair because
  * each one starts from restoreBacklog: the finished rows of the previous one
  * deleted, the jobs it took topped up, the table vacuumed, analyzed and checkpointed, so every
  * measurement sees exactly B PENDING rows in a vacuumed ready index with fresh statistics, as
  * after a fresh load.
  */
 import pg from 'pg';
-import { fmtInt, loadBacklog, restoreBacklog, timed } from './bench-db';
+import { migrate } from '../src/lib/db/migrations';
+import { dropDatabase, fmtInt, freshDatabase, loadBacklog, restoreBacklog, timed } from './bench-db';
 import { drainInvocations, workerCompletes } from './conveyor-loops';
 import { RAW_SCHEMA, rawDrain } from './raw-loop';
 
@@ -50,26 +52,48 @@ async function measure(url: string, pool: pg.Pool, which: Contestant, backlog: n
   return done / seconds;
 }
 
-async function tier(url: string, pool: pg.Pool, backlog: number, options: TierOptions): Promise<TierResult> {
-  await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
+/** A database of its own holding `backlog` PENDING jobs in each table, loaded and vacuumed. */
+interface TierDatabase { backlog: number; url: string; pool: pg.Pool }
+
+async function loadTier(serverUrl: string, backlog: number): Promise<TierDatabase> {
+  const url = await freshDatabase(serverUrl, `conveyor_bench_tier_${backlog}`);
+  await migrate({ connectionString: url });
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  await pool.query(RAW_SCHEMA);
   for (const table of ['job_queue', 'raw_jobs'] as const) {
     await loadBacklog(pool, table, backlog);
     await restoreBacklog(pool, table, backlog);
   }
-  const best: Record<Contestant, number> = { worker: 0, drain: 0, raw: 0 };
-  for (let round = 0; round < options.rounds; round++) {
-    // Alternate the order, so no contestant always runs on the freshest table or warmest cache.
-    const order: Contestant[] = round % 2 === 0 ? ['worker', 'drain', 'raw'] : ['raw', 'drain', 'worker'];
-    for (const which of order) best[which] = Math.max(best[which], await measure(url, pool, which, backlog, options));
-  }
-  console.log(`  backlog ${fmtInt(backlog)}: worker ${fmtInt(best.worker)} jobs/s, drain ${fmtInt(best.drain)} jobs/s, raw claim-1 ${fmtInt(best.raw)} jobs/s`);
-  return { backlog, ...best };
+  return { backlog, url, pool };
 }
 
-export async function runTiers(url: string, pool: pg.Pool, options: TierOptions): Promise<TierResult[]> {
-  const results: TierResult[] = [];
-  for (const backlog of [...options.backlogs].sort((a, b) => a - b)) results.push(await tier(url, pool, backlog, options));
-  // Leave no million-row tables behind for the sections that follow.
-  await pool.query(`TRUNCATE job_queue; ${RAW_SCHEMA}`);
-  return results;
+/**
+ * Every tier is loaded first, each in a database of its own, and each round then measures every
+ * tier in turn: a slow spell of this machine (a quarter of a tier's rate, between identical
+ * rounds) lands on all tiers of a round alike instead of on whichever tier ran during it.
+ */
+export async function runTiers(serverUrl: string, options: TierOptions): Promise<TierResult[]> {
+  const tiers: TierDatabase[] = [];
+  try {
+    for (const backlog of [...options.backlogs].sort((a, b) => a - b)) tiers.push(await loadTier(serverUrl, backlog));
+    const best = tiers.map((): Record<Contestant, number> => ({ worker: 0, drain: 0, raw: 0 }));
+    for (let round = 0; round < options.rounds; round++) {
+      // Alternate the order, so no contestant always runs on the freshest table or warmest cache.
+      const order: Contestant[] = round % 2 === 0 ? ['worker', 'drain', 'raw'] : ['raw', 'drain', 'worker'];
+      for (const [i, tier] of tiers.entries()) {
+        for (const which of order) best[i]![which] = Math.max(best[i]![which], await measure(tier.url, tier.pool, which, tier.backlog, options));
+      }
+    }
+    return tiers.map((tier, i) => {
+      const b = best[i]!;
+      console.log(`  backlog ${fmtInt(tier.backlog)}: worker ${fmtInt(b.worker)} jobs/s, drain ${fmtInt(b.drain)} jobs/s, raw claim-1 ${fmtInt(b.raw)} jobs/s`);
+      return { backlog: tier.backlog, ...b };
+    });
+  } finally {
+    // Leave no million-row databases behind for the sections that follow.
+    for (const tier of tiers) {
+      await tier.pool.end();
+      await dropDatabase(serverUrl, `conveyor_bench_tier_${tier.backlog}`);
+    }
+  }
 }
