@@ -48,6 +48,8 @@ export interface Verdict {
   unaccounted: number;
   /** Transactions whose order row and job did not commit together. */
   torn: number;
+  /** Worker jobs whose handler started more than once (at least once delivery; not a loss). */
+  ranTwice: number;
   unknown: { total: number; refused: number; committed: number; notCommitted: number; split: number; unresolved: number };
   unknownByKind: Record<Kind, number>;
 }
@@ -163,6 +165,9 @@ export class DurableTraffic {
       .map(([id]) => id);
     const txKeys = jobs.filter((j) => j.unique_key?.startsWith('t')).map((j) => j.unique_key!);
     const torn = txKeys.filter((k) => !orderKeys.has(k)).length + [...orderKeys].filter((k) => !jobKeys.has(k)).length;
+    const { rows: [{ n: ranTwice }] } = await this.queue.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM (SELECT job_id FROM chaos_ledger GROUP BY job_id HAVING count(*) > 1) twice',
+    );
     const count = (r: UnknownOutcome['resolved']) => this.unknown.filter((u) => u.resolved === r).length;
     const unknownByKind = { single: 0, bulk: 0, tx: 0 };
     for (const u of this.unknown) unknownByKind[u.kind]++;
@@ -176,6 +181,7 @@ export class DurableTraffic {
       leftProcessing: jobs.filter((j) => j.status === 'PROCESSING').length,
       unaccounted: jobs.filter((j) => this.enqueued.get(j.unique_key ?? '') !== j.id).length,
       torn,
+      ranTwice,
       unknown: {
         total: this.unknown.length,
         refused: this.unknown.filter((u) => refused(u.error)).length,

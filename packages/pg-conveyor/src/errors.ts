@@ -31,7 +31,14 @@ export class InvalidJobStateError extends QueueError {
  * again, or an admin cancelled it. The caller's result is discarded; the job's state is unchanged.
  */
 export class LeaseLostError extends InvalidJobStateError {
-  constructor(jobId: string, currentStatus: JobStatus, action: string, readonly attempt: number) {
+  constructor(
+    jobId: string,
+    currentStatus: JobStatus,
+    action: string,
+    readonly attempt: number,
+    /** The job's attempt count now: equal to `attempt` when no later claim took it. */
+    readonly currentAttempt?: number,
+  ) {
     super(jobId, currentStatus, action);
     this.message = `Cannot ${action} job ${jobId}: attempt ${attempt} no longer holds it (it is ${currentStatus})`;
   }

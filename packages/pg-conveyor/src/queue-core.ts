@@ -69,7 +69,7 @@ export async function explainMiss(core: QueueCore, id: string, attempt: number |
   const job = rowToJob(row);
   // The claim record stays: attempt numbers only grow, so it keeps fencing later calls too.
   if (attempt !== null && !(job.status === 'PROCESSING' && job.attempts === attempt)) {
-    return new LeaseLostError(id, job.status, action, attempt);
+    return new LeaseLostError(id, job.status, action, attempt, job.attempts);
   }
   return new InvalidJobStateError(id, job.status, action);
 }

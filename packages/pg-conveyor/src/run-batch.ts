@@ -18,7 +18,8 @@
  */
 import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
-import { runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
+import { resendUntil, runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
+import { OutcomeSender } from './send-outcome.js';
 import { tracedProcess, type AttemptSpan } from './telemetry.js';
 import type { Job } from './types.js';
 
@@ -71,15 +72,20 @@ async function runBatchAttempt<P>(
   const results = settled.ok ? perJob(settled.value, jobs.length) : jobs.map(() => settled.error);
   const failed = jobs.map((_, i) => !settled.ok || results[i] instanceof Error);
   const split = <T>(items: T[], wantFailed: boolean) => items.filter((_, i) => failed[i] === wantFailed);
+  const sender = new OutcomeSender({ until: resendUntil(options) });
   const answers = await Promise.all([
-    split(jobs, false).length > 0 ? queue.completeJobs(split(jobs, false), split(results, false)) : [],
-    split(jobs, true).length > 0 ? queue.failJobs(split(jobs, true), split(results, true)) : [],
+    split(jobs, false).length > 0 ? sender.send(() => queue.completeJobs(split(jobs, false), split(results, false))) : [],
+    split(jobs, true).length > 0 ? sender.send(() => queue.failJobs(split(jobs, true), split(results, true))) : [],
   ]);
   for (const [i, answered] of answers.entries()) {
-    for (const answer of answered) {
-      // Taken away meanwhile (cancelled, rescued, deleted): its new owner decides.
-      if (answer instanceof QueueError) outcome.lost++;
-      else outcome[i === 0 ? 'completed' : 'failed']++;
+    const sent = split(jobs, i === 1);
+    const kind = i === 0 ? 'completed' : 'failed';
+    for (const [k, answer] of answered.entries()) {
+      // A resend finding its own earlier send committed counts as sent; otherwise the job was
+      // taken away meanwhile (cancelled, rescued, deleted) and its new owner decides.
+      const earlier = sender.committedEarlier(answer, sent[k]!, i === 0 ? ['COMPLETED'] : ['PENDING', 'FAILED']);
+      if (answer instanceof QueueError && !earlier) outcome.lost++;
+      else outcome[kind]++;
     }
   }
   return outcome;

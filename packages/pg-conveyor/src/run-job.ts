@@ -10,6 +10,7 @@
  */
 import { ConfigError, JobTimeoutError, LeaseLostError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
+import { OutcomeSender } from './send-outcome.js';
 import { tracedProcess, type AttemptSpan } from './telemetry.js';
 import type { EnqueueInput, Job } from './types.js';
 
@@ -42,6 +43,18 @@ export interface RunJobOptions {
    * handler does afterwards is fenced out, and the outcome is `lost`.
    */
   lost?: AbortSignal;
+  /**
+   * How long to keep sending the outcome while the connection to the database is lost (see
+   * send-outcome.ts); a worker gives its lease. A caller with a `deadline` (a drain) never
+   * sends past its deadline plus grace.
+   */
+  resendForMs?: number;
+}
+
+/** Until when an outcome may be sent again: `resendForMs` from now, and a drain's deadline plus grace at the latest. */
+export function resendUntil(options: Pick<RunJobOptions, 'deadline' | 'graceMs' | 'resendForMs'>): number {
+  const cap = options.deadline === undefined ? Infinity : options.deadline + options.graceMs;
+  return Math.min(Date.now() + (options.resendForMs ?? (options.deadline === undefined ? 0 : Infinity)), cap);
 }
 
 export type Settled = { ok: true; value: unknown } | { ok: false; error: unknown } | { stopped: true };
@@ -108,6 +121,7 @@ async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHand
   const { graceMs, stop, lost } = options;
   const runStart = Date.now();
   const deadline = runDeadline(options, runStart);
+  let sender: OutcomeSender | undefined;
   try {
     if (Date.now() >= deadline || stop?.aborted) {
       await queue.releaseJob(job);
@@ -128,14 +142,16 @@ async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHand
       await queue.releaseJob(job);
       return 'released';
     }
-    if (settled.ok) await queue.completeJob(job, settled.value, { enqueue: followUps });
-    else {
-      span.handlerFailed(settled.error);
-      await queue.failJob(job, settled.error);
-    }
+    if (!settled.ok) span.handlerFailed(settled.error);
+    sender = new OutcomeSender({ until: resendUntil(options), lost });
+    if (settled.ok) await sender.send(() => queue.completeJob(job, settled.value, { enqueue: followUps }));
+    else await sender.send(() => queue.failJob(job, settled.error));
     return settled.ok ? 'completed' : 'failed';
   } catch (error) {
-    if (error instanceof LeaseLostError) return 'lost';
+    // A resend that finds its own earlier send committed: that outcome stands.
+    if (sender?.committedEarlier(error, job, ['COMPLETED'])) return 'completed';
+    if (sender?.committedEarlier(error, job, ['PENDING', 'FAILED'])) return 'failed';
+    if (error instanceof LeaseLostError || (sender?.resent && lost?.aborted)) return 'lost';
     throw error;
   }
 }

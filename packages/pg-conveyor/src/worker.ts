@@ -233,7 +233,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async run(task: Task, jobs: Job[]): Promise<void> {
-    const options = { timeoutMs: task.timeoutMs, graceMs: this.options.graceMs, stop: this.stopController.signal };
+    // An outcome is sent again through a lost connection for as long as the lease would hold the job.
+    const options = { timeoutMs: task.timeoutMs, graceMs: this.options.graceMs, stop: this.stopController.signal, resendForMs: this.options.leaseMs };
     if ('batchHandler' in task.run) {
       this.emit('batch:start', jobs);
       this.emit('batch:end', jobs, await runBatch(this.queue, jobs, task.run.batchHandler, options));

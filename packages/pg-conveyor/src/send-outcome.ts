@@ -1,0 +1,49 @@
+/**
+ * A job's outcome (its completion or failure) sent while the connection to the database is lost
+ * (a server crash, a failover, a restart) may or may not have committed. The statements are
+ * fenced by the attempt, so sending one again is safe, and the handler's work is not thrown away
+ * for a blip: without this the job would stay PROCESSING until its lease ran out and then run
+ * again. Resent with backoff until answered, until the claim is taken away, or until `until`.
+ *
+ * A resend that misses (LeaseLostError) may be missing its own earlier send, which committed
+ * before the answer was lost: `committedEarlier` tells that apart by the job's attempt count,
+ * which any later claim would have raised.
+ */
+import { LeaseLostError } from './errors.js';
+import type { Job, JobStatus } from './types.js';
+
+/** SQLSTATEs of a connection or server that went away, or of a server that cannot take writes (a standby after a failover). */
+const LOST_STATES = /^(08|57P0[123]$|25006$)/;
+const LOST_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return LOST_ERRNOS.has(code) || LOST_STATES.test(code);
+  // node-postgres's own, without a code: the socket closed under a query, or was closed before.
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+}
+
+export class OutcomeSender {
+  /** True once a send failed for a lost connection and was sent again. */
+  resent = false;
+
+  constructor(private readonly p: { until: number; lost?: AbortSignal }) {}
+
+  async send<T>(send: () => Promise<T>): Promise<T> {
+    for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+      try {
+        return await send();
+      } catch (error) {
+        if (!isConnectionLoss(error) || this.p.lost?.aborted || Date.now() + delayMs > this.p.until) throw error;
+        this.resent = true;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
+
+  /** Whether `error`, the answer to a resend, says the earlier send had committed: the job is in one of `statuses` under the same attempt. */
+  committedEarlier(error: unknown, job: Pick<Job, 'attempts'>, statuses: readonly JobStatus[]): boolean {
+    return this.resent && error instanceof LeaseLostError && error.currentAttempt === job.attempts && statuses.includes(error.currentStatus);
+  }
+}
