@@ -2,7 +2,8 @@
  * A connection that dies while the queue holds it checked out of the pool for a transaction (a
  * server crash, a failover, a terminated backend between two statements): node-postgres emits
  * 'error' on that client, which with no listener is an uncaught exception ending the app's
- * process. The call must fail with the error instead, and the pool must not keep the connection.
+ * process. The call must fail with the error instead, and the pool must not keep the connection,
+ * nor one that reached a server taking no writes.
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +42,20 @@ describe('a connection lost inside a transaction', () => {
     expect(uncaught.map((e) => e.message)).toEqual([]);
     expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
     expect(pool.totalCount).toBe(1);
+    await pool.end();
+  });
+
+  it('closes a connection that reached a server taking no writes, so the next transaction gets another', async () => {
+    const pool = new pg.Pool({ connectionString: db.current.url, max: 1 });
+    pool.on('error', () => {});
+    await pool.query('CREATE TABLE IF NOT EXISTS written (n int)');
+    // The pool's one connection now behaves as one to a standby would (25006 on every write),
+    // as after a failover the address had not yet followed.
+    await pool.query('SET SESSION default_transaction_read_only = on');
+    const write = () => inTransaction(pool, (client) => client.query('INSERT INTO written VALUES (1)'));
+    await expect(write()).rejects.toMatchObject({ code: '25006' });
+    await write();
+    expect((await pool.query('SELECT count(*)::int AS n FROM written')).rows[0].n).toBe(1);
     await pool.end();
   });
 

@@ -1,4 +1,5 @@
 import pg, { type Pool, type PoolClient, type Client, type QueryResultRow } from 'pg';
+import { isConnectionLoss } from './send-outcome.js';
 
 /**
  * The one thing the queue's SQL needs from a connection: run a statement, get rows back.
@@ -76,10 +77,14 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
+    // Closed, not pooled: a connection that cannot roll back, or one that reached a server that
+    // takes no writes (a standby, after a failover the address had not followed yet); the
+    // pool's next connection may reach the primary.
+    if (isConnectionLoss(error)) broken ??= error as Error;
     throw error;
   } finally {
     client.off('error', ignoreConnectionLoss);
-    client.release(broken); // a connection that cannot roll back is closed, not pooled
+    client.release(broken);
   }
 }
 
