@@ -1,5 +1,4 @@
 import pg, { type Pool, type PoolClient, type Client, type QueryResultRow } from 'pg';
-import { isConnectionLoss } from './send-outcome.js';
 
 /**
  * The one thing the queue's SQL needs from a connection: run a statement, get rows back.
@@ -57,6 +56,18 @@ function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
   };
 }
 
+/** SQLSTATEs of a connection or server that went away, or of a server that cannot take writes (a standby after a failover). */
+const LOST_STATES = /^(08|57P0[123]$|25006$)/;
+const LOST_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function isConnectionLoss(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return LOST_ERRNOS.has(code) || LOST_STATES.test(code);
+  // node-postgres's own, without a code: the socket closed under a query, or was closed before.
+  return /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+}
+
 /**
  * node-postgres emits 'error' on a client whose connection dies (a server crash, a failover),
  * and a checked-out client has no listener of the pool's: an uncaught exception that would end
@@ -65,7 +76,11 @@ function rememberingTypes(): { getTypeParser: typeof pg.types.getTypeParser } {
  */
 export const ignoreConnectionLoss = (): void => {};
 
-/** Runs `work` in a transaction on a client of `pool`: committed if it resolves, rolled back if it throws. */
+/**
+ * Runs `work` in a transaction on a client of `pool`: committed if it resolves, rolled back if it
+ * throws. A connection lost meanwhile fails the call (never the process), and is closed rather
+ * than pooled. Exported for an app's own multi-statement writes on the same terms.
+ */
 export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   client.on('error', ignoreConnectionLoss);

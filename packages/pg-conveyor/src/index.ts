@@ -8,6 +8,7 @@ export type { QueueEvents } from './events.js';
 export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './backoff.js';
 export { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema, isBehindPgBouncer, withoutPgBouncerParam, type QueueOptionsInput } from './config.js';
 export { parseJobId, toStoredJson } from './job-input.js';
+export { inTransaction, isConnectionLoss } from './executor.js';
 export { HISTORY_RANGES } from './history.js';
 export { typeLimitsSchema } from './claim.js';
 export { BULK_ACTIONS, FIND_WINDOW, jobFilterSchema, parseJobFilter, parsePayloadMatch, type ValidJobFilter } from './find.js';

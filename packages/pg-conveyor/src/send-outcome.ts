@@ -10,19 +10,8 @@
  * which any later claim would have raised.
  */
 import { LeaseLostError } from './errors.js';
+import { isConnectionLoss } from './executor.js';
 import type { Job, JobStatus } from './types.js';
-
-/** SQLSTATEs of a connection or server that went away, or of a server that cannot take writes (a standby after a failover). */
-const LOST_STATES = /^(08|57P0[123]$|25006$)/;
-const LOST_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-
-export function isConnectionLoss(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') return LOST_ERRNOS.has(code) || LOST_STATES.test(code);
-  // node-postgres's own, without a code: the socket closed under a query, or was closed before.
-  return /Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(error.message);
-}
 
 export class OutcomeSender {
   /** True once a send failed for a lost connection and was sent again. */

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import type { JobContext } from 'pg-conveyor';
-import { JobTimeoutError, NonRetryableError } from 'pg-conveyor';
+import { inTransaction, JobTimeoutError, NonRetryableError } from 'pg-conveyor';
 import type { Job } from 'pg-conveyor';
 import { JOB_TYPES, ingestPayloadSchema, vectorizeConcurrencyKey } from './schemas';
 
@@ -77,14 +77,7 @@ export async function storeBatch(
   pool: pg.Pool,
   p: { ingestJobId: string; projectId: string; rows: { row_index: number; content: string; metadata: unknown }[]; processedUpTo?: number },
 ): Promise<void> {
-  const client = await pool.connect();
-  // A connection lost mid-transaction emits 'error' on the checked-out client: with no listener,
-  // an uncaught exception ending the worker. The statement in flight fails with it all the same.
-  const onError = () => {};
-  client.on('error', onError);
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query(
       `INSERT INTO records (project_id, ingest_job_id, row_index, content, metadata)
        SELECT $1, $2, r.row_index, r.content, r.metadata
@@ -99,12 +92,5 @@ export async function storeBatch(
         WHERE id = $1`,
       [p.ingestJobId, p.processedUpTo ?? null],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
-    throw error;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  });
 }
