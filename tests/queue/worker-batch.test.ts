@@ -127,6 +127,41 @@ describe('batch handlers', () => {
     }
   });
 
+  it('slots hungry together share one claim; batches finishing together share a completion statement', async () => {
+    await queue.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ jobType: 'TOGETHER', payload: { n } })));
+    const sizes: number[] = [];
+    let allStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (allStarted = resolve));
+    const w = worker({
+      TOGETHER: {
+        concurrency: 4,
+        batch: {
+          size: 5,
+          handler: async (batch) => {
+            if (sizes.push(batch.length) === 4) allStarted();
+            await started;
+          },
+        },
+      },
+    });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 20);
+    expect(sizes).toEqual([5, 5, 5, 5]);
+    // One claim statement took all twenty (one transaction, one now()); a claim per slot would show four.
+    const { rows } = await db.current.pool.query<{ claims: number }>('SELECT count(DISTINCT started_at)::int AS claims FROM job_queue');
+    expect(rows[0]!.claims).toBe(1);
+    expect(statements.filter((s) => s === 'conveyor.jobCompleteManyIfRunning').length).toBeLessThan(4);
+  });
+
+  it('does not give a slot less than its batch when slots x size is more than one claim may take', async () => {
+    for (let i = 0; i < 2; i++) await queue.enqueueMany(Array.from({ length: 600 }, () => ({ jobType: 'BIG_BATCH' })));
+    const sizes: number[] = [];
+    const w = worker({ BIG_BATCH: { concurrency: 2, batch: { size: 600, handler: async (batch) => void sizes.push(batch.length) } } });
+    await w.start();
+    await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 1200);
+    expect(sizes).toEqual([600, 600]);
+  });
+
   it('refuses a bad definition with a ValidationError naming the type', () => {
     expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 0, handler: async () => {} } } } })).toThrow(ValidationError);
     expect(() => new Worker({ queue, handlers: { BAD: { batch: { size: 5 } } as never } })).toThrow(/BAD/);

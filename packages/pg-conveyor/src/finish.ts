@@ -66,13 +66,14 @@ export class Finisher {
   async completeJobs(jobs: Job[], results: unknown[]): Promise<(Job | QueueError)[]> {
     const stored = jobs.map((_, i) => toStoredJson(results[i], 'result', this.core.options.maxPayloadBytes));
     const refs = jobs.map((job) => resolveRef(this.core, job));
-    const changes = await this.completeMany(refs.map((ref, i) => ({ id: ref.id, attempt: ref.attempt!, result: stored[i]! })));
+    // Through the batcher: batches finishing together (a worker's batch slots) share one statement.
+    const changes = await Promise.all(refs.map((ref, i) => this.completions.call({ id: ref.id, attempt: ref.attempt!, result: stored[i]! })));
     return Promise.all(jobs.map((job, i) => this.completedOrThrow(job, stored[i]!, changes[i]).catch(asQueueError)));
   }
 
   async failJobs(jobs: Job[], errors: unknown[]): Promise<(Job | QueueError)[]> {
     const requests = jobs.map((job, i) => this.failureRequest(job, errors[i]));
-    const rows = await this.failMany(requests);
+    const rows = await Promise.all(requests.map((request) => this.failures.call(request)));
     return Promise.all(requests.map((request, i) => this.failedOrThrow(request, rows[i]).catch(asQueueError)));
   }
 

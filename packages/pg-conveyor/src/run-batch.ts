@@ -12,9 +12,9 @@
  * order: a value completes that job with it as result, an Error fails that job alone (a
  * NonRetryableError fails it for good). Throwing, or outliving the task's timeout, fails the whole
  * batch. The batch's completions go to the database in one statement and its failures in another
- * (completeJobs, failJobs: sent at once, not queued behind other slots' statements),
- * each job still fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued)
- * changes nothing and is counted as lost.
+ * (completeJobs, failJobs; shared with other batches finishing at the same time), each job still
+ * fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued) changes nothing
+ * and is counted as lost.
  */
 import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from './errors.js';
 import type { DatabaseQueue } from './db-queue.js';
