@@ -60,6 +60,21 @@ describe('enqueue', () => {
     await expectJobCount(db.current.pool, before + 500, "job_type = 'BULK'");
   });
 
+  it('enqueueMany stores each job its own type, priority and attempts, whether its batch shares them or not', async () => {
+    const mixed = await queue.enqueueMany([
+      { jobType: 'MIX_A', priority: 2, maxAttempts: 5 },
+      { jobType: 'MIX_B', priority: 0, maxAttempts: 1 },
+      { jobType: 'MIX_A' },
+    ]);
+    const shared = await queue.enqueueMany([{ jobType: 'MIX_C', priority: 7, maxAttempts: 9 }, { jobType: 'MIX_C', priority: 7, maxAttempts: 9 }]);
+    const stored = async (id: string) => {
+      const row = await jobRow(db.current.pool, id);
+      return [row.job_type, row.priority, row.max_attempts];
+    };
+    expect(await Promise.all(mixed.map((j) => stored(j.id)))).toEqual([['MIX_A', 2, 5], ['MIX_B', 0, 1], ['MIX_A', 0, 3]]);
+    expect(await Promise.all(shared.map((j) => stored(j.id)))).toEqual([['MIX_C', 7, 9], ['MIX_C', 7, 9]]);
+  });
+
   it('enqueueMany of an empty list does nothing', async () => {
     expect(await queue.enqueueMany([])).toEqual([]);
   });

