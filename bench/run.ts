@@ -9,7 +9,8 @@
  * Sections: enqueue (bulk, single), per-job processing (worker process, the library's claim loops,
  * raw claim loops), batched processing (batch handler, raw claim-50 loops), enqueue-to-start
  * latency, backlog tiers (tiers.ts), reads at a million jobs (reads.ts); then one summary table
- * (report.ts). Each pair is the best of BENCH_ROUNDS rounds; each tier of BENCH_TIER_ROUNDS.
+ * (report.ts). Each pair is the best of BENCH_ROUNDS rounds (the enqueue pairs of
+ * BENCH_ENQUEUE_ROUNDS); each tier of BENCH_TIER_ROUNDS.
  */
 import pg from 'pg';
 import { migrate } from '../src/lib/db/migrations';
@@ -33,6 +34,9 @@ const ROUNDS = env('BENCH_ROUNDS', 2);
 // (likely whether an autovacuum of the churned table falls inside a 4-second measurement), and
 // their goal compares two tiers rather than two contestants measured side by side.
 const TIER_ROUNDS = env('BENCH_TIER_ROUNDS', ROUNDS + 1);
+// An enqueue round takes a fraction of a second (20,000 bulk jobs: about 0.2 s), so one pause of
+// this machine moves its figure by a tenth; more rounds cost seconds and steady both sides alike.
+const ENQUEUE_ROUNDS = env('BENCH_ENQUEUE_ROUNDS', ROUNDS + 3);
 const SINGLE_JOBS = env('BENCH_SINGLE_JOBS', 5_000);
 const BACKLOGS = (process.env.BENCH_BACKLOGS ?? '20000,100000,1000000').split(',').map(Number).sort((a, b) => a - b);
 const TIER_JOBS = env('BENCH_TIER_JOBS', 20_000);
@@ -77,9 +81,11 @@ interface Rates { conveyor: number; raw: number }
  * fresh setup, alternating which goes first so neither always gets the warmer cache. Adds its
  * summary row.
  */
-async function pair(name: string, jobs: number, setup: () => Promise<void>, conveyor: () => Promise<number>, raw: () => Promise<number>): Promise<Rates> {
+async function pair(
+  name: string, jobs: number, setup: () => Promise<void>, conveyor: () => Promise<number>, raw: () => Promise<number>, rounds = ROUNDS,
+): Promise<Rates> {
   const best = { conveyor: Infinity, raw: Infinity };
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     await setup();
     const order = round % 2 === 0 ? (['raw', 'conveyor'] as const) : (['conveyor', 'raw'] as const);
     for (const which of order) best[which] = Math.min(best[which], await (which === 'raw' ? raw() : conveyor()));
@@ -101,11 +107,11 @@ async function enqueueRows(): Promise<void> {
   await rawEnqueue(pool, JOBS, 1_000);
   await pair('enqueue bulk, enqueueMany of 1,000', JOBS, reset,
     () => timed(() => enqueueBulk(queue, JOBS, 1_000)),
-    () => timed(() => rawEnqueue(pool, JOBS, 1_000)));
+    () => timed(() => rawEnqueue(pool, JOBS, 1_000)), ENQUEUE_ROUNDS);
   await queue.close();
   await pair(`enqueue single, ${WORKERS} concurrent callers`, SINGLE_JOBS, reset,
     () => timed(() => enqueueSingle(url, WORKERS, SINGLE_JOBS)),
-    () => timed(() => rawEnqueueSingle(url, WORKERS, SINGLE_JOBS)));
+    () => timed(() => rawEnqueueSingle(url, WORKERS, SINGLE_JOBS)), ENQUEUE_ROUNDS);
 }
 
 async function processingRows(): Promise<void> {

@@ -26,6 +26,9 @@ function randomBytes(n: number): Buffer {
   return bytes;
 }
 
+/** One id's bytes, reused: an id is written to its string before the next one is made. */
+const bytes = new Uint8Array(16);
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function newJobId(): string {
@@ -44,7 +47,7 @@ export function newJobId(): string {
     }
     ms = lastMs;
   }
-  const b = new Uint8Array(16);
+  const b = bytes;
   b[0] = Math.floor(ms / 2 ** 40) & 0xff;
   b[1] = Math.floor(ms / 2 ** 32) & 0xff;
   b[2] = (ms >>> 24) & 0xff;

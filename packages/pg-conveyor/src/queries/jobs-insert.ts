@@ -40,21 +40,21 @@ export const carriesKeys = (jobs: NewJobRow[]) => jobs.some((j) => j.dedupe_key 
  * array. A column that is null in every row is sent as one NULL instead (ROWS FROM pads it with
  * nulls): most enqueues set none of the optional columns.
  */
-export function newJobColumns(jobs: NewJobRow[], count: 8 | 11 = 11): (string | unknown[] | null)[] {
+export function newJobColumns(jobs: NewJobRow[], count: 8 | 11 = 11, omit: readonly number[] = []): (string | unknown[] | null)[] {
   const all = (field: keyof NewJobRow) => {
     const values = jobs.map((j) => j[field]);
     return values.every((value) => value === null) ? null : values;
   };
   const payloads = all('payloadJson') as (string | null)[] | null;
   const columns = [
-    plainArray(jobs.map((j) => j.id)),
-    quotedArray(jobs.map((j) => j.job_type)),
-    payloads === null ? null : jsonArray(payloads),
-    plainArray(jobs.map((j) => j.priority)),
-    plainArray(jobs.map((j) => j.max_attempts)),
-    all('run_at'), all('delay_ms'), all('concurrency_key'), all('dedupe_key'), all('dedupe_window_ms'), all('unique_key'),
+    () => plainArray(jobs.map((j) => j.id)),
+    () => quotedArray(jobs.map((j) => j.job_type)),
+    () => (payloads === null ? null : jsonArray(payloads)),
+    () => plainArray(jobs.map((j) => j.priority)),
+    () => plainArray(jobs.map((j) => j.max_attempts)),
+    ...(['run_at', 'delay_ms', 'concurrency_key', 'dedupe_key', 'dedupe_window_ms', 'unique_key'] as const).map((field) => () => all(field)),
   ];
-  return columns.slice(0, count);
+  return columns.slice(0, count).map((column, position) => (omit.includes(position) ? null : column()));
 }
 
 /**
@@ -116,12 +116,8 @@ export async function jobInsertMany(
   // A column whose rows all hold one value (one job type, the default priority and attempts: most
   // bulk enqueues) travels as that value instead of an array of it: about 3 % of a 1,000-job
   // enqueue on the durable benchmark, the array's literal built here and parsed there.
-  const columns = newJobColumns(p.jobs, 8);
-  const uniform = ([[1, 'job_type'], [3, 'priority'], [4, 'max_attempts']] as const).map(([position, field]) => {
-    const value = sameInEvery(p.jobs, field);
-    if (value !== null) columns[position] = null;
-    return value;
-  });
+  const shared = ([[1, 'job_type'], [3, 'priority'], [4, 'max_attempts']] as const).map(([position, field]) => ({ position, value: sameInEvery(p.jobs, field) }));
+  const columns = newJobColumns(p.jobs, 8, shared.filter((c) => c.value !== null).map((c) => c.position));
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (
        INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, trace_context)
@@ -132,7 +128,7 @@ export async function jobInsertMany(
        SELECT CASE WHEN $10::text IS NOT NULL THEN pg_notify('${JOBS_CHANNEL}', $10::text) END
      )
      SELECT now() AS created_at FROM notified`,
-    [...columns, p.now, p.readyTypes, p.traceContext, ...uniform],
+    [...columns, p.now, p.readyTypes, p.traceContext, ...shared.map((c) => c.value)],
     'conveyor.jobInsertMany',
   );
   return rows[0]!;
