@@ -16,27 +16,28 @@ let poolOffset = POOL_SIZE;
 let lastMs = -1;
 let counter = 0;
 
-function randomBytes(n: number): Buffer {
+/** The offset of `n` fresh random bytes in the pool (read them before the next call). */
+function randomOffset(n: number): number {
   if (poolOffset + n > POOL_SIZE) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const bytes = pool.subarray(poolOffset, poolOffset + n);
   poolOffset += n;
-  return bytes;
+  return poolOffset - n;
 }
-
-/** One id's bytes, reused: an id is written to its string before the next one is made. */
-const bytes = new Uint8Array(16);
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** The text of the millisecond last written, `xxxxxxxx-xxxx-`: ids made together share it. */
+let prefixMs = -1;
+let prefix = '';
+
 export function newJobId(): string {
-  const random = randomBytes(10);
+  const r = randomOffset(10);
   let ms = Date.now();
   if (ms > lastMs) {
     // A new millisecond: the counter starts anywhere in its lower half, leaving room to count up.
-    counter = ((random[0]! << 8) | random[1]!) & 0x7ff;
+    counter = ((pool[r]! << 8) | pool[r + 1]!) & 0x7ff;
     lastMs = ms;
   } else {
     // Same millisecond (or the clock went back): count up; on overflow borrow the next millisecond.
@@ -47,21 +48,12 @@ export function newJobId(): string {
     }
     ms = lastMs;
   }
-  const b = bytes;
-  b[0] = Math.floor(ms / 2 ** 40) & 0xff;
-  b[1] = Math.floor(ms / 2 ** 32) & 0xff;
-  b[2] = (ms >>> 24) & 0xff;
-  b[3] = (ms >>> 16) & 0xff;
-  b[4] = (ms >>> 8) & 0xff;
-  b[5] = ms & 0xff;
-  b[6] = 0x70 | (counter >>> 8);
-  b[7] = counter & 0xff;
-  b[8] = 0x80 | (random[2]! & 0x3f);
-  for (let i = 9; i < 16; i++) b[i] = random[i - 6]!;
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    s += HEX[b[i]!];
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+  if (ms !== prefixMs) {
+    prefixMs = ms;
+    prefix = HEX[Math.floor(ms / 2 ** 40) & 0xff]! + HEX[Math.floor(ms / 2 ** 32) & 0xff]! + HEX[(ms >>> 24) & 0xff]!
+      + HEX[(ms >>> 16) & 0xff]! + '-' + HEX[(ms >>> 8) & 0xff]! + HEX[ms & 0xff]! + '-';
   }
-  return s;
+  // Version 7, the counter, the RFC's variant bits, then 62 random bits.
+  return prefix + HEX[0x70 | (counter >>> 8)]! + HEX[counter & 0xff]! + '-' + HEX[0x80 | (pool[r + 2]! & 0x3f)]! + HEX[pool[r + 3]!]! + '-'
+    + HEX[pool[r + 4]!]! + HEX[pool[r + 5]!]! + HEX[pool[r + 6]!]! + HEX[pool[r + 7]!]! + HEX[pool[r + 8]!]! + HEX[pool[r + 9]!]!;
 }

@@ -164,7 +164,7 @@ export function toStoredJson(value: unknown, what: string, maxBytes: number): st
   }
   // JSON.stringify writes a NUL or a lone surrogate as a \u escape, so the text itself tells
   // whether any string holds one; only then walk the value, to name the place.
-  if (UNSTORABLE_ESCAPE.test(json)) walkStrings(value, (text, path) => assertStoredText(text, `${what}${path}`));
+  if (json.includes('\\u') && UNSTORABLE_ESCAPE.test(json)) walkStrings(value, (text, path) => assertStoredText(text, `${what}${path}`));
   return json;
 }
 
