@@ -26,7 +26,7 @@
  * gives them to one handler call (run-batch.ts). Slots hungry at the same time share one claim
  * statement, as per-job slots do (cut into batches in claim order), and batches that finish
  * together share one completion statement (finish.ts): ten slots contending with ten claims of
- * their own cost Postgres about three times the CPU per job on the durable benchmark.
+ * their own cost Postgres two to three times the CPU per job on the durable benchmark.
  *
  * stop(): no new claims; running jobs get `shutdownTimeoutMs` (30 s) to finish; the rest are
  * aborted and released for immediate re-claim (their attempt not counted); connections close.
