@@ -3,6 +3,8 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
 import { enqueueSchema, isPlainEnqueue } from '../../packages/pg-conveyor/src/job-input';
+import { newJobId } from '../../packages/pg-conveyor/src/job-id';
+import { uuidArrayBinary } from '../../packages/pg-conveyor/src/queries/literals';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, expectJobCount, jobRow } from '../helpers/jobs';
 
@@ -143,6 +145,20 @@ describe('enqueue', () => {
       expect(row.payload).toEqual(payloads[i] ?? null);
       expect(job.payload).toEqual(payloads[i] ?? null);
     });
+  });
+});
+
+describe('ids sent as a binary uuid[]', () => {
+  it('reach the server as the texts they were made from, in order, however many', async () => {
+    for (const count of [0, 1, 3, 1_000]) {
+      const ids = Array.from({ length: count }, () => newJobId());
+      const { rows } = await db.current.pool.query<{ ids: string[] }>('SELECT $1::uuid[]::text[] AS ids', [uuidArrayBinary(ids)]);
+      expect(rows[0]!.ids).toEqual(ids);
+    }
+    // Any canonical UUID text, not only the queue's own (follow-ups and retries reuse the same path).
+    const mixed = ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '0123abcd-4567-89ef-ABCD-0123456789AB'];
+    const { rows } = await db.current.pool.query<{ ids: string[] }>('SELECT $1::uuid[]::text[] AS ids', [uuidArrayBinary(mixed)]);
+    expect(rows[0]!.ids).toEqual(mixed.map((id) => id.toLowerCase()));
   });
 });
 

@@ -186,9 +186,16 @@ async function explainPlan(client: pg.PoolClient, mode: 'force_generic_plan' | '
   await client.query(`SET plan_cache_mode = ${mode}`);
   await client.query('DEALLOCATE ALL');
   await client.query(`PREPARE hot AS ${text}`);
-  const args = values.map((v) => (v === null || v === undefined ? 'NULL' : client.escapeLiteral(String(prepareValue(v)))));
+  const args = await Promise.all(values.map(async (v) => (v === null || v === undefined ? 'NULL' : client.escapeLiteral(await asText(client, v)))));
   const { rows } = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE hot${args.length ? `(${args.join(', ')})` : ''}`);
   return (rows[0]['QUERY PLAN'] as [{ Plan: PlanNode & { 'Total Cost': number }; JIT?: unknown }])[0];
+}
+
+/** A parameter as text; a Buffer is a binary uuid[] (literals.ts), read back by the server. */
+async function asText(client: pg.PoolClient, value: unknown): Promise<string> {
+  if (!Buffer.isBuffer(value)) return String(prepareValue(value));
+  expect(value.readInt32BE(8)).toBe(2950);
+  return (await client.query<{ ids: string }>('SELECT $1::uuid[]::text AS ids', [value])).rows[0]!.ids;
 }
 
 async function explain(client: pg.PoolClient, mode: 'force_generic_plan' | 'force_custom_plan', name: string): Promise<PlanCost> {

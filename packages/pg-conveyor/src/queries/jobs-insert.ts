@@ -10,7 +10,7 @@
  */
 import type { SqlExecutor } from '../executor.js';
 import type { JobRow } from '../job-row.js';
-import { jsonArray, plainArray, quotedArray } from './literals.js';
+import { jsonArray, plainArray, quotedArray, uuidArrayBinary } from './literals.js';
 
 export interface NewJobRow {
   id: string;
@@ -37,17 +37,21 @@ export const carriesKeys = (jobs: NewJobRow[]) => jobs.some((j) => j.dedupe_key 
 /**
  * The rows as the column parameters NEW_JOBS reads, in its order (the first 8 for a plain insert):
  * the busy columns as literals the queue writes itself (literals.ts), the payloads as one JSON
- * array. A column that is null in every row is sent as one NULL instead (ROWS FROM pads it with
- * nulls): most enqueues set none of the optional columns.
+ * array, the ids in binary where `db` sends Buffers so. A column that is null in every row is sent
+ * as one NULL instead (ROWS FROM pads it with nulls): most enqueues set none of the optional columns.
  */
-export function newJobColumns(jobs: NewJobRow[], count: 8 | 11 = 11, omit: readonly number[] = []): (string | unknown[] | null)[] {
+export function newJobColumns(
+  db: SqlExecutor,
+  jobs: NewJobRow[],
+  { count = 11, omit = [] }: { count?: 8 | 11; omit?: readonly number[] } = {},
+): (string | Buffer | unknown[] | null)[] {
   const all = (field: keyof NewJobRow) => {
     const values = jobs.map((j) => j[field]);
     return values.every((value) => value === null) ? null : values;
   };
   const payloads = all('payloadJson') as (string | null)[] | null;
   const columns = [
-    () => plainArray(jobs.map((j) => j.id)),
+    () => (db.binaryParams ? uuidArrayBinary : plainArray)(jobs.map((j) => j.id)),
     () => quotedArray(jobs.map((j) => j.job_type)),
     () => (payloads === null ? null : jsonArray(payloads)),
     () => plainArray(jobs.map((j) => j.priority)),
@@ -117,7 +121,7 @@ export async function jobInsertMany(
   // bulk enqueues) travels as that value instead of an array of it: about 3 % of a 1,000-job
   // enqueue on the durable benchmark, the array's literal built here and parsed there.
   const shared = ([[1, 'job_type'], [3, 'priority'], [4, 'max_attempts']] as const).map(([position, field]) => ({ position, value: sameInEvery(p.jobs, field) }));
-  const columns = newJobColumns(p.jobs, 8, shared.filter((c) => c.value !== null).map((c) => c.position));
+  const columns = newJobColumns(db, p.jobs, { count: 8, omit: shared.filter((c) => c.value !== null).map((c) => c.position) });
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (
        INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, trace_context)
@@ -158,7 +162,7 @@ export async function jobInsertManySkippingTaken(
     `WITH inserted AS (${insertKeyedJobs(1, '$12', '$14')} RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key),
           notified AS (${notifyReady('inserted', '$13::boolean')})
      SELECT inserted.* FROM inserted, notified`,
-    [...newJobColumns(p.jobs), p.now, p.notify, p.traceContext],
+    [...newJobColumns(db, p.jobs), p.now, p.notify, p.traceContext],
     'conveyor.jobInsertManySkippingTaken',
   );
 }

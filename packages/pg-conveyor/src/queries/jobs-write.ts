@@ -149,7 +149,7 @@ export async function jobCompleteIfRunningWithFollowUps(
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [p.id, p.attempt, p.result, p.now, ...newJobColumns(p.followUps), p.traceContext],
+    [p.id, p.attempt, p.result, p.now, ...newJobColumns(db, p.followUps), p.traceContext],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
