@@ -77,7 +77,7 @@ async function loadTier(serverUrl: string, backlog: number): Promise<TierDatabas
 
 /**
  * Every tier is loaded first, each in a database of its own, and each round then measures every
- * tier in turn: a slow spell of this machine (a quarter of a tier's rate, between identical
+ * tier in turn (largest first in every other round): a slow spell of this machine (a quarter of a tier's rate, between identical
  * rounds) lands on all tiers of a round alike instead of on whichever tier ran during it.
  */
 export async function runTiers(serverUrl: string, options: TierOptions): Promise<TierResult[]> {
@@ -86,9 +86,13 @@ export async function runTiers(serverUrl: string, options: TierOptions): Promise
     for (const backlog of [...options.backlogs].sort((a, b) => a - b)) tiers.push(await loadTier(serverUrl, backlog));
     const best = tiers.map((): Record<Contestant, number> => ({ worker: 0, drain: 0, raw: 0 }));
     for (let round = 0; round < options.rounds; round++) {
-      // Alternate the order, so no contestant always runs on the freshest table or warmest cache.
+      // Alternate the orders, so no contestant always runs on the freshest table or warmest cache,
+      // and no tier always runs first in a round (this machine's speed drifts within a round too).
       const order: Contestant[] = round % 2 === 0 ? ['worker', 'drain', 'raw'] : ['raw', 'drain', 'worker'];
-      for (const [i, tier] of tiers.entries()) {
+      const tierOrder = [...tiers.keys()];
+      if (round % 2 === 1) tierOrder.reverse();
+      for (const i of tierOrder) {
+        const tier = tiers[i]!;
         for (const which of order) best[i]![which] = Math.max(best[i]![which], await measure(tier.url, tier.pool, which, tier.backlog, options));
       }
     }
