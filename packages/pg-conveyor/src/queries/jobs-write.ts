@@ -113,6 +113,12 @@ export async function jobCompleteIfRunning(
  * jobs a second, and one statement for several of them (batcher.ts) is most of the saving.
  * A job missing from the answer was not PROCESSING under that attempt any more. Ids must be
  * validated UUIDs (literals.ts); a result of JSON null is stored as none, as above.
+ *
+ * The results are one JSON array, parsed once (the sub-select is an InitPlan) and indexed by each
+ * job's position, rather than a third function beside the unnest: Postgres guesses 100 rows for a
+ * function it cannot see into, and 100 primary-key probes cost more than reading a table of up to
+ * about 20,000 jobs whole, so single completions on such a table each read all of it (2.5 ms
+ * instead of 0.35). unnest's guess is the array's length, or 10 for an unknown one.
  */
 export async function jobCompleteManyIfRunning(
   db: SqlExecutor,
@@ -120,10 +126,10 @@ export async function jobCompleteManyIfRunning(
 ): Promise<{ id: string; progress: unknown; updated_at: Date; completed_at: Date }[]> {
   return db.query(
     `UPDATE job_queue j
-        SET status = 'COMPLETED', result = nullif(done.result::jsonb, 'null'::jsonb), payload = NULL,
+        SET status = 'COMPLETED', result = nullif((SELECT $3::jsonb) -> (done.n - 1)::int, 'null'::jsonb), payload = NULL,
             locked_until = NULL, locked_by = NULL,
             completed_at = coalesce($4::timestamptz, now()), updated_at = now()
-       FROM ROWS FROM (unnest($1::uuid[]), unnest($2::int[]), json_array_elements($3::json)) AS done(id, attempt, result)
+       FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS done(id, attempt, n)
       WHERE j.id = done.id AND j.status = 'PROCESSING' AND j.attempts = done.attempt
      RETURNING j.id, j.progress, j.updated_at, j.completed_at`,
     [plainArray(p.ids), plainArray(p.attempts), jsonArray(p.results), p.now],
