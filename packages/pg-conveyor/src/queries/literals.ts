@@ -4,7 +4,7 @@
  * of an array and run two regular expressions over it, the largest single cost in Node of a
  * 1,000-job enqueue. These values need no escaping: ids are UUIDs the queue checked or made, job
  * types match JOB_TYPE_PATTERN (quoted all the same, so a type called NULL stays a type), numbers
- * are integers, and a JSON array of JSON texts is JSON (read back with json_array_elements).
+ * are integers, and a JSON array of JSON texts is JSON.
  * Where the connection sends Buffers as binary values, a bulk insert's ids go as a binary uuid[],
  * which the server copies instead of parsing 32 hex digits each.
  */
@@ -15,7 +15,7 @@ export const plainArray = (values: readonly (string | number)[]) => `{${values.j
 /** `{"a","b"}` for text[] of job types (JOB_TYPE_PATTERN: no quote, backslash or brace). */
 export const quotedArray = (values: readonly string[]) => `{${values.map((v) => `"${v}"`).join(',')}}`;
 
-/** `[a,b,null]`: JSON texts (null for none) as one JSON array, for json_array_elements. */
+/** `[a,b,null]`: JSON texts (null for none) as one JSON array, for json_array_elements or for indexing by position. */
 export const jsonArray = (texts: readonly (string | null)[]) => `[${texts.map((t) => t ?? 'null').join(',')}]`;
 
 const HEX_DIGIT = new Uint8Array(128);
