@@ -17,7 +17,9 @@ export default async function RootLayout({ children }: { children: React.ReactNo
     <html lang="en">
       <body>
         <header className="topbar">
-          <a href="/" className="brand">Conveyor</a>
+          <a href="/" className="brand">
+            Conveyor
+          </a>
           <nav>
             <a href="/">Ingest &amp; search</a>
             <a href="/admin/queue-monitor">Queue monitor</a>

@@ -22,7 +22,12 @@ interface Status {
   embeddings: { embedded: number; total: number };
 }
 
-interface Hit { recordId: string; content: string; similarity: number; metadata: Record<string, unknown> }
+interface Hit {
+  recordId: string;
+  content: string;
+  similarity: number;
+  metadata: Record<string, unknown>;
+}
 
 export default function Home() {
   // Kept for this tab only (sessionStorage): a key is a password for its project.
@@ -91,26 +96,66 @@ export default function Home() {
         <h2>1. Submit records</h2>
         <form onSubmit={submit}>
           <div className="row">
-            <div><label htmlFor="api-key">API key (its project receives the records)</label><input id="api-key" type="password" autoComplete="off" placeholder="cvk_…" value={apiKey} onChange={(e) => setApiKey(e.target.value)} /></div>
-            <div><label htmlFor="file">CSV or JSON file</label><input id="file" type="file" accept=".csv,.json,text/csv,application/json" onChange={(e) => loadFile(e.target.files?.[0])} /></div>
-            <label className="row space-above-lg"><input type="checkbox" checked={embed} onChange={(e) => setEmbed(e.target.checked)} /> generate embeddings</label>
+            <div>
+              <label htmlFor="api-key">API key (its project receives the records)</label>
+              <input id="api-key" type="password" autoComplete="off" placeholder="cvk_…" value={apiKey} onChange={(e) => setApiKey(e.target.value)} />
+            </div>
+            <div>
+              <label htmlFor="file">CSV or JSON file</label>
+              <input id="file" type="file" accept=".csv,.json,text/csv,application/json" onChange={(e) => loadFile(e.target.files?.[0])} />
+            </div>
+            <label className="row space-above-lg">
+              <input type="checkbox" checked={embed} onChange={(e) => setEmbed(e.target.checked)} /> generate embeddings
+            </label>
           </div>
-          <label htmlFor="body" className="space-above">CSV with a <code>content</code> column, or a JSON array of <code>{'{ "content": "..." }'}</code></label>
+          <label htmlFor="body" className="space-above">
+            CSV with a <code>content</code> column, or a JSON array of <code>{'{ "content": "..." }'}</code>
+          </label>
           <textarea id="body" value={body} onChange={(e) => setBody(e.target.value)} />
-          <div className="row space-above-sm"><button type="submit">Ingest</button>{error && <span className="error">{error}</span>}</div>
+          <div className="row space-above-sm">
+            <button type="submit">Ingest</button>
+            {error && <span className="error">{error}</span>}
+          </div>
         </form>
       </section>
 
       {jobId && (
         <section className="panel" data-testid="ingest-status">
           <h2>2. Watch it run</h2>
-          <p className="muted">Ingestion <code>{jobId}</code>: the worker loop picks it up within seconds.</p>
+          <p className="muted">
+            Ingestion <code>{jobId}</code>: the worker loop picks it up within seconds.
+          </p>
           {status && (
             <table>
               <tbody>
-                <tr><th>Storing</th><td>{status.status}</td><td className="wide-cell"><progress className="progress" value={stored} max={100} /></td><td>{status.savedRecords} / {status.totalRecords}</td></tr>
-                <tr><th>Embeddings</th><td>{status.embeddings.embedded === status.embeddings.total && status.embeddings.total > 0 ? 'COMPLETED' : 'waiting'}</td><td><progress className="progress" value={embedded} max={100} /></td><td>{status.embeddings.embedded} / {status.embeddings.total}</td></tr>
-                {status.queueJob?.lastError && <tr><th>Last error</th><td colSpan={3} className="error">{status.queueJob.lastError}</td></tr>}
+                <tr>
+                  <th>Storing</th>
+                  <td>{status.status}</td>
+                  <td className="wide-cell">
+                    <progress className="progress" value={stored} max={100} />
+                  </td>
+                  <td>
+                    {status.savedRecords} / {status.totalRecords}
+                  </td>
+                </tr>
+                <tr>
+                  <th>Embeddings</th>
+                  <td>{status.embeddings.embedded === status.embeddings.total && status.embeddings.total > 0 ? 'COMPLETED' : 'waiting'}</td>
+                  <td>
+                    <progress className="progress" value={embedded} max={100} />
+                  </td>
+                  <td>
+                    {status.embeddings.embedded} / {status.embeddings.total}
+                  </td>
+                </tr>
+                {status.queueJob?.lastError && (
+                  <tr>
+                    <th>Last error</th>
+                    <td colSpan={3} className="error">
+                      {status.queueJob.lastError}
+                    </td>
+                  </tr>
+                )}
               </tbody>
             </table>
           )}
@@ -126,7 +171,11 @@ export default function Home() {
           </form>
           {hits && (
             <ol className="hits">
-              {hits.map((hit) => <li key={hit.recordId}>{hit.content} <span className="muted">({hit.similarity.toFixed(3)})</span></li>)}
+              {hits.map((hit) => (
+                <li key={hit.recordId}>
+                  {hit.content} <span className="muted">({hit.similarity.toFixed(3)})</span>
+                </li>
+              ))}
             </ol>
           )}
         </section>

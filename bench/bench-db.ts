@@ -48,9 +48,11 @@ async function checkDurability(url: string, server: string): Promise<void> {
     console.log(`  WARNING: ${off.join(' and ')} off: commits are not synced, figures are not comparable to a production server`);
     return;
   }
-  console.error(`bench: refusing to run: ${off.join(' and ')} ${off.length > 1 ? 'are' : 'is'} off on this server, so commits are not synced and ` +
-    'the figures would flatter every statement. Unset DATABASE_URL to measure on a durable scratch cluster, ' +
-    'or set BENCH_ALLOW_NONDURABLE=1 to run anyway.');
+  console.error(
+    `bench: refusing to run: ${off.join(' and ')} ${off.length > 1 ? 'are' : 'is'} off on this server, so commits are not synced and ` +
+      'the figures would flatter every statement. Unset DATABASE_URL to measure on a durable scratch cluster, ' +
+      'or set BENCH_ALLOW_NONDURABLE=1 to run anyway.',
+  );
   process.exit(1);
 }
 
@@ -99,8 +101,7 @@ export async function checkpoint(pool: pg.Pool): Promise<void> {
   }
 }
 
-export const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 /** Seconds taken by fn. */
 export async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -124,10 +125,7 @@ export type BenchTable = 'job_queue' | 'raw_jobs';
  * server can write them: enqueueMany would do the same in a thousand round trips.
  */
 export async function loadBacklog(pool: pg.Pool, table: BenchTable, count: number): Promise<void> {
-  await pool.query(
-    `INSERT INTO ${table} (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
-    [count],
-  );
+  await pool.query(`INSERT INTO ${table} (job_type, payload) SELECT 'BENCH', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`, [count]);
 }
 
 /**
@@ -138,7 +136,9 @@ export async function loadBacklog(pool: pg.Pool, table: BenchTable, count: numbe
  */
 export async function restoreBacklog(pool: pg.Pool, table: BenchTable, backlog: number): Promise<void> {
   await pool.query(`DELETE FROM ${table} WHERE status <> 'PENDING'`);
-  const { rows: [{ n }] } = await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE status = 'PENDING'`);
+  const {
+    rows: [{ n }],
+  } = await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE status = 'PENDING'`);
   if (n < backlog) await loadBacklog(pool, table, backlog - n);
   await pool.query(`VACUUM ANALYZE ${table}`);
   await checkpoint(pool);

@@ -20,9 +20,11 @@ export async function enqueueSingle(url: string, callers: number, total: number)
   const queue = new DatabaseQueue({ connectionString: url, poolMax: callers });
   let next = 0;
   try {
-    await Promise.all(Array.from({ length: callers }, async () => {
-      for (let n = next++; n < total; n = next++) await queue.enqueue({ jobType: 'BENCH', payload: { n } });
-    }));
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (let n = next++; n < total; n = next++) await queue.enqueue({ jobType: 'BENCH', payload: { n } });
+      }),
+    );
   } finally {
     await queue.close();
   }
@@ -30,18 +32,19 @@ export async function enqueueSingle(url: string, callers: number, total: number)
 
 /** The library's own loops: claimJobs(batch) then completeJob each, one queue of one connection per loop. */
 export async function claimLoops(url: string, loops: number, batch: number): Promise<number> {
-  const queues = Array.from({ length: loops }, (_, w) =>
-    new DatabaseQueue({ connectionString: url, poolMax: 1, workerId: `bench-${w}` }));
+  const queues = Array.from({ length: loops }, (_, w) => new DatabaseQueue({ connectionString: url, poolMax: 1, workerId: `bench-${w}` }));
   try {
-    const counts = await Promise.all(queues.map(async (queue) => {
-      let done = 0;
-      for (;;) {
-        const jobs = await queue.claimJobs(['BENCH'], batch);
-        if (jobs.length === 0) return done;
-        for (const job of jobs) await queue.completeJob(job, { ok: true });
-        done += jobs.length;
-      }
-    }));
+    const counts = await Promise.all(
+      queues.map(async (queue) => {
+        let done = 0;
+        for (;;) {
+          const jobs = await queue.claimJobs(['BENCH'], batch);
+          if (jobs.length === 0) return done;
+          for (const job of jobs) await queue.completeJob(job, { ok: true });
+          done += jobs.length;
+        }
+      }),
+    );
     return counts.reduce((a, b) => a + b, 0);
   } finally {
     await Promise.all(queues.map((q) => q.close()));
@@ -67,7 +70,10 @@ export async function workerCompletes(
   const worker = new Worker({ queue, connectionString: url, handlers: { BENCH: task } });
   let done = 0;
   const allDone = new Promise<void>((resolve) => {
-    const count = (completed: number) => { done += completed; if (done >= jobs) resolve(); };
+    const count = (completed: number) => {
+      done += completed;
+      if (done >= jobs) resolve();
+    };
     worker.on('job:end', (_job, outcome) => count(outcome === 'completed' ? 1 : 0));
     worker.on('batch:end', (_jobs, outcome) => count(outcome.completed));
   });
@@ -87,16 +93,21 @@ export async function workerCompletes(
  * jobs, with a budget that never ends it first. Returns the jobs completed.
  */
 export async function drainInvocations(url: string, invocations: number, perInvocation: number): Promise<number> {
-  const results = await Promise.all(Array.from({ length: invocations }, async () => {
-    const queue = new DatabaseQueue({ connectionString: url, poolMax: 1 });
-    try {
-      return await drainQueue(queue, {
-        types: ['BENCH'], handler: async () => ({ ok: true }), maxJobs: perInvocation, budgetMs: 3_600_000,
-      });
-    } finally {
-      await queue.close();
-    }
-  }));
+  const results = await Promise.all(
+    Array.from({ length: invocations }, async () => {
+      const queue = new DatabaseQueue({ connectionString: url, poolMax: 1 });
+      try {
+        return await drainQueue(queue, {
+          types: ['BENCH'],
+          handler: async () => ({ ok: true }),
+          maxJobs: perInvocation,
+          budgetMs: 3_600_000,
+        });
+      } finally {
+        await queue.close();
+      }
+    }),
+  );
   return results.reduce((sum, r) => sum + r.completed, 0);
 }
 
@@ -146,14 +157,19 @@ export async function workflowSteps(url: string, runs: number, steps: number, co
   let completed = 0;
   let allDone: () => void = () => {};
   const done = new Promise<void>((resolve) => (allDone = resolve));
-  const handlers = Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, {
-    concurrency,
-    handler: async (job: Parameters<typeof handler>[0], ctx: Parameters<typeof handler>[1]) => {
-      const result = (await handler(job, ctx)) as { status?: string };
-      if (result?.status === 'COMPLETED' && ++completed === runs) allDone();
-      return result;
-    },
-  }]));
+  const handlers = Object.fromEntries(
+    Object.entries(workflows.handlers()).map(([type, handler]) => [
+      type,
+      {
+        concurrency,
+        handler: async (job: Parameters<typeof handler>[0], ctx: Parameters<typeof handler>[1]) => {
+          const result = (await handler(job, ctx)) as { status?: string };
+          if (result?.status === 'COMPLETED' && ++completed === runs) allDone();
+          return result;
+        },
+      },
+    ]),
+  );
   const worker = new Worker({ queue, connectionString: url, handlers });
   const start = process.hrtime.bigint();
   await worker.start();

@@ -43,25 +43,28 @@ export async function rawEnqueue(pool: pg.Pool, count: number, chunk: number): P
   for (let i = 0; i < count; i += chunk) {
     const n = Math.min(chunk, count - i);
     const payloads = Array.from({ length: n }, (_, k) => JSON.stringify({ n: i + k }));
-    await pool.query(
-      `INSERT INTO raw_jobs (job_type, payload) SELECT 'BENCH', p::jsonb FROM unnest($1::text[]) AS p`,
-      [payloads],
-    );
+    await pool.query(`INSERT INTO raw_jobs (job_type, payload) SELECT 'BENCH', p::jsonb FROM unnest($1::text[]) AS p`, [payloads]);
   }
 }
 
 /** Single enqueue: `callers` connections, each inserting one row per statement, `total` in all. */
 export async function rawEnqueueSingle(url: string, callers: number, total: number): Promise<void> {
   let next = 0;
-  await withConnections(url, callers, (pools) => Promise.all(pools.map(async (pool) => {
-    for (let n = next++; n < total; n = next++) {
-      await pool.query(`INSERT INTO raw_jobs (job_type, payload) VALUES ('BENCH', $1)`, [JSON.stringify({ n })]);
-    }
-  })));
+  await withConnections(url, callers, (pools) =>
+    Promise.all(
+      pools.map(async (pool) => {
+        for (let n = next++; n < total; n = next++) {
+          await pool.query(`INSERT INTO raw_jobs (job_type, payload) VALUES ('BENCH', $1)`, [JSON.stringify({ n })]);
+        }
+      }),
+    ),
+  );
 }
 
 /** Jobs the loops may still take: shared, so `maxJobs` in all are completed, not one more. */
-interface Budget { left: number }
+interface Budget {
+  left: number;
+}
 
 /**
  * One loop: claim up to `batch` jobs with SKIP LOCKED, then complete each in a statement of its
@@ -89,8 +92,7 @@ async function rawLoop(pool: pg.Pool, batch: number, budget: Budget, together: b
  */
 export async function rawDrain(url: string, loops: number, batch: number, maxJobs = Infinity, together = false): Promise<number> {
   const budget = { left: maxJobs };
-  return withConnections(url, loops, async (pools) =>
-    (await Promise.all(pools.map((p) => rawLoop(p, batch, budget, together)))).reduce((a, b) => a + b, 0));
+  return withConnections(url, loops, async (pools) => (await Promise.all(pools.map((p) => rawLoop(p, batch, budget, together)))).reduce((a, b) => a + b, 0));
 }
 
 /**
@@ -120,7 +122,10 @@ export async function rawLatency(url: string, jobs: number, gapMs: number): Prom
     for (let i = 0; i < jobs; i++) {
       await sleep(gapMs);
       const begin = process.hrtime.bigint();
-      const running = new Promise<void>((resolve, reject) => { claimed = resolve; failed = reject; });
+      const running = new Promise<void>((resolve, reject) => {
+        claimed = resolve;
+        failed = reject;
+      });
       await enqueuer.query(
         `WITH ins AS (INSERT INTO raw_jobs (job_type, payload) VALUES ('LATENCY', '{}') RETURNING id)
          SELECT pg_notify('${RAW_CHANNEL}', 'LATENCY') FROM ins`,

@@ -6,7 +6,10 @@ import pg from 'pg';
 import { DatabaseQueue } from 'pg-conveyor';
 import { timed } from './bench-db';
 
-export interface ReadTiming { name: string; ms: number }
+export interface ReadTiming {
+  name: string;
+  ms: number;
+}
 
 /** A million-job history: 1 % PENDING, 0.1 % PROCESSING, 4 % FAILED, some CANCELLED, the rest COMPLETED over a week. */
 async function loadHistory(pool: pg.Pool, rows: number): Promise<void> {
@@ -61,8 +64,11 @@ export async function readsAt(url: string, pool: pg.Pool, rows: number): Promise
     await median('findJobs({ EMAIL, FAILED }) dead letters', () => queue.findJobs({ jobType: 'EMAIL', status: 'FAILED' }));
     await median('countJobs({ EMAIL, FAILED }) (13,333)', () => queue.countJobs({ jobType: 'EMAIL', status: 'FAILED' }));
     await median('countJobs({ EMAIL }) to its 100 ms budget', () => queue.countJobs({ jobType: 'EMAIL' }), 5);
-    await median('bulk batch (2,000 rows read, none matching)', () =>
-      queue.startBulkAction({ action: 'delete', filter: { payload: { path: ['nope'], equals: 1 } }, budgetMs: 1 }), 5);
+    await median(
+      'bulk batch (2,000 rows read, none matching)',
+      () => queue.startBulkAction({ action: 'delete', filter: { payload: { path: ['nope'], equals: 1 } }, budgetMs: 1 }),
+      5,
+    );
   } finally {
     await queue.close();
   }

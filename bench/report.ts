@@ -7,7 +7,13 @@ import { fmtInt, percentile } from './bench-db';
 import type { ReadTiming } from './reads';
 import type { TierResult } from './tiers';
 
-export interface SummaryRow { name: string; conveyor: string; raw: string; ratio: string; vsBase: string }
+export interface SummaryRow {
+  name: string;
+  conveyor: string;
+  raw: string;
+  ratio: string;
+  vsBase: string;
+}
 
 const NONE = '–';
 const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
@@ -53,7 +59,10 @@ export function readRows(rows: number, timings: ReadTiming[]): SummaryRow[] {
 
 export function printSummary(rows: SummaryRow[], baseBacklog: number | undefined): void {
   const header: SummaryRow = {
-    name: 'benchmark (jobs/s unless marked)', conveyor: 'conveyor', raw: 'raw SQL', ratio: 'conveyor / raw',
+    name: 'benchmark (jobs/s unless marked)',
+    conveyor: 'conveyor',
+    raw: 'raw SQL',
+    ratio: 'conveyor / raw',
     vsBase: baseBacklog === undefined ? 'vs smallest backlog' : `vs backlog ${fmtInt(baseBacklog)}`,
   };
   const keys = ['name', 'conveyor', 'raw', 'ratio', 'vsBase'] as const;

@@ -40,7 +40,10 @@ const TIER_ROUNDS = env('BENCH_TIER_ROUNDS', ROUNDS + 1);
 // this machine moves its figure by a tenth; more rounds cost seconds and steady both sides alike.
 const ENQUEUE_ROUNDS = env('BENCH_ENQUEUE_ROUNDS', ROUNDS + 5);
 const SINGLE_JOBS = env('BENCH_SINGLE_JOBS', 5_000);
-const BACKLOGS = (process.env.BENCH_BACKLOGS ?? '20000,100000,1000000').split(',').map(Number).sort((a, b) => a - b);
+const BACKLOGS = (process.env.BENCH_BACKLOGS ?? '20000,100000,1000000')
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
 const TIER_JOBS = env('BENCH_TIER_JOBS', 20_000);
 const STATS_ROWS = env('BENCH_STATS_ROWS', 1_000_000);
 const LATENCY_JOBS = 600;
@@ -71,12 +74,17 @@ async function loadBoth(count: number): Promise<void> {
 /** Seconds fn takes, after checking it did `expected` jobs (a lost job would flatter the figure). */
 async function timedJobs(what: string, expected: number, fn: () => Promise<number>): Promise<number> {
   let done = 0;
-  const seconds = await timed(async () => { done = await fn(); });
+  const seconds = await timed(async () => {
+    done = await fn();
+  });
   if (done !== expected) throw new Error(`${what} completed ${done} of ${expected} jobs`);
   return seconds;
 }
 
-interface Rates { conveyor: number; raw: number }
+interface Rates {
+  conveyor: number;
+  raw: number;
+}
 
 /**
  * Best jobs/s of a Conveyor contestant and its raw yardstick over ROUNDS rounds, each round on a
@@ -84,7 +92,12 @@ interface Rates { conveyor: number; raw: number }
  * summary row.
  */
 async function pair(
-  name: string, jobs: number, setup: () => Promise<void>, conveyor: () => Promise<number>, raw: () => Promise<number>, rounds = ROUNDS,
+  name: string,
+  jobs: number,
+  setup: () => Promise<void>,
+  conveyor: () => Promise<number>,
+  raw: () => Promise<number>,
+  rounds = ROUNDS,
 ): Promise<Rates> {
   const best = { conveyor: Infinity, raw: Infinity };
   for (let round = 0; round < rounds; round++) {
@@ -107,28 +120,50 @@ async function enqueueRows(): Promise<void> {
   await reset();
   await enqueueBulk(queue, JOBS, 1_000);
   await rawEnqueue(pool, JOBS, 1_000);
-  await pair('enqueue bulk, enqueueMany of 1,000', JOBS, reset,
+  await pair(
+    'enqueue bulk, enqueueMany of 1,000',
+    JOBS,
+    reset,
     () => timed(() => enqueueBulk(queue, JOBS, 1_000)),
-    () => timed(() => rawEnqueue(pool, JOBS, 1_000)), ENQUEUE_ROUNDS);
+    () => timed(() => rawEnqueue(pool, JOBS, 1_000)),
+    ENQUEUE_ROUNDS,
+  );
   await queue.close();
-  await pair(`enqueue single, ${WORKERS} concurrent callers`, SINGLE_JOBS, reset,
+  await pair(
+    `enqueue single, ${WORKERS} concurrent callers`,
+    SINGLE_JOBS,
+    reset,
     () => timed(() => enqueueSingle(url, WORKERS, SINGLE_JOBS)),
-    () => timed(() => rawEnqueueSingle(url, WORKERS, SINGLE_JOBS)), ENQUEUE_ROUNDS);
+    () => timed(() => rawEnqueueSingle(url, WORKERS, SINGLE_JOBS)),
+    ENQUEUE_ROUNDS,
+  );
 }
 
 async function processingRows(): Promise<void> {
   section(`per-job processing (${fmtInt(JOBS)} jobs, ${WORKERS} at once)`);
   const setup = () => loadBoth(JOBS);
-  const worker = await pair(`worker process, concurrency ${WORKERS} vs raw claim-1`, JOBS, setup,
+  const worker = await pair(
+    `worker process, concurrency ${WORKERS} vs raw claim-1`,
+    JOBS,
+    setup,
     () => workerCompletes(url, JOBS, WORKERS),
-    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)));
-  await pair(`worker process, concurrency ${WORKERS}, prefetch ${WORKERS} vs raw claim-1`, JOBS, setup,
+    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)),
+  );
+  await pair(
+    `worker process, concurrency ${WORKERS}, prefetch ${WORKERS} vs raw claim-1`,
+    JOBS,
+    setup,
     () => workerCompletes(url, JOBS, WORKERS, { prefetch: WORKERS }),
-    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)));
+    () => timedJobs('raw claim-1 loop', JOBS, () => rawDrain(url, WORKERS, 1)),
+  );
   for (const batch of [1, BATCH]) {
-    const rates = await pair(`claimJobs(${batch})+completeJob loops vs raw claim-${batch}`, JOBS, setup,
+    const rates = await pair(
+      `claimJobs(${batch})+completeJob loops vs raw claim-${batch}`,
+      JOBS,
+      setup,
       () => timedJobs('conveyor claim loop', JOBS, () => claimLoops(url, WORKERS, batch)),
-      () => timedJobs('raw loop', JOBS, () => rawDrain(url, WORKERS, batch)));
+      () => timedJobs('raw loop', JOBS, () => rawDrain(url, WORKERS, batch)),
+    );
     // The worker claims for all its idle slots at once, so it is also set against claims of BATCH
     // (the raw figure of the pair above, measured in the same run).
     if (batch === BATCH) summary.push(throughputRow(`worker process vs raw claim-${BATCH}`, worker.conveyor, rates.raw));
@@ -141,9 +176,13 @@ async function processingRows(): Promise<void> {
  */
 async function batchedRows(): Promise<void> {
   section(`batched processing (${fmtInt(JOBS)} jobs, ${WORKERS} at once, 50 a batch)`);
-  await pair('worker batch handler, size 50 vs raw claim-50 + one UPDATE', JOBS, () => loadBoth(JOBS),
+  await pair(
+    'worker batch handler, size 50 vs raw claim-50 + one UPDATE',
+    JOBS,
+    () => loadBoth(JOBS),
     () => workerCompletes(url, JOBS, WORKERS, { batchSize: 50 }),
-    () => timedJobs('raw batched loop', JOBS, () => rawDrain(url, WORKERS, 50, JOBS, true)));
+    () => timedJobs('raw batched loop', JOBS, () => rawDrain(url, WORKERS, 50, JOBS, true)),
+  );
   // Per-job completions after a claim of 50: what a hand-written loop without batching does.
   let best = Infinity;
   for (let round = 0; round < ROUNDS; round++) {
@@ -166,13 +205,21 @@ async function workflowRows(): Promise<void> {
     await pool.query('TRUNCATE workflow_runs CASCADE');
     await loadBoth(JOBS);
   };
-  await pair(`workflow steps, 10 per run vs plain jobs (worker)`, JOBS, setup,
+  await pair(
+    `workflow steps, 10 per run vs plain jobs (worker)`,
+    JOBS,
+    setup,
     () => workflowSteps(url, JOBS / 10, 10, WORKERS),
-    () => workerCompletes(url, JOBS, WORKERS));
+    () => workerCompletes(url, JOBS, WORKERS),
+  );
   const single = Math.round(JOBS / 4);
-  await pair(`workflow runs of one step vs plain jobs (worker)`, single, setup,
+  await pair(
+    `workflow runs of one step vs plain jobs (worker)`,
+    single,
+    setup,
     () => workflowSteps(url, single, 1, WORKERS),
-    () => workerCompletes(url, single, WORKERS));
+    () => workerCompletes(url, single, WORKERS),
+  );
 }
 
 async function latencySection(): Promise<void> {
@@ -193,8 +240,10 @@ async function latencySection(): Promise<void> {
   summary.push(...rows);
 }
 
-console.log(`bench: ${fmtInt(JOBS)} jobs, ${WORKERS} at once, best of ${ROUNDS} rounds; ` +
-  `backlogs ${BACKLOGS.map(fmtInt).join(', ')} (${fmtInt(TIER_JOBS)} jobs each, best of ${TIER_ROUNDS}); read the ratios, not the absolute figures`);
+console.log(
+  `bench: ${fmtInt(JOBS)} jobs, ${WORKERS} at once, best of ${ROUNDS} rounds; ` +
+    `backlogs ${BACKLOGS.map(fmtInt).join(', ')} (${fmtInt(TIER_JOBS)} jobs each, best of ${TIER_ROUNDS}); read the ratios, not the absolute figures`,
+);
 await enqueueRows();
 await processingRows();
 await batchedRows();

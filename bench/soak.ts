@@ -41,10 +41,7 @@ if (UNTUNED) {
     autovacuum_analyze_scale_factor, autovacuum_vacuum_cost_delay)`);
 }
 // The backlog in one statement (a million through enqueueMany would take minutes before the start).
-await admin.query(
-  `INSERT INTO job_queue (job_type, payload) SELECT 'SOAK', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`,
-  [BACKLOG],
-);
+await admin.query(`INSERT INTO job_queue (job_type, payload) SELECT 'SOAK', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g`, [BACKLOG]);
 await admin.query('VACUUM ANALYZE job_queue');
 await checkpoint(admin);
 
@@ -66,8 +63,13 @@ async function tableState(done: number): Promise<TableState> {
   );
   const r = rows[0];
   return {
-    at: Date.now(), done, live: r.live, dead: r.dead, autovacuums: r.autovacuums,
-    tableMb: Number(r.table_bytes) / 2 ** 20, indexesMb: Number(r.index_bytes) / 2 ** 20,
+    at: Date.now(),
+    done,
+    live: r.live,
+    dead: r.dead,
+    autovacuums: r.autovacuums,
+    tableMb: Number(r.table_bytes) / 2 ** 20,
+    indexesMb: Number(r.index_bytes) / 2 ** 20,
   };
 }
 
@@ -151,14 +153,18 @@ async function sampler(): Promise<void> {
     samples.push(state);
     if (state.done >= reported + JOBS / 10) {
       reported = state.done;
-      console.log(`  ${state.done.toLocaleString('en')} done: ${state.dead.toLocaleString('en')} dead tuples, table ${state.tableMb.toFixed(1)} MB, indexes ${state.indexesMb.toFixed(1)} MB`);
+      console.log(
+        `  ${state.done.toLocaleString('en')} done: ${state.dead.toLocaleString('en')} dead tuples, table ${state.tableMb.toFixed(1)} MB, indexes ${state.indexesMb.toFixed(1)} MB`,
+      );
     }
     await new Promise((r) => setTimeout(r, 1_000));
   }
 }
 
-console.log(`soak: ${JOBS.toLocaleString('en')} jobs, ${WORKERS} workers, backlog ${BACKLOG.toLocaleString('en')} (kept), ` +
-  `cleanup every ${CLEANUP_EVERY_MS / 1000} s keeping ${KEEP_FINISHED_MS / 1000} s, table settings ${UNTUNED ? 'RESET (Postgres defaults)' : 'as migrated'}`);
+console.log(
+  `soak: ${JOBS.toLocaleString('en')} jobs, ${WORKERS} workers, backlog ${BACKLOG.toLocaleString('en')} (kept), ` +
+    `cleanup every ${CLEANUP_EVERY_MS / 1000} s keeping ${KEEP_FINISHED_MS / 1000} s, table settings ${UNTUNED ? 'RESET (Postgres defaults)' : 'as migrated'}`,
+);
 const started = Date.now();
 const sampling$ = sampler();
 await Promise.all([producer(), retention(), ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
@@ -175,17 +181,29 @@ const firstSamples = samples.filter((s) => s.done <= JOBS / 10);
 const lastSamples = samples.filter((s) => s.done >= JOBS * 0.9);
 const worst = (xs: TableState[], key: 'dead' | 'tableMb' | 'indexesMb') => Math.max(...xs.map((s) => s[key]));
 const end = await tableState(completed);
-const { rows: [left] } = await admin.query('SELECT count(*)::int AS n FROM job_queue');
+const {
+  rows: [left],
+} = await admin.query('SELECT count(*)::int AS n FROM job_queue');
 
-console.log(`\n${completed.toLocaleString('en')} jobs in ${seconds.toFixed(0)} s (${(completed / seconds).toFixed(0)} jobs/s), ` +
-  `${(cleaned + afterCleanup).toLocaleString('en')} deleted by cleanup, ${end.autovacuums} autovacuums of job_queue`);
+console.log(
+  `\n${completed.toLocaleString('en')} jobs in ${seconds.toFixed(0)} s (${(completed / seconds).toFixed(0)} jobs/s), ` +
+    `${(cleaned + afterCleanup).toLocaleString('en')} deleted by cleanup, ${end.autovacuums} autovacuums of job_queue`,
+);
 console.log(`claim latency, first ${WINDOW.toLocaleString('en')} jobs: ${fmt(first)}`);
 console.log(`claim latency, last  ${WINDOW.toLocaleString('en')} jobs: ${fmt(last)}`);
-console.log(`end / start: p50 ${(percentile(last, 50) / percentile(first, 50)).toFixed(2)}x, p95 ${(percentile(last, 95) / percentile(first, 95)).toFixed(2)}x`);
+console.log(
+  `end / start: p50 ${(percentile(last, 50) / percentile(first, 50)).toFixed(2)}x, p95 ${(percentile(last, 95) / percentile(first, 95)).toFixed(2)}x`,
+);
 const firstRate = Math.ceil(JOBS / 10) / (tenths.firstEnd / 1000);
 const lastRate = (JOBS - Math.floor(JOBS * 0.9)) / ((tenths.end - tenths.lastStart) / 1000);
 console.log(`throughput, first tenth: ${fmtInt(firstRate)} jobs/s; last tenth: ${fmtInt(lastRate)} jobs/s; end / start ${(lastRate / firstRate).toFixed(2)}x`);
-console.log(`worst in the first tenth: ${worst(firstSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(firstSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(firstSamples, 'indexesMb').toFixed(1)} MB`);
-console.log(`worst in the last tenth:  ${worst(lastSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(lastSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(lastSamples, 'indexesMb').toFixed(1)} MB`);
-console.log(`after the last cleanup: ${left.n.toLocaleString('en')} rows, ${end.dead.toLocaleString('en')} dead tuples, table ${end.tableMb.toFixed(1)} MB, indexes ${end.indexesMb.toFixed(1)} MB`);
+console.log(
+  `worst in the first tenth: ${worst(firstSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(firstSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(firstSamples, 'indexesMb').toFixed(1)} MB`,
+);
+console.log(
+  `worst in the last tenth:  ${worst(lastSamples, 'dead').toLocaleString('en')} dead tuples, table ${worst(lastSamples, 'tableMb').toFixed(1)} MB, indexes ${worst(lastSamples, 'indexesMb').toFixed(1)} MB`,
+);
+console.log(
+  `after the last cleanup: ${left.n.toLocaleString('en')} rows, ${end.dead.toLocaleString('en')} dead tuples, table ${end.tableMb.toFixed(1)} MB, indexes ${end.indexesMb.toFixed(1)} MB`,
+);
 await admin.end();

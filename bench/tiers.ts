@@ -28,7 +28,12 @@ export interface TierOptions {
 }
 
 /** Best jobs/s of each contestant at one backlog. */
-export interface TierResult { backlog: number; worker: number; drain: number; raw: number }
+export interface TierResult {
+  backlog: number;
+  worker: number;
+  drain: number;
+  raw: number;
+}
 
 type Contestant = 'worker' | 'drain' | 'raw';
 
@@ -42,26 +47,38 @@ async function measure(url: string, pool: pg.Pool, which: Contestant, backlog: n
   const { concurrency } = options;
   const table = which === 'raw' ? 'raw_jobs' : 'job_queue';
   const vacuums = async () =>
-    (await pool.query<{ n: number }>('SELECT (autovacuum_count + autoanalyze_count)::int AS n FROM pg_stat_user_tables WHERE relname = $1', [table])).rows[0]!.n;
+    (await pool.query<{ n: number }>('SELECT (autovacuum_count + autoanalyze_count)::int AS n FROM pg_stat_user_tables WHERE relname = $1', [table])).rows[0]!
+      .n;
   const vacuumsBefore = await vacuums();
   let done = jobs;
   let seconds: number;
   if (which === 'worker') seconds = await workerCompletes(url, jobs, concurrency);
   else if (which === 'drain') {
     // Serverless: `concurrency` invocations at once, each stopped by its maxJobs.
-    seconds = await timed(async () => { done = await drainInvocations(url, concurrency, Math.ceil(jobs / concurrency)); });
-  } else seconds = await timed(async () => { done = await rawDrain(url, concurrency, 1, jobs); });
+    seconds = await timed(async () => {
+      done = await drainInvocations(url, concurrency, Math.ceil(jobs / concurrency));
+    });
+  } else
+    seconds = await timed(async () => {
+      done = await rawDrain(url, concurrency, 1, jobs);
+    });
   if (done < jobs) throw new Error(`${which} completed ${done} of ${jobs} jobs`);
   // Statistics reach pg_stat_user_tables within a second or so: read after the restore's own work.
   const rate = done / seconds;
   await restoreBacklog(pool, table, backlog);
   const during = (await vacuums()) - vacuumsBefore;
-  console.log(`    ${fmtInt(backlog)} ${which}: ${fmtInt(rate)} jobs/s${during > 0 ? ` (autovacuum or autoanalyze of ${table} ran ${during}x during it or its restore)` : ''}`);
+  console.log(
+    `    ${fmtInt(backlog)} ${which}: ${fmtInt(rate)} jobs/s${during > 0 ? ` (autovacuum or autoanalyze of ${table} ran ${during}x during it or its restore)` : ''}`,
+  );
   return rate;
 }
 
 /** A database of its own holding `backlog` PENDING jobs in each table, loaded and vacuumed. */
-interface TierDatabase { backlog: number; url: string; pool: pg.Pool }
+interface TierDatabase {
+  backlog: number;
+  url: string;
+  pool: pg.Pool;
+}
 
 async function loadTier(serverUrl: string, backlog: number): Promise<TierDatabase> {
   const url = await freshDatabase(serverUrl, `conveyor_bench_tier_${backlog}`);

@@ -68,25 +68,34 @@ try {
   } else if (command === 'create') {
     if (!values.project) fail(`create needs --project <name>\n${usage}`);
     // Checked before anything is written, so a bad limit does not leave a new project behind.
-    const limits = apiKeyLimitsSchema.parse(Object.fromEntries(
-      Object.entries({ requestsPerMinute: integer('requests-per-minute'), recordsPerDay: integer('records-per-day'), embeddingsPerDay: integer('embeddings-per-day') })
-        .filter(([, v]) => v !== undefined),
-    ));
+    const limits = apiKeyLimitsSchema.parse(
+      Object.fromEntries(
+        Object.entries({
+          requestsPerMinute: integer('requests-per-minute'),
+          recordsPerDay: integer('records-per-day'),
+          embeddingsPerDay: integer('embeddings-per-day'),
+        }).filter(([, v]) => v !== undefined),
+      ),
+    );
     const name = newApiKeySchema.shape.name.parse(values.name ?? 'cli');
     let project = await findProject(pool, values.project);
     if (!project && values['create-project']) project = await createProject(pool, values.project);
     if (!project) fail(`no project named "${values.project}" (add --create-project to create it)`);
     const { key, apiKey } = await createApiKey(pool, { projectId: project.id, name, limits });
     console.log(key);
-    console.error(`API key ${apiKey.prefix} for project ${apiKey.projectName} (${apiKey.limits.requestsPerMinute} requests/min, ` +
-      `${apiKey.limits.recordsPerDay} records/day, ${apiKey.limits.embeddingsPerDay} embeddings/day). It is shown this once: only its hash is kept.\n` +
-      `Use it as: curl -H "Authorization: Bearer ${key}" "$BASE_URL/api/search?q=fox"`);
+    console.error(
+      `API key ${apiKey.prefix} for project ${apiKey.projectName} (${apiKey.limits.requestsPerMinute} requests/min, ` +
+        `${apiKey.limits.recordsPerDay} records/day, ${apiKey.limits.embeddingsPerDay} embeddings/day). It is shown this once: only its hash is kept.\n` +
+        `Use it as: curl -H "Authorization: Bearer ${key}" "$BASE_URL/api/search?q=fox"`,
+    );
   } else if (command === 'list') {
     const project = values.project ? await findProject(pool, values.project) : null;
     if (values.project && !project) fail(`no project named "${values.project}"`);
     for (const k of await listApiKeys(pool, project?.id)) {
       const state = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : `last used ${k.lastUsedAt?.toISOString() ?? 'never'}`;
-      console.log(`${k.prefix}  ${k.projectName}  ${k.name}  ${k.limits.requestsPerMinute}/min ${k.limits.recordsPerDay} records/day ${k.limits.embeddingsPerDay} embeddings/day  ${state}`);
+      console.log(
+        `${k.prefix}  ${k.projectName}  ${k.name}  ${k.limits.requestsPerMinute}/min ${k.limits.recordsPerDay} records/day ${k.limits.embeddingsPerDay} embeddings/day  ${state}`,
+      );
     }
   } else {
     if (!argument) fail(usage);

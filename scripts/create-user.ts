@@ -25,8 +25,10 @@ try {
   process.exit(2);
 }
 if (values.password !== undefined) {
-  console.error('user:create: --password is not accepted (it would be kept in shell history and shown to every process listing); ' +
-    'type it at the prompt, pipe it on standard input, or set CONVEYOR_PASSWORD');
+  console.error(
+    'user:create: --password is not accepted (it would be kept in shell history and shown to every process listing); ' +
+      'type it at the prompt, pipe it on standard input, or set CONVEYOR_PASSWORD',
+  );
   process.exit(2);
 }
 if (!values.email) {

@@ -30,7 +30,7 @@ async function handle(job: Job): Promise<unknown> {
 
 async function worker(): Promise<number> {
   let done = 0;
-  for (let idle = 0; idle < 40; ) {
+  for (let idle = 0; idle < 40;) {
     const job = await queue.claimJob(['SEND_EMAIL', 'RESIZE_IMAGE']);
     if (!job) {
       idle++;

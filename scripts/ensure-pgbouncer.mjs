@@ -10,7 +10,10 @@ export function ensurePgbouncer() {
     throw new Error('PgBouncer is needed for the pooler tests: install it (Debian: sudo apt-get install pgbouncer).');
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', 'pgbouncer']]) {
+  for (const args of [
+    ['update', '-q'],
+    ['install', '-y', '-q', '--no-install-recommends', 'pgbouncer'],
+  ]) {
     if (spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env }).status !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
   }
   // The package starts a system service we do not use.

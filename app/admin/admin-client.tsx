@@ -40,7 +40,11 @@ export function FilterBar<S extends string>(p: {
         <label htmlFor={`${p.idPrefix}-status`}>Status</label>
         <select id={`${p.idPrefix}-status`} value={p.status} onChange={(e) => p.onStatus(e.target.value as S | '')}>
           <option value="">All</option>
-          {p.statuses.map((s) => <option key={s} value={s}>{s}</option>)}
+          {p.statuses.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
         </select>
       </div>
       <div>

@@ -35,10 +35,18 @@ function LoginForm() {
         <input id="email" name="email" type="email" autoComplete="username" required />
         <label htmlFor="password">Password</label>
         <input id="password" name="password" type="password" autoComplete="current-password" required />
-        <button type="submit" disabled={busy}>{busy ? 'Signing in…' : 'Sign in'}</button>
-        {error && <p className="error" role="alert">{error}</p>}
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
       </form>
-      <p className="muted">No account? An admin creates one with <code>npm run user:create</code>.</p>
+      <p className="muted">
+        No account? An admin creates one with <code>npm run user:create</code>.
+      </p>
     </section>
   );
 }

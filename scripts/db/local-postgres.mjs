@@ -49,7 +49,9 @@ function findBinDir() {
     // no pg_config on PATH
   }
   if (existsSync('/usr/lib/postgresql')) {
-    const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync('/usr/lib/postgresql')
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     candidates.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin`));
   }
   for (const brew of ['/opt/homebrew/opt/postgresql@15/bin', '/usr/local/opt/postgresql@15/bin', '/opt/homebrew/bin', '/usr/local/bin']) {
@@ -101,7 +103,9 @@ function ensurePgvector(binDir) {
   if (existsSync(path.join(sharedir, 'extension', 'vector.control'))) return;
   if (process.platform === 'darwin') throw new SetupError('pgvector is not installed. Run: brew install pgvector');
   if (!existsSync('/etc/debian_version') || !isRoot || !/^\d+$/.test(major)) {
-    throw new SetupError(`pgvector is not installed for PostgreSQL ${major}. Install it (e.g. sudo apt-get install postgresql-${major}-pgvector), or set DATABASE_URL.`);
+    throw new SetupError(
+      `pgvector is not installed for PostgreSQL ${major}. Install it (e.g. sudo apt-get install postgresql-${major}-pgvector), or set DATABASE_URL.`,
+    );
   }
   say(`installing pgvector for PostgreSQL ${major} (first run only)`);
   try {
@@ -173,7 +177,8 @@ async function choosePort() {
   // CONVEYOR_DB_PORT picks the port the embedded cluster is first started on (kept afterwards).
   if (process.env.CONVEYOR_DB_PORT) {
     const port = Number(process.env.CONVEYOR_DB_PORT);
-    if (!Number.isInteger(port) || port < 1024 || port > 65535) throw new SetupError(`CONVEYOR_DB_PORT must be a port number from 1024 to 65535, not "${process.env.CONVEYOR_DB_PORT}"`);
+    if (!Number.isInteger(port) || port < 1024 || port > 65535)
+      throw new SetupError(`CONVEYOR_DB_PORT must be a port number from 1024 to 65535, not "${process.env.CONVEYOR_DB_PORT}"`);
     if (!(await portIsFree(port))) throw new SetupError(`CONVEYOR_DB_PORT ${port} is in use`);
     return port;
   }
@@ -268,7 +273,16 @@ async function withLock(fn) {
       break;
     } catch {
       const holder = Number(readFileSync(lockFile, 'utf8') || NaN);
-      const alive = Number.isInteger(holder) && (() => { try { process.kill(holder, 0); return true; } catch { return false; } })();
+      const alive =
+        Number.isInteger(holder) &&
+        (() => {
+          try {
+            process.kill(holder, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        })();
       const stale = !alive || Date.now() - statSync(lockFile).mtimeMs > 600_000;
       if (stale) rmSync(lockFile, { force: true });
       else if (waited > 600_000) throw new SetupError(`${lockFile} is held by process ${holder}`);

@@ -66,7 +66,9 @@ export function binDir(): string {
     // no pg_config on PATH
   }
   const majors = existsSync('/usr/lib/postgresql')
-    ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+    ? readdirSync('/usr/lib/postgresql')
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
     : [];
   const found = majors.map((v) => `/usr/lib/postgresql/${v}/bin`).find((dir) => existsSync(path.join(dir, 'initdb')));
   if (!found) throw new Error('no PostgreSQL binaries found (pg_config, /usr/lib/postgresql/*/bin): run npm run db:start once');
@@ -83,10 +85,13 @@ function asPostgres(command: string, args: string[]): void {
 /** A TCP port on 127.0.0.1 that nothing listens on now. */
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    const server = net
+      .createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
   });
 }
 
@@ -159,9 +164,25 @@ export async function startStandby(primary: ScratchCluster, name: string, option
   try {
     const data = path.join(dir, 'data');
     // --checkpoint=fast: the copy starts at once, not after a checkpoint spread over minutes.
-    asPostgres(path.join(binDir(), 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'conveyor', '-D', data, '-X', 'stream', '-R', '--checkpoint=fast']);
+    asPostgres(path.join(binDir(), 'pg_basebackup'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(primary.port),
+      '-U',
+      'conveyor',
+      '-D',
+      data,
+      '-X',
+      'stream',
+      '-R',
+      '--checkpoint=fast',
+    ]);
     // Later lines win: the same connection as -R wrote, under a name the primary can wait for.
-    appendAsPostgres(path.join(data, 'postgresql.auto.conf'), `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=conveyor application_name=${name}'\n`);
+    appendAsPostgres(
+      path.join(data, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=127.0.0.1 port=${primary.port} user=conveyor application_name=${name}'\n`,
+    );
     cluster.start();
   } catch (error) {
     cluster.stop();
@@ -178,7 +199,10 @@ export async function startStandby(primary: ScratchCluster, name: string, option
 function killCluster(data: string): void {
   const postmaster = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   process.kill(postmaster, 'SIGSTOP');
-  const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number).filter((pid) => parentOf(pid) === postmaster);
+  const children = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => parentOf(pid) === postmaster);
   for (const pid of [...children, postmaster]) {
     try {
       process.kill(pid, 'SIGKILL');

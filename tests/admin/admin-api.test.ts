@@ -24,9 +24,13 @@ const cookies: Partial<Record<Role, string>> = {};
 const UNKNOWN = '00000000-0000-7000-8000-000000000000';
 
 async function signIn(email: string, password: string) {
-  const response = await login(new Request('http://localhost/api/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
-  }));
+  const response = await login(
+    new Request('http://localhost/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    }),
+  );
   return { response, cookie: response.headers.get('set-cookie')?.split(';')[0] };
 }
 
@@ -89,7 +93,9 @@ describe('sign-in', () => {
     const { cookie } = await signIn('manager@example.com', 'MANAGER-password-123');
     const ask = () => me(new Request('http://localhost/api/auth/me', { headers: { cookie: cookie! } }));
     expect((await ask()).status).toBe(200);
-    await db.current.pool.query(`UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes' WHERE id = (SELECT id FROM user_sessions ORDER BY created_at DESC LIMIT 1)`);
+    await db.current.pool.query(
+      `UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes' WHERE id = (SELECT id FROM user_sessions ORDER BY created_at DESC LIMIT 1)`,
+    );
     expect((await ask()).status).toBe(401);
   });
 });
@@ -203,11 +209,18 @@ describe('job detail, lists, throughput', () => {
     expect(bigDetail.payload).toMatchObject({ truncated: true, size: 50_011 });
     expect(bigDetail.payload.value).toHaveLength(20_000);
     await db.current.pool.query('DELETE FROM job_queue WHERE id = $1', [big]);
-    await db.current.pool.query(`UPDATE job_queue SET errors = '[{"attempt":1,"message":"boom","kind":"error","at":"2026-01-01T00:00:00Z"}]' WHERE id = $1`, [id]);
+    await db.current.pool.query(`UPDATE job_queue SET errors = '[{"attempt":1,"message":"boom","kind":"error","at":"2026-01-01T00:00:00Z"}]' WHERE id = $1`, [
+      id,
+    ]);
     await insertJob(db.current.pool, { status: 'PENDING', jobType: 'INGEST_DATA' });
     const detail = await jobDetail(as('MANAGER', `/api/admin/queue/jobs/${id}`), { params: Promise.resolve({ jobId: id }) });
     expect((await detail.json()).job).toMatchObject({
-      id, status: 'FAILED', errors: [{ message: 'boom' }], payload: { value: { customerId: 42 }, truncated: false }, parentId: null, childIds: [],
+      id,
+      status: 'FAILED',
+      errors: [{ message: 'boom' }],
+      payload: { value: { customerId: 42 }, truncated: false },
+      parentId: null,
+      childIds: [],
     });
     expect((await jobDetail(as('MANAGER', '/x'), { params: Promise.resolve({ jobId: UNKNOWN }) })).status).toBe(404);
     expect((await jobDetail(as('VIEWER', '/x'), { params: Promise.resolve({ jobId: id }) })).status).toBe(200);
@@ -230,7 +243,9 @@ describe('job detail, lists, throughput', () => {
 
 describe('POST /api/admin/queue/pause', () => {
   const pause = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
-    pauseRoute.POST(as(role, '/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+    pauseRoute.POST(
+      as(role, '/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    );
 
   it('MANAGER pauses and resumes a type (claims skip it meanwhile); VIEWER, no session and cross-site are refused; bad bodies are 400', async () => {
     await db.current.pool.query('DELETE FROM job_type_pauses');
@@ -246,7 +261,12 @@ describe('POST /api/admin/queue/pause', () => {
     expect((await pause('MANAGER', { jobType: 'PAUSABLE', paused: 'yes' })).status).toBe(400);
     expect(await queue.pausedTypes()).toEqual([]); // nothing refused changed anything
 
-    expect(await (await pause('MANAGER', { jobType: 'PAUSABLE', paused: true })).json()).toEqual({ success: true, jobType: 'PAUSABLE', paused: true, changed: true });
+    expect(await (await pause('MANAGER', { jobType: 'PAUSABLE', paused: true })).json()).toEqual({
+      success: true,
+      jobType: 'PAUSABLE',
+      paused: true,
+      changed: true,
+    });
     expect(await queue.claimJobs(['PAUSABLE'], 1)).toEqual([]);
     const listed = await (await pausedList(as('VIEWER', '/api/admin/queue/paused'))).json();
     expect(listed.paused).toEqual([{ jobType: 'PAUSABLE', pausedAt: expect.any(String), pausedBy: 'manager@example.com' }]);
@@ -259,16 +279,27 @@ describe('POST /api/admin/queue/pause', () => {
 
 describe('/api/admin/queue/schedules', () => {
   const act = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
-    schedulesPost(as(role, '/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+    schedulesPost(
+      as(role, '/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    );
 
   it('VIEWER lists schedules with last and next run; ADMIN pauses, resumes and runs one now; MANAGER, cross-site and bad bodies are refused', async () => {
     const { queue } = connections();
     await db.current.pool.query('DELETE FROM job_schedules');
     await queue.schedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
     const listed = await (await schedulesGet(as('VIEWER', '/api/admin/queue/schedules'))).json();
-    expect(listed.schedules).toEqual([{
-      name: 'nightly', cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT', paused: false, lastRunAt: null, lastJob: null, nextRunAt: expect.any(String),
-    }]);
+    expect(listed.schedules).toEqual([
+      {
+        name: 'nightly',
+        cron: '0 2 * * *',
+        timezone: 'Europe/Berlin',
+        jobType: 'REPORT',
+        paused: false,
+        lastRunAt: null,
+        lastJob: null,
+        nextRunAt: expect.any(String),
+      },
+    ]);
     expect((await schedulesGet(as(null, '/api/admin/queue/schedules'))).status).toBe(401);
 
     expect((await act('MANAGER', { name: 'nightly', action: 'pause' })).status).toBe(403);
@@ -298,7 +329,9 @@ describe('GET /api/admin/queue/types', () => {
 
 describe('POST /api/admin/queue/limits', () => {
   const limits = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
-    limitsPost(as(role, '/api/admin/queue/limits', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }));
+    limitsPost(
+      as(role, '/api/admin/queue/limits', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    );
 
   it('ADMIN sets and removes a type’s limits; MANAGER, VIEWER, no session and cross-site are refused; bad bodies are 400 and change nothing', async () => {
     const body = { jobType: 'LIMITED', concurrency: 3, rate: { limit: 10, periodMs: 60_000 } };
@@ -306,12 +339,19 @@ describe('POST /api/admin/queue/limits', () => {
     expect((await limits('VIEWER', body)).status).toBe(403);
     expect((await limits('MANAGER', body)).status).toBe(403);
     expect((await limits('ADMIN', body, { origin: 'https://evil.example' })).status).toBe(403);
-    for (const bad of [{ ...body, concurrency: 0 }, { ...body, rate: { limit: 1 } }, { jobType: 'LIMITED' }, { ...body, jobType: 'bad type!' }, { ...body, extra: 1 }]) {
+    for (const bad of [
+      { ...body, concurrency: 0 },
+      { ...body, rate: { limit: 1 } },
+      { jobType: 'LIMITED' },
+      { ...body, jobType: 'bad type!' },
+      { ...body, extra: 1 },
+    ]) {
       const response = await limits('ADMIN', bad);
       expect(response.status).toBe(400);
       expect((await response.json()).issues.length).toBeGreaterThan(0);
     }
-    const read = async () => (await (await typesGet(as('VIEWER', '/api/admin/queue/types'))).json()).types.find((t: { jobType: string }) => t.jobType === 'LIMITED');
+    const read = async () =>
+      (await (await typesGet(as('VIEWER', '/api/admin/queue/types'))).json()).types.find((t: { jobType: string }) => t.jobType === 'LIMITED');
     expect(await read()).toBeUndefined();
     expect((await limits('ADMIN', body)).status).toBe(200);
     expect((await read()).limits).toEqual({ concurrency: 3, rate: { limit: 10, periodMs: 60_000 } });

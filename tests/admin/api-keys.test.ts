@@ -26,7 +26,12 @@ beforeAll(async () => {
 afterAll(async () => openai.close());
 
 const db = useAppDatabase({
-  SESSION_SECRET: 'k'.repeat(40), NODE_ENV: 'test', CRON_SECRET: 'cron', EMBEDDING_PROVIDER: 'openai', EMBEDDING_API_KEY: 'test', WORKER_BUDGET_MS: '20000',
+  SESSION_SECRET: 'k'.repeat(40),
+  NODE_ENV: 'test',
+  CRON_SECRET: 'cron',
+  EMBEDDING_PROVIDER: 'openai',
+  EMBEDDING_API_KEY: 'test',
+  WORKER_BUDGET_MS: '20000',
 });
 const count = async (sql: string, params: unknown[] = []) => (await db.current.pool.query(sql, params)).rows[0].n as number;
 const writes = async () => ({
@@ -39,9 +44,13 @@ const writes = async () => ({
 
 const auth = (key?: string): Record<string, string> => (key === undefined ? {} : { authorization: `Bearer ${key}` });
 const ingest = (key: string | undefined, body: unknown = { records: [{ content: 'a record' }], generateEmbeddings: false }, query = '') =>
-  ingestRoute(new Request(`http://localhost/api/ingest${query}`, {
-    method: 'POST', headers: { ...auth(key), 'content-type': 'application/json' }, body: JSON.stringify(body),
-  }));
+  ingestRoute(
+    new Request(`http://localhost/api/ingest${query}`, {
+      method: 'POST',
+      headers: { ...auth(key), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }),
+  );
 const status = (key: string | undefined, jobId: string) =>
   jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: auth(key) }), { params: Promise.resolve({ jobId }) });
 const search = (key: string | undefined, q: string) =>
@@ -103,9 +112,13 @@ describe('API keys on the public routes', () => {
     const named = await ingest(key.key, { project: 'brand-new', records: [{ content: 'a' }] });
     expect(named.status).toBe(400);
     expect(await named.json()).toMatchObject({ issues: [{ path: 'project', message: expect.stringMatching(/implies its project/) }] });
-    const csv = await ingestRoute(new Request('http://localhost/api/ingest?project=brand-new', {
-      method: 'POST', headers: { ...key.headers, 'content-type': 'text/csv' }, body: 'content\nhello\n',
-    }));
+    const csv = await ingestRoute(
+      new Request('http://localhost/api/ingest?project=brand-new', {
+        method: 'POST',
+        headers: { ...key.headers, 'content-type': 'text/csv' },
+        body: 'content\nhello\n',
+      }),
+    );
     expect(csv.status).toBe(400);
     expect((await csv.json()).error).toMatch(/Unknown query parameter "project"/);
     const searched = await searchRoute(new Request(`http://localhost/api/search?projectId=${key.projectId}&q=a`, { headers: key.headers }));
@@ -195,7 +208,8 @@ describe('rate limits and quotas per key', () => {
     await status(key.key, '00000000-0000-4000-8000-000000000000');
     await db.current.pool.query(
       `INSERT INTO api_key_usage (api_key_id, meter, window_start, used)
-       SELECT id, 'records', now() - interval '3 days', 7 FROM api_keys`);
+       SELECT id, 'records', now() - interval '3 days', 7 FROM api_keys`,
+    );
     const response = await cleanupWorker(cronRequest('/api/workers/cleanup', 'cron'));
     expect(await response.json()).toMatchObject({ success: true, usageWindowsDeleted: 1 });
     expect(await count('SELECT count(*)::int AS n FROM api_key_usage')).toBe(1);
@@ -207,9 +221,13 @@ describe('ADMIN API for projects and keys', () => {
   beforeEach(async () => {
     for (const role of ['VIEWER', 'MANAGER', 'ADMIN'] as const) {
       await createUser(connections().pool, { email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123`, role });
-      const response = await login(new Request('http://localhost/api/auth/login', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123` }),
-      }));
+      const response = await login(
+        new Request('http://localhost/api/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123` }),
+        }),
+      );
       cookies[role] = response.headers.get('set-cookie')!.split(';')[0]!;
     }
   });
@@ -238,7 +256,12 @@ describe('ADMIN API for projects and keys', () => {
     expect(created.headers.get('cache-control')).toBe('no-store');
     const { key, apiKey } = await created.json();
     expect(key).toMatch(/^cvk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
-    expect(apiKey).toMatchObject({ projectName: 'acme', name: 'importer', prefix: key.slice(0, 16), limits: { requestsPerMinute: 30, recordsPerDay: 100_000 } });
+    expect(apiKey).toMatchObject({
+      projectName: 'acme',
+      name: 'importer',
+      prefix: key.slice(0, 16),
+      limits: { requestsPerMinute: 30, recordsPerDay: 100_000 },
+    });
     // Stored hashed: neither the list nor the table holds the key.
     const listed = await (await listKeys(as('ADMIN', '/api/admin/api-keys'))).json();
     expect(JSON.stringify(listed)).not.toContain(key.slice(17));
@@ -258,7 +281,9 @@ describe('ADMIN API for projects and keys', () => {
   });
 
   it('a cross-site request and bad input are refused and write nothing', async () => {
-    const crossSite = await createProjectRoute(as('ADMIN', '/api/admin/projects', { name: 'evil' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }));
+    const crossSite = await createProjectRoute(
+      as('ADMIN', '/api/admin/projects', { name: 'evil' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }),
+    );
     expect(crossSite.status).toBe(403);
     const project = (await (await createProjectRoute(as('ADMIN', '/api/admin/projects', { name: 'acme' }))).json()).project;
     for (const body of [

@@ -12,7 +12,9 @@ let cookie = '';
 
 beforeAll(async () => {
   await createUser(connections().pool, { email: 'm@example.com', password: 'manager-password', role: 'MANAGER' });
-  const response = await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'm@example.com', password: 'manager-password' }) }));
+  const response = await login(
+    new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'm@example.com', password: 'manager-password' }) }),
+  );
   cookie = response.headers.get('set-cookie')!.split(';')[0]!;
 });
 
@@ -70,7 +72,9 @@ describe('GET /api/admin/queue/events', () => {
   });
 
   it('ends an open stream within a second or two of its session being signed out', async () => {
-    const signedIn = await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'm@example.com', password: 'manager-password' }) }));
+    const signedIn = await login(
+      new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'm@example.com', password: 'manager-password' }) }),
+    );
     const own = signedIn.headers.get('set-cookie')!.split(';')[0]!;
     const response = await events(new Request('http://localhost/api/admin/queue/events', { headers: { cookie: own } }));
     const seen = await readEvents(response, 2, async (n) => {

@@ -19,10 +19,13 @@ const cookies: Partial<Record<Role, string>> = {};
 beforeAll(async () => {
   for (const role of ['VIEWER', 'MANAGER', 'ADMIN'] as const) {
     await createUser(connections().pool, { email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123`, role });
-    const response = await login(new Request('http://localhost/api/auth/login', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123` }),
-    }));
+    const response = await login(
+      new Request('http://localhost/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `${role.toLowerCase()}@example.com`, password: `${role}-password-123` }),
+      }),
+    );
     cookies[role] = response.headers.get('set-cookie')!.split(';')[0]!;
   }
 });
@@ -32,11 +35,13 @@ beforeEach(async () => {
 
 const get = (role: Role | null, url: string) => new Request(`http://localhost${url}`, { headers: role ? { cookie: cookies[role]! } : {} });
 const postBulk = (role: Role | null, body: unknown, headers: Record<string, string> = {}) =>
-  bulk(new Request('http://localhost/api/admin/queue/bulk', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(role ? { cookie: cookies[role]! } : {}), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  }));
+  bulk(
+    new Request('http://localhost/api/admin/queue/bulk', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(role ? { cookie: cookies[role]! } : {}), ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
 
 async function failedJobs(n: number, jobType: string) {
   await db.current.pool.query(
@@ -90,8 +95,16 @@ describe('POST /api/admin/queue/bulk', () => {
     expect(await countJobs(db.current.pool, "job_type = 'OTHER' AND status = 'FAILED'")).toBe(40);
 
     const log = await (await bulkActions(get('VIEWER', '/api/admin/queue/bulk-actions'))).json();
-    expect(log.actions).toMatchObject([{ bulkId: answer.bulkId, action: 'retry', requestedBy: 'admin@example.com', affected: 2_300, done: true,
-      filter: { jobType: 'SEND_EMAIL', status: 'FAILED' } }]);
+    expect(log.actions).toMatchObject([
+      {
+        bulkId: answer.bulkId,
+        action: 'retry',
+        requestedBy: 'admin@example.com',
+        affected: 2_300,
+        done: true,
+        filter: { jobType: 'SEND_EMAIL', status: 'FAILED' },
+      },
+    ]);
   });
 
   it('MANAGER, VIEWER, no session and cross-site are refused; bad bodies are 400; none changes a job or writes an audit row', async () => {

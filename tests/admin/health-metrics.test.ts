@@ -26,9 +26,16 @@ describe('GET /api/health/queue', () => {
     const response = await health();
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
-      healthy: true, database: true, queue: true, worker: true, vacuum: true,
+      healthy: true,
+      database: true,
+      queue: true,
+      worker: true,
+      vacuum: true,
       details: {
-        database_status: 'ready', queue_counts: { waiting: 0, active: 0, completed: 0, failed: 0 }, oldest_pending_age_seconds: null, last_worker_run: null,
+        database_status: 'ready',
+        queue_counts: { waiting: 0, active: 0, completed: 0, failed: 0 },
+        oldest_pending_age_seconds: null,
+        last_worker_run: null,
         vacuum_blocked_by: null,
       },
     });
@@ -65,7 +72,9 @@ describe('GET /api/health/queue for anyone', () => {
     const holder = await db.current.pool.connect();
     try {
       await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      const { rows: [{ pid }] } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      const {
+        rows: [{ pid }],
+      } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const { queue } = connections();
       await queue.enqueue({ jobType: 'STILL_WORKS' });

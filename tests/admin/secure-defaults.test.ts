@@ -12,15 +12,22 @@ const db = useAppDatabase({ NODE_ENV: 'test', SESSION_SECRET: undefined });
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe('SESSION_SECRET in production', () => {
-  it.each([['unset', undefined], ['31 characters', 'x'.repeat(31)]])('%s: sign-in answers 500, sets no cookie and starts no session', async (_name, secret) => {
+  it.each([
+    ['unset', undefined],
+    ['31 characters', 'x'.repeat(31)],
+  ])('%s: sign-in answers 500, sets no cookie and starts no session', async (_name, secret) => {
     await createUser(connections().pool, { email: 'prod@example.com', password: 'production-password', role: 'ADMIN' });
     env.NODE_ENV = 'production';
     if (secret === undefined) delete env.SESSION_SECRET;
     else env.SESSION_SECRET = secret;
     try {
-      const response = await login(new Request('http://localhost/api/auth/login', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'prod@example.com', password: 'production-password' }),
-      }));
+      const response = await login(
+        new Request('http://localhost/api/auth/login', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'prod@example.com', password: 'production-password' }),
+        }),
+      );
       expect(response.status).toBe(500);
       expect(response.headers.get('set-cookie')).toBeNull();
       expect((await db.current.pool.query('SELECT count(*)::int AS n FROM user_sessions')).rows[0].n).toBe(0);

@@ -8,9 +8,13 @@ import { useAppDatabase } from '../helpers/app-env';
 const db = useAppDatabase({ SESSION_SECRET: 'z'.repeat(40), NODE_ENV: 'test' });
 
 const signIn = (email: string, password: string, headers: Record<string, string> = {}) =>
-  login(new Request('http://localhost/api/auth/login', {
-    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }),
-  }));
+  login(
+    new Request('http://localhost/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ email, password }),
+    }),
+  );
 
 const sessions = async () => (await db.current.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM user_sessions')).rows[0]!.n;
 
@@ -59,7 +63,8 @@ describe('sign-in throttling', () => {
       await signIn('target@example.com', `wrong-${i}`);
     }
     const { rows } = await db.current.pool.query<{ failures: number; seconds: number }>(
-      `SELECT failures, round(extract(epoch FROM blocked_until - last_failure_at))::int AS seconds FROM sign_in_throttle`);
+      `SELECT failures, round(extract(epoch FROM blocked_until - last_failure_at))::int AS seconds FROM sign_in_throttle`,
+    );
     expect(rows).toEqual([{ failures: FREE_FAILURES + 3, seconds: 4 }]); // 1, 2, then 4 s
     await db.current.pool.query(`UPDATE sign_in_throttle SET blocked_until = now() - interval '1 second'`);
     expect((await signIn('target@example.com', 'the-right-password')).status).toBe(200);

@@ -22,9 +22,13 @@ const UNKNOWN = '00000000-0000-7000-8000-000000000000';
 beforeAll(async () => {
   for (const role of ['VIEWER', 'MANAGER', 'ADMIN'] as const) {
     await createUser(connections().pool, { email: `${role.toLowerCase()}@wf.example`, password: `${role}-password-123`, role });
-    const response = await login(new Request('http://localhost/api/auth/login', {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `${role.toLowerCase()}@wf.example`, password: `${role}-password-123` }),
-    }));
+    const response = await login(
+      new Request('http://localhost/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `${role.toLowerCase()}@wf.example`, password: `${role}-password-123` }),
+      }),
+    );
     cookies[role] = response.headers.get('set-cookie')!.split(';')[0]!;
   }
 });
@@ -58,7 +62,8 @@ async function failedRun() {
   const workflows = new Workflows(connections().queue, [report]);
   const { runId } = await workflows.start('report', { customer: 'acme' });
   const handlers = workflows.handlers();
-  for (let i = 0; i < 5; i++) await drainQueue(connections().queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 5_000 });
+  for (let i = 0; i < 5; i++)
+    await drainQueue(connections().queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 5_000 });
   return { workflows, runId };
 }
 
@@ -67,12 +72,17 @@ describe('GET /api/admin/workflows and /:runId', () => {
     attempts = 0;
     const { runId } = await failedRun();
     const list = await (await runs(as('VIEWER', '/api/admin/workflows?status=FAILED'))).json();
-    expect(list.runs).toEqual([expect.objectContaining({ id: runId, name: 'report', status: 'FAILED', currentStep: 'send', error: 'NonRetryableError: mail server said no' })]);
+    expect(list.runs).toEqual([
+      expect.objectContaining({ id: runId, name: 'report', status: 'FAILED', currentStep: 'send', error: 'NonRetryableError: mail server said no' }),
+    ]);
     expect((await (await runs(as('VIEWER', '/api/admin/workflows?status=COMPLETED'))).json()).runs).toEqual([]);
 
     const { run } = await (await detail('VIEWER', runId)).json();
     expect(run).toMatchObject({ id: runId, status: 'FAILED', currentStep: 'send', input: '{"customer":"acme"}', output: null });
-    expect(run.steps.map((s: { name: string; kind: string; attempt: number }) => [s.name, s.kind, s.attempt])).toEqual([['load', 'step', 1], ['render', 'map', 1]]);
+    expect(run.steps.map((s: { name: string; kind: string; attempt: number }) => [s.name, s.kind, s.attempt])).toEqual([
+      ['load', 'step', 1],
+      ['render', 'map', 1],
+    ]);
     expect(run.steps[0].output).toMatch(/^\["acme row 0",.*… \(\d+ characters\)$/); // cut to a preview
     expect(run.steps[0].output.length).toBeLessThan(400);
     expect(typeof run.steps[0].durationMs).toBe('number');
@@ -95,7 +105,8 @@ describe('POST /api/admin/workflows/{retry,cancel}', () => {
   it('ADMIN retries a failed run from its failed step; VIEWER and MANAGER get 403 and change nothing; a running run cannot be retried', async () => {
     attempts = 0;
     const { workflows, runId } = await failedRun();
-    for (const role of ['VIEWER', 'MANAGER'] as const) expect((await retryRoute.POST(post(role, `/api/admin/workflows/retry?runId=${runId}`))).status).toBe(403);
+    for (const role of ['VIEWER', 'MANAGER'] as const)
+      expect((await retryRoute.POST(post(role, `/api/admin/workflows/retry?runId=${runId}`))).status).toBe(403);
     expect((await retryRoute.POST(post(null, `/api/admin/workflows/retry?runId=${runId}`))).status).toBe(401);
     expect((await workflows.getRun(runId))!.status).toBe('FAILED');
     expect('GET' in retryRoute).toBe(false); // Next answers 405 for a method the route does not export

@@ -23,7 +23,9 @@ let key: Awaited<ReturnType<typeof projectKey>>;
 
 beforeAll(async () => {
   await createUser(connections().pool, { email: 'a@example.com', password: 'admin-password', role: 'ADMIN' });
-  const response = await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'a@example.com', password: 'admin-password' }) }));
+  const response = await login(
+    new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'a@example.com', password: 'admin-password' }) }),
+  );
   cookie = response.headers.get('set-cookie')!.split(';')[0]!;
   key = await projectKey(connections().pool, 'bad-input');
 });
@@ -52,7 +54,16 @@ describe('bad input battery', () => {
       ['search naming a project', await search(apiGet('/api/search?projectId=00000000-0000-4000-8000-000000000000&q=x'))],
       ['search limit huge', await search(apiGet('/api/search?q=x&limit=100000'))],
       ['search limit negative', await search(apiGet('/api/search?q=x&limit=-5'))],
-      ['ingest without a key', await ingest(new Request('http://localhost/api/ingest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[{"content":"a"}]}' }))],
+      [
+        'ingest without a key',
+        await ingest(
+          new Request('http://localhost/api/ingest', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"records":[{"content":"a"}]}',
+          }),
+        ),
+      ],
       ['admin list limit huge', await adminJobs(admin('/api/admin/queue/jobs?limit=99999999'))],
       ['admin list negative', await adminJobs(admin('/api/admin/queue/jobs?limit=-1'))],
       ['admin list bad status', await adminJobs(admin(`/api/admin/queue/jobs?status=${encodeURIComponent(SQLI)}`))],
@@ -60,7 +71,10 @@ describe('bad input battery', () => {
       ['failed list bad cursor', await failedList(admin('/api/admin/queue/failed?cursor=garbage'))],
       ['retry SQL id', await retry(admin(`/api/admin/queue/retry?jobId=${encodeURIComponent(SQLI)}`, { method: 'POST' }))],
       ['unicode id', await retry(admin(`/api/admin/queue/retry?jobId=${encodeURIComponent('ジョブ🚀')}`, { method: 'POST' }))],
-      ['login with a huge body', await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'x', password: 'p'.repeat(50_000) }) }))],
+      [
+        'login with a huge body',
+        await login(new Request('http://localhost/api/auth/login', { method: 'POST', body: JSON.stringify({ email: 'x', password: 'p'.repeat(50_000) }) })),
+      ],
     ];
     for (const [name, response] of responses) {
       const text = await response.text();

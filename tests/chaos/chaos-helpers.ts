@@ -56,7 +56,9 @@ export async function stopWorker(worker: WorkerProcess, signal: NodeJS.Signals =
 }
 
 export async function createLedger(pool: pg.Pool): Promise<void> {
-  await pool.query('CREATE TABLE IF NOT EXISTS chaos_ledger (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())');
+  await pool.query(
+    'CREATE TABLE IF NOT EXISTS chaos_ledger (job_id uuid NOT NULL, attempt int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())',
+  );
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -23,7 +23,9 @@ afterEach(() => {
 
 /** Terminates the backend of `client` and waits until its connection has seen the FATAL. */
 async function terminateBetweenStatements(client: pg.ClientBase): Promise<void> {
-  const { rows: [{ pid }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const {
+    rows: [{ pid }],
+  } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await db.current.pool.query('SELECT pg_terminate_backend($1)', [pid]);
   await sleep(300);
 }

@@ -165,7 +165,9 @@ export class DurableTraffic {
       .map(([id]) => id);
     const txKeys = jobs.filter((j) => j.unique_key?.startsWith('t')).map((j) => j.unique_key!);
     const torn = txKeys.filter((k) => !orderKeys.has(k)).length + [...orderKeys].filter((k) => !jobKeys.has(k)).length;
-    const { rows: [{ n: ranTwice }] } = await this.queue.pool.query<{ n: number }>(
+    const {
+      rows: [{ n: ranTwice }],
+    } = await this.queue.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM (SELECT job_id FROM chaos_ledger GROUP BY job_id HAVING count(*) > 1) twice',
     );
     const count = (r: UnknownOutcome['resolved']) => this.unknown.filter((u) => u.resolved === r).length;
@@ -225,7 +227,11 @@ export class DurableTraffic {
   private bulk(): Promise<void> {
     const n = this.seq++;
     const jobs = Array.from({ length: 50 }, (_, i) => this.newJob(`b${n}:${i}`));
-    return this.untilAcknowledged('bulk', jobs.map((j) => j.uniqueKey), () => this.queue.enqueueMany(jobs));
+    return this.untilAcknowledged(
+      'bulk',
+      jobs.map((j) => j.uniqueKey),
+      () => this.queue.enqueueMany(jobs),
+    );
   }
 
   /** The app's own transaction: an order row and its job commit together or not at all. */
@@ -256,8 +262,13 @@ export class DurableTraffic {
   }
 
   private async tick(): Promise<void> {
-    await drainQueue(this.drainer, { types: ['TICK'], maxJobs: 50, budgetMs: 3_000, minTimeToClaimMs: 500, handler: async (job) => ({ tick: true, attempt: job.attempts }) })
-      .catch(() => {});
+    await drainQueue(this.drainer, {
+      types: ['TICK'],
+      maxJobs: 50,
+      budgetMs: 3_000,
+      minTimeToClaimMs: 500,
+      handler: async (job) => ({ tick: true, attempt: job.attempts }),
+    }).catch(() => {});
   }
 
   /**

@@ -53,64 +53,73 @@ async function addSynchronousStandby(primary: ScratchCluster, name: string): Pro
 }
 
 describe(`failover (${FULL ? 'full' : 'fast'} tier, durable clusters)`, () => {
-  it(`${FAILOVERS} failover(s) to a synchronous standby through a repointed address: nothing acknowledged lost, work resumes within 10 s, the old primary stays fenced`, async () => {
-    let primary = await startScratchCluster({ durable: true });
-    clusters.push(primary);
-    await migrate({ connectionString: primary.url });
-    proxy = await startTcpProxy(primary.port);
-    const url = `postgresql://conveyor@127.0.0.1:${proxy.port}/conveyor`;
-    traffic = new DurableTraffic(url);
-    await traffic.start();
+  it(
+    `${FAILOVERS} failover(s) to a synchronous standby through a repointed address: nothing acknowledged lost, work resumes within 10 s, the old primary stays fenced`,
+    async () => {
+      let primary = await startScratchCluster({ durable: true });
+      clusters.push(primary);
+      await migrate({ connectionString: primary.url });
+      proxy = await startTcpProxy(primary.port);
+      const url = `postgresql://conveyor@127.0.0.1:${proxy.port}/conveyor`;
+      traffic = new DurableTraffic(url);
+      await traffic.start();
 
-    const fenced: ScratchCluster[] = [];
-    const faults: (FaultTimes & { promoted: number })[] = [];
-    for (let i = 1; i <= FAILOVERS; i++) {
-      const standby = await addSynchronousStandby(primary, `standby${i}`);
-      await sleep(RUN_MS);
-      const killedAt = Date.now();
-      primary.crash();
-      standby.promote();
-      proxy.repoint(standby.port);
-      const back = Date.now();
-      // Before anything could start it again: it may only come back as a standby of the new primary.
-      primary.fence(standby);
-      fenced.push(primary);
-      primary = standby;
-      faults.push({ promoted: back - killedAt, ...(await traffic.resumedAfter(back)) });
-    }
-    await sleep(1_000);
-    const codes = await traffic.stop(120_000);
-    const verdict = await traffic.verify();
+      const fenced: ScratchCluster[] = [];
+      const faults: (FaultTimes & { promoted: number })[] = [];
+      for (let i = 1; i <= FAILOVERS; i++) {
+        const standby = await addSynchronousStandby(primary, `standby${i}`);
+        await sleep(RUN_MS);
+        const killedAt = Date.now();
+        primary.crash();
+        standby.promote();
+        proxy.repoint(standby.port);
+        const back = Date.now();
+        // Before anything could start it again: it may only come back as a standby of the new primary.
+        primary.fence(standby);
+        fenced.push(primary);
+        primary = standby;
+        faults.push({ promoted: back - killedAt, ...(await traffic.resumedAfter(back)) });
+      }
+      await sleep(1_000);
+      const codes = await traffic.stop(120_000);
+      const verdict = await traffic.verify();
 
-    // The old primaries, started again, are read-only: never a second writer.
-    const oldPrimaries: string[] = [];
-    for (const old of fenced) {
-      old.start();
-      const [{ recovering }] = await sql<{ recovering: boolean }>(old.url, 'SELECT pg_is_in_recovery() AS recovering');
-      const write = await sql(old.url, "INSERT INTO chaos_orders (k) VALUES ('written to an old primary')").then(() => 'accepted', (e: pg.DatabaseError) => e.code);
-      oldPrimaries.push(`in recovery: ${recovering}, a write: ${write}`);
-      old.down();
-    }
+      // The old primaries, started again, are read-only: never a second writer.
+      const oldPrimaries: string[] = [];
+      for (const old of fenced) {
+        old.start();
+        const [{ recovering }] = await sql<{ recovering: boolean }>(old.url, 'SELECT pg_is_in_recovery() AS recovering');
+        const write = await sql(old.url, "INSERT INTO chaos_orders (k) VALUES ('written to an old primary')").then(
+          () => 'accepted',
+          (e: pg.DatabaseError) => e.code,
+        );
+        oldPrimaries.push(`in recovery: ${recovering}, a write: ${write}`);
+        old.down();
+      }
 
-    console.log(`failover test: ${FAILOVERS} failovers; ${JSON.stringify(verdict, (k, v) => (Array.isArray(v) ? v.length : v))}`);
-    for (const [i, f] of faults.entries()) {
-      console.log(`  failover ${i + 1}: kill to promoted and repointed ${f.promoted} ms; after it, first enqueue ${f.enqueue} ms, ` +
-        `worker completion ${f.workerCompletion} ms, tick completion ${f.tickCompletion} ms`);
-    }
-    console.log(`  old primaries started again: ${oldPrimaries.join('; ')}`);
-    expect(verdict.lostEnqueues).toEqual([]);
-    expect(verdict.lostCompletions).toEqual([]);
-    expect(verdict.torn).toBe(0);
-    expect(verdict.unknown.unresolved).toBe(0);
-    expect(verdict.unknown.split).toBe(0);
-    expect(verdict.unaccounted).toBe(0);
-    expect(verdict.jobs).toBe(verdict.acknowledgedEnqueues);
-    expect(verdict.leftProcessing).toBe(0);
-    expect(verdict.notCompleted).toBe(0);
-    // From the kill: promotion and repointing (done here at once; a managed service takes its own
-    // time to decide), then the clients' own recovery.
-    for (const f of faults) expect(f.promoted + Math.max(f.enqueue, f.workerCompletion, f.tickCompletion)).toBeLessThan(10_000);
-    expect(oldPrimaries).toEqual(fenced.map(() => 'in recovery: true, a write: 25006'));
-    expect(codes.every((code) => code === 0)).toBe(true);
-  }, FULL ? 600_000 : 240_000);
+      console.log(`failover test: ${FAILOVERS} failovers; ${JSON.stringify(verdict, (k, v) => (Array.isArray(v) ? v.length : v))}`);
+      for (const [i, f] of faults.entries()) {
+        console.log(
+          `  failover ${i + 1}: kill to promoted and repointed ${f.promoted} ms; after it, first enqueue ${f.enqueue} ms, ` +
+            `worker completion ${f.workerCompletion} ms, tick completion ${f.tickCompletion} ms`,
+        );
+      }
+      console.log(`  old primaries started again: ${oldPrimaries.join('; ')}`);
+      expect(verdict.lostEnqueues).toEqual([]);
+      expect(verdict.lostCompletions).toEqual([]);
+      expect(verdict.torn).toBe(0);
+      expect(verdict.unknown.unresolved).toBe(0);
+      expect(verdict.unknown.split).toBe(0);
+      expect(verdict.unaccounted).toBe(0);
+      expect(verdict.jobs).toBe(verdict.acknowledgedEnqueues);
+      expect(verdict.leftProcessing).toBe(0);
+      expect(verdict.notCompleted).toBe(0);
+      // From the kill: promotion and repointing (done here at once; a managed service takes its own
+      // time to decide), then the clients' own recovery.
+      for (const f of faults) expect(f.promoted + Math.max(f.enqueue, f.workerCompletion, f.tickCompletion)).toBeLessThan(10_000);
+      expect(oldPrimaries).toEqual(fenced.map(() => 'in recovery: true, a write: 25006'));
+      expect(codes.every((code) => code === 0)).toBe(true);
+    },
+    FULL ? 600_000 : 240_000,
+  );
 });

@@ -22,7 +22,10 @@ afterAll(async () => {
 /** Runs `call` with its answer lost: sent and committed, then the connection is cut. */
 async function answerLost(call: () => Promise<unknown>): Promise<string> {
   proxy!.swallowReplies();
-  const pending = call().then(() => 'answered', (e: Error) => e.message);
+  const pending = call().then(
+    () => 'answered',
+    (e: Error) => e.message,
+  );
   await sleep(500); // the statement runs and commits meanwhile; its answer goes nowhere
   proxy!.repoint(proxy!.target);
   return pending;

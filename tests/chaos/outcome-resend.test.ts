@@ -37,8 +37,7 @@ async function outage(serverPort: number, ms: number): Promise<void> {
   setTimeout(() => proxy!.repoint(serverPort), ms);
 }
 
-const row = async (id: string) =>
-  (await db.current.pool.query('SELECT status, attempts, result FROM job_queue WHERE id = $1', [id])).rows[0];
+const row = async (id: string) => (await db.current.pool.query('SELECT status, attempts, result FROM job_queue WHERE id = $1', [id])).rows[0];
 
 describe('an outcome sent while the database is out of reach', () => {
   it('a drain completes the job once the database is back: kept, not run again', async () => {
@@ -46,7 +45,9 @@ describe('an outcome sent while the database is out of reach', () => {
     const job = await queue.enqueue({ jobType: 'BLIP' });
     let runs = 0;
     const result = await drainQueue(queue, {
-      types: ['BLIP'], maxJobs: 1, budgetMs: 15_000,
+      types: ['BLIP'],
+      maxJobs: 1,
+      budgetMs: 15_000,
       handler: async () => {
         runs++;
         await outage(serverPort, 1_000);
@@ -62,7 +63,9 @@ describe('an outcome sent while the database is out of reach', () => {
     const { queue, serverPort } = await throughProxy();
     const job = await queue.enqueue({ jobType: 'ANSWER_LOST' });
     const result = await drainQueue(queue, {
-      types: ['ANSWER_LOST'], maxJobs: 1, budgetMs: 15_000,
+      types: ['ANSWER_LOST'],
+      maxJobs: 1,
+      budgetMs: 15_000,
       handler: async () => {
         proxy!.swallowReplies();
         setTimeout(() => proxy!.repoint(serverPort), 500);
@@ -77,16 +80,24 @@ describe('an outcome sent while the database is out of reach', () => {
     const { queue, url, serverPort } = await throughProxy();
     const outcomes: string[] = [];
     const worker = new Worker({
-      queue, connectionString: url, leaseMs: 10_000, pollIntervalMs: 200,
+      queue,
+      connectionString: url,
+      leaseMs: 10_000,
+      pollIntervalMs: 200,
       handlers: {
         W_SINGLE: async () => {
           await outage(serverPort, 1_000);
           return 'single';
         },
-        W_BATCH: { batch: { size: 3, handler: async (jobs) => {
-          await outage(serverPort, 1_000);
-          return jobs.map((j) => (j.payload as { n: number }).n);
-        } } },
+        W_BATCH: {
+          batch: {
+            size: 3,
+            handler: async (jobs) => {
+              await outage(serverPort, 1_000);
+              return jobs.map((j) => (j.payload as { n: number }).n);
+            },
+          },
+        },
       },
     });
     worker.on('error', () => {});

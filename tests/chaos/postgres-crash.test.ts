@@ -28,44 +28,50 @@ afterAll(async () => {
 });
 
 describe(`PostgreSQL crash (${FULL ? 'full' : 'fast'} tier, durable cluster)`, () => {
-  it(`${CRASHES} SIGKILLs of the whole server under producers, workers and ticks: nothing acknowledged lost, every unknown outcome resolved once, every job completes`, async () => {
-    cluster = await startScratchCluster({ durable: true });
-    await migrate({ connectionString: cluster.url });
-    traffic = new DurableTraffic(cluster.url);
-    await traffic.start();
+  it(
+    `${CRASHES} SIGKILLs of the whole server under producers, workers and ticks: nothing acknowledged lost, every unknown outcome resolved once, every job completes`,
+    async () => {
+      cluster = await startScratchCluster({ durable: true });
+      await migrate({ connectionString: cluster.url });
+      traffic = new DurableTraffic(cluster.url);
+      await traffic.start();
 
-    const faults: (FaultTimes & { down: number; recovery: number })[] = [];
-    for (let i = 0; i < CRASHES; i++) {
-      await sleep(between(RUN_MS));
-      const killedAt = Date.now();
-      cluster.crash();
-      await sleep(between(DOWN_MS));
-      const restarting = Date.now();
-      cluster.start(); // crash recovery replays the WAL; returns once it takes connections
-      const back = Date.now();
-      faults.push({ down: back - killedAt, recovery: back - restarting, ...(await traffic.resumedAfter(back)) });
-    }
-    await sleep(1_000);
-    const codes = await traffic.stop(120_000);
-    const verdict = await traffic.verify();
+      const faults: (FaultTimes & { down: number; recovery: number })[] = [];
+      for (let i = 0; i < CRASHES; i++) {
+        await sleep(between(RUN_MS));
+        const killedAt = Date.now();
+        cluster.crash();
+        await sleep(between(DOWN_MS));
+        const restarting = Date.now();
+        cluster.start(); // crash recovery replays the WAL; returns once it takes connections
+        const back = Date.now();
+        faults.push({ down: back - killedAt, recovery: back - restarting, ...(await traffic.resumedAfter(back)) });
+      }
+      await sleep(1_000);
+      const codes = await traffic.stop(120_000);
+      const verdict = await traffic.verify();
 
-    console.log(`postgres crash test: ${CRASHES} crashes; ${JSON.stringify(verdict, (k, v) => (Array.isArray(v) ? v.length : v))}`);
-    for (const [i, f] of faults.entries()) {
-      console.log(`  crash ${i + 1}: down ${f.down} ms (crash recovery ${f.recovery} ms); after it, first enqueue ${f.enqueue} ms, ` +
-        `worker completion ${f.workerCompletion} ms, tick completion ${f.tickCompletion} ms`);
-    }
-    expect(verdict.lostEnqueues).toEqual([]);
-    expect(verdict.lostCompletions).toEqual([]);
-    expect(verdict.torn).toBe(0);
-    expect(verdict.unknown.unresolved).toBe(0);
-    expect(verdict.unknown.split).toBe(0); // a bulk enqueue commits whole or not at all
-    expect(verdict.unaccounted).toBe(0); // no retried enqueue made a second job
-    expect(verdict.jobs).toBe(verdict.acknowledgedEnqueues);
-    expect(verdict.leftProcessing).toBe(0);
-    expect(verdict.notCompleted).toBe(0);
-    // Each crash hit work in flight, and the load went on after each.
-    expect(verdict.unknown.total).toBeGreaterThan(0);
-    for (const f of faults) expect(Math.max(f.enqueue, f.workerCompletion, f.tickCompletion)).toBeLessThan(10_000);
-    expect(codes.every((code) => code === 0)).toBe(true);
-  }, FULL ? 600_000 : 240_000);
+      console.log(`postgres crash test: ${CRASHES} crashes; ${JSON.stringify(verdict, (k, v) => (Array.isArray(v) ? v.length : v))}`);
+      for (const [i, f] of faults.entries()) {
+        console.log(
+          `  crash ${i + 1}: down ${f.down} ms (crash recovery ${f.recovery} ms); after it, first enqueue ${f.enqueue} ms, ` +
+            `worker completion ${f.workerCompletion} ms, tick completion ${f.tickCompletion} ms`,
+        );
+      }
+      expect(verdict.lostEnqueues).toEqual([]);
+      expect(verdict.lostCompletions).toEqual([]);
+      expect(verdict.torn).toBe(0);
+      expect(verdict.unknown.unresolved).toBe(0);
+      expect(verdict.unknown.split).toBe(0); // a bulk enqueue commits whole or not at all
+      expect(verdict.unaccounted).toBe(0); // no retried enqueue made a second job
+      expect(verdict.jobs).toBe(verdict.acknowledgedEnqueues);
+      expect(verdict.leftProcessing).toBe(0);
+      expect(verdict.notCompleted).toBe(0);
+      // Each crash hit work in flight, and the load went on after each.
+      expect(verdict.unknown.total).toBeGreaterThan(0);
+      for (const f of faults) expect(Math.max(f.enqueue, f.workerCompletion, f.tickCompletion)).toBeLessThan(10_000);
+      expect(codes.every((code) => code === 0)).toBe(true);
+    },
+    FULL ? 600_000 : 240_000,
+  );
 });

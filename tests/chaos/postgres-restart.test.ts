@@ -37,7 +37,10 @@ describe('PostgreSQL restarted mid-run', () => {
     cluster.down();
     const drainer = new DatabaseQueue({ connectionString: cluster.url, poolMax: 1 });
     const started = Date.now();
-    const tick = await drainQueue(drainer, { types: ['OTHER'], maxJobs: 3, budgetMs: 2_000, handler: async () => 'ok' }).then(() => 'ok', (e: Error) => e.message);
+    const tick = await drainQueue(drainer, { types: ['OTHER'], maxJobs: 3, budgetMs: 2_000, handler: async () => 'ok' }).then(
+      () => 'ok',
+      (e: Error) => e.message,
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(tick).toMatch(/ECONNREFUSED|connect/);
     await drainer.close();

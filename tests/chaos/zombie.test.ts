@@ -21,7 +21,10 @@ describe('zombie fencing', () => {
       for (let i = 0; i < 100 && (await db.current.pool.query('SELECT 1 FROM chaos_ledger')).rowCount === 0; i++) await sleep(50);
       zombie.child.kill('SIGSTOP'); // frozen mid-job: no heartbeat, no completion
       // Until its 1 s lease has run out by the database's clock (a heartbeat may have extended it just before the freeze).
-      await until(async () => (await db.current.pool.query(`SELECT locked_until < now() AS expired FROM job_queue WHERE id = $1`, [id])).rows[0].expired, 5_000);
+      await until(
+        async () => (await db.current.pool.query(`SELECT locked_until < now() AS expired FROM job_queue WHERE id = $1`, [id])).rows[0].expired,
+        5_000,
+      );
       const taken = await queue.claimJob(['CHAOS']); // rescues it, then claims attempt 2
       expect(taken).toMatchObject({ id, attempts: 2 });
       await queue.completeJob(taken!, { by: 'healthy worker' });

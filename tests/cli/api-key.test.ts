@@ -44,7 +44,9 @@ describe('npm run api-key', () => {
   it('bad arguments: exit 2 with the reason, nothing written', async () => {
     const count = async () => (await db.current.pool.query('SELECT (SELECT count(*) FROM api_keys) + (SELECT count(*) FROM projects) AS n')).rows[0].n;
     const before = await count();
-    expect(apiKey('create', '--project', 'x', '--create-project', '--requests-per-minute', 'lots').stderr).toMatch(/--requests-per-minute must be a whole number/);
+    expect(apiKey('create', '--project', 'x', '--create-project', '--requests-per-minute', 'lots').stderr).toMatch(
+      /--requests-per-minute must be a whole number/,
+    );
     expect(apiKey('create', '--project', 'x', '--create-project', '--requests-per-minute', '0').stderr).toMatch(/requestsPerMinute/);
     expect(apiKey('frobnicate').code).toBe(2);
     expect(await count()).toBe(before);

@@ -124,11 +124,15 @@ describe('npx conveyor runs', () => {
     const { defineWorkflow, Workflows } = await import('pg-conveyor/workflows');
     const { z } = await import('zod');
     const queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 2, logger: false });
-    const nap = defineWorkflow({ name: 'cli-nap', input: z.object({ who: z.string() }), run: async (ctx, { who }) => {
-      await ctx.step('greet', () => `hello ${who}`);
-      await ctx.sleep('nap', 3_600_000);
-      return 'rested';
-    } });
+    const nap = defineWorkflow({
+      name: 'cli-nap',
+      input: z.object({ who: z.string() }),
+      run: async (ctx, { who }) => {
+        await ctx.step('greet', () => `hello ${who}`);
+        await ctx.sleep('nap', 3_600_000);
+        return 'rested';
+      },
+    });
     const workflows = new Workflows(queue, [nap]);
     try {
       const { runId } = await workflows.start('cli-nap', { who: 'ada' });

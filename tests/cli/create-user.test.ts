@@ -16,8 +16,7 @@ function createUser(args: string[], stdin: string, env: Record<string, string> =
   return { code: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
-const userRow = async (email: string) =>
-  (await db.current.pool.query<{ role: string }>('SELECT role FROM users WHERE email = $1', [email])).rows[0];
+const userRow = async (email: string) => (await db.current.pool.query<{ role: string }>('SELECT role FROM users WHERE email = $1', [email])).rows[0];
 
 describe('npm run user:create', () => {
   it('refuses a password on the command line, writing nothing', async () => {

@@ -69,7 +69,9 @@ describe('migration runner', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const { rows } = await client.query("SELECT to_regclass('half_done') IS NULL AS absent, (SELECT count(*)::int FROM _prisma_migrations WHERE migration_name = '20990101000000_broken') AS recorded");
+      const { rows } = await client.query(
+        "SELECT to_regclass('half_done') IS NULL AS absent, (SELECT count(*)::int FROM _prisma_migrations WHERE migration_name = '20990101000000_broken') AS recorded",
+      );
       expect(rows[0]).toEqual({ absent: true, recorded: 0 });
     } finally {
       await client.end();

@@ -49,7 +49,9 @@ describe("pg-conveyor's migrations", () => {
     const url = await emptyDatabase();
     const results = await Promise.all([migrateQueue({ connectionString: url }), migrateQueue({ connectionString: url })]);
     expect(results.map((r) => r.applied).sort()).toEqual([[], ALL]);
-    expect(await tables(url)).toBe('conveyor_migrations,job_bulk_actions,job_counts_minute,job_counts_rollup,job_queue,job_schedules,job_type_handlers,job_type_limits,job_type_pauses,workflow_map_items,workflow_runs,workflow_steps');
+    expect(await tables(url)).toBe(
+      'conveyor_migrations,job_bulk_actions,job_counts_minute,job_counts_rollup,job_queue,job_schedules,job_type_handlers,job_type_limits,job_type_pauses,workflow_map_items,workflow_runs,workflow_steps',
+    );
     expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ALL, adopted: [] });
     const rows = await query(url, 'SELECT name, checksum FROM conveyor_migrations ORDER BY name');
     expect(rows).toEqual(queueMigrations().map(({ name, checksum }) => ({ name, checksum })));
@@ -81,11 +83,18 @@ describe("pg-conveyor's migrations", () => {
     // What the old runner did, for the first seven of the nine replaced migrations.
     const replaced = await readMigrations(REPLACED_HISTORY.dir);
     expect(replaced).toHaveLength(9);
-    await query(old, `CREATE TABLE "_prisma_migrations" (id VARCHAR(36) PRIMARY KEY, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ,
-      migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`);
+    await query(
+      old,
+      `CREATE TABLE "_prisma_migrations" (id VARCHAR(36) PRIMARY KEY, checksum VARCHAR(64) NOT NULL, finished_at TIMESTAMPTZ,
+      migration_name VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at TIMESTAMPTZ, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_steps_count INTEGER NOT NULL DEFAULT 0)`,
+    );
     for (const m of replaced.slice(0, 7)) {
       await query(old, m.sql);
-      await query(old, `INSERT INTO _prisma_migrations (id, checksum, migration_name, finished_at, applied_steps_count) VALUES (gen_random_uuid()::text, $1, $2, now(), 1)`, [m.checksum, m.name]);
+      await query(
+        old,
+        `INSERT INTO _prisma_migrations (id, checksum, migration_name, finished_at, applied_steps_count) VALUES (gen_random_uuid()::text, $1, $2, now(), 1)`,
+        [m.checksum, m.name],
+      );
     }
     await query(old, `INSERT INTO job_queue (job_type) VALUES ('KEPT')`);
 
@@ -103,15 +112,18 @@ describe("pg-conveyor's migrations", () => {
     ]);
     expect(result.queue).toEqual({ applied: ALL.slice(1), alreadyApplied: [], adopted: ['0001_queue'] });
     expect(result.applied).toEqual(appAfter); // the app's migrations made after the replacement
-    const schema = (url: string) => query(url,
-      `SELECT c.relname, c.relkind, pg_get_indexdef(c.oid) AS indexdef,
+    const schema = (url: string) =>
+      query(
+        url,
+        `SELECT c.relname, c.relkind, pg_get_indexdef(c.oid) AS indexdef,
               (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attname)
                  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
               (SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ', ' ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid) AS constraints,
               c.reloptions::text AS options
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY c.relname`);
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') ORDER BY c.relname`,
+      );
     expect(await schema(old)).toEqual(await schema(fresh));
     expect(await query(old, `SELECT job_type FROM job_queue`)).toEqual([{ job_type: 'KEPT' }]);
     expect((await migrate({ connectionString: old })).applied).toEqual([]);

@@ -16,17 +16,23 @@ const snapshotFile = path.resolve(import.meta.dirname, '../../prisma/schema.snap
 
 /** pg_dump's text without what differs between runs and servers: comments, SET lines, restrict keys. */
 function normalized(dump: string): string {
-  return dump
-    .split('\n')
-    .filter((line) => !line.startsWith('--') && !/^SET |^SELECT pg_catalog\.set_config|^\\(un)?restrict /.test(line))
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim() + '\n';
+  return (
+    dump
+      .split('\n')
+      .filter((line) => !line.startsWith('--') && !/^SET |^SELECT pg_catalog\.set_config|^\\(un)?restrict /.test(line))
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim() + '\n'
+  );
 }
 
 describe('database schema', () => {
   it('is what the checked-in snapshot says', () => {
-    const dump = execFileSync(path.join(binDir(), 'pg_dump'), ['--schema-only', '--no-owner', '--no-privileges', '--exclude-table=_prisma_migrations', db.current.url], { encoding: 'utf8' });
+    const dump = execFileSync(
+      path.join(binDir(), 'pg_dump'),
+      ['--schema-only', '--no-owner', '--no-privileges', '--exclude-table=_prisma_migrations', db.current.url],
+      { encoding: 'utf8' },
+    );
     const schema = normalized(dump);
     if (process.env.UPDATE_SCHEMA_SNAPSHOT === '1') writeFileSync(snapshotFile, schema);
     expect(existsSync(snapshotFile), 'prisma/schema.snapshot.sql is missing: run with UPDATE_SCHEMA_SNAPSHOT=1').toBe(true);

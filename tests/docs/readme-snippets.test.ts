@@ -51,9 +51,16 @@ const EXERCISES: Exercise[] = [
     marker: 'await DatabaseQueue.enqueue({',
     epilogue: `await DatabaseQueue.closeDefault();`,
     check: async (db) => {
-      const [job] = await query<{ status: string; result: unknown; progress: unknown; payload: unknown }>(db,
-        `SELECT status, result, progress, payload FROM job_queue WHERE job_type = 'INGEST_DATA'`);
-      expect(job).toEqual({ status: 'COMPLETED', result: { savedCount: 1000 }, progress: { current: 500, total: 1000, message: 'Processing records...' }, payload: null });
+      const [job] = await query<{ status: string; result: unknown; progress: unknown; payload: unknown }>(
+        db,
+        `SELECT status, result, progress, payload FROM job_queue WHERE job_type = 'INGEST_DATA'`,
+      );
+      expect(job).toEqual({
+        status: 'COMPLETED',
+        result: { savedCount: 1000 },
+        progress: { current: 500, total: 1000, message: 'Processing records...' },
+        payload: null,
+      });
     },
   },
   {
@@ -74,7 +81,7 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: "const worker = new Worker({",
+    marker: 'const worker = new Worker({',
     prelude: `
       import { DatabaseQueue } from 'pg-conveyor';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 6 });
@@ -94,8 +101,17 @@ const EXERCISES: Exercise[] = [
       await worker.stop();
       await queue.close();`,
     check: async (db) => {
-      const jobs = await query<{ job_type: string; status: string; attempts: number; run_at_future: boolean; dedupe_key: string | null; unique_key: string | null }>(db,
-        `SELECT job_type, status, attempts, run_at > now() + interval '30 seconds' AS run_at_future, dedupe_key, unique_key FROM job_queue ORDER BY job_type, created_at`);
+      const jobs = await query<{
+        job_type: string;
+        status: string;
+        attempts: number;
+        run_at_future: boolean;
+        dedupe_key: string | null;
+        unique_key: string | null;
+      }>(
+        db,
+        `SELECT job_type, status, attempts, run_at > now() + interval '30 seconds' AS run_at_future, dedupe_key, unique_key FROM job_queue ORDER BY job_type, created_at`,
+      );
       const of = (type: string) => jobs.filter((j) => j.job_type === type);
       expect(of('SEND_EMAIL')).toMatchObject([{ status: 'PENDING', run_at_future: true }]); // delayed a minute
       expect(of('SYNC')).toMatchObject([{ dedupe_key: 'sync:42' }]);
@@ -104,8 +120,14 @@ const EXERCISES: Exercise[] = [
       expect(of('NEXT_STEP')).toHaveLength(1); // chained in the completion's statement
       expect(of('RESIZE')).toMatchObject([{ status: 'COMPLETED' }]);
       // The batch handler's Error failed its own job only.
-      expect(of('SEND_SMS').map((j) => j.status).sort()).toEqual(['COMPLETED', 'PENDING']);
-      expect(await query(db, `SELECT job_type, max_running, rate_limit FROM job_type_limits`)).toEqual([{ job_type: 'CALL_API', max_running: 2, rate_limit: 10 }]);
+      expect(
+        of('SEND_SMS')
+          .map((j) => j.status)
+          .sort(),
+      ).toEqual(['COMPLETED', 'PENDING']);
+      expect(await query(db, `SELECT job_type, max_running, rate_limit FROM job_type_limits`)).toEqual([
+        { job_type: 'CALL_API', max_running: 2, rate_limit: 10 },
+      ]);
       expect(await query(db, `SELECT name FROM job_schedules`)).toEqual([]); // scheduled, then unscheduled
     },
   },
@@ -119,7 +141,10 @@ const EXERCISES: Exercise[] = [
       await queue.failJob((await queue.claimJob(['LOGGED']))!, new Error('smtp said no'));
       await queue.close();`,
     check: async (_db, output) => {
-      const lines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const lines = output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
       expect(lines).toContainEqual(expect.objectContaining({ level: 40, svc: 'jobs', jobType: 'LOGGED', attempt: 1, msg: 'job attempt failed; will retry' }));
     },
   },
@@ -153,7 +178,10 @@ const EXERCISES: Exercise[] = [
       await queue.close();`,
     check: async (_db, output) => {
       expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({
-        sent: ['welcome to ada@example.com'], again: false, status: 'RUNNING', currentStep: 'wait a day',
+        sent: ['welcome to ada@example.com'],
+        again: false,
+        status: 'RUNNING',
+        currentStep: 'wait a day',
         steps: ['create user', 'send welcome', 'wait a day'],
       });
     },
@@ -170,9 +198,16 @@ afterAll(() => rmSync(runDir, { recursive: true, force: true }));
 describe('README snippets', () => {
   it('every TypeScript snippet has an exercise here, and every exercise a snippet', () => {
     for (const snippet of typescript) {
-      expect(EXERCISES.filter((e) => snippet.code.includes(e.marker)), `${snippet.file}:${snippet.line}`).toHaveLength(1);
+      expect(
+        EXERCISES.filter((e) => snippet.code.includes(e.marker)),
+        `${snippet.file}:${snippet.line}`,
+      ).toHaveLength(1);
     }
-    for (const exercise of EXERCISES) expect(typescript.some((s) => s.code.includes(exercise.marker)), exercise.marker).toBe(true);
+    for (const exercise of EXERCISES)
+      expect(
+        typescript.some((s) => s.code.includes(exercise.marker)),
+        exercise.marker,
+      ).toBe(true);
   });
 
   for (const exercise of EXERCISES) {
@@ -187,7 +222,14 @@ describe('README snippets', () => {
           cwd: root,
           encoding: 'utf8',
           timeout: 60_000,
-          env: { ...process.env, DATABASE_URL: db.url, ADMIN_DATABASE_URL: inject('adminUrl'), CRON_SECRET: 'c'.repeat(40), CONVEYOR_LOG_LEVEL: 'warn', NODE_ENV: 'development' },
+          env: {
+            ...process.env,
+            DATABASE_URL: db.url,
+            ADMIN_DATABASE_URL: inject('adminUrl'),
+            CRON_SECRET: 'c'.repeat(40),
+            CONVEYOR_LOG_LEVEL: 'warn',
+            NODE_ENV: 'development',
+          },
         });
         expect(run.status, `${snippet.file}:${snippet.line}\n${run.stdout}${run.stderr}`).toBe(0);
         await exercise.check(db, run.stdout);
@@ -205,9 +247,17 @@ describe('README snippets', () => {
       .map((m) => ({ column: /@map\("(\w+)"\)/.exec(m[4]!)?.[1] ?? m[1]!, type: m[2]!, nullable: m[3] === '?', attrs: m[4]! }));
     const db = await createTestDatabase();
     try {
-      const columns = await query<{ column_name: string; udt_name: string; is_nullable: string }>(db,
-        `SELECT column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_name = 'job_queue' ORDER BY column_name`);
-      const PG_TYPE: Record<string, string[]> = { String: ['text', 'uuid'], Int: ['int4'], Json: ['jsonb'], DateTime: ['timestamptz'], JobStatus: ['JobStatus'] };
+      const columns = await query<{ column_name: string; udt_name: string; is_nullable: string }>(
+        db,
+        `SELECT column_name, udt_name, is_nullable FROM information_schema.columns WHERE table_name = 'job_queue' ORDER BY column_name`,
+      );
+      const PG_TYPE: Record<string, string[]> = {
+        String: ['text', 'uuid'],
+        Int: ['int4'],
+        Json: ['jsonb'],
+        DateTime: ['timestamptz'],
+        JobStatus: ['JobStatus'],
+      };
       for (const field of fields) {
         const column = columns.find((c) => c.column_name === field.column);
         expect(column, `${field.column} is a column of job_queue`).toBeDefined();

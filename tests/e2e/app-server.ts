@@ -52,7 +52,7 @@ export async function startApp(env: Record<string, string>): Promise<RunningApp>
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
   const baseUrl = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
+  for (const deadline = Date.now() + 60_000; ;) {
     if (child.exitCode !== null) throw new Error(`next start exited:\n${output}`);
     try {
       if ((await fetch(`${baseUrl}/login`)).ok) break;

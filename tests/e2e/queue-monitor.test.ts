@@ -30,7 +30,16 @@ beforeAll(async () => {
   app = await startApp({ DATABASE_URL: db.current.url, SESSION_SECRET: 's'.repeat(48), CRON_SECRET: 'e2e-cron-'.padEnd(40, 'x') });
   browser = await chromium.launch({
     executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   queue = new DatabaseQueue({ pool: db.current.pool });
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -117,7 +126,11 @@ describe('queue monitor in Chromium', () => {
 
     const api = (path: string, init: RequestInit = {}, bearer = key) =>
       fetch(`${app.baseUrl}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${bearer}` } });
-    const ingest = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ content: 'from a browser-made key' }] }) };
+    const ingest = {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records: [{ content: 'from a browser-made key' }] }),
+    };
     const accepted = await api('/api/ingest', ingest);
     expect(accepted.status).toBe(202);
     const { jobId } = await accepted.json();
@@ -135,7 +148,8 @@ describe('queue monitor in Chromium', () => {
     expect((await api(`/api/jobs/${jobId}`)).status).toBe(401);
     expect((await api('/api/ingest', ingest)).status).toBe(401);
     const { rows } = await db.current.pool.query(
-      `SELECT count(*)::int AS n FROM ingest_jobs i JOIN projects p ON p.id = i.project_id WHERE p.name = 'browser-made'`);
+      `SELECT count(*)::int AS n FROM ingest_jobs i JOIN projects p ON p.id = i.project_id WHERE p.name = 'browser-made'`,
+    );
     expect(rows[0].n).toBe(1);
     await page.close();
   });
@@ -202,9 +216,15 @@ describe('queue monitor in Chromium', () => {
     await queue.completeJob((await queue.claimJob(['E2E_CHAIN']))!, { ok: true }, { enqueue: [{ jobType: 'E2E_CHAIN_NEXT' }] });
     const child = (await queue.listJobs({ jobType: 'E2E_CHAIN_NEXT' }))[0]!;
     await row(page, parent.id).click({ timeout: 12_000 });
-    await page.getByTestId('job-children').getByRole('button', { name: `Show job ${child.id}` }).click();
+    await page
+      .getByTestId('job-children')
+      .getByRole('button', { name: `Show job ${child.id}` })
+      .click();
     await page.getByTestId('job-detail').getByText(child.id).waitFor();
-    await page.getByTestId('job-parent').getByRole('button', { name: `Show job ${parent.id}` }).waitFor();
+    await page
+      .getByTestId('job-parent')
+      .getByRole('button', { name: `Show job ${parent.id}` })
+      .waitFor();
 
     // The chart's history: the retried failure is still there, for the type and over each range.
     await page.locator('#chart-type option[value=E2E_FAIL]').waitFor({ state: 'attached', timeout: 12_000 });
@@ -212,9 +232,16 @@ describe('queue monitor in Chromium', () => {
     await page.getByTestId('chart-legend').filter({ hasText: '1 failed' }).filter({ hasText: 'E2E_FAIL' }).waitFor({ timeout: 12_000 });
     for (const range of ['24h', '7d']) {
       await page.getByRole('button', { name: range, exact: true }).click();
-      await page.getByTestId('chart-legend').filter({ hasText: '1 failed' }).filter({ hasText: range === '24h' ? 'last 24 hours' : 'last 7 days' }).waitFor({ timeout: 12_000 });
+      await page
+        .getByTestId('chart-legend')
+        .filter({ hasText: '1 failed' })
+        .filter({ hasText: range === '24h' ? 'last 24 hours' : 'last 7 days' })
+        .waitFor({ timeout: 12_000 });
     }
-    await page.locator('.chart').first().screenshot({ path: `${ARTIFACTS}/queue-monitor-chart-7d.png` });
+    await page
+      .locator('.chart')
+      .first()
+      .screenshot({ path: `${ARTIFACTS}/queue-monitor-chart-7d.png` });
     await page.close();
   });
 
@@ -248,8 +275,16 @@ describe('queue monitor in Chromium', () => {
     await page.getByTestId('notice').filter({ hasText: 'Retried' }).waitFor();
     expect((await queue.getJob(failing.id))!.status).toBe('PENDING');
     // A MANAGER acts on one job at a time: bulk actions are ADMIN's.
-    const bulk = await page.evaluate(async () => (await fetch('/api/admin/queue/bulk', { method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ action: 'retry', filter: { type: 'E2E_MGR' }, dryRun: true }) })).status);
+    const bulk = await page.evaluate(
+      async () =>
+        (
+          await fetch('/api/admin/queue/bulk', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ action: 'retry', filter: { type: 'E2E_MGR' }, dryRun: true }),
+          })
+        ).status,
+    );
     expect(bulk).toBe(403);
     await context.close();
   });
@@ -259,9 +294,15 @@ describe('pausing a job type in Chromium', () => {
   it('MANAGER pauses a type: a running worker stops claiming it within a poll; resuming restarts it', async () => {
     const { Worker } = await import('pg-conveyor/worker');
     const ran: number[] = [];
-    const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 300, logger: false, handlers: {
-      E2E_PAUSABLE: async (job) => void ran.push((job.payload as { n: number }).n),
-    } });
+    const worker = new Worker({
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 300,
+      logger: false,
+      handlers: {
+        E2E_PAUSABLE: async (job) => void ran.push((job.payload as { n: number }).n),
+      },
+    });
     await worker.start();
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const page = watched(await context.newPage());
@@ -343,7 +384,8 @@ describe('workflow runs in Chromium', () => {
   });
   const drain = async (workflows: Workflows) => {
     const handlers = workflows.handlers();
-    for (let i = 0; i < 6; i++) await drainQueue(queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 3_000 });
+    for (let i = 0; i < 6; i++)
+      await drainQueue(queue, { types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx), budgetMs: 3_000 });
   };
   const runRow = (page: Page, id: string) => page.locator(`tr[data-run-id="${id}"]`);
 
@@ -367,7 +409,10 @@ describe('workflow runs in Chromium', () => {
     await timeline.locator('li[data-step="render pages"]').getByText('4 of 4 items done').waitFor();
     await timeline.locator('li[data-step="email report"][data-state=failed]').getByText('SMTP 550: mailbox unavailable').waitFor();
     await timeline.locator('li[data-step="load rows"] summary').click();
-    await timeline.locator('li[data-step="load rows"] pre').getByText(/"customer":"acme"/).waitFor();
+    await timeline
+      .locator('li[data-step="load rows"] pre')
+      .getByText(/"customer":"acme"/)
+      .waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/workflow-run-failed.png`, fullPage: true });
 
     await page.getByRole('button', { name: 'Retry from failed step' }).click();
@@ -416,8 +461,10 @@ describe('finding jobs and bulk actions in Chromium', () => {
 
   it('ADMIN finds the one job among 10,000 by a payload path; the filter lives in the URL and opens the same view when shared', async () => {
     await db.current.pool.query(
-      `INSERT INTO job_queue (job_type, payload) SELECT 'E2E_SEARCH', jsonb_build_object('customerId', g, 'plan', 'basic') FROM generate_series(1, 10000) g`);
-    const wanted = (await db.current.pool.query(`SELECT id FROM job_queue WHERE job_type = 'E2E_SEARCH' AND payload->>'customerId' = '4242'`)).rows[0].id as string;
+      `INSERT INTO job_queue (job_type, payload) SELECT 'E2E_SEARCH', jsonb_build_object('customerId', g, 'plan', 'basic') FROM generate_series(1, 10000) g`,
+    );
+    const wanted = (await db.current.pool.query(`SELECT id FROM job_queue WHERE job_type = 'E2E_SEARCH' AND payload->>'customerId' = '4242'`)).rows[0]
+      .id as string;
     const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
     await signIn(page, 'admin@e2e.test', 'admin-password-1');
     await page.getByRole('link', { name: 'Find jobs' }).click();
@@ -452,11 +499,17 @@ describe('finding jobs and bulk actions in Chromium', () => {
     await db.current.pool.query(
       `INSERT INTO job_queue (job_type, status, attempts, started_at, completed_at, errors)
        SELECT 'E2E_BULK', 'FAILED', 1, now(), now(), '[{"attempt":1,"at":"2026-11-28T00:00:00Z","message":"smtp down","kind":"error"}]'
-         FROM generate_series(1, 2000) g`);
-    await db.current.pool.query(`INSERT INTO job_queue (job_type, status, attempts, started_at, completed_at) SELECT 'E2E_BULK_OTHER', 'FAILED', 1, now(), now() FROM generate_series(1, 30)`);
+         FROM generate_series(1, 2000) g`,
+    );
+    await db.current.pool.query(
+      `INSERT INTO job_queue (job_type, status, attempts, started_at, completed_at) SELECT 'E2E_BULK_OTHER', 'FAILED', 1, now(), now() FROM generate_series(1, 30)`,
+    );
     const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
     const dialogs: string[] = [];
-    page.on('dialog', (dialog) => { dialogs.push(dialog.message()); void dialog.accept(); });
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.accept();
+    });
     await signIn(page, 'admin@e2e.test', 'admin-password-1');
     await page.goto(`${app.baseUrl}/admin/jobs?type=E2E_BULK&status=FAILED`);
     await foundRows(page).first().waitFor();
@@ -468,8 +521,13 @@ describe('finding jobs and bulk actions in Chromium', () => {
     await page.getByTestId('bulk-run').click(); // ...but the action takes every match
     await page.getByTestId('bulk-notice').filter({ hasText: 'retry done: 2,000 jobs changed' }).waitFor({ timeout: 30_000 });
     expect(dialogs.at(-1)).toMatch(/Retry 2,000 matching jobs/);
-    const { rows } = await db.current.pool.query(`SELECT job_type, status, count(*)::int AS n FROM job_queue WHERE job_type LIKE 'E2E_BULK%' GROUP BY 1, 2 ORDER BY 1`);
-    expect(rows).toEqual([{ job_type: 'E2E_BULK', status: 'PENDING', n: 2000 }, { job_type: 'E2E_BULK_OTHER', status: 'FAILED', n: 30 }]);
+    const { rows } = await db.current.pool.query(
+      `SELECT job_type, status, count(*)::int AS n FROM job_queue WHERE job_type LIKE 'E2E_BULK%' GROUP BY 1, 2 ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { job_type: 'E2E_BULK', status: 'PENDING', n: 2000 },
+      { job_type: 'E2E_BULK_OTHER', status: 'FAILED', n: 30 },
+    ]);
     await page.getByTestId('bulk-log').getByText('admin@e2e.test').waitFor({ timeout: 12_000 });
     await page.getByTestId('bulk-log').getByText('2,000 of 2,000 counted').waitFor();
     await page.screenshot({ path: `${ARTIFACTS}/bulk-done.png`, fullPage: true });
@@ -487,19 +545,32 @@ describe('accessibility (axe-core) of every view', () => {
     const failed = await queue.enqueue({ jobType: 'E2E_AXE', payload: { n: 1 }, maxAttempts: 1 });
     await queue.failJob((await queue.claimJob(['E2E_AXE']))!, new Error('axe failure'));
     const found: Record<string, string[]> = {};
-    for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+    for (const viewport of [
+      { width: 1280, height: 900 },
+      { width: 390, height: 844 },
+    ]) {
       const context = await browser.newContext({ viewport });
       const page = watched(await context.newPage());
       const check = async (name: string) => {
         await page.waitForLoadState('networkidle');
         // Evaluated by the browser's debugger protocol, not as a page script, so the CSP stays as it is.
         await page.evaluate(axeSource);
-        const result = await page.evaluate(() => (window as unknown as { axe: { run: (o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } })
-          .axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+        const result = await page.evaluate(() =>
+          (
+            window as unknown as { axe: { run: (o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }
+          ).axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+        );
         const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
         // Each view as checked, on desktop and phone.
         await page.screenshot({ path: `${ARTIFACTS}/view-${name.replace(/\W+/g, '-')}-${viewport.width}.png`, fullPage: true });
-        if (serious.length) found[`${name} @${viewport.width}`] = serious.map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+        if (serious.length)
+          found[`${name} @${viewport.width}`] = serious.map(
+            (v) =>
+              `${v.id}: ${v.nodes
+                .slice(0, 3)
+                .map((n) => n.target.join(' '))
+                .join(', ')}`,
+          );
       };
       await page.goto(`${app.baseUrl}/login`);
       await check('login');

@@ -63,7 +63,9 @@ describe('OpenAI-compatible provider against a local server', () => {
     expect(await provider().embed(['x'])).toHaveLength(1);
     api.requests.length = 0;
     api.script.push(...Array.from({ length: 4 }, () => ({ kind: 'status' as const, status: 500 })));
-    const error = await provider().embed(['x']).catch((e: unknown) => e);
+    const error = await provider()
+      .embed(['x'])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(NonRetryableError);
     expect(api.requests).toHaveLength(4);

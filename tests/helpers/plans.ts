@@ -8,7 +8,10 @@ import pg from 'pg';
 import { prepareValue } from 'pg/lib/utils.js';
 import { expect } from 'vitest';
 
-export interface Recorded { text: string; values: unknown[] }
+export interface Recorded {
+  text: string;
+  values: unknown[];
+}
 
 /** A pool whose clients note, in `recorded`, the first text and parameters of every named statement they run. */
 export function recordingPool(url: string, recorded: Map<string, Recorded>): pg.Pool {
@@ -26,12 +29,16 @@ export function recordingPool(url: string, recorded: Map<string, Recorded>): pg.
   return p;
 }
 
-export interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: PlanNode[] }
+export interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
+}
 
 /** How each plan node reads job_queue: "Seq Scan", or the name of the index it scans. */
 export function jobQueueReads(node: PlanNode): string[] {
-  const own = node['Relation Name'] === 'job_queue' && /Scan/.test(node['Node Type'])
-    ? [node['Index Name'] ?? node['Node Type']] : [];
+  const own = node['Relation Name'] === 'job_queue' && /Scan/.test(node['Node Type']) ? [node['Index Name'] ?? node['Node Type']] : [];
   return [...own, ...(node.Plans ?? []).flatMap(jobQueueReads)];
 }
 

@@ -4,7 +4,15 @@ import { buildAppLogger } from '@/lib/observability/logger';
 
 function memory(): { out: Writable; text: () => string } {
   let text = '';
-  return { out: new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }), text: () => text };
+  return {
+    out: new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    text: () => text,
+  };
 }
 
 describe('the app logger', () => {

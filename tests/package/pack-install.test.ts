@@ -44,7 +44,8 @@ afterAll(async () => {
 });
 
 /** A user's shell: PATH and HOME, nothing of this repository's environment. */
-const userEnv = (extra: Record<string, string | undefined> = {}) => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra }) as unknown as NodeJS.ProcessEnv;
+const userEnv = (extra: Record<string, string | undefined> = {}) =>
+  ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra }) as unknown as NodeJS.ProcessEnv;
 const node = (args: string[], env: Record<string, string | undefined> = {}) => {
   const result = spawnSync(process.execPath, args, { cwd: consumer, encoding: 'utf8', env: userEnv(env) });
   return { code: result.status, out: `${result.stdout}${result.stderr}` };
@@ -55,7 +56,10 @@ const node = (args: string[], env: Record<string, string | undefined> = {}) => {
  * writes to the same stdout asynchronously, so its lines may come before or after.
  */
 function scriptResult(out: string): unknown {
-  const answers = out.trim().split('\n').filter((line) => line.startsWith('{'))
+  const answers = out
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>)
     .filter((o) => !('level' in o && 'msg' in o));
   expect(answers, out).toHaveLength(1);
@@ -90,7 +94,9 @@ describe('npm pack, installed elsewhere', () => {
   });
 
   it('round-trips a job from plain Node: enqueue, drain, read back', () => {
-    writeFileSync(path.join(consumer, 'round-trip.mjs'), `
+    writeFileSync(
+      path.join(consumer, 'round-trip.mjs'),
+      `
       import { DatabaseQueue, drainQueue, ValidationError } from 'pg-conveyor';
       import { Worker } from 'pg-conveyor/worker';
       import { expectCompleted } from 'pg-conveyor/testing';
@@ -102,14 +108,17 @@ describe('npm pack, installed elsewhere', () => {
       try { await queue.enqueue({ jobType: 'bad type!' }); } catch (error) { refused = error instanceof ValidationError; }
       console.log(JSON.stringify({ completed: drained.completed, status: done.status, result: done.result, refused, worker: typeof Worker }));
       await queue.close();
-    `);
+    `,
+    );
     const run = node(['round-trip.mjs'], { DATABASE_URL: db.current.url });
     expect(run.code, run.out).toBe(0);
     expect(scriptResult(run.out)).toEqual({ completed: 1, status: 'COMPLETED', result: { n: 42 }, refused: true, worker: 'function' });
   });
 
   it('a cron route from pg-conveyor/next in three lines, called as Next.js would call it', () => {
-    writeFileSync(path.join(consumer, 'route.mjs'), `
+    writeFileSync(
+      path.join(consumer, 'route.mjs'),
+      `
       import { DatabaseQueue } from 'pg-conveyor';
       import { cronRoute } from 'pg-conveyor/next';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL, poolMax: 1 });
@@ -119,7 +128,8 @@ describe('npm pack, installed elsewhere', () => {
       const answered = await GET(new Request('http://localhost/api/cron', { headers: { authorization: 'Bearer ' + process.env.CRON_SECRET } }));
       console.log(JSON.stringify({ refused: refused.status, status: answered.status, body: await answered.json() }));
       await queue.close();
-    `);
+    `,
+    );
     const run = node(['route.mjs'], { DATABASE_URL: db.current.url, CRON_SECRET: 'x'.repeat(40) });
     expect(run.code, run.out).toBe(0);
     const out = scriptResult(run.out);
@@ -139,11 +149,16 @@ describe('npm pack, installed elsewhere', () => {
   });
 
   it('type-checks in a non-strict project with Node16 module resolution', () => {
-    writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2020', strict: false, noEmit: true, skipLibCheck: false, types: [] },
-      files: ['use.ts'],
-    }));
-    writeFileSync(path.join(consumer, 'use.ts'), `
+    writeFileSync(
+      path.join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2020', strict: false, noEmit: true, skipLibCheck: false, types: [] },
+        files: ['use.ts'],
+      }),
+    );
+    writeFileSync(
+      path.join(consumer, 'use.ts'),
+      `
       import { DatabaseQueue, type Job } from 'pg-conveyor';
       import { Worker } from 'pg-conveyor/worker';
       import { subprocessHandler } from 'pg-conveyor/subprocess';
@@ -154,7 +169,8 @@ describe('npm pack, installed elsewhere', () => {
         void worker; void subprocessHandler;
         return queue.getJob('00000000-0000-7000-8000-000000000000');
       }
-    `);
+    `,
+    );
     const tsc = node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
     expect(tsc.code, tsc.out).toBe(0);
   });

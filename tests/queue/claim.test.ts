@@ -72,7 +72,7 @@ describe('claimJob', () => {
     expect(rows[0].n).toBe(4);
   });
 
-  it('gives each job Dates of its own, equal to the rows\' timestamps, though one statement repeats them', async () => {
+  it("gives each job Dates of its own, equal to the rows' timestamps, though one statement repeats them", async () => {
     // The executor remembers the last timestamp text it parsed (executor.ts): a shared Date would
     // let one job's mutation show up in another.
     await queue.enqueueMany([{ jobType: 'D' }, { jobType: 'D' }, { jobType: 'D' }]);
@@ -81,11 +81,15 @@ describe('claimJob', () => {
     expect(new Set(jobs.map((j) => j.createdAt)).size).toBe(3);
     expect(new Set(jobs.map((j) => j.startedAt!.getTime())).size).toBe(1);
     const { rows } = await db.current.pool.query<{ id: string; created_at: Date; started_at: Date; locked_until: Date }>(
-      `SELECT id, created_at, started_at, locked_until FROM job_queue WHERE job_type = 'D'`);
+      `SELECT id, created_at, started_at, locked_until FROM job_queue WHERE job_type = 'D'`,
+    );
     for (const job of jobs) {
       const row = rows.find((r) => r.id === job.id)!;
-      expect([job.createdAt.getTime(), job.startedAt!.getTime(), job.lockedUntil!.getTime()])
-        .toEqual([row.created_at.getTime(), row.started_at.getTime(), row.locked_until.getTime()]);
+      expect([job.createdAt.getTime(), job.startedAt!.getTime(), job.lockedUntil!.getTime()]).toEqual([
+        row.created_at.getTime(),
+        row.started_at.getTime(),
+        row.locked_until.getTime(),
+      ]);
     }
     jobs[0]!.startedAt!.setTime(0);
     expect(jobs[1]!.startedAt!.getTime()).toBe(rows[0]!.started_at.getTime());

@@ -35,7 +35,9 @@ describe('concurrent claims on real connections', () => {
         const jobs = await queue.claimJobs(['CONC'], batch);
         if (jobs.length === 0) return handled;
         await queue.pool.query('INSERT INTO claim_ledger SELECT unnest($1::uuid[]), $2, unnest($3::int[])', [
-          jobs.map((j) => j.id), w, jobs.map((j) => j.attempts),
+          jobs.map((j) => j.id),
+          w,
+          jobs.map((j) => j.attempts),
         ]);
         for (const job of jobs) await queue.completeJob(job, { by: w });
         handled += jobs.length;

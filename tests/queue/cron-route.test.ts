@@ -26,21 +26,32 @@ const call = (route: (r: Request) => Promise<Response>, secret?: string) =>
   route(new Request('http://localhost/api/cron', { headers: secret === undefined ? {} : { authorization: `Bearer ${secret}` } }));
 
 describe('cronRoute', () => {
-  it('drains each handler\'s own type with its handler, up to maxJobs, and answers the result', async () => {
+  it("drains each handler's own type with its handler, up to maxJobs, and answers the result", async () => {
     const seen: string[] = [];
     const results: unknown[] = [];
     const GET = cronRoute({
       queue: () => queue,
       handlers: {
-        EMAIL: async (job: Job<{ to: string }>) => { seen.push(`email:${job.payload!.to}`); return { sent: true }; },
-        SMS: async (job: Job<{ to: string }>) => { seen.push(`sms:${job.payload!.to}`); return { texted: true }; },
+        EMAIL: async (job: Job<{ to: string }>) => {
+          seen.push(`email:${job.payload!.to}`);
+          return { sent: true };
+        },
+        SMS: async (job: Job<{ to: string }>) => {
+          seen.push(`sms:${job.payload!.to}`);
+          return { texted: true };
+        },
       },
       maxJobs: 3,
-      onResult: (result) => { results.push(result); },
+      onResult: (result) => {
+        results.push(result);
+      },
     });
     await queue.enqueueMany([
-      { jobType: 'EMAIL', payload: { to: 'a' } }, { jobType: 'SMS', payload: { to: 'b' } },
-      { jobType: 'EMAIL', payload: { to: 'c' } }, { jobType: 'EMAIL', payload: { to: 'd' } }, { jobType: 'OTHER' },
+      { jobType: 'EMAIL', payload: { to: 'a' } },
+      { jobType: 'SMS', payload: { to: 'b' } },
+      { jobType: 'EMAIL', payload: { to: 'c' } },
+      { jobType: 'EMAIL', payload: { to: 'd' } },
+      { jobType: 'OTHER' },
     ]);
     const response = await call(GET, SECRET);
     expect(response.status).toBe(200);

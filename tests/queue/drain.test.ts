@@ -33,7 +33,9 @@ describe('drainQueue (one cron tick)', () => {
   it('bad options are a ValidationError before anything is claimed', async () => {
     await queue.enqueue({ jobType: 'D' });
     for (const bad of [{ maxJobs: 0 }, { maxJobs: 1.5 }, { budgetMs: -1 }, { types: 'D' }, { types: ['bad type!'] }, { handler: 'not a function' }]) {
-      await expect(drainQueue(queue, { types: ['D'], handler: async () => 'ok', ...bad } as never), JSON.stringify(bad)).rejects.toBeInstanceOf(ValidationError);
+      await expect(drainQueue(queue, { types: ['D'], handler: async () => 'ok', ...bad } as never), JSON.stringify(bad)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     }
     expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
   });
@@ -173,22 +175,23 @@ describe('concurrency keys', () => {
       return new DatabaseQueue({ pool });
     });
     try {
-      await Promise.all(workers.map(async (w) => {
-        for (let idle = 0; idle < 20; ) {
-          const job = await w.claimJob(['KC']);
-          if (!job) {
-            idle++;
-            await new Promise((r) => setTimeout(r, 5));
-            continue;
+      await Promise.all(
+        workers.map(async (w) => {
+          for (let idle = 0; idle < 20;) {
+            const job = await w.claimJob(['KC']);
+            if (!job) {
+              idle++;
+              await new Promise((r) => setTimeout(r, 5));
+              continue;
+            }
+            await w.pool.query(`INSERT INTO key_overlap SELECT $1, count(*) FROM job_queue WHERE status = 'PROCESSING' AND concurrency_key = $1`, [
+              job.concurrencyKey,
+            ]);
+            await new Promise((r) => setTimeout(r, 2));
+            await w.completeJob(job);
           }
-          await w.pool.query(
-            `INSERT INTO key_overlap SELECT $1, count(*) FROM job_queue WHERE status = 'PROCESSING' AND concurrency_key = $1`,
-            [job.concurrencyKey],
-          );
-          await new Promise((r) => setTimeout(r, 2));
-          await w.completeJob(job);
-        }
-      }));
+        }),
+      );
     } finally {
       await Promise.all(workers.map((w) => w.pool.end()));
     }

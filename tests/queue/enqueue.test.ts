@@ -54,9 +54,7 @@ describe('enqueue', () => {
 
   it('enqueueMany inserts all jobs in one statement and returns them in input order', async () => {
     const before = await countJobs(db.current.pool, "job_type = 'BULK'");
-    const jobs = await queue.enqueueMany(
-      Array.from({ length: 500 }, (_, i) => ({ jobType: 'BULK', payload: { i }, priority: i % 3 })),
-    );
+    const jobs = await queue.enqueueMany(Array.from({ length: 500 }, (_, i) => ({ jobType: 'BULK', payload: { i }, priority: i % 3 })));
     expect(jobs).toHaveLength(500);
     expect(jobs.map((j) => (j.payload as { i: number }).i)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     await expectJobCount(db.current.pool, before + 500, "job_type = 'BULK'");
@@ -68,13 +66,23 @@ describe('enqueue', () => {
       { jobType: 'MIX_B', priority: 0, maxAttempts: 1 },
       { jobType: 'MIX_A' },
     ]);
-    const shared = await queue.enqueueMany([{ jobType: 'MIX_C', priority: 7, maxAttempts: 9 }, { jobType: 'MIX_C', priority: 7, maxAttempts: 9 }]);
+    const shared = await queue.enqueueMany([
+      { jobType: 'MIX_C', priority: 7, maxAttempts: 9 },
+      { jobType: 'MIX_C', priority: 7, maxAttempts: 9 },
+    ]);
     const stored = async (id: string) => {
       const row = await jobRow(db.current.pool, id);
       return [row.job_type, row.priority, row.max_attempts];
     };
-    expect(await Promise.all(mixed.map((j) => stored(j.id)))).toEqual([['MIX_A', 2, 5], ['MIX_B', 0, 1], ['MIX_A', 0, 3]]);
-    expect(await Promise.all(shared.map((j) => stored(j.id)))).toEqual([['MIX_C', 7, 9], ['MIX_C', 7, 9]]);
+    expect(await Promise.all(mixed.map((j) => stored(j.id)))).toEqual([
+      ['MIX_A', 2, 5],
+      ['MIX_B', 0, 1],
+      ['MIX_A', 0, 3],
+    ]);
+    expect(await Promise.all(shared.map((j) => stored(j.id)))).toEqual([
+      ['MIX_C', 7, 9],
+      ['MIX_C', 7, 9],
+    ]);
   });
 
   it('enqueueMany of an empty list does nothing', async () => {
@@ -83,9 +91,7 @@ describe('enqueue', () => {
 
   it('refuses a whole batch when one job is invalid, writing nothing', async () => {
     const before = await countJobs(db.current.pool);
-    await expect(
-      queue.enqueueMany([{ jobType: 'OK' }, { jobType: 'bad type!' }]),
-    ).rejects.toThrow(/job #1.*jobType/);
+    await expect(queue.enqueueMany([{ jobType: 'OK' }, { jobType: 'bad type!' }])).rejects.toThrow(/job #1.*jobType/);
     await expectJobCount(db.current.pool, before);
   });
 
@@ -110,15 +116,13 @@ describe('enqueue', () => {
 
   it('refuses a payload over the size cap', async () => {
     const small = new DatabaseQueue({ pool: db.current.pool, maxPayloadBytes: 1_000 });
-    await expect(small.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2_000) } })).rejects.toThrow(
-      /exceeds the limit of 1000/,
-    );
+    await expect(small.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2_000) } })).rejects.toThrow(/exceeds the limit of 1000/);
     const big = await queue.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2 * 1024 * 1024) } }).catch((e) => e);
     expect(big).toBeInstanceOf(ValidationError);
   });
 
   it('keeps unicode payloads intact', async () => {
-    const payload = { text: 'naïve — 日本語 🚀', nested: [{ 'ключ': 'значение' }] };
+    const payload = { text: 'naïve — 日本語 🚀', nested: [{ ключ: 'значение' }] };
     const job = await queue.enqueue({ jobType: 'T', payload });
     expect((await queue.getJob(job.id))!.payload).toEqual(payload);
   });
@@ -136,7 +140,9 @@ describe('enqueue', () => {
     ];
     const jobs = await queue.enqueueMany(payloads.map((payload, i) => ({ jobType: i === 0 ? 'NULL' : 'ESC', payload, priority: i })));
     const { rows } = await db.current.pool.query<{ id: string; job_type: string; payload: unknown; priority: number }>(
-      'SELECT id, job_type, payload, priority FROM job_queue WHERE id = ANY($1::uuid[])', [jobs.map((j) => j.id)]);
+      'SELECT id, job_type, payload, priority FROM job_queue WHERE id = ANY($1::uuid[])',
+      [jobs.map((j) => j.id)],
+    );
     const byId = new Map(rows.map((r) => [r.id, r]));
     jobs.forEach((job, i) => {
       const row = byId.get(job.id)!;
@@ -239,18 +245,34 @@ describe('static seed API', () => {
   });
 });
 
-
 describe('the fast path of enqueue validation', () => {
   it('accepts nothing the schema refuses, and takes the common shapes', () => {
     const inputs: unknown[] = [
-      { jobType: 'A' }, { jobType: 'A', payload: { n: 1 } }, { jobType: 'A', priority: 1_000_000, maxAttempts: 1_000 },
+      { jobType: 'A' },
+      { jobType: 'A', payload: { n: 1 } },
+      { jobType: 'A', priority: 1_000_000, maxAttempts: 1_000 },
       { jobType: 'A', priority: -1_000_000, maxAttempts: 1, payload: undefined },
-      { jobType: '' }, { jobType: 'a b' }, { jobType: 'x'.repeat(65) }, { jobType: 7 }, {},
-      { jobType: 'A', priority: 1.5 }, { jobType: 'A', priority: 1_000_001 }, { jobType: 'A', priority: Number.NaN },
-      { jobType: 'A', priority: '1' }, { jobType: 'A', maxAttempts: 0 }, { jobType: 'A', maxAttempts: 1_001 },
-      { jobType: 'A', maxAttempts: Infinity }, { jobType: 'A', extra: 1 }, { jobType: 'A', delayMs: 5 },
-      Object.assign(Object.create({ inherited: true }), { jobType: 'A' }), [{ jobType: 'A' }], null, 'A',
-      new (class Job { jobType = 'A'; })(),
+      { jobType: '' },
+      { jobType: 'a b' },
+      { jobType: 'x'.repeat(65) },
+      { jobType: 7 },
+      {},
+      { jobType: 'A', priority: 1.5 },
+      { jobType: 'A', priority: 1_000_001 },
+      { jobType: 'A', priority: Number.NaN },
+      { jobType: 'A', priority: '1' },
+      { jobType: 'A', maxAttempts: 0 },
+      { jobType: 'A', maxAttempts: 1_001 },
+      { jobType: 'A', maxAttempts: Infinity },
+      { jobType: 'A', extra: 1 },
+      { jobType: 'A', delayMs: 5 },
+      Object.assign(Object.create({ inherited: true }), { jobType: 'A' }),
+      [{ jobType: 'A' }],
+      null,
+      'A',
+      new (class Job {
+        jobType = 'A';
+      })(),
     ];
     for (const input of inputs) {
       if (isPlainEnqueue(input)) expect(enqueueSchema.safeParse(input).success, JSON.stringify(input)).toBe(true);

@@ -68,7 +68,9 @@ describe('finding jobs', () => {
     expect(await ids({ status: 'FAILED', jobType: 'REPORT', error: 'refused' })).toEqual([c.id]);
     expect(await ids({ status: 'FAILED', jobType: 'EMAIL' })).toEqual([]);
     expect(await ids({ status: 'PENDING' })).toEqual([b.id, a.id]);
-    const { rows: [{ now }] } = await db.current.pool.query<{ now: Date }>('SELECT now()');
+    const {
+      rows: [{ now }],
+    } = await db.current.pool.query<{ now: Date }>('SELECT now()');
     expect(await ids({ createdAfter: new Date(now.getTime() - 60_000) })).toHaveLength(3);
     expect(await ids({ createdAfter: new Date(now.getTime() + 60_000) })).toEqual([]);
     expect(await ids({ createdBefore: new Date(now.getTime() - 60_000) })).toEqual([]);

@@ -19,19 +19,33 @@ async function queueAt(clock: ManualClock) {
 const dbNow = async () => (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
 const totals = async (queue: DatabaseQueue, options: Parameters<DatabaseQueue['getHistory']>[0] = {}) => {
   const h = await queue.getHistory(options);
-  return h.points.reduce((t, p) => ({ completed: t.completed + p.completed, failed: t.failed + p.failed, cancelled: t.cancelled + p.cancelled }), { completed: 0, failed: 0, cancelled: 0 });
+  return h.points.reduce((t, p) => ({ completed: t.completed + p.completed, failed: t.failed + p.failed, cancelled: t.cancelled + p.cancelled }), {
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+  });
 };
 
 /** `n` jobs of `jobType` run to `outcome` at the clock's time. */
 async function finish(queue: DatabaseQueue, jobType: string, n: number, outcome: 'complete' | 'fail') {
   await queue.enqueueMany(Array.from({ length: n }, () => ({ jobType, maxAttempts: 1 })));
   const jobs = await queue.claimJobs([jobType], n);
-  if (outcome === 'complete') await queue.completeJobs(jobs, jobs.map(() => ({ ok: true })));
-  else await queue.failJobs(jobs, jobs.map(() => new Error('boom')));
+  if (outcome === 'complete')
+    await queue.completeJobs(
+      jobs,
+      jobs.map(() => ({ ok: true })),
+    );
+  else
+    await queue.failJobs(
+      jobs,
+      jobs.map(() => new Error('boom')),
+    );
 }
 
 beforeEach(async () => {
-  await db.current.pool.query(`DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`);
+  await db.current.pool.query(
+    `DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`,
+  );
 });
 afterAll(async () => {
   for (const queue of queues) await queue.close();
@@ -59,7 +73,10 @@ describe('history apart from the job rows', () => {
     // The retried jobs then complete: new outcomes, counted as such.
     const again = await queue.claimJobs(['MAIL'], 10);
     expect(again).toHaveLength(3);
-    await queue.completeJobs(again, again.map(() => ({ ok: true })));
+    await queue.completeJobs(
+      again,
+      again.map(() => ({ ok: true })),
+    );
     expect(await totals(queue)).toEqual({ completed: 5, failed: 3, cancelled: 0 });
   });
 
@@ -86,10 +103,7 @@ describe('history apart from the job rows', () => {
     await finish(queue, 'RACE', 200, 'fail');
     clock.advance(150_000);
     const ids = (await queue.findJobs({ status: 'FAILED' }, { limit: 200 })).jobs.map((j) => j.id);
-    await Promise.all([
-      ...ids.map((id) => queue.retryJob(id)),
-      ...Array.from({ length: 20 }, () => queue.getHistory()),
-    ]);
+    await Promise.all([...ids.map((id) => queue.retryJob(id)), ...Array.from({ length: 20 }, () => queue.getHistory())]);
     expect(await countJobs(db.current.pool, "status = 'PENDING'")).toBe(200);
     expect(await totals(queue)).toEqual({ completed: 0, failed: 200, cancelled: 0 });
   });

@@ -109,7 +109,10 @@ afterAll(async () => {
 async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   // Two at once: the second leaves its NOTIFY to a statement of its own (wakeups.ts).
   await Promise.all([q.enqueue({ jobType: 'HOT', payload: { a: 1 } }), q.enqueue({ jobType: 'HOT', payload: { a: 2 } })]);
-  await q.enqueueMany([{ jobType: 'HOT', dedupe: { key: 'd:1' } }, { jobType: 'HOT', uniqueKey: 'u:1' }]);
+  await q.enqueueMany([
+    { jobType: 'HOT', dedupe: { key: 'd:1' } },
+    { jobType: 'HOT', uniqueKey: 'u:1' },
+  ]);
   const [a, b, c, d, e, bare] = await q.claimJobs(['HOT'], 6);
   await q.completeJob(a!, { ok: true });
   await q.completeJob(bare!.id, { ok: true });
@@ -151,7 +154,11 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
  */
 const COUNTS_EVERY_ACTIVE_JOB = ['conveyor.jobCountActiveCapped', 'conveyor.jobCountActiveByType'];
 
-interface PlanCost { jit: boolean; cost: number; seqScan: boolean }
+interface PlanCost {
+  jit: boolean;
+  cost: number;
+  seqScan: boolean;
+}
 
 async function explain(client: pg.PoolClient, mode: 'force_generic_plan' | 'force_custom_plan', name: string): Promise<PlanCost> {
   const plan = await explainPlan(client, mode, recorded.get(name)!);
@@ -240,8 +247,7 @@ describe('statements that name jobs by id, on a small compact table', () => {
 
   beforeAll(async () => {
     smallDb = await createTestDatabase();
-    await smallDb.pool.query(
-      `INSERT INTO job_queue (job_type, payload) SELECT 'HOT', jsonb_build_object('n', g) FROM generate_series(1, $1) g`, [SMALL]);
+    await smallDb.pool.query(`INSERT INTO job_queue (job_type, payload) SELECT 'HOT', jsonb_build_object('n', g) FROM generate_series(1, $1) g`, [SMALL]);
     await smallDb.pool.query('VACUUM ANALYZE job_queue');
     smallPool = recordingPool(smallDb.url, small);
     smallQueue = new DatabaseQueue({ pool: smallPool, rescueIntervalMs: 0 });
@@ -260,7 +266,9 @@ describe('statements that name jobs by id, on a small compact table', () => {
   it('reads them by primary key, generic and custom, never the whole table', async () => {
     const client = await smallDb.pool.connect();
     try {
-      const { rows: [size] } = await client.query<{ pages: number }>(`SELECT relpages AS pages FROM pg_class WHERE relname = 'job_queue'`);
+      const {
+        rows: [size],
+      } = await client.query<{ pages: number }>(`SELECT relpages AS pages FROM pg_class WHERE relname = 'job_queue'`);
       expect(size!.pages).toBeLessThan(400);
       await client.query('BEGIN');
       expect(await readsBesidesPrimaryKey(client, small)).toEqual({});

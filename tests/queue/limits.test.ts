@@ -51,7 +51,9 @@ describe('global concurrency per type', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       }),
     );
-    await Promise.all(processes.map((child) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()))));
+    await Promise.all(
+      processes.map((child) => new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()))),
+    );
     const drainer = separateQueue();
     try {
       for (let i = 0; i < 400 && (await countJobs(db.current.pool, "status = 'COMPLETED'")) < 24; i++) {
@@ -102,7 +104,8 @@ describe('rate limits per type', () => {
       const { rows } = await db.current.pool.query<{ n: number }>(
         `SELECT max((SELECT count(*) FROM job_queue j2 WHERE j2.job_type = 'RATED'
                        AND j2.started_at >= j1.started_at AND j2.started_at < j1.started_at + interval '1 second'))::int AS n
-           FROM job_queue j1 WHERE j1.job_type = 'RATED' AND j1.started_at IS NOT NULL`);
+           FROM job_queue j1 WHERE j1.job_type = 'RATED' AND j1.started_at IS NOT NULL`,
+      );
       expect(rows[0]!.n).toBe(5);
       // And the limit is reached, not starved: 3.6 s of clock held 4 windows' worth.
       expect(await countJobs(db.current.pool, "status = 'COMPLETED'")).toBeGreaterThanOrEqual(20);

@@ -12,11 +12,20 @@ const db = useTestDatabase();
 /** A pino logger (the library's own) writing JSON lines into memory, parsed as the test reads them. */
 function memoryLogger(level: 'debug' | 'info' = 'info'): { logger: Logger; lines: () => Record<string, unknown>[]; raw: () => string } {
   let text = '';
-  const destination = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } });
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  });
   return {
     logger: createLogger({ level, destination }),
     raw: () => text,
-    lines: () => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>),
+    lines: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
   };
 }
 
@@ -46,8 +55,14 @@ describe('structured logs', () => {
     const lines = log.lines().slice(before);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
-      level: 'warn', name: 'pg-conveyor', msg: 'job attempt failed; will retry',
-      jobId: job.id, jobType: 'LOG_FAIL', attempt: 1, maxAttempts: 2, error: 'smtp said no',
+      level: 'warn',
+      name: 'pg-conveyor',
+      msg: 'job attempt failed; will retry',
+      jobId: job.id,
+      jobType: 'LOG_FAIL',
+      attempt: 1,
+      maxAttempts: 2,
+      error: 'smtp said no',
     });
     expect(typeof lines[0]!.retryAt).toBe('string');
     expect(typeof lines[0]!.time).toBe('string'); // ISO 8601
@@ -58,13 +73,25 @@ describe('structured logs', () => {
   it('the worker logs each failure of a handler once, its start and stop, and nothing at info per completed job', async () => {
     const before = log.lines().length;
     const w = new Worker({
-      queue, connectionString: db.current.url, pollIntervalMs: 50,
-      handlers: { LOG_OK: async () => 'fine', LOG_THROWS: async () => { throw new Error('handler broke'); } },
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 50,
+      handlers: {
+        LOG_OK: async () => 'fine',
+        LOG_THROWS: async () => {
+          throw new Error('handler broke');
+        },
+      },
     });
     workers.push(w);
     await w.start();
     await queue.enqueueMany([{ jobType: 'LOG_OK' }, { jobType: 'LOG_OK' }, { jobType: 'LOG_THROWS' }]);
-    await until(() => log.lines().slice(before).some((l) => l.jobType === 'LOG_THROWS'));
+    await until(() =>
+      log
+        .lines()
+        .slice(before)
+        .some((l) => l.jobType === 'LOG_THROWS'),
+    );
     await until(async () => (await queue.getQueueStats()).completed === 2);
     await w.stop();
     const lines = log.lines().slice(before);
@@ -81,7 +108,10 @@ describe('structured logs', () => {
     const job = await queue.enqueue({ jobType: 'LOG_DEBUG' });
     await until(() => debug.lines().some((l) => l.msg === 'job ended'));
     const forJob = debug.lines().filter((l) => l.jobId === job.id);
-    expect(forJob.map((l) => [l.level, l.msg])).toEqual([['debug', 'job started'], ['debug', 'job ended']]);
+    expect(forJob.map((l) => [l.level, l.msg])).toEqual([
+      ['debug', 'job started'],
+      ['debug', 'job ended'],
+    ]);
     expect(forJob[1]).toMatchObject({ outcome: 'completed', jobType: 'LOG_DEBUG', attempt: 1 });
   });
 
@@ -94,7 +124,9 @@ describe('structured logs', () => {
     // The database ends the worker's LISTEN connection three times (as a restart or failover would).
     for (let i = 0; i < 3; i++) {
       await until(() => w.listening, 5_000);
-      await db.current.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN conveyor_jobs' AND datname = current_database()`);
+      await db.current.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN conveyor_jobs' AND datname = current_database()`,
+      );
       await until(() => !w.listening, 5_000);
     }
     await until(() => w.listening, 5_000);
@@ -119,7 +151,9 @@ describe('structured logs', () => {
     await queue.enqueue({ jobType: 'LOG_CRON' });
     const ok = cronRoute({ queue, logger: own.logger, secretName: 'LOG_TEST_SECRET', handlers: { LOG_CRON: async () => 'done' } });
     expect((await get(ok)).status).toBe(200);
-    expect(own.lines()).toEqual([expect.objectContaining({ level: 'info', msg: 'cron drain finished', route: ['LOG_CRON'], processed: 1, completed: 1, stoppedBy: 'empty' })]);
+    expect(own.lines()).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'cron drain finished', route: ['LOG_CRON'], processed: 1, completed: 1, stoppedBy: 'empty' }),
+    ]);
 
     const broken = new DatabaseQueue({ connectionString: 'postgresql://nobody@127.0.0.1:1/none', poolMax: 1, logger: false });
     const failing = cronRoute({ queue: broken, logger: own.logger, secretName: 'LOG_TEST_SECRET', handlers: { LOG_CRON: async () => 'done' } });
@@ -129,10 +163,20 @@ describe('structured logs', () => {
     expect(failure).not.toHaveProperty('err');
     await broken.close();
 
-    const buggy = cronRoute({ queue, logger: own.logger, secretName: 'LOG_TEST_SECRET', handlers: { LOG_CRON: async () => 'done' },
-      onResult: () => { throw new TypeError('metrics broke'); } });
+    const buggy = cronRoute({
+      queue,
+      logger: own.logger,
+      secretName: 'LOG_TEST_SECRET',
+      handlers: { LOG_CRON: async () => 'done' },
+      onResult: () => {
+        throw new TypeError('metrics broke');
+      },
+    });
     expect((await get(buggy)).status).toBe(500);
-    expect(own.lines().at(-1)).toMatchObject({ level: 'error', err: { type: 'TypeError', message: 'metrics broke', stack: expect.stringContaining('logging.test.ts') } });
+    expect(own.lines().at(-1)).toMatchObject({
+      level: 'error',
+      err: { type: 'TypeError', message: 'metrics broke', stack: expect.stringContaining('logging.test.ts') },
+    });
   });
 
   it('logger: false writes nothing; a bad logger is a ValidationError naming the option', async () => {
@@ -141,8 +185,9 @@ describe('structured logs', () => {
     await silent.failJob((await silent.claimJob(['LOG_SILENT']))!, new Error('quiet'));
     expect(log.lines().some((l) => l.jobId === job.id)).toBe(false);
     await silent.close();
-    expect(() => new DatabaseQueue({ connectionString: db.current.url, logger: { info() {} } as unknown as Logger }))
-      .toThrow(/logger.*debug, info, warn and error/);
+    expect(() => new DatabaseQueue({ connectionString: db.current.url, logger: { info() {} } as unknown as Logger })).toThrow(
+      /logger.*debug, info, warn and error/,
+    );
   });
 
   it('a pool connection the server ends is a warn line, not a crash', async () => {

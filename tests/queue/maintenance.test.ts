@@ -10,7 +10,9 @@ beforeAll(() => {
   queue = new DatabaseQueue({ pool: db.current.pool, random: () => 0.5 });
 });
 beforeEach(async () => {
-  await db.current.pool.query(`DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`);
+  await db.current.pool.query(
+    `DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`,
+  );
 });
 afterAll(async () => queue.close());
 
@@ -82,7 +84,13 @@ describe('cleanup', () => {
 
 describe('stats and lists', () => {
   it('getQueueStats counts each status', async () => {
-    for (const [status, n] of [['PENDING', 3], ['PROCESSING', 2], ['COMPLETED', 4], ['FAILED', 1], ['CANCELLED', 2]] as const) {
+    for (const [status, n] of [
+      ['PENDING', 3],
+      ['PROCESSING', 2],
+      ['COMPLETED', 4],
+      ['FAILED', 1],
+      ['CANCELLED', 2],
+    ] as const) {
       for (let i = 0; i < n; i++) await insertJob(db.current.pool, { status });
     }
     expect(await queue.getQueueStats()).toEqual({ pending: 3, processing: 2, completed: 4, failed: 1, cancelled: 2, estimated: false });

@@ -23,17 +23,26 @@ afterAll(async () => queue.close());
 describe('pausing a job type', () => {
   it('a running worker stops claiming it within one poll, other types go on, and resuming wakes the worker for it', async () => {
     const ran: string[] = [];
-    const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 200, logger: false, handlers: {
-      REPORT: async (job) => void ran.push(`report ${(job.payload as { n: number }).n}`),
-      EMAIL: async (job) => void ran.push(`email ${(job.payload as { n: number }).n}`),
-    } });
+    const worker = new Worker({
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 200,
+      logger: false,
+      handlers: {
+        REPORT: async (job) => void ran.push(`report ${(job.payload as { n: number }).n}`),
+        EMAIL: async (job) => void ran.push(`email ${(job.payload as { n: number }).n}`),
+      },
+    });
     await worker.start();
     try {
       await queue.enqueue({ jobType: 'REPORT', payload: { n: 1 } });
       await until(() => ran.includes('report 1'));
       expect(await queue.pauseType('REPORT', { by: 'ops@example.com' })).toBe(true);
       expect(await queue.pauseType('REPORT')).toBe(false); // paused already: the first pause stays
-      await queue.enqueueMany([{ jobType: 'REPORT', payload: { n: 2 } }, { jobType: 'EMAIL', payload: { n: 1 } }]);
+      await queue.enqueueMany([
+        { jobType: 'REPORT', payload: { n: 2 } },
+        { jobType: 'EMAIL', payload: { n: 1 } },
+      ]);
       await until(() => ran.includes('email 1')); // the worker is awake and claiming
       await sleep(600); // three polls
       expect(ran).not.toContain('report 2');

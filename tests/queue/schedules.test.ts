@@ -52,7 +52,9 @@ describe('recurring jobs', () => {
       pool.on('error', () => {});
       return new DatabaseQueue({ pool, clock });
     });
-    const workers = firers.slice(0, 3).map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { OTHER: async () => {} } }));
+    const workers = firers
+      .slice(0, 3)
+      .map((q) => new Worker({ queue: q, connectionString: db.current.url, pollIntervalMs: 20, handlers: { OTHER: async () => {} } }));
     // Each worker looks for due schedules when it starts and on its polls (once a second at most).
     const workersFired = () => Promise.all(firers.slice(0, 3).map((q) => once(q.events, 'schedules:fired')));
     try {
@@ -107,7 +109,14 @@ describe('operating schedules', () => {
     clock.advance(61_000);
     const [job] = await clocked.fireDueSchedules();
     const [listed] = await clocked.listSchedules();
-    expect(listed).toMatchObject({ name: 'minutely', cron: '* * * * *', timezone: 'UTC', jobType: 'TICK', paused: false, lastJob: { id: job!.id, status: 'PENDING' } });
+    expect(listed).toMatchObject({
+      name: 'minutely',
+      cron: '* * * * *',
+      timezone: 'UTC',
+      jobType: 'TICK',
+      paused: false,
+      lastJob: { id: job!.id, status: 'PENDING' },
+    });
     expect(listed!.lastRunAt!.getTime()).toBeLessThanOrEqual(clock.now().getTime());
     expect(listed!.nextRunAt!.getTime()).toBeGreaterThan(clock.now().getTime());
     expect(listed!.nextRunAt!.getTime() - listed!.lastRunAt!.getTime()).toBe(60_000);

@@ -19,7 +19,8 @@ afterAll(async () => queue.close());
 
 describe('statement bounds', () => {
   it('the queue’s own connections carry statement_timeout and lock_timeout (defaults 60 s and 5 s)', async () => {
-    const settings = async (q: DatabaseQueue) => (await q.pool.query(`SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l`)).rows[0];
+    const settings = async (q: DatabaseQueue) =>
+      (await q.pool.query(`SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l`)).rows[0];
     expect(await settings(queue)).toEqual({ s: '20s', l: '300ms' });
     // Also when the queue does not prepare its statements: the bounds do not depend on that.
     for (const preparedStatements of [true, false]) {
@@ -35,7 +36,12 @@ describe('statement bounds', () => {
   it('a migration holding an exclusive lock on job_queue: claims fail within the lock timeout, the worker reports it and resumes once the lock is gone', async () => {
     const ran: number[] = [];
     const errors: string[] = [];
-    const worker = new Worker({ queue, pollIntervalMs: 200, logger: false, handlers: { STUCK: async (job) => void ran.push((job.payload as { n: number }).n) } });
+    const worker = new Worker({
+      queue,
+      pollIntervalMs: 200,
+      logger: false,
+      handlers: { STUCK: async (job) => void ran.push((job.payload as { n: number }).n) },
+    });
     worker.on('error', (error) => errors.push((error as { code?: string }).code ?? error.message));
     await worker.start();
     const migration = await db.current.pool.connect();

@@ -65,15 +65,24 @@ describe('subprocess jobs', () => {
     process.env.CONVEYOR_TEST_SHARED = 'shared-on-purpose';
     try {
       const { id } = await queue.enqueue({ jobType: 'ENV' });
-      await runOnce('ENV', subprocessHandler({
-        command: process.execPath,
-        args: ['-e', 'process.stdout.write(JSON.stringify(process.env))'],
-        env: { GIVEN: 'given' },
-        inheritEnv: ['CONVEYOR_TEST_SHARED'],
-      }));
+      await runOnce(
+        'ENV',
+        subprocessHandler({
+          command: process.execPath,
+          args: ['-e', 'process.stdout.write(JSON.stringify(process.env))'],
+          env: { GIVEN: 'given' },
+          inheritEnv: ['CONVEYOR_TEST_SHARED'],
+        }),
+      );
       const job = (await queue.getJob(id))!;
       const seen = JSON.parse((job.result as { stdout: string }).stdout) as Record<string, string>;
-      expect(seen).toMatchObject({ PATH: process.env.PATH, GIVEN: 'given', CONVEYOR_TEST_SHARED: 'shared-on-purpose', CONVEYOR_JOB_ID: id, CONVEYOR_JOB_ATTEMPT: '1' });
+      expect(seen).toMatchObject({
+        PATH: process.env.PATH,
+        GIVEN: 'given',
+        CONVEYOR_TEST_SHARED: 'shared-on-purpose',
+        CONVEYOR_JOB_ID: id,
+        CONVEYOR_JOB_ATTEMPT: '1',
+      });
       expect(Object.keys(seen)).not.toContain('CONVEYOR_TEST_SECRET');
     } finally {
       delete process.env.CONVEYOR_TEST_SECRET;

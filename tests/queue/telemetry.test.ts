@@ -6,7 +6,13 @@
 import { context, propagation, SpanKind, SpanStatusCode, trace, metrics } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type HistogramMetricData } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type HistogramMetricData,
+} from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue } from 'pg-conveyor';
@@ -26,7 +32,8 @@ beforeAll(() => {
 afterAll(async () => queue.close());
 
 const storedContext = async (id: string) =>
-  (await db.current.pool.query<{ trace_context: Record<string, string> | null }>('SELECT trace_context FROM job_queue WHERE id = $1', [id])).rows[0]!.trace_context;
+  (await db.current.pool.query<{ trace_context: Record<string, string> | null }>('SELECT trace_context FROM job_queue WHERE id = $1', [id])).rows[0]!
+    .trace_context;
 const named = (name: string) => spans.getFinishedSpans().filter((s) => s.name === name);
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
@@ -58,7 +65,11 @@ describe('with the SDK registered', () => {
     expect(send!.kind).toBe(SpanKind.PRODUCER);
     expect(parentOf(send!)).toBe(request.spanContext().spanId);
     expect(send!.spanContext().traceId).toBe(request.spanContext().traceId);
-    expect(send!.attributes).toMatchObject({ 'messaging.system': 'pg-conveyor', 'messaging.destination.name': 'OTEL_SEND', 'messaging.operation.type': 'send' });
+    expect(send!.attributes).toMatchObject({
+      'messaging.system': 'pg-conveyor',
+      'messaging.destination.name': 'OTEL_SEND',
+      'messaging.operation.type': 'send',
+    });
     const stored = await storedContext(job.id);
     expect(stored!.traceparent).toBe(`00-${send!.spanContext().traceId}-${send!.spanContext().spanId}-01`);
     expect(job.traceContext).toEqual(stored);
@@ -69,7 +80,10 @@ describe('with the SDK registered', () => {
     const send = named('send OTEL_RETRY')[0]!;
     let calls = 0;
     const w = new Worker({
-      queue, connectionString: db.current.url, pollIntervalMs: 20, logger: false,
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 20,
+      logger: false,
       handlers: {
         OTEL_RETRY: async () => {
           calls++;
@@ -114,8 +128,13 @@ describe('with the SDK registered', () => {
       await queue.enqueue({ jobType: 'OTEL_BATCH', payload: { i } });
       sendSpans.push(named('send OTEL_BATCH').at(-1)!);
     }
-    const w = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 20, logger: false,
-      handlers: { OTEL_BATCH: { batch: { size: 10, handler: async (jobs) => jobs.map(() => 'ok') } } } });
+    const w = new Worker({
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 20,
+      logger: false,
+      handlers: { OTEL_BATCH: { batch: { size: 10, handler: async (jobs) => jobs.map(() => 'ok') } } },
+    });
     await w.start();
     await until(async () => (await queue.listJobs({ jobType: 'OTEL_BATCH', status: 'COMPLETED' })).length === 3);
     await w.stop();
@@ -131,10 +150,15 @@ describe('with the SDK registered', () => {
     const bulk = named('send jobs');
     expect(bulk).toHaveLength(1);
     expect(bulk[0]!.attributes['messaging.batch.message_count']).toBe(3);
-    expect(new Set(jobs.map((j) => j.traceContext!.traceparent))).toEqual(new Set([`00-${bulk[0]!.spanContext().traceId}-${bulk[0]!.spanContext().spanId}-01`]));
+    expect(new Set(jobs.map((j) => j.traceContext!.traceparent))).toEqual(
+      new Set([`00-${bulk[0]!.spanContext().traceId}-${bulk[0]!.spanContext().spanId}-01`]),
+    );
 
     await reader.forceFlush();
-    const exported = metricExporter.getMetrics().at(-1)!.scopeMetrics.find((s) => s.scope.name === 'pg-conveyor')!.metrics;
+    const exported = metricExporter
+      .getMetrics()
+      .at(-1)!
+      .scopeMetrics.find((s) => s.scope.name === 'pg-conveyor')!.metrics;
     const sent = exported.find((m) => m.descriptor.name === 'messaging.client.sent.messages')!;
     const sentFor = (type: string) => sent.dataPoints.find((p) => p.attributes['messaging.destination.name'] === type)?.value;
     expect(sentFor('OTEL_BULK')).toBe(2);
@@ -142,8 +166,8 @@ describe('with the SDK registered', () => {
     expect(sentFor('OTEL_RETRY')).toBe(1);
     const duration = exported.find((m) => m.descriptor.name === 'messaging.process.duration') as HistogramMetricData;
     expect(duration.descriptor.unit).toBe('s');
-    const attemptsOf = (type: string, outcome: string) => duration.dataPoints
-      .find((p) => p.attributes['messaging.destination.name'] === type && p.attributes['conveyor.job.outcome'] === outcome)?.value.count;
+    const attemptsOf = (type: string, outcome: string) =>
+      duration.dataPoints.find((p) => p.attributes['messaging.destination.name'] === type && p.attributes['conveyor.job.outcome'] === outcome)?.value.count;
     expect(attemptsOf('OTEL_RETRY', 'failed')).toBe(1);
     expect(attemptsOf('OTEL_RETRY', 'completed')).toBe(1);
   });

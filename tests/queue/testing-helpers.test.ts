@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe('pg-conveyor/testing', () => {
-  it('freshDatabase: a database of its own with only the queue\'s tables, dropped by drop()', async () => {
+  it("freshDatabase: a database of its own with only the queue's tables, dropped by drop()", async () => {
     expect(db.name).toMatch(/^conveyor_helpers_[0-9a-f]{12}$/);
     expect(await queue.getQueueStats()).toMatchObject({ pending: 0, estimated: false });
     const other = await freshDatabase(inject('adminUrl'));
@@ -46,7 +46,13 @@ describe('pg-conveyor/testing', () => {
   it('the test clock moves delayed jobs and retry backoffs, in the library and in SQL, without waiting', async () => {
     await queue.enqueue({ jobType: 'LATER', delayMs: 3_600_000 });
     let calls = 0;
-    const flaky = { LATER: async () => { calls++; if (calls === 1) throw new Error('first try fails'); return 'ok'; } };
+    const flaky = {
+      LATER: async () => {
+        calls++;
+        if (calls === 1) throw new Error('first try fails');
+        return 'ok';
+      },
+    };
     expect(await drainUntilEmpty(queue, flaky)).toMatchObject({ processed: 0 }); // not due for an hour
     clock.advance(3_600_000);
     expect(await drainUntilEmpty(queue, flaky)).toMatchObject({ failed: 1, completed: 0 }); // retried after its backoff
@@ -58,14 +64,31 @@ describe('pg-conveyor/testing', () => {
   });
 
   it('the assertions say what they found instead', async () => {
-    await expect(expectEnqueued(queue, { jobType: 'NEVER_MADE' })).rejects.toThrow(/wanted at least 1 NEVER_MADE job\(s\), found 0; NEVER_MADE jobs there are: none/);
+    await expect(expectEnqueued(queue, { jobType: 'NEVER_MADE' })).rejects.toThrow(
+      /wanted at least 1 NEVER_MADE job\(s\), found 0; NEVER_MADE jobs there are: none/,
+    );
     const failing = await queue.enqueue({ jobType: 'DOOMED', payload: { n: 1 } });
-    await drainUntilEmpty(queue, { DOOMED: async () => { throw new NonRetryableError('no such account'); } });
-    await expect(expectCompleted(queue, failing)).rejects.toThrow(/is FAILED \(attempt 1\/3, payload \{"n":1\}, last error: NonRetryableError: no such account\)/);
+    await drainUntilEmpty(queue, {
+      DOOMED: async () => {
+        throw new NonRetryableError('no such account');
+      },
+    });
+    await expect(expectCompleted(queue, failing)).rejects.toThrow(
+      /is FAILED \(attempt 1\/3, payload \{"n":1\}, last error: NonRetryableError: no such account\)/,
+    );
     await expect(expectEnqueued(queue, { jobType: 'DOOMED', payload: { n: 2 } })).rejects.toThrow(/found 0; DOOMED jobs there are: FAILED/);
     await expect(expectEnqueued(queue, { jobType: 'DOOMED' }, { count: 2 })).rejects.toThrow(/wanted 2 DOOMED/);
     await queue.enqueue({ jobType: 'LOOP' });
-    await expect(drainUntilEmpty(queue, { LOOP: async (_job, ctx) => { ctx.enqueueOnComplete({ jobType: 'LOOP' }); } }, { maxJobs: 20 }))
-      .rejects.toThrow(/still not empty after 20 jobs/);
+    await expect(
+      drainUntilEmpty(
+        queue,
+        {
+          LOOP: async (_job, ctx) => {
+            ctx.enqueueOnComplete({ jobType: 'LOOP' });
+          },
+        },
+        { maxJobs: 20 },
+      ),
+    ).rejects.toThrow(/still not empty after 20 jobs/);
   });
 });

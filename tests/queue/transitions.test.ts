@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DatabaseQueue, InvalidJobStateError, JobNotFoundError, LeaseLostError, ManualClock, NonRetryableError,
-  ValidationError, type JobStatus,
+  DatabaseQueue,
+  InvalidJobStateError,
+  JobNotFoundError,
+  LeaseLostError,
+  ManualClock,
+  NonRetryableError,
+  ValidationError,
+  type JobStatus,
 } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { insertJob, jobRow } from '../helpers/jobs';
@@ -151,7 +157,10 @@ describe('failJob and backoff (injected clock)', () => {
 
   it('adds up to ±10 % jitter', async () => {
     const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'));
-    for (const [random, expected] of [[0, '2026-01-01T00:00:09.000Z'], [0.999999, '2026-01-01T00:00:11.000Z']] as const) {
+    for (const [random, expected] of [
+      [0, '2026-01-01T00:00:09.000Z'],
+      [0.999999, '2026-01-01T00:00:11.000Z'],
+    ] as const) {
       const q = new DatabaseQueue({ pool: db.current.pool, clock, random: () => random });
       const { id } = await q.enqueue({ jobType: 'J' });
       await q.failJob(await claimOne(q, 'J'), new Error('x'));
@@ -260,15 +269,9 @@ describe('illegal transitions are refused with the current state, and change not
 
   it('the database itself refuses states that break the invariants', async () => {
     const id = await insertJob(db.current.pool, { status: 'PENDING' });
-    await expect(db.current.pool.query("UPDATE job_queue SET status = 'COMPLETED' WHERE id = $1", [id])).rejects.toThrow(
-      /job_queue_finished_check/,
-    );
-    await expect(db.current.pool.query("UPDATE job_queue SET status = 'PROCESSING' WHERE id = $1", [id])).rejects.toThrow(
-      /job_queue_lease_check/,
-    );
-    await expect(db.current.pool.query('UPDATE job_queue SET attempts = 4 WHERE id = $1', [id])).rejects.toThrow(
-      /job_queue_attempts_check/,
-    );
+    await expect(db.current.pool.query("UPDATE job_queue SET status = 'COMPLETED' WHERE id = $1", [id])).rejects.toThrow(/job_queue_finished_check/);
+    await expect(db.current.pool.query("UPDATE job_queue SET status = 'PROCESSING' WHERE id = $1", [id])).rejects.toThrow(/job_queue_lease_check/);
+    await expect(db.current.pool.query('UPDATE job_queue SET attempts = 4 WHERE id = $1', [id])).rejects.toThrow(/job_queue_attempts_check/);
   });
 });
 

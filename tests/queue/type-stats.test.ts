@@ -45,12 +45,28 @@ describe('typeStats()', () => {
     expect(stats.map((s) => s.jobType)).toEqual(['EMAIL', 'IMPORT', 'REPORT']);
     const [email, imports, report] = stats;
     expect(email).toEqual({
-      jobType: 'EMAIL', pending: 0, pendingAtLeast: false, processing: 0, completedLastHour: 4, failedLastHour: 0, failureRate: 0,
-      p50Ms: 250, p95Ms: 385, oldestWaitingSeconds: null, limits: null, paused: false, handledAt: null, unhandled: false,
+      jobType: 'EMAIL',
+      pending: 0,
+      pendingAtLeast: false,
+      processing: 0,
+      completedLastHour: 4,
+      failedLastHour: 0,
+      failureRate: 0,
+      p50Ms: 250,
+      p95Ms: 385,
+      oldestWaitingSeconds: null,
+      limits: null,
+      paused: false,
+      handledAt: null,
+      unhandled: false,
     });
     expect(imports).toMatchObject({ pending: 0, paused: true, failureRate: null });
     expect(report).toMatchObject({
-      pending: 2, processing: 1, completedLastHour: 0, limits: { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } }, paused: false,
+      pending: 2,
+      processing: 1,
+      completedLastHour: 0,
+      limits: { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } },
+      paused: false,
     });
     expect(report!.oldestWaitingSeconds).toBeCloseTo(91, 0); // the due one; the delayed one waits for nothing yet
     expect(report).toMatchObject({ unhandled: true, handledAt: null }); // jobs wait, and nothing has handled REPORT

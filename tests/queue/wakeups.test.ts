@@ -37,7 +37,10 @@ describe('Wakeups: one NOTIFY in a statement at a time, the rest announced after
     expect(sent).toHaveLength(1);
     release();
     await new Promise((r) => setTimeout(r, 0));
-    expect(sent).toEqual([['A', 'B'], ['C', 'D']]);
+    expect(sent).toEqual([
+      ['A', 'B'],
+      ['C', 'D'],
+    ]);
     const settled = wakeups.settled();
     release();
     await settled;
@@ -65,9 +68,11 @@ describe('concurrent enqueues on a real server', () => {
   it('30 single enqueues from 10 callers: fewer NOTIFYs than jobs, each naming the ready type', async () => {
     const queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 10 });
     try {
-      await Promise.all(Array.from({ length: 10 }, async (_, c) => {
-        for (let i = 0; i < 3; i++) await queue.enqueue({ jobType: 'WAKE', payload: { c, i } });
-      }));
+      await Promise.all(
+        Array.from({ length: 10 }, async (_, c) => {
+          for (let i = 0; i < 3; i++) await queue.enqueue({ jobType: 'WAKE', payload: { c, i } });
+        }),
+      );
       await queue.close(); // waits for the trailing NOTIFY
       await new Promise((r) => setTimeout(r, 200));
       expect(heard.length).toBeGreaterThan(0);

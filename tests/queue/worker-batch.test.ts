@@ -55,7 +55,8 @@ describe('batch handlers', () => {
           handler: async (batch: Job<{ n: number }>[]) => {
             calls.push(batch.map((j) => j.payload!.n));
             return batch.map((j) =>
-              j.id === flaky ? new Error('try again') : j.id === broken ? new NonRetryableError('never') : { doubled: j.payload!.n * 2 });
+              j.id === flaky ? new Error('try again') : j.id === broken ? new NonRetryableError('never') : { doubled: j.payload!.n * 2 },
+            );
           },
         },
       },
@@ -79,7 +80,14 @@ describe('batch handlers', () => {
     await queue.enqueueMany(Array.from({ length: 4 }, () => ({ jobType: 'THROWS' })));
     await queue.enqueueMany(Array.from({ length: 3 }, () => ({ jobType: 'MISCOUNTS' })));
     const w = worker({
-      THROWS: { batch: { size: 10, handler: async () => { throw new Error('provider down'); } } },
+      THROWS: {
+        batch: {
+          size: 10,
+          handler: async () => {
+            throw new Error('provider down');
+          },
+        },
+      },
       MISCOUNTS: { batch: { size: 10, handler: async () => [1] } },
     });
     await w.start();
@@ -117,13 +125,21 @@ describe('batch handlers', () => {
 
   it('a batch that outlives its timeout fails each job with one short message naming the batch', async () => {
     const jobs = await queue.enqueueMany([{ jobType: 'SLOW_BATCH' }, { jobType: 'SLOW_BATCH' }]);
-    const w = worker({
-      SLOW_BATCH: { timeoutMs: 100, batch: { size: 5, handler: (_batch, { signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) } },
-    }, { graceMs: 50 });
+    const w = worker(
+      {
+        SLOW_BATCH: {
+          timeoutMs: 100,
+          batch: { size: 5, handler: (_batch, { signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) },
+        },
+      },
+      { graceMs: 50 },
+    );
     await w.start();
     await until(async () => (await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 1")) === 2);
     for (const job of jobs) {
-      expect((await jobRow(db.current.pool, job.id)).errors[0].message).toMatch(new RegExp(`^JobTimeoutError: Job batch of 2 from ${jobs[0]!.id} did not finish within \\d+ ms$`));
+      expect((await jobRow(db.current.pool, job.id)).errors[0].message).toMatch(
+        new RegExp(`^JobTimeoutError: Job batch of 2 from ${jobs[0]!.id} did not finish within \\d+ ms$`),
+      );
     }
   });
 
@@ -188,8 +204,12 @@ describe('prefetch', () => {
     await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 6);
     // Two heartbeats (every leaseMs / 3) later the lease has been extended past the claim's:
     // without them the buffered jobs would be rescued below once that first lease ran out.
-    const leases = async () => (await db.current.pool.query<{ first: Date; last: Date }>(
-      "SELECT min(locked_until) AS first, max(locked_until) AS last FROM job_queue WHERE status = 'PROCESSING'")).rows[0]!;
+    const leases = async () =>
+      (
+        await db.current.pool.query<{ first: Date; last: Date }>(
+          "SELECT min(locked_until) AS first, max(locked_until) AS last FROM job_queue WHERE status = 'PROCESSING'",
+        )
+      ).rows[0]!;
     const claimedUntil = (await leases()).last;
     await once(w, 'heartbeat');
     await once(w, 'heartbeat');
@@ -212,12 +232,19 @@ describe('prefetch and cancellation', () => {
     let release: () => void = () => {};
     const first = new Promise<void>((resolve) => (release = resolve));
     const seen: number[] = [];
-    const w = worker({
-      PF_CANCEL: { concurrency: 1, prefetch: 3, handler: async (job: Job<{ n: number }>) => {
-        seen.push(job.payload!.n);
-        if (job.payload!.n === 0) await first;
-      } },
-    }, { leaseMs: 1_000 });
+    const w = worker(
+      {
+        PF_CANCEL: {
+          concurrency: 1,
+          prefetch: 3,
+          handler: async (job: Job<{ n: number }>) => {
+            seen.push(job.payload!.n);
+            if (job.payload!.n === 0) await first;
+          },
+        },
+      },
+      { leaseMs: 1_000 },
+    );
     await w.start();
     await until(async () => (await countJobs(db.current.pool, "status = 'PROCESSING'")) === 4);
     await queue.cancelJob(jobs[2]!.id);

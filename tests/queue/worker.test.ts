@@ -47,11 +47,17 @@ describe('Worker', () => {
 
   it('polls when LISTEN is off (PgBouncer mode)', async () => {
     let seen: unknown = null;
-    const w = worker({ listen: false, pollIntervalMs: 50, handlers: { POLLED: async (_job, { job, signal, updateProgress }) => {
-      seen = { id: job.id, aborted: signal.aborted };
-      await updateProgress(1, 1, 'done');
-      return 'ok';
-    } } });
+    const w = worker({
+      listen: false,
+      pollIntervalMs: 50,
+      handlers: {
+        POLLED: async (_job, { job, signal, updateProgress }) => {
+          seen = { id: job.id, aborted: signal.aborted };
+          await updateProgress(1, 1, 'done');
+          return 'ok';
+        },
+      },
+    });
     await w.start();
     expect(w.listening).toBe(false);
     const { id } = await queue.enqueue({ jobType: 'POLLED' });
@@ -82,7 +88,13 @@ describe('Worker', () => {
       handlers: {
         HANG: {
           timeoutMs: 100,
-          handler: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => { aborted = true; reject(ctx.signal.reason); })),
+          handler: (_job, ctx) =>
+            new Promise((_, reject) =>
+              ctx.signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(ctx.signal.reason);
+              }),
+            ),
         },
       },
     });
@@ -129,11 +141,17 @@ describe('Worker', () => {
 
   it('a running job cancelled meanwhile has its handler aborted at the next heartbeat, with JobTakenAwayError', async () => {
     let reason: unknown = null;
-    const w = worker({ pollIntervalMs: 50, leaseMs: 1_500, handlers: { LONG: async (_job, { signal }) => {
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-      reason = signal.reason;
-      return 'finished after its cancel';
-    } } });
+    const w = worker({
+      pollIntervalMs: 50,
+      leaseMs: 1_500,
+      handlers: {
+        LONG: async (_job, { signal }) => {
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+          reason = signal.reason;
+          return 'finished after its cancel';
+        },
+      },
+    });
     const ended = once(w, 'job:end');
     await w.start();
     const { id } = await queue.enqueue({ jobType: 'LONG' });
@@ -185,8 +203,18 @@ describe('Worker', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let running = 0;
     const w = new Worker({
-      queue: counting, connectionString: db.current.url, pollIntervalMs: 60_000,
-      handlers: { SHARED: { concurrency: 10, handler: async () => { running++; await gate; } } },
+      queue: counting,
+      connectionString: db.current.url,
+      pollIntervalMs: 60_000,
+      handlers: {
+        SHARED: {
+          concurrency: 10,
+          handler: async () => {
+            running++;
+            await gate;
+          },
+        },
+      },
     });
     let idle = 0;
     w.on('idle', () => idle++);
@@ -212,7 +240,6 @@ describe('Worker', () => {
     expect(() => new Worker({ queue, handlers: {} })).toThrow(/at least one handler/);
   });
 });
-
 
 describe('worker process and SIGTERM', () => {
   it('SIGTERM mid-batch: exit 0, nothing lost, nothing left locked', async () => {

@@ -14,7 +14,10 @@ import { until } from '../helpers/wait';
 
 const db = useTestDatabase();
 
-interface Hook { pattern: RegExp; run: () => Promise<unknown> }
+interface Hook {
+  pattern: RegExp;
+  run: () => Promise<unknown>;
+}
 
 /** A pool that runs each hook once, after the first statement matching it has answered. */
 function poolWithHooks(url: string, hooks: Hook[]): pg.Pool {
@@ -60,10 +63,14 @@ it('an item stored while a re-run advance read its map does not run again', asyn
   const { runId } = await workflows.start('rerun-fan-out', {});
   // The advance fans out (a job per item), then its attempt fails instead of completing, as when
   // its worker dies first: it will run again.
-  await drainQueue(queue, { types: [type], maxJobs: 1, handler: async (job, ctx) => {
-    await workflows.handlers()[type]!(job, ctx);
-    throw new Error('worker died');
-  } });
+  await drainQueue(queue, {
+    types: [type],
+    maxJobs: 1,
+    handler: async (job, ctx) => {
+      await workflows.handlers()[type]!(job, ctx);
+      throw new Error('worker died');
+    },
+  });
   const items = [drain(1), drain(1)]; // both items start, and wait
   await until(() => itemsStarted === 2);
 
@@ -80,10 +87,15 @@ it('an item stored while a re-run advance read its map does not run again', asyn
   await drain(10);
 
   expect(hooks).toEqual([]); // the interleaving happened
-  const { rows: [made] } = await db.current.pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1`, [`workflow:${runId}:%`]);
+  const {
+    rows: [made],
+  } = await db.current.pool.query(`SELECT count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1`, [`workflow:${runId}:%`]);
   expect(made.n).toBe(4); // the re-run made both items' jobs again
   const run = await workflows.getRun(runId);
   expect([run?.status, run?.output]).toEqual(['COMPLETED', 6]);
   const { rows } = await db.current.pool.query('SELECT step, count(*)::int AS n FROM ledger GROUP BY step ORDER BY step');
-  expect(rows).toEqual([{ step: 'item 0', n: 1 }, { step: 'item 1', n: 1 }]);
+  expect(rows).toEqual([
+    { step: 'item 0', n: 1 },
+    { step: 'item 1', n: 1 },
+  ]);
 });

@@ -26,7 +26,11 @@ afterAll(async () => queue.close());
 /** A step's side effect: one ledger row each time its body runs. */
 const record = (runId: string, step: string) => db.current.pool.query('INSERT INTO ledger (run_id, step) VALUES ($1, $2)', [runId, step]);
 const ledger = async (runId: string) =>
-  (await db.current.pool.query<{ step: string; n: number }>('SELECT step, count(*)::int AS n FROM ledger WHERE run_id = $1 GROUP BY step ORDER BY step', [runId])).rows;
+  (
+    await db.current.pool.query<{ step: string; n: number }>('SELECT step, count(*)::int AS n FROM ledger WHERE run_id = $1 GROUP BY step ORDER BY step', [
+      runId,
+    ])
+  ).rows;
 /** One cron tick: a drain of the workflows' job types within `budgetMs`. */
 const tick = (workflows: Workflows, budgetMs = 1_000, maxJobs?: number) => {
   const handlers = workflows.handlers();
@@ -40,11 +44,13 @@ const fiveSteps = defineWorkflow({
   run: async (ctx, { user }) => {
     const results: string[] = [];
     for (const step of ['one', 'two', 'three']) {
-      results.push(await ctx.step(step, async () => {
-        await record(ctx.runId, step);
-        await sleep(300); // work: three of these do not fit in one 1 s tick
-        return `${step} for ${user}`;
-      }));
+      results.push(
+        await ctx.step(step, async () => {
+          await record(ctx.runId, step);
+          await sleep(300); // work: three of these do not fit in one 1 s tick
+          return `${step} for ${user}`;
+        }),
+      );
     }
     await ctx.sleep('a day', 86_400_000);
     for (const step of ['four', 'five']) results.push(await ctx.step(step, async () => (await record(ctx.runId, step), `${step} done`)));
@@ -119,17 +125,31 @@ describe('workflows', () => {
     }
     const run = (await workflows.getRun(runId))!;
     expect(run).toMatchObject({ status: 'COMPLETED', output: 'finally', advance: null });
-    expect(await ledger(runId)).toEqual([{ step: 'after', n: 1 }, { step: 'before', n: 1 }, { step: 'flaky', n: 3 }]);
-    expect(run.steps.map((s) => [s.name, s.attempt])).toEqual([['before', 1], ['flaky', 3], ['after', 1]]); // a fresh job after the retried step
+    expect(await ledger(runId)).toEqual([
+      { step: 'after', n: 1 },
+      { step: 'before', n: 1 },
+      { step: 'flaky', n: 3 },
+    ]);
+    expect(run.steps.map((s) => [s.name, s.attempt])).toEqual([
+      ['before', 1],
+      ['flaky', 3],
+      ['after', 1],
+    ]); // a fresh job after the retried step
     const errors = await db.current.pool.query(`SELECT errors FROM job_queue WHERE jsonb_array_length(errors) > 0`);
     expect(errors.rows[0].errors.map((e: { message: string }) => e.message)).toEqual(['partner down (1)', 'partner down (2)']);
   });
 
   it('fails the run when a step’s attempts are spent, or at once on NonRetryableError', async () => {
-    const failing = (name: string, error: () => Error): WorkflowDefinition<any, unknown> => defineWorkflow({
-      name, input: z.object({}), maxAttempts: 2,
-      run: async (ctx) => ctx.step('doomed', () => { throw error(); }),
-    });
+    const failing = (name: string, error: () => Error): WorkflowDefinition<any, unknown> =>
+      defineWorkflow({
+        name,
+        input: z.object({}),
+        maxAttempts: 2,
+        run: async (ctx) =>
+          ctx.step('doomed', () => {
+            throw error();
+          }),
+      });
     const workflows = new Workflows(queue, [failing('spent', () => new Error('still down')), failing('refused', () => new NonRetryableError('bad address'))]);
     const spent = await workflows.start('spent', {});
     const refused = await workflows.start('refused', {});
@@ -140,20 +160,31 @@ describe('workflows', () => {
     expect(await workflows.getRun(spent.runId)).toMatchObject({ status: 'FAILED', error: 'Error: still down' });
     expect(await workflows.getRun(refused.runId)).toMatchObject({ status: 'FAILED', error: 'NonRetryableError: bad address' });
     const jobs = await db.current.pool.query(`SELECT job_type, status, attempts FROM job_queue ORDER BY job_type`);
-    expect(jobs.rows).toEqual([{ job_type: 'workflow:refused', status: 'FAILED', attempts: 1 }, { job_type: 'workflow:spent', status: 'FAILED', attempts: 2 }]);
+    expect(jobs.rows).toEqual([
+      { job_type: 'workflow:refused', status: 'FAILED', attempts: 1 },
+      { job_type: 'workflow:spent', status: 'FAILED', attempts: 2 },
+    ]);
   });
 
   it('detects a workflow changed under a live run (non-determinism) and fails it, saying where', async () => {
-    const v1 = defineWorkflow({ name: 'changing', input: z.object({}), run: async (ctx) => {
-      await ctx.step('charge card', () => 'charged');
-      await ctx.sleep('cool off', 1_000);
-      return ctx.step('ship', () => 'shipped');
-    } });
-    const v2 = defineWorkflow({ name: 'changing', input: z.object({}), run: async (ctx) => {
-      await ctx.step('reserve stock', () => 'reserved'); // a new first step, deployed while the run sleeps
-      await ctx.step('charge card', () => 'charged');
-      return ctx.step('ship', () => 'shipped');
-    } });
+    const v1 = defineWorkflow({
+      name: 'changing',
+      input: z.object({}),
+      run: async (ctx) => {
+        await ctx.step('charge card', () => 'charged');
+        await ctx.sleep('cool off', 1_000);
+        return ctx.step('ship', () => 'shipped');
+      },
+    });
+    const v2 = defineWorkflow({
+      name: 'changing',
+      input: z.object({}),
+      run: async (ctx) => {
+        await ctx.step('reserve stock', () => 'reserved'); // a new first step, deployed while the run sleeps
+        await ctx.step('charge card', () => 'charged');
+        return ctx.step('ship', () => 'shipped');
+      },
+    });
     const { runId } = await new Workflows(queue, [v1]).start('changing', {});
     await tick(new Workflows(queue, [v1]));
     clock.advance(1_000);
@@ -202,15 +233,23 @@ describe('workflows', () => {
   });
 
   it('long-running workers advance runs too, several at once', async () => {
-    const quick = defineWorkflow({ name: 'quick', input: z.object({ n: z.number() }), run: async (ctx, { n }) => {
-      const a = await ctx.step('a', async () => (await record(ctx.runId, 'a'), n * 2));
-      const b = await ctx.step('b', async () => (await record(ctx.runId, 'b'), a + 1));
-      return { n, b };
-    } });
+    const quick = defineWorkflow({
+      name: 'quick',
+      input: z.object({ n: z.number() }),
+      run: async (ctx, { n }) => {
+        const a = await ctx.step('a', async () => (await record(ctx.runId, 'a'), n * 2));
+        const b = await ctx.step('b', async () => (await record(ctx.runId, 'b'), a + 1));
+        return { n, b };
+      },
+    });
     const workflows = new Workflows(queue, [quick]);
     const runs = await Promise.all(Array.from({ length: 20 }, (_, n) => workflows.start('quick', { n })));
-    const worker = new Worker({ queue, connectionString: db.current.url, logger: false, handlers: Object.fromEntries(
-      Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 4 }])) });
+    const worker = new Worker({
+      queue,
+      connectionString: db.current.url,
+      logger: false,
+      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 4 }])),
+    });
     await worker.start();
     try {
       await until(async () => (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'COMPLETED'`)).rows[0].n === 20);
@@ -257,7 +296,10 @@ describe('workflows', () => {
       clock.advance(3_600_000);
       await tick(workflows);
       expect(await workflows.getRun(b.runId)).toMatchObject({ status: 'COMPLETED', output: { shipped: false, by: null } });
-      expect(await ledger(a.runId)).toEqual([{ step: 'ask', n: 1 }, { step: 'ship', n: 1 }]);
+      expect(await ledger(a.runId)).toEqual([
+        { step: 'ask', n: 1 },
+        { step: 'ship', n: 1 },
+      ]);
       const wait = (await workflows.getRun(b.runId))!.steps.find((s) => s.kind === 'wait')!;
       expect(wait).toMatchObject({ event: 'order.approved', output: null });
       expect(wait.resolvedAt).not.toBeNull();
@@ -317,8 +359,16 @@ describe('fan-out and fan-in (ctx.map)', () => {
   it('runs each item as a job of its own across workers, and answers the results in order once all are done', async () => {
     const workflows = new Workflows(queue, [fanOut]);
     const runs = await Promise.all([10, 0, 3].map((n) => workflows.start('fan-out', { n })));
-    const workers = [0, 1].map(() => new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 50, logger: false,
-      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 3 }])) }));
+    const workers = [0, 1].map(
+      () =>
+        new Worker({
+          queue,
+          connectionString: db.current.url,
+          pollIntervalMs: 50,
+          logger: false,
+          handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 3 }])),
+        }),
+    );
     await Promise.all(workers.map((w) => w.start()));
     try {
       await until(async () => (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status <> 'RUNNING'`)).rows[0].n === 3, 20_000);
@@ -326,11 +376,17 @@ describe('fan-out and fan-in (ctx.map)', () => {
       await Promise.all(workers.map((w) => w.stop()));
     }
     const outputs = await Promise.all(runs.map(async ({ runId }) => (await workflows.getRun(runId))!));
-    expect(outputs.map((r) => [r.status, r.output])).toEqual([['COMPLETED', 285], ['COMPLETED', 0], ['COMPLETED', 5]]);
+    expect(outputs.map((r) => [r.status, r.output])).toEqual([
+      ['COMPLETED', 285],
+      ['COMPLETED', 0],
+      ['COMPLETED', 5],
+    ]);
     // Each item ran once.
     expect((await ledger(runs[0]!.runId)).every((r) => r.n === 1)).toBe(true);
     expect(await ledger(runs[0]!.runId)).toHaveLength(10);
-    const items = await db.current.pool.query(`SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE dedupe_key ~ '^workflow:[^:]+:[0-9]+:[0-9]+$'`);
+    const items = await db.current.pool.query(
+      `SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE dedupe_key ~ '^workflow:[^:]+:[0-9]+:[0-9]+$'`,
+    );
     expect(items.rows[0]).toEqual({ n: 13, attempts: 1 }); // items finishing together took turns: no deadlock, no retry
   });
 
@@ -341,9 +397,16 @@ describe('fan-out and fan-in (ctx.map)', () => {
     for (let i = 0; i < 20 && (await db.current.pool.query(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'RUNNING'`)).rows[0].n > 0; i++) {
       await tick(workflows, 5_000);
     }
-    expect(await workflows.getRun(failing.runId)).toMatchObject({ status: 'FAILED', error: expect.stringMatching(/MapItemError: map "square": item 2 failed: item 2 is bad/) });
+    expect(await workflows.getRun(failing.runId)).toMatchObject({
+      status: 'FAILED',
+      error: expect.stringMatching(/MapItemError: map "square": item 2 failed: item 2 is bad/),
+    });
     const settledRun = (await workflows.getRun(settled.runId))!;
-    expect(settledRun.output).toEqual([{ ok: true, value: 0 }, { ok: false, error: 'item 1 is bad' }, { ok: true, value: 4 }]);
+    expect(settledRun.output).toEqual([
+      { ok: true, value: 0 },
+      { ok: false, error: 'item 1 is bad' },
+      { ok: true, value: 4 },
+    ]);
     expect(settledRun.steps.find((s) => s.kind === 'map')!.items).toEqual({ total: 3, done: 3, failed: 1, errors: [{ index: 1, error: 'item 1 is bad' }] });
   });
 
@@ -360,22 +423,32 @@ describe('fan-out and fan-in (ctx.map)', () => {
   it('cancelling a run reaches its running items (ctx.signal aborts) and cancels its pending ones', async () => {
     const started: number[] = [];
     const aborted: number[] = [];
-    const slow = defineWorkflow({ name: 'slow-fan-out', input: z.object({ n: z.number() }), run: async (ctx, { n }) => {
-      const items = await ctx.step('list', () => Array.from({ length: n }, (_, i) => i));
-      return ctx.map('wait', items, async (item) => {
-        started.push(item);
-        await new Promise<void>((resolve) => {
-          if (ctx.signal.aborted) return resolve();
-          ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    const slow = defineWorkflow({
+      name: 'slow-fan-out',
+      input: z.object({ n: z.number() }),
+      run: async (ctx, { n }) => {
+        const items = await ctx.step('list', () => Array.from({ length: n }, (_, i) => i));
+        return ctx.map('wait', items, async (item) => {
+          started.push(item);
+          await new Promise<void>((resolve) => {
+            if (ctx.signal.aborted) return resolve();
+            ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+          aborted.push(item);
+          throw new Error('stopped');
         });
-        aborted.push(item);
-        throw new Error('stopped');
-      });
-    } });
+      },
+    });
     const workflows = new Workflows(queue, [slow]);
     const { runId } = await workflows.start('slow-fan-out', { n: 6 });
-    const worker = new Worker({ queue, connectionString: db.current.url, pollIntervalMs: 50, logger: false, leaseMs: 2_000,
-      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 2 }])) });
+    const worker = new Worker({
+      queue,
+      connectionString: db.current.url,
+      pollIntervalMs: 50,
+      logger: false,
+      leaseMs: 2_000,
+      handlers: Object.fromEntries(Object.entries(workflows.handlers()).map(([type, handler]) => [type, { handler, concurrency: 2 }])),
+    });
     await worker.start();
     try {
       await until(async () => started.length === 2); // two items run (concurrency 2), four wait
@@ -387,7 +460,9 @@ describe('fan-out and fan-in (ctx.map)', () => {
     }
     expect(started).toHaveLength(2);
     const items = await db.current.pool.query<{ status: string; n: number }>(
-      `SELECT status, count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1 GROUP BY status`, [`workflow:${runId}:%`]);
+      `SELECT status, count(*)::int AS n FROM job_queue WHERE dedupe_key LIKE $1 GROUP BY status`,
+      [`workflow:${runId}:%`],
+    );
     expect(items.rows).toEqual([{ status: 'CANCELLED', n: 6 }]);
     expect((await workflows.getRun(runId))!.status).toBe('CANCELLED');
   });
@@ -395,11 +470,15 @@ describe('fan-out and fan-in (ctx.map)', () => {
 
 describe('retention', () => {
   it('cleanup() deletes workflow runs finished before its cutoff, with their steps; running ones stay', async () => {
-    const quick = defineWorkflow({ name: 'kept-or-not', input: z.object({ wait: z.boolean() }), run: async (ctx, { wait }) => {
-      await ctx.step('one', () => 1);
-      if (wait) await ctx.sleep('long', 30 * 86_400_000);
-      return 'done';
-    } });
+    const quick = defineWorkflow({
+      name: 'kept-or-not',
+      input: z.object({ wait: z.boolean() }),
+      run: async (ctx, { wait }) => {
+        await ctx.step('one', () => 1);
+        if (wait) await ctx.sleep('long', 30 * 86_400_000);
+        return 'done';
+      },
+    });
     const workflows = new Workflows(queue, [quick]);
     const finished = await workflows.start('kept-or-not', { wait: false });
     const sleeping = await workflows.start('kept-or-not', { wait: true });
@@ -420,15 +499,20 @@ describe('retention', () => {
 describe('retrying a failed run', () => {
   it('runs again from the failed step (earlier steps not re-run), and re-runs map items that failed; anything else is refused', async () => {
     let broken = true;
-    const fragile = defineWorkflow({ name: 'fragile', input: z.object({}), maxAttempts: 1, run: async (ctx) => {
-      await ctx.step('first', () => record(ctx.runId, 'first').then(() => 1));
-      const squares = await ctx.map('items', [1, 2, 3], async (n) => {
-        await record(ctx.runId, `item ${n}`);
-        if (broken && n === 2) throw new Error('item 2 broke');
-        return n * n;
-      });
-      return ctx.step('last', async () => (await record(ctx.runId, 'last'), squares));
-    } });
+    const fragile = defineWorkflow({
+      name: 'fragile',
+      input: z.object({}),
+      maxAttempts: 1,
+      run: async (ctx) => {
+        await ctx.step('first', () => record(ctx.runId, 'first').then(() => 1));
+        const squares = await ctx.map('items', [1, 2, 3], async (n) => {
+          await record(ctx.runId, `item ${n}`);
+          if (broken && n === 2) throw new Error('item 2 broke');
+          return n * n;
+        });
+        return ctx.step('last', async () => (await record(ctx.runId, 'last'), squares));
+      },
+    });
     const workflows = new Workflows(queue, [fragile]);
     const { runId } = await workflows.start('fragile', {});
     for (let i = 0; i < 6; i++) await tick(workflows, 5_000);
@@ -441,7 +525,11 @@ describe('retrying a failed run', () => {
     expect(await workflows.getRun(runId)).toMatchObject({ status: 'COMPLETED', output: [1, 4, 9], error: null });
     // 'first' and the items that had succeeded ran once; item 2 twice; 'last' once.
     expect(await ledger(runId)).toEqual([
-      { step: 'first', n: 1 }, { step: 'item 1', n: 1 }, { step: 'item 2', n: 2 }, { step: 'item 3', n: 1 }, { step: 'last', n: 1 },
+      { step: 'first', n: 1 },
+      { step: 'item 1', n: 1 },
+      { step: 'item 2', n: 2 },
+      { step: 'item 3', n: 1 },
+      { step: 'last', n: 1 },
     ]);
     expect(await workflows.retryRun('01a21fd4-8745-7ee7-ae68-43cba0921443')).toBeNull();
   });
@@ -457,7 +545,10 @@ describe('bad arguments in workflow code', () => {
     const sleep = await workflows.start('bad-sleep', {});
     const wait = await workflows.start('bad-wait', {});
     await tick(workflows, 5_000);
-    expect(await workflows.getRun(sleep.runId)).toMatchObject({ status: 'FAILED', error: 'NonRetryableError: ctx.sleep("forever") needs a number of milliseconds from 0 to a year, not NaN' });
+    expect(await workflows.getRun(sleep.runId)).toMatchObject({
+      status: 'FAILED',
+      error: 'NonRetryableError: ctx.sleep("forever") needs a number of milliseconds from 0 to a year, not NaN',
+    });
     expect(await workflows.getRun(wait.runId)).toMatchObject({ status: 'FAILED', error: expect.stringContaining('needs an event name of 1-200 characters') });
     expect((await db.current.pool.query(`SELECT max(attempts)::int AS a FROM job_queue`)).rows[0].a).toBe(1); // not retried
   });

@@ -16,7 +16,9 @@ export function withDatabase(url: string, database: string): string {
 export async function ensureTemplateDatabase(adminUrl: string): Promise<string> {
   const migrations = await readMigrations();
   const all = [...queueMigrations(), ...migrations];
-  const hash = createHash('sha256').update(all.map((m) => `${m.name}:${m.checksum}`).join('\n')).digest('hex');
+  const hash = createHash('sha256')
+    .update(all.map((m) => `${m.name}:${m.checksum}`).join('\n'))
+    .digest('hex');
   const name = `conveyor_template_${hash.slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -30,10 +32,9 @@ export async function ensureTemplateDatabase(adminUrl: string): Promise<string> 
       await admin.query(`CREATE DATABASE ${building}`);
       await migrate({ connectionString: withDatabase(adminUrl, building) });
       await admin.query(`ALTER DATABASE ${building} RENAME TO ${name}`);
-      const stale = await admin.query<{ datname: string }>(
-        `SELECT datname FROM pg_database WHERE datname LIKE 'conveyor\\_template\\_%' AND datname <> $1`,
-        [name],
-      );
+      const stale = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'conveyor\\_template\\_%' AND datname <> $1`, [
+        name,
+      ]);
       for (const { datname } of stale.rows) await admin.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {});
     }
     return name;

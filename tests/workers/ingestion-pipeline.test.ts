@@ -38,7 +38,12 @@ describe('ingestion workflow -> search, through the routes', () => {
     const { status: code, json } = await submit({ records: records(1_000), generateEmbeddings: true });
     expect(code).toBe(202);
     const jobId = json.jobId as string;
-    expect(await status(jobId)).toMatchObject({ status: 'QUEUED', totalRecords: 1_000, savedRecords: 0, workflow: { runId: json.workflowRunId, status: 'RUNNING' } });
+    expect(await status(jobId)).toMatchObject({
+      status: 'QUEUED',
+      totalRecords: 1_000,
+      savedRecords: 0,
+      workflow: { runId: json.workflowRunId, status: 'RUNNING' },
+    });
 
     // The first tick stores every batch, then fans out the vectorize items and starts on them.
     const first = await drainIngestion();
@@ -53,13 +58,17 @@ describe('ingestion workflow -> search, through the routes', () => {
     for (let i = 0; i < 6 && (await status(jobId)).status !== 'COMPLETED'; i++) ticks.push((await (i % 2 ? drainIngestion() : drainVectorization())).processed);
     expect(ticks.length).toBeGreaterThan(1);
     expect(await status(jobId)).toMatchObject({
-      status: 'COMPLETED', savedRecords: 1_000, embeddings: { embedded: 1_000, total: 1_000 }, workflow: { status: 'COMPLETED', lastError: null },
+      status: 'COMPLETED',
+      savedRecords: 1_000,
+      embeddings: { embedded: 1_000, total: 1_000 },
+      workflow: { status: 'COMPLETED', lastError: null },
     });
     const run = await connections().queue.pool.query(`SELECT output FROM workflow_runs WHERE id = $1`, [json.workflowRunId]);
     expect(run.rows[0].output).toEqual({ savedCount: 1_000, skippedCount: 0, embedded: 1_000 });
     // Ten vectorize items (100 records each), each a job of its own that ran once.
     const { rows: items } = await db.current.pool.query(
-      `SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE payload ? 'item' OR dedupe_key LIKE 'workflow:%:%:%'`);
+      `SELECT count(*)::int AS n, max(attempts)::int AS attempts FROM job_queue WHERE payload ? 'item' OR dedupe_key LIKE 'workflow:%:%:%'`,
+    );
     expect(items[0]).toEqual({ n: 10, attempts: 1 });
     expect(await storedRecords()).toEqual({ n: 1_000, distinct_rows: 1_000 });
     const { rows: dims } = await db.current.pool.query('SELECT DISTINCT vector_dims(embedding) AS d FROM embeddings');
@@ -76,10 +85,15 @@ describe('ingestion workflow -> search, through the routes', () => {
     const { json } = await submit({ records: records(1_000), generateEmbeddings: false });
     const { queue, pool } = connections();
     let crashes = 0;
-    const workflows = new Workflows(queue, [ingestionWorkflow(() => ({
-      pool, provider: sharedEmbeddingProvider,
-      afterBatch: async (batch) => { if (batch === 4 && crashes++ === 0) throw new Error('worker died mid-ingestion'); },
-    }))]);
+    const workflows = new Workflows(queue, [
+      ingestionWorkflow(() => ({
+        pool,
+        provider: sharedEmbeddingProvider,
+        afterBatch: async (batch) => {
+          if (batch === 4 && crashes++ === 0) throw new Error('worker died mid-ingestion');
+        },
+      })),
+    ]);
     const handlers = workflows.handlers();
     const drain = () => drainQueue(queue, { types: Object.keys(handlers), maxJobs: 1, handler: (job, ctx) => handlers[job.jobType]!(job, ctx) });
     expect(await drain()).toMatchObject({ failed: 1 });
@@ -93,7 +107,9 @@ describe('ingestion workflow -> search, through the routes', () => {
     expect(await storedRecords()).toEqual({ n: 1_000, distinct_rows: 1_000 });
     expect(await status(json.jobId as string)).toMatchObject({ status: 'COMPLETED', savedRecords: 1_000, workflow: { status: 'COMPLETED' } });
     const steps = await db.current.pool.query<{ name: string; attempt: number }>(
-      `SELECT name, attempt FROM workflow_steps WHERE run_id = $1 AND name LIKE 'store %' ORDER BY seq`, [json.workflowRunId]);
+      `SELECT name, attempt FROM workflow_steps WHERE run_id = $1 AND name LIKE 'store %' ORDER BY seq`,
+      [json.workflowRunId],
+    );
     // Batches 1-4 were not run again; batch 5 ran on the retry (attempt 2), the rest on fresh jobs.
     expect(steps.rows.map((s) => s.attempt)).toEqual([1, 1, 1, 1, 2, 1, 1, 1, 1, 1]);
   });
@@ -101,13 +117,16 @@ describe('ingestion workflow -> search, through the routes', () => {
   it('a run started inside a Prisma transaction that rolls back leaves nothing: no run, no job, no ingestion', async () => {
     const { prisma } = connections();
     const workflows = new Workflows(connections().queue, [ingestionWorkflow(() => ({ pool: connections().pool, provider: sharedEmbeddingProvider }))]);
-    await expect(prisma.$transaction(async (tx) => {
-      const ingest = await tx.ingestJob.create({ data: { projectId: key.projectId, totalRecords: 1, pendingRecords: [{ content: 'x', metadata: {} }] } });
-      await workflows.start('ingestion', { ingestJobId: ingest.id, projectId: key.projectId, totalRecords: 1, generateEmbeddings: false }, { tx });
-      throw new Error('the app changed its mind');
-    })).rejects.toThrow('the app changed its mind');
+    await expect(
+      prisma.$transaction(async (tx) => {
+        const ingest = await tx.ingestJob.create({ data: { projectId: key.projectId, totalRecords: 1, pendingRecords: [{ content: 'x', metadata: {} }] } });
+        await workflows.start('ingestion', { ingestJobId: ingest.id, projectId: key.projectId, totalRecords: 1, generateEmbeddings: false }, { tx });
+        throw new Error('the app changed its mind');
+      }),
+    ).rejects.toThrow('the app changed its mind');
     const counts = await db.current.pool.query(
-      `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM job_queue)::int AS jobs, (SELECT count(*) FROM ingest_jobs)::int AS ingestions`);
+      `SELECT (SELECT count(*) FROM workflow_runs)::int AS runs, (SELECT count(*) FROM job_queue)::int AS jobs, (SELECT count(*) FROM ingest_jobs)::int AS ingestions`,
+    );
     expect(counts.rows[0]).toEqual({ runs: 0, jobs: 0, ingestions: 0 });
   });
 
@@ -130,8 +149,18 @@ describe('ingestion workflow -> search, through the routes', () => {
   it('an ingestion queued before the upgrade (an INGEST_DATA job) is still drained by the route', async () => {
     const { pool, queue } = connections();
     const { rows } = await pool.query(`INSERT INTO ingest_jobs (project_id, total_records) VALUES ($1, 2) RETURNING id`, [key.projectId]);
-    const job = await queue.enqueue({ jobType: 'INGEST_DATA', payload: {
-      ingestJobId: rows[0].id, projectId: key.projectId, generateEmbeddings: false, records: [{ content: 'old one', metadata: {} }, { content: 'old two', metadata: {} }] } });
+    const job = await queue.enqueue({
+      jobType: 'INGEST_DATA',
+      payload: {
+        ingestJobId: rows[0].id,
+        projectId: key.projectId,
+        generateEmbeddings: false,
+        records: [
+          { content: 'old one', metadata: {} },
+          { content: 'old two', metadata: {} },
+        ],
+      },
+    });
     await pool.query('UPDATE ingest_jobs SET queue_job_id = $1 WHERE id = $2', [job.id, rows[0].id]);
     expect(await drainIngestion()).toMatchObject({ processed: 1 });
     expect(await status(rows[0].id)).toMatchObject({ status: 'COMPLETED', savedRecords: 2, workflow: null, queueJob: { status: 'COMPLETED' } });

@@ -31,12 +31,17 @@ beforeEach(async () => {
 
 const post = (body: string, contentType = 'application/json', query = '') =>
   ingestRoute(new Request(`http://localhost/api/ingest${query}`, { method: 'POST', headers: { ...key.headers, 'content-type': contentType }, body }));
-const jobStatus = (jobId: string) => jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: key.headers }), { params: Promise.resolve({ jobId }) });
+const jobStatus = (jobId: string) =>
+  jobStatusRoute(new Request(`http://localhost/api/jobs/${jobId}`, { headers: key.headers }), { params: Promise.resolve({ jobId }) });
 
 describe('CRON_SECRET', () => {
   it('wrong or missing secret: 401, nothing touched', async () => {
     const id = await insertJob(db.current.pool, { jobType: 'INGEST_DATA' });
-    for (const request of [cronRequest('/api/workers/ingestion'), cronRequest('/api/workers/ingestion', 'wrong'), new Request('http://localhost/', { headers: { authorization: 's3cret' } })]) {
+    for (const request of [
+      cronRequest('/api/workers/ingestion'),
+      cronRequest('/api/workers/ingestion', 'wrong'),
+      new Request('http://localhost/', { headers: { authorization: 's3cret' } }),
+    ]) {
       const response = await ingestionRoute(request);
       expect(response.status).toBe(401);
       expect(await response.json()).toEqual({ success: false, error: 'Unauthorized' });
@@ -48,7 +53,12 @@ describe('CRON_SECRET', () => {
   it('fails closed: no secret refuses in every environment, a short one in production; only the explicit flag opens them outside production', async () => {
     await insertJob(db.current.pool, { jobType: 'INGEST_DATA', payload: { not: 'valid' } });
     delete process.env.CRON_SECRET;
-    for (const [nodeEnv, flag] of [['production', undefined], ['production', '1'], ['development', undefined], ['test', '0']] as const) {
+    for (const [nodeEnv, flag] of [
+      ['production', undefined],
+      ['production', '1'],
+      ['development', undefined],
+      ['test', '0'],
+    ] as const) {
       env.NODE_ENV = nodeEnv;
       if (flag === undefined) delete env.CONVEYOR_OPEN_WORKER_ROUTES;
       else env.CONVEYOR_OPEN_WORKER_ROUTES = flag;
@@ -134,7 +144,10 @@ describe('POST /api/ingest validation', () => {
     const { jobId } = await response.json();
     await ingestionRoute(cronRequest('/api/workers/ingestion', 's3cret'));
     const { rows } = await db.current.pool.query('SELECT content, metadata FROM records ORDER BY row_index');
-    expect(rows).toEqual([{ content: 'first, with comma', metadata: { source: 'a' } }, { content: 'second', metadata: { source: 'b' } }]);
+    expect(rows).toEqual([
+      { content: 'first, with comma', metadata: { source: 'a' } },
+      { content: 'second', metadata: { source: 'b' } },
+    ]);
     expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -145,7 +158,12 @@ describe('POST /api/ingest validation', () => {
     ['wrong types', JSON.stringify({ generateEmbeddings: 'yes', records: 'many' }), 'application/json', /Invalid ingestion/],
     ['an unknown field', JSON.stringify({ records: [{ content: 'a' }], priority: 99 }), 'application/json', /Invalid ingestion/],
     ['a NUL byte', JSON.stringify({ records: [{ content: 'a\u0000b' }] }), 'application/json', /Invalid ingestion/],
-    ['a project named in the body (the key implies it)', JSON.stringify({ project: 'other', records: [{ content: 'a' }] }), 'application/json', /Invalid ingestion/],
+    [
+      'a project named in the body (the key implies it)',
+      JSON.stringify({ project: 'other', records: [{ content: 'a' }] }),
+      'application/json',
+      /Invalid ingestion/,
+    ],
     ['a CSV without a content column', 'title\nhello\n', 'text/csv', /Invalid ingestion/],
     ['an unsupported content type', 'hello', 'text/plain', /Content-Type/],
     // What a cross-site form may send without a preflight, dressed up as CSV or JSON.
@@ -169,7 +187,7 @@ describe('POST /api/ingest validation', () => {
     expect(await countJobs(db.current.pool)).toBe(0);
   });
 
-  it('GET /api/jobs/:jobId tells what happens next after a failure, never the worker\'s error text', async () => {
+  it("GET /api/jobs/:jobId tells what happens next after a failure, never the worker's error text", async () => {
     const { jobId, workflowRunId } = await (await post(JSON.stringify({ records: records(2), generateEmbeddings: false }))).json();
     const secret = 'connect ECONNREFUSED postgres://app:hunter2@db.internal:5432/prod';
     const status = async () => (await jobStatus(jobId)).json();
@@ -177,7 +195,8 @@ describe('POST /api/ingest validation', () => {
     await db.current.pool.query(
       `UPDATE job_queue SET errors = jsonb_build_array(jsonb_build_object('attempt', 1, 'message', $2::text, 'kind', 'error', 'at', now()))
         WHERE dedupe_key = 'workflow:' || $1 AND status = 'PENDING'`,
-      [workflowRunId, secret]);
+      [workflowRunId, secret],
+    );
     const retrying = await status();
     expect(retrying.workflow.lastError).toBe('An attempt failed; it will be retried.');
     expect(JSON.stringify(retrying)).not.toMatch(/hunter2|db\.internal|ECONNREFUSED/);

@@ -13,7 +13,11 @@ export default async function ApiKeysPage() {
   const user = await currentUser(cookieStore.toString());
   if (!user) redirect('/login?next=/admin/api-keys');
   if (!hasRole(user.role, 'ADMIN')) {
-    return <p className="notice err">API keys are managed by ADMIN users; {user.email} is {user.role}.</p>;
+    return (
+      <p className="notice err">
+        API keys are managed by ADMIN users; {user.email} is {user.role}.
+      </p>
+    );
   }
   return <ApiKeys email={user.email} />;
 }

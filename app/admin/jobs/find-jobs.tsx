@@ -12,12 +12,29 @@ type Action = 'retry' | 'cancel' | 'delete';
 export type FilterFields = Partial<Record<'id' | 'type' | 'status' | 'from' | 'to' | 'error' | 'payload', string>>;
 
 interface JobRow {
-  id: string; jobType: string; status: Status; attempts: number; maxAttempts: number; createdAt: string; completedAt: string | null;
+  id: string;
+  jobType: string;
+  status: Status;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  completedAt: string | null;
 }
-interface Page { jobs: JobRow[]; nextCursor: string | null; windowEnded: boolean }
+interface Page {
+  jobs: JobRow[];
+  nextCursor: string | null;
+  windowEnded: boolean;
+}
 interface BulkView {
-  bulkId: string; action: Action; filter: Record<string, unknown>; requestedBy: string | null; matched: number | null;
-  affected: number; done: boolean; createdAt: string; finishedAt: string | null;
+  bulkId: string;
+  action: Action;
+  filter: Record<string, unknown>;
+  requestedBy: string | null;
+  matched: number | null;
+  affected: number;
+  done: boolean;
+  createdAt: string;
+  finishedAt: string | null;
 }
 
 const page = () => `/admin/jobs${window.location.search}`;
@@ -29,7 +46,12 @@ const postJson = async <T,>(url: string, body: unknown): Promise<T> => {
   return answer as T;
 };
 
-const clean = (f: FilterFields): FilterFields => Object.fromEntries(Object.entries(f).filter(([, v]) => v && v.trim() !== '').map(([k, v]) => [k, v!.trim()]));
+const clean = (f: FilterFields): FilterFields =>
+  Object.fromEntries(
+    Object.entries(f)
+      .filter(([, v]) => v && v.trim() !== '')
+      .map(([k, v]) => [k, v!.trim()]),
+  );
 /** datetime-local has no zone: it is the browser's local time. */
 const toIso = (local: string | undefined) => (local ? new Date(local).toISOString() : undefined);
 const toLocal = (iso: string | undefined) => {
@@ -89,7 +111,13 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
   const field = (name: keyof FilterFields, label: string, placeholder: string, type = 'text') => (
     <div>
       <label htmlFor={`find-${name}`}>{label}</label>
-      <input id={`find-${name}`} type={type} placeholder={placeholder} value={form[name] ?? ''} onChange={(e) => setForm({ ...form, [name]: e.target.value })} />
+      <input
+        id={`find-${name}`}
+        type={type}
+        placeholder={placeholder}
+        value={form[name] ?? ''}
+        onChange={(e) => setForm({ ...form, [name]: e.target.value })}
+      />
     </div>
   );
 
@@ -97,7 +125,9 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
     <>
       <div className="row spread gap-below">
         <h1 className="page-title">Find jobs</h1>
-        <span className="muted">{email} · <a href="/admin/queue-monitor">Queue monitor</a> · <a href="/admin/workflows">Workflow runs</a></span>
+        <span className="muted">
+          {email} · <a href="/admin/queue-monitor">Queue monitor</a> · <a href="/admin/workflows">Workflow runs</a>
+        </span>
       </div>
       <section className="panel">
         <form className="find-form" onSubmit={submit} aria-label="Job search">
@@ -107,21 +137,37 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
             <label htmlFor="find-status">Status</label>
             <select id="find-status" value={form.status ?? ''} onChange={(e) => setForm({ ...form, status: e.target.value })}>
               <option value="">All</option>
-              {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
             </select>
           </div>
           {field('from', 'Created from', '', 'datetime-local')}
           {field('to', 'Created before', '', 'datetime-local')}
           {field('error', 'Error text', 'e.g. timeout')}
           {field('payload', 'Payload', 'e.g. customerId = 42')}
-          <div><button type="submit" disabled={loading}>Search</button></div>
+          <div>
+            <button type="submit" disabled={loading}>
+              Search
+            </button>
+          </div>
         </form>
-        {error && <div className="notice err" role="alert">{error}</div>}
+        {error && (
+          <div className="notice err" role="alert">
+            {error}
+          </div>
+        )}
       </section>
       {canBulk && <BulkActions filter={filter} onDone={() => search(filter, null)} />}
       <section className="panel">
         <h2>Matching jobs</h2>
-        {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
+        {notice && (
+          <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">
+            {notice.text}
+          </div>
+        )}
         <p className="muted" data-testid="result-note">
           {results === null ? 'Searching…' : `${results.length} shown, newest first`}
           {next.windowEnded && ' · this page read as far as one request may (20,000 jobs); more may match further back'}
@@ -129,19 +175,38 @@ export function FindJobs({ email, initial, canAct, canBulk }: { email: string; i
         <div className="table-wrap" tabIndex={0}>
           <table data-testid="found-jobs">
             <thead>
-              <tr><th>Job</th><th className="hide-sm">Type</th><th>Status</th><th className="hide-sm">Attempts</th><th className="hide-sm">Created</th>{canAct && <th>Actions</th>}</tr>
+              <tr>
+                <th>Job</th>
+                <th className="hide-sm">Type</th>
+                <th>Status</th>
+                <th className="hide-sm">Attempts</th>
+                <th className="hide-sm">Created</th>
+                {canAct && <th>Actions</th>}
+              </tr>
             </thead>
             <tbody>
-              {results?.length === 0 && <tr><td colSpan={6} className="muted">No matching jobs{next.cursor ? ' yet' : ''}.</td></tr>}
+              {results?.length === 0 && (
+                <tr>
+                  <td colSpan={6} className="muted">
+                    No matching jobs{next.cursor ? ' yet' : ''}.
+                  </td>
+                </tr>
+              )}
               {results?.map((job) => (
                 <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
                   <td title={job.id}>
-                    <button type="button" className="link mono" aria-label={`Show job ${job.id}`}>…{job.id.slice(-12)}</button>
+                    <button type="button" className="link mono" aria-label={`Show job ${job.id}`}>
+                      …{job.id.slice(-12)}
+                    </button>
                     <span className="show-sm small">{job.jobType}</span>
                   </td>
                   <td className="hide-sm">{job.jobType}</td>
-                  <td><StatusBadge status={job.status} /></td>
-                  <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
+                  <td>
+                    <StatusBadge status={job.status} />
+                  </td>
+                  <td className="hide-sm">
+                    {job.attempts}/{job.maxAttempts}
+                  </td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleString()}</td>
                   {canAct && <JobActions job={job} act={act} />}
                 </tr>
@@ -187,7 +252,12 @@ function BulkActions({ filter, onDone }: { filter: FilterFields; onDone: () => v
   async function run() {
     if (!current) return;
     const n = `${current.complete ? '' : 'at least '}${current.matching.toLocaleString()}`;
-    if (!window.confirm(`${action[0]!.toUpperCase()}${action.slice(1)} ${n} matching jobs (only those ${ACTION_STATES[action]})? This acts on every match, not only the page shown.`)) return;
+    if (
+      !window.confirm(
+        `${action[0]!.toUpperCase()}${action.slice(1)} ${n} matching jobs (only those ${ACTION_STATES[action]})? This acts on every match, not only the page shown.`,
+      )
+    )
+      return;
     setBusy(true);
     try {
       let view = await postJson<BulkView>('/api/admin/queue/bulk', { action, filter, confirmCount: current.matching });
@@ -219,23 +289,43 @@ function BulkActions({ filter, onDone }: { filter: FilterFields; onDone: () => v
             <option value="delete">Delete (finished)</option>
           </select>
         </div>
-        <button className="secondary" disabled={busy} onClick={dryRun}>Count matching</button>
+        <button className="secondary" disabled={busy} onClick={dryRun}>
+          Count matching
+        </button>
         {current && (
           <button className="danger" disabled={busy || current.matching === 0} onClick={run} data-testid="bulk-run">
-            {action[0]!.toUpperCase()}{action.slice(1)} {current.complete ? '' : 'at least '}{current.matching.toLocaleString()} jobs
+            {action[0]!.toUpperCase()}
+            {action.slice(1)} {current.complete ? '' : 'at least '}
+            {current.matching.toLocaleString()} jobs
           </button>
         )}
       </div>
-      {current && <p data-testid="bulk-count">{current.complete ? '' : 'At least '}{current.matching.toLocaleString()} jobs match.</p>}
+      {current && (
+        <p data-testid="bulk-count">
+          {current.complete ? '' : 'At least '}
+          {current.matching.toLocaleString()} jobs match.
+        </p>
+      )}
       {progress && !progress.done && <p role="status">Working: {progress.affected.toLocaleString()} changed so far…</p>}
-      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="bulk-notice">{message.text}</div>}
+      {message && (
+        <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="bulk-notice">
+          {message.text}
+        </div>
+      )}
     </section>
   );
 }
 
 function BulkLog() {
   const [actions, setActions] = useState<BulkView[] | null>(null);
-  const load = useCallback(() => getJson<{ actions: BulkView[] }>('/api/admin/queue/bulk-actions').then((r) => setActions(r.actions), () => {}), []);
+  const load = useCallback(
+    () =>
+      getJson<{ actions: BulkView[] }>('/api/admin/queue/bulk-actions').then(
+        (r) => setActions(r.actions),
+        () => {},
+      ),
+    [],
+  );
   useEffect(() => {
     void load();
     const timer = setInterval(load, 5_000);
@@ -247,7 +337,15 @@ function BulkLog() {
       <h2>Bulk action log</h2>
       <div className="table-wrap" tabIndex={0}>
         <table>
-          <thead><tr><th>When</th><th>Who</th><th>Action</th><th className="hide-sm">Filter</th><th>Changed</th></tr></thead>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Who</th>
+              <th>Action</th>
+              <th className="hide-sm">Filter</th>
+              <th>Changed</th>
+            </tr>
+          </thead>
           <tbody>
             {actions.map((a) => (
               <tr key={a.bulkId}>
@@ -255,7 +353,11 @@ function BulkLog() {
                 <td>{a.requestedBy ?? '—'}</td>
                 <td>{a.action}</td>
                 <td className="hide-sm mono small">{JSON.stringify(a.filter)}</td>
-                <td>{a.affected.toLocaleString()}{a.matched !== null && ` of ${a.matched.toLocaleString()} counted`}{!a.done && ' (running)'}</td>
+                <td>
+                  {a.affected.toLocaleString()}
+                  {a.matched !== null && ` of ${a.matched.toLocaleString()} counted`}
+                  {!a.done && ' (running)'}
+                </td>
               </tr>
             ))}
           </tbody>

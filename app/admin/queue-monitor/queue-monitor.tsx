@@ -38,7 +38,12 @@ interface Stats {
   recentJobs: JobSummary[];
   oldestPendingJob: { id: string; createdAt: string; ageMinutes: number } | null;
 }
-interface Point { minute: string; completed: number; failed: number; cancelled?: number }
+interface Point {
+  minute: string;
+  completed: number;
+  failed: number;
+  cancelled?: number;
+}
 
 const getJson = <T,>(url: string) => getJsonAs<T>(url, '/admin/queue-monitor');
 
@@ -57,7 +62,9 @@ function ProgressBar({ progress }: { progress: JobSummary['progress'] }) {
   return (
     <div title={progress.message} className="progress-cell">
       <progress className="progress" value={pct} max={100} />
-      <span className="muted small">{progress.current}/{progress.total}</span>
+      <span className="muted small">
+        {progress.current}/{progress.total}
+      </span>
     </div>
   );
 }
@@ -75,7 +82,11 @@ function ThroughputChart({ types }: { types: string[] }) {
   const [type, setType] = useState('');
   const [points, setPoints] = useState<Point[]>([]);
   const load = useCallback(
-    () => getJson<{ points: Point[] }>(`/api/admin/queue/throughput?${new URLSearchParams({ range, ...(type ? { type } : {}) })}`).then((r) => setPoints(r.points), () => {}),
+    () =>
+      getJson<{ points: Point[] }>(`/api/admin/queue/throughput?${new URLSearchParams({ range, ...(type ? { type } : {}) })}`).then(
+        (r) => setPoints(r.points),
+        () => {},
+      ),
     [range, type],
   );
   usePolling(load, REFRESH_MS);
@@ -92,18 +103,32 @@ function ThroughputChart({ types }: { types: string[] }) {
       <div className="toolbar">
         <div role="group" aria-label="Range" className="row">
           {(Object.keys(RANGES) as Range[]).map((r) => (
-            <button key={r} type="button" className={r === range ? '' : 'secondary'} aria-pressed={r === range} onClick={() => setRange(r)}>{r}</button>
+            <button key={r} type="button" className={r === range ? '' : 'secondary'} aria-pressed={r === range} onClick={() => setRange(r)}>
+              {r}
+            </button>
           ))}
         </div>
         <div>
-          <label htmlFor="chart-type" className="sr-only">Job type</label>
+          <label htmlFor="chart-type" className="sr-only">
+            Job type
+          </label>
           <select id="chart-type" value={type} onChange={(e) => setType(e.target.value)}>
             <option value="">All types</option>
-            {types.map((t) => <option key={t} value={t}>{t}</option>)}
+            {types.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
           </select>
         </div>
       </div>
-      <svg className="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label={`${label}: ${total.completed} completed, ${total.failed} failed`}>
+      <svg
+        className="chart"
+        viewBox="0 0 600 120"
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={`${label}: ${total.completed} completed, ${total.failed} failed`}
+      >
         {slots.map((s, i) => {
           const hc = (s.completed / max) * 110;
           const hf = (s.failed / max) * 110;
@@ -118,7 +143,10 @@ function ThroughputChart({ types }: { types: string[] }) {
       <div className="legend" data-testid="chart-legend">
         <span className="l-completed">{total.completed} completed</span>
         <span className="l-failed">{total.failed} failed</span>
-        <span>{label}{type ? ` · ${type}` : ''} (peak {max})</span>
+        <span>
+          {label}
+          {type ? ` · ${type}` : ''} (peak {max})
+        </span>
       </div>
     </div>
   );
@@ -140,9 +168,17 @@ function JsonView({ label, data }: { label: string; data: Capped }) {
   const text = data.truncated ? `${data.value}…` : JSON.stringify(data.value, null, 2);
   return (
     <details className="json-view">
-      <summary>{label}: <span className="mono small">{text.replace(/\s+/g, ' ').slice(0, 80)}</span></summary>
-      <pre className="mono small" data-testid={`json-${label.toLowerCase()}`}>{text}</pre>
-      {data.truncated && <p className="muted small">Cut at {data.value.length.toLocaleString()} of {data.size.toLocaleString()} characters.</p>}
+      <summary>
+        {label}: <span className="mono small">{text.replace(/\s+/g, ' ').slice(0, 80)}</span>
+      </summary>
+      <pre className="mono small" data-testid={`json-${label.toLowerCase()}`}>
+        {text}
+      </pre>
+      {data.truncated && (
+        <p className="muted small">
+          Cut at {data.value.length.toLocaleString()} of {data.size.toLocaleString()} characters.
+        </p>
+      )}
     </details>
   );
 }
@@ -151,22 +187,37 @@ function JsonView({ label, data }: { label: string; data: Capped }) {
 export function JobActions<J extends { status: Status }>({ job, act }: { job: J; act: (action: 'retry' | 'cancel', job: J) => void }) {
   return (
     <td onClick={(e) => e.stopPropagation()}>
-      {(job.status === 'FAILED' || job.status === 'CANCELLED') && <button className="secondary" onClick={() => act('retry', job)}>Retry</button>}
-      {(job.status === 'PENDING' || job.status === 'PROCESSING') && <button className="danger" onClick={() => act('cancel', job)}>Cancel</button>}
+      {(job.status === 'FAILED' || job.status === 'CANCELLED') && (
+        <button className="secondary" onClick={() => act('retry', job)}>
+          Retry
+        </button>
+      )}
+      {(job.status === 'PENDING' || job.status === 'PROCESSING') && (
+        <button className="danger" onClick={() => act('cancel', job)}>
+          Cancel
+        </button>
+      )}
     </td>
   );
 }
 
 /** A button that opens another job's detail in place. */
 function JobLink({ id, onOpen }: { id: string; onOpen: (id: string) => void }) {
-  return <button type="button" className="link mono" onClick={() => onOpen(id)} aria-label={`Show job ${id}`}>…{id.slice(-12)}</button>;
+  return (
+    <button type="button" className="link mono" onClick={() => onOpen(id)} aria-label={`Show job ${id}`}>
+      …{id.slice(-12)}
+    </button>
+  );
 }
 
 export function Detail({ id, onClose, onOpen }: { id: string; onClose: () => void; onOpen: (id: string) => void }) {
   const [job, setJob] = useState<JobDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    getJson<{ job: JobDetail }>(`/api/admin/queue/jobs/${id}`).then((r) => setJob(r.job), (e: Error) => setError(e.message));
+    getJson<{ job: JobDetail }>(`/api/admin/queue/jobs/${id}`).then(
+      (r) => setJob(r.job),
+      (e: Error) => setError(e.message),
+    );
     if (typeof EventSource === 'undefined') return;
     // Status and progress of this job as they change.
     const source = new EventSource(`/api/admin/queue/events?jobId=${id}`);
@@ -179,33 +230,78 @@ export function Detail({ id, onClose, onOpen }: { id: string; onClose: () => voi
   return (
     <section className="panel detail" data-testid="job-detail">
       <div className="row spread">
-        <h2>Job <span className="mono">{id}</span></h2>
+        <h2>
+          Job <span className="mono">{id}</span>
+        </h2>
         <span className="row">
-          <button className="secondary" onClick={() => void navigator.clipboard?.writeText(id)}>Copy id</button>
-          <button className="secondary" onClick={onClose}>Close</button>
+          <button className="secondary" onClick={() => void navigator.clipboard?.writeText(id)}>
+            Copy id
+          </button>
+          <button className="secondary" onClick={onClose}>
+            Close
+          </button>
         </span>
       </div>
       {error && <p className="error">{error}</p>}
       {job && (
         <>
           <dl>
-            <dt>Status</dt><dd><StatusBadge status={job.status} /></dd>
-            <dt>Type</dt><dd>{job.jobType}</dd>
-            <dt>Attempts</dt><dd>{job.attempts} of {job.maxAttempts}</dd>
-            <dt>Priority</dt><dd>{job.priority}</dd>
-            <dt>Created</dt><dd>{new Date(job.createdAt).toLocaleString()}</dd>
-            <dt>Runs at</dt><dd>{new Date(job.runAt).toLocaleString()}</dd>
-            <dt>Started</dt><dd>{job.startedAt ? new Date(job.startedAt).toLocaleString() : '—'}</dd>
-            <dt>Finished</dt><dd>{job.completedAt ? new Date(job.completedAt).toLocaleString() : '—'}</dd>
-            <dt>Lease</dt><dd>{job.lockedUntil ? `${job.lockedBy} until ${new Date(job.lockedUntil).toLocaleTimeString()}` : '—'}</dd>
-            {job.concurrencyKey && <><dt>Concurrency key</dt><dd>{job.concurrencyKey}</dd></>}
-            <dt>Progress</dt><dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
-            {job.parentId && <><dt>Chained from</dt><dd data-testid="job-parent"><JobLink id={job.parentId} onOpen={onOpen} /></dd></>}
-            {job.childIds && job.childIds.length > 0 && (
-              <><dt>Chained next</dt><dd data-testid="job-children" className="row">{job.childIds.map((child) => <JobLink key={child} id={child} onOpen={onOpen} />)}</dd></>
+            <dt>Status</dt>
+            <dd>
+              <StatusBadge status={job.status} />
+            </dd>
+            <dt>Type</dt>
+            <dd>{job.jobType}</dd>
+            <dt>Attempts</dt>
+            <dd>
+              {job.attempts} of {job.maxAttempts}
+            </dd>
+            <dt>Priority</dt>
+            <dd>{job.priority}</dd>
+            <dt>Created</dt>
+            <dd>{new Date(job.createdAt).toLocaleString()}</dd>
+            <dt>Runs at</dt>
+            <dd>{new Date(job.runAt).toLocaleString()}</dd>
+            <dt>Started</dt>
+            <dd>{job.startedAt ? new Date(job.startedAt).toLocaleString() : '—'}</dd>
+            <dt>Finished</dt>
+            <dd>{job.completedAt ? new Date(job.completedAt).toLocaleString() : '—'}</dd>
+            <dt>Lease</dt>
+            <dd>{job.lockedUntil ? `${job.lockedBy} until ${new Date(job.lockedUntil).toLocaleTimeString()}` : '—'}</dd>
+            {job.concurrencyKey && (
+              <>
+                <dt>Concurrency key</dt>
+                <dd>{job.concurrencyKey}</dd>
+              </>
             )}
-            <dt>Payload</dt><dd><JsonView label="Payload" data={job.payload} /></dd>
-            <dt>Result</dt><dd><JsonView label="Result" data={job.result} /></dd>
+            <dt>Progress</dt>
+            <dd>{job.progress ? `${job.progress.current}/${job.progress.total} ${job.progress.message}` : '—'}</dd>
+            {job.parentId && (
+              <>
+                <dt>Chained from</dt>
+                <dd data-testid="job-parent">
+                  <JobLink id={job.parentId} onOpen={onOpen} />
+                </dd>
+              </>
+            )}
+            {job.childIds && job.childIds.length > 0 && (
+              <>
+                <dt>Chained next</dt>
+                <dd data-testid="job-children" className="row">
+                  {job.childIds.map((child) => (
+                    <JobLink key={child} id={child} onOpen={onOpen} />
+                  ))}
+                </dd>
+              </>
+            )}
+            <dt>Payload</dt>
+            <dd>
+              <JsonView label="Payload" data={job.payload} />
+            </dd>
+            <dt>Result</dt>
+            <dd>
+              <JsonView label="Result" data={job.result} />
+            </dd>
           </dl>
           <h3 className="small-heading">Timeline</h3>
           <ol className="timeline" data-testid="job-timeline">
@@ -216,12 +312,26 @@ export function Detail({ id, onClose, onOpen }: { id: string; onClose: () => voi
             ))}
           </ol>
           <h3 className="small-heading">Error history</h3>
-          {job.errors.length === 0 ? <p className="muted">No errors.</p> : (
+          {job.errors.length === 0 ? (
+            <p className="muted">No errors.</p>
+          ) : (
             <table>
-              <thead><tr><th>Attempt</th><th>When</th><th>Kind</th><th>Message</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Attempt</th>
+                  <th>When</th>
+                  <th>Kind</th>
+                  <th>Message</th>
+                </tr>
+              </thead>
               <tbody>
                 {job.errors.map((e, i) => (
-                  <tr key={i}><td>{e.attempt}</td><td>{new Date(e.at).toLocaleString()}</td><td>{e.kind}</td><td className="mono">{e.message}</td></tr>
+                  <tr key={i}>
+                    <td>{e.attempt}</td>
+                    <td>{new Date(e.at).toLocaleString()}</td>
+                    <td>{e.kind}</td>
+                    <td className="mono">{e.message}</td>
+                  </tr>
                 ))}
               </tbody>
             </table>
@@ -232,19 +342,38 @@ export function Detail({ id, onClose, onOpen }: { id: string; onClose: () => voi
   );
 }
 
-interface Paused { jobType: string; pausedAt: string; pausedBy: string | null }
+interface Paused {
+  jobType: string;
+  pausedAt: string;
+  pausedBy: string | null;
+}
 
 /** Paused types, and (MANAGER and up) pausing and resuming one: every claim skips a paused type at once. */
 function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: () => void }) {
   const [paused, setPaused] = useState<Paused[]>([]);
   const [type, setType] = useState('');
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
-  const load = useCallback(() => getJson<{ paused: Paused[] }>('/api/admin/queue/paused').then((r) => setPaused(r.paused), () => {}), []);
+  const load = useCallback(
+    () =>
+      getJson<{ paused: Paused[] }>('/api/admin/queue/paused').then(
+        (r) => setPaused(r.paused),
+        () => {},
+      ),
+    [],
+  );
   usePolling(load, REFRESH_MS);
   async function set(jobType: string, pause: boolean) {
-    const response = await fetch('/api/admin/queue/pause', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jobType, paused: pause }) });
+    const response = await fetch('/api/admin/queue/pause', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jobType, paused: pause }),
+    });
     const body = await response.json().catch(() => ({}));
-    setMessage(response.ok ? { ok: true, text: `${jobType} ${pause ? 'paused' : 'resumed'}` } : { ok: false, text: `Could not ${pause ? 'pause' : 'resume'} ${jobType}: ${body.error ?? response.status}` });
+    setMessage(
+      response.ok
+        ? { ok: true, text: `${jobType} ${pause ? 'paused' : 'resumed'}` }
+        : { ok: false, text: `Could not ${pause ? 'pause' : 'resume'} ${jobType}: ${body.error ?? response.status}` },
+    );
     if (response.ok && pause) setType('');
     await load();
     onChanged();
@@ -252,22 +381,48 @@ function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: ()
   return (
     <section className="panel" data-testid="paused-types">
       <h2>Paused types</h2>
-      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="pause-notice">{message.text}</div>}
-      {paused.length === 0 ? <p className="muted">None: every type is being claimed.</p> : (
+      {message && (
+        <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="pause-notice">
+          {message.text}
+        </div>
+      )}
+      {paused.length === 0 ? (
+        <p className="muted">None: every type is being claimed.</p>
+      ) : (
         <ul className="plain-list">
           {paused.map((p) => (
             <li key={p.jobType} data-paused-type={p.jobType} className="row spread">
-              <span><strong>{p.jobType}</strong> <span className="muted small">since {new Date(p.pausedAt).toLocaleString()}{p.pausedBy ? ` by ${p.pausedBy}` : ''}</span></span>
-              {canPause && <button className="secondary" onClick={() => set(p.jobType, false)}>Resume {p.jobType}</button>}
+              <span>
+                <strong>{p.jobType}</strong>{' '}
+                <span className="muted small">
+                  since {new Date(p.pausedAt).toLocaleString()}
+                  {p.pausedBy ? ` by ${p.pausedBy}` : ''}
+                </span>
+              </span>
+              {canPause && (
+                <button className="secondary" onClick={() => set(p.jobType, false)}>
+                  Resume {p.jobType}
+                </button>
+              )}
             </li>
           ))}
         </ul>
       )}
       {canPause && (
-        <form className="row space-above" onSubmit={(e) => { e.preventDefault(); if (type.trim()) void set(type.trim(), true); }}>
-          <label htmlFor="pause-type" className="sr-only">Job type to pause</label>
+        <form
+          className="row space-above"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (type.trim()) void set(type.trim(), true);
+          }}
+        >
+          <label htmlFor="pause-type" className="sr-only">
+            Job type to pause
+          </label>
           <input id="pause-type" placeholder="job type, e.g. SEND_EMAIL" value={type} onChange={(e) => setType(e.target.value)} />
-          <button type="submit" className="danger">Pause type</button>
+          <button type="submit" className="danger">
+            Pause type
+          </button>
         </form>
       )}
     </section>
@@ -275,22 +430,41 @@ function PausedTypes({ canPause, onChanged }: { canPause: boolean; onChanged: ()
 }
 
 interface ScheduleView {
-  name: string; cron: string; timezone: string; jobType: string; paused: boolean;
-  lastRunAt: string | null; lastJob: { id: string; status: Status } | null; nextRunAt: string | null;
+  name: string;
+  cron: string;
+  timezone: string;
+  jobType: string;
+  paused: boolean;
+  lastRunAt: string | null;
+  lastJob: { id: string; status: Status } | null;
+  nextRunAt: string | null;
 }
 
 /** Recurring jobs as stored: each one's next and last run and how the last went; ADMIN pauses, resumes, runs now. */
 function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: () => void }) {
   const [schedules, setSchedules] = useState<ScheduleView[] | null>(null);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
-  const load = useCallback(() => getJson<{ schedules: ScheduleView[] }>('/api/admin/queue/schedules').then((r) => setSchedules(r.schedules), () => {}), []);
+  const load = useCallback(
+    () =>
+      getJson<{ schedules: ScheduleView[] }>('/api/admin/queue/schedules').then(
+        (r) => setSchedules(r.schedules),
+        () => {},
+      ),
+    [],
+  );
   usePolling(load, REFRESH_MS);
   async function act(name: string, action: 'pause' | 'resume' | 'run') {
     if (action === 'run' && !window.confirm(`Run schedule ${name} now?`)) return;
-    const response = await fetch('/api/admin/queue/schedules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, action }) });
+    const response = await fetch('/api/admin/queue/schedules', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, action }),
+    });
     const body = await response.json().catch(() => ({}));
     const done = { pause: 'paused', resume: 'resumed', run: `ran now: job ${body.jobId}` }[action];
-    setMessage(response.ok ? { ok: true, text: `Schedule ${name} ${done}` } : { ok: false, text: `Could not ${action} ${name}: ${body.error ?? response.status}` });
+    setMessage(
+      response.ok ? { ok: true, text: `Schedule ${name} ${done}` } : { ok: false, text: `Could not ${action} ${name}: ${body.error ?? response.status}` },
+    );
     await load();
     onChanged();
   }
@@ -298,21 +472,47 @@ function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: ()
   return (
     <section className="panel" data-testid="schedules">
       <h2>Schedules</h2>
-      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="schedule-notice">{message.text}</div>}
+      {message && (
+        <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="schedule-notice">
+          {message.text}
+        </div>
+      )}
       <div className="table-wrap" tabIndex={0}>
         <table>
-          <thead><tr><th>Name</th><th className="hide-sm">Cron</th><th>Next run</th><th className="hide-sm">Last run</th>{canMutate && <th>Actions</th>}</tr></thead>
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th className="hide-sm">Cron</th>
+              <th>Next run</th>
+              <th className="hide-sm">Last run</th>
+              {canMutate && <th>Actions</th>}
+            </tr>
+          </thead>
           <tbody>
             {schedules.map((s) => (
               <tr key={s.name} data-schedule={s.name}>
-                <td><strong>{s.name}</strong><span className="muted small show-sm">{s.cron} ({s.timezone})</span><div className="muted small">{s.jobType}</div></td>
-                <td className="hide-sm mono">{s.cron} <span className="muted">({s.timezone})</span></td>
+                <td>
+                  <strong>{s.name}</strong>
+                  <span className="muted small show-sm">
+                    {s.cron} ({s.timezone})
+                  </span>
+                  <div className="muted small">{s.jobType}</div>
+                </td>
+                <td className="hide-sm mono">
+                  {s.cron} <span className="muted">({s.timezone})</span>
+                </td>
                 <td>{s.paused ? <span className="badge badge-CANCELLED">paused</span> : s.nextRunAt ? new Date(s.nextRunAt).toLocaleString() : '—'}</td>
-                <td className="hide-sm">{s.lastRunAt ? new Date(s.lastRunAt).toLocaleString() : 'never'} {s.lastJob && <StatusBadge status={s.lastJob.status} />}</td>
+                <td className="hide-sm">
+                  {s.lastRunAt ? new Date(s.lastRunAt).toLocaleString() : 'never'} {s.lastJob && <StatusBadge status={s.lastJob.status} />}
+                </td>
                 {canMutate && (
                   <td className="row">
-                    <button className="secondary" onClick={() => act(s.name, s.paused ? 'resume' : 'pause')}>{s.paused ? 'Resume' : 'Pause'} {s.name}</button>
-                    <button className="secondary" onClick={() => act(s.name, 'run')}>Run {s.name} now</button>
+                    <button className="secondary" onClick={() => act(s.name, s.paused ? 'resume' : 'pause')}>
+                      {s.paused ? 'Resume' : 'Pause'} {s.name}
+                    </button>
+                    <button className="secondary" onClick={() => act(s.name, 'run')}>
+                      Run {s.name} now
+                    </button>
                   </td>
                 )}
               </tr>
@@ -325,10 +525,20 @@ function Schedules({ canMutate, onChanged }: { canMutate: boolean; onChanged: ()
 }
 
 interface TypeRow {
-  jobType: string; pending: number; pendingAtLeast: boolean; processing: number; completedLastHour: number; failedLastHour: number; failureRate: number | null;
-  p50Ms: number | null; p95Ms: number | null; oldestWaitingSeconds: number | null;
-  limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null; paused: boolean;
-  handledAt: string | null; unhandled: boolean;
+  jobType: string;
+  pending: number;
+  pendingAtLeast: boolean;
+  processing: number;
+  completedLastHour: number;
+  failedLastHour: number;
+  failureRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  oldestWaitingSeconds: number | null;
+  limits: { concurrency: number | null; rate: { limit: number; periodMs: number } | null } | null;
+  paused: boolean;
+  handledAt: string | null;
+  unhandled: boolean;
 }
 
 const ms = (value: number | null) => (value === null ? '—' : value < 1_000 ? `${Math.round(value)} ms` : `${(value / 1_000).toFixed(1)} s`);
@@ -358,7 +568,11 @@ function EditLimits({ types, onSaved }: { types: TypeRow[]; onSaved: () => void 
     const response = await fetch('/api/admin/queue/limits', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const answer = await response.json().catch(() => ({}));
     const detail = answer.issues?.map((i: { path: string; message: string }) => `${i.path}: ${i.message}`).join('; ');
-    setMessage(response.ok ? { ok: true, text: `Limits of ${body.jobType} saved` } : { ok: false, text: `Could not save: ${answer.error ?? response.status}${detail ? ` (${detail})` : ''}` });
+    setMessage(
+      response.ok
+        ? { ok: true, text: `Limits of ${body.jobType} saved` }
+        : { ok: false, text: `Could not save: ${answer.error ?? response.status}${detail ? ` (${detail})` : ''}` },
+    );
     onSaved();
   }
   return (
@@ -366,23 +580,49 @@ function EditLimits({ types, onSaved }: { types: TypeRow[]; onSaved: () => void 
       <div>
         <label htmlFor="limits-type">Type</label>
         <input id="limits-type" list="limits-types" value={jobType} onChange={(e) => pick(e.target.value)} placeholder="e.g. SEND_EMAIL" />
-        <datalist id="limits-types">{types.map((t) => <option key={t.jobType} value={t.jobType} />)}</datalist>
+        <datalist id="limits-types">
+          {types.map((t) => (
+            <option key={t.jobType} value={t.jobType} />
+          ))}
+        </datalist>
       </div>
-      <div><label htmlFor="limits-concurrency">At most running at once</label><input id="limits-concurrency" inputMode="numeric" value={concurrency} onChange={(e) => setConcurrency(e.target.value)} placeholder="no limit" /></div>
-      <div><label htmlFor="limits-rate">Starts per window</label><input id="limits-rate" inputMode="numeric" value={rateLimit} onChange={(e) => setRateLimit(e.target.value)} placeholder="no limit" /></div>
-      <div><label htmlFor="limits-period">Window (seconds)</label><input id="limits-period" inputMode="decimal" value={rateSeconds} onChange={(e) => setRateSeconds(e.target.value)} placeholder="1" /></div>
-      <div><button type="submit">Save limits</button></div>
-      {message && <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="limits-notice">{message.text}</div>}
+      <div>
+        <label htmlFor="limits-concurrency">At most running at once</label>
+        <input id="limits-concurrency" inputMode="numeric" value={concurrency} onChange={(e) => setConcurrency(e.target.value)} placeholder="no limit" />
+      </div>
+      <div>
+        <label htmlFor="limits-rate">Starts per window</label>
+        <input id="limits-rate" inputMode="numeric" value={rateLimit} onChange={(e) => setRateLimit(e.target.value)} placeholder="no limit" />
+      </div>
+      <div>
+        <label htmlFor="limits-period">Window (seconds)</label>
+        <input id="limits-period" inputMode="decimal" value={rateSeconds} onChange={(e) => setRateSeconds(e.target.value)} placeholder="1" />
+      </div>
+      <div>
+        <button type="submit">Save limits</button>
+      </div>
+      {message && (
+        <div className={`notice ${message.ok ? 'ok' : 'err'}`} role="status" data-testid="limits-notice">
+          {message.text}
+        </div>
+      )}
     </form>
   );
 }
 
 function Types({ onTypes, canEditLimits }: { onTypes: (names: string[]) => void; canEditLimits: boolean }) {
   const [types, setTypes] = useState<TypeRow[] | null>(null);
-  const load = useCallback(() => getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then((r) => {
-    setTypes(r.types);
-    onTypes(r.types.map((t) => t.jobType));
-  }, () => {}), [onTypes]);
+  const load = useCallback(
+    () =>
+      getJson<{ types: TypeRow[] }>('/api/admin/queue/types').then(
+        (r) => {
+          setTypes(r.types);
+          onTypes(r.types.map((t) => t.jobType));
+        },
+        () => {},
+      ),
+    [onTypes],
+  );
   usePolling(load, REFRESH_MS);
   if (!types || types.length === 0) return null;
   return (
@@ -391,22 +631,50 @@ function Types({ onTypes, canEditLimits }: { onTypes: (names: string[]) => void;
       <div className="table-wrap" tabIndex={0}>
         <table>
           <thead>
-            <tr><th>Type</th><th>Waiting</th><th className="hide-sm">Running</th><th>Last hour</th><th className="hide-sm">Run time p50 / p95</th><th className="hide-sm">Longest wait</th><th className="hide-sm">Limits</th></tr>
+            <tr>
+              <th>Type</th>
+              <th>Waiting</th>
+              <th className="hide-sm">Running</th>
+              <th>Last hour</th>
+              <th className="hide-sm">Run time p50 / p95</th>
+              <th className="hide-sm">Longest wait</th>
+              <th className="hide-sm">Limits</th>
+            </tr>
           </thead>
           <tbody>
             {types.map((t) => (
               <tr key={t.jobType} data-type={t.jobType}>
                 <td>
                   <strong>{t.jobType}</strong> {t.paused && <span className="badge badge-CANCELLED">paused</span>}
-                  {t.unhandled && <span className="badge badge-FAILED" title={t.handledAt ? `last handled ${new Date(t.handledAt).toLocaleString()}` : 'never handled'}>no worker</span>}
+                  {t.unhandled && (
+                    <span className="badge badge-FAILED" title={t.handledAt ? `last handled ${new Date(t.handledAt).toLocaleString()}` : 'never handled'}>
+                      no worker
+                    </span>
+                  )}
                 </td>
-                <td>{t.pending.toLocaleString()}{t.pendingAtLeast && '+'}</td>
+                <td>
+                  {t.pending.toLocaleString()}
+                  {t.pendingAtLeast && '+'}
+                </td>
                 <td className="hide-sm">{t.processing}</td>
-                <td>{t.completedLastHour} done{t.failedLastHour > 0 && <span className="error">, {t.failedLastHour} failed ({Math.round((t.failureRate ?? 0) * 100)} %)</span>}</td>
-                <td className="hide-sm">{ms(t.p50Ms)} / {ms(t.p95Ms)}</td>
+                <td>
+                  {t.completedLastHour} done
+                  {t.failedLastHour > 0 && (
+                    <span className="error">
+                      , {t.failedLastHour} failed ({Math.round((t.failureRate ?? 0) * 100)} %)
+                    </span>
+                  )}
+                </td>
+                <td className="hide-sm">
+                  {ms(t.p50Ms)} / {ms(t.p95Ms)}
+                </td>
                 <td className="hide-sm">{t.oldestWaitingSeconds === null ? '—' : ms(t.oldestWaitingSeconds * 1_000)}</td>
                 <td className="hide-sm muted small">
-                  {t.limits ? [t.limits.concurrency && `${t.limits.concurrency} at once`, t.limits.rate && `${t.limits.rate.limit} per ${ms(t.limits.rate.periodMs)}`].filter(Boolean).join(', ') : 'none'}
+                  {t.limits
+                    ? [t.limits.concurrency && `${t.limits.concurrency} at once`, t.limits.rate && `${t.limits.rate.limit} per ${ms(t.limits.rate.periodMs)}`]
+                        .filter(Boolean)
+                        .join(', ')
+                    : 'none'}
                 </td>
               </tr>
             ))}
@@ -466,9 +734,11 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
     if (!window.confirm(`${action === 'retry' ? 'Retry' : 'Cancel'} ${job.jobType} job ${job.id}?`)) return;
     const response = await fetch(`/api/admin/queue/${action}?jobId=${job.id}`, { method: 'POST' });
     const body = await response.json().catch(() => ({}));
-    setNotice(response.ok
-      ? { ok: true, text: `${action === 'retry' ? 'Retried' : 'Cancelled'} job ${job.id}` }
-      : { ok: false, text: `Could not ${action} job ${job.id}: ${body.error ?? response.status}` });
+    setNotice(
+      response.ok
+        ? { ok: true, text: `${action === 'retry' ? 'Retried' : 'Cancelled'} job ${job.id}` }
+        : { ok: false, text: `Could not ${action} job ${job.id}: ${body.error ?? response.status}` },
+    );
     await refresh();
   }
 
@@ -479,17 +749,56 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
       <div className="row spread gap-below">
         <h1 className="page-title">Queue monitor</h1>
         <span className="muted">
-          {email} · <a href="/admin/jobs">Find jobs</a> · <a href="/admin/workflows">Workflow runs</a> · {canMutate && <><a href="/admin/api-keys">API keys</a> · </>}{live ? 'live · ' : ''}{updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
-          <a href="#" onClick={async (e) => { e.preventDefault(); await fetch('/api/auth/logout', { method: 'POST' }); window.location.assign('/login'); }}>sign out</a>
+          {email} · <a href="/admin/jobs">Find jobs</a> · <a href="/admin/workflows">Workflow runs</a> ·{' '}
+          {canMutate && (
+            <>
+              <a href="/admin/api-keys">API keys</a> ·{' '}
+            </>
+          )}
+          {live ? 'live · ' : ''}
+          {updatedAt ? `updated ${updatedAt.toLocaleTimeString()}` : 'loading…'} ·{' '}
+          <a
+            href="#"
+            onClick={async (e) => {
+              e.preventDefault();
+              await fetch('/api/auth/logout', { method: 'POST' });
+              window.location.assign('/login');
+            }}
+          >
+            sign out
+          </a>
         </span>
       </div>
       {loadError && <div className="notice err">Refresh failed: {loadError}</div>}
       <div className="cards" data-testid="stats">
-        <div className="card"><div className="label">Pending</div><div className="value" data-testid="stat-pending">{q?.pending ?? '–'}</div></div>
-        <div className="card"><div className="label">Processing</div><div className="value" data-testid="stat-processing">{q?.processing ?? '–'}</div></div>
-        <div className="card"><div className="label">Completed</div><div className="value" data-testid="stat-completed">{q?.completed ?? '–'}</div></div>
-        <div className="card"><div className="label">Failed</div><div className="value" data-testid="stat-failed">{q?.failed ?? '–'}</div></div>
-        <div className="card"><div className="label">Oldest pending</div><div className="value">{stats ? (stats.oldestPendingJob ? `${stats.oldestPendingJob.ageMinutes} min` : 'none') : '–'}</div></div>
+        <div className="card">
+          <div className="label">Pending</div>
+          <div className="value" data-testid="stat-pending">
+            {q?.pending ?? '–'}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">Processing</div>
+          <div className="value" data-testid="stat-processing">
+            {q?.processing ?? '–'}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">Completed</div>
+          <div className="value" data-testid="stat-completed">
+            {q?.completed ?? '–'}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">Failed</div>
+          <div className="value" data-testid="stat-failed">
+            {q?.failed ?? '–'}
+          </div>
+        </div>
+        <div className="card">
+          <div className="label">Oldest pending</div>
+          <div className="value">{stats ? (stats.oldestPendingJob ? `${stats.oldestPendingJob.ageMinutes} min` : 'none') : '–'}</div>
+        </div>
       </div>
       <section className="panel">
         <h2>Throughput and failures</h2>
@@ -500,26 +809,66 @@ export function QueueMonitor({ email, canMutate, canAct }: { email: string; canM
       <Schedules canMutate={canMutate} onChanged={refresh} />
       {selected && <Detail key={selected} id={selected} onClose={() => setSelected(null)} onOpen={setSelected} />}
       <section className="panel">
-        <FilterBar idPrefix="jobs" statuses={STATUSES} status={status} onStatus={setStatus} textLabel="Type" placeholder="e.g. INGEST_DATA"
-          text={type} onText={setType} note={jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'} />
-        {notice && <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">{notice.text}</div>}
+        <FilterBar
+          idPrefix="jobs"
+          statuses={STATUSES}
+          status={status}
+          onStatus={setStatus}
+          textLabel="Type"
+          placeholder="e.g. INGEST_DATA"
+          text={type}
+          onText={setType}
+          note={jobs ? `${rows.length} matching (newest 50)` : 'Recent jobs'}
+        />
+        {notice && (
+          <div className={`notice ${notice.ok ? 'ok' : 'err'}`} role="status" data-testid="notice">
+            {notice.text}
+          </div>
+        )}
         <div className="table-wrap" tabIndex={0}>
           <table data-testid="jobs">
             <thead>
-              <tr><th>Job</th><th className="hide-sm">Type</th><th className="hide-sm">Status</th><th className="hide-sm">Priority</th><th className="hide-sm">Attempts</th><th>Progress</th><th className="hide-sm">Created</th>{canAct && <th>Actions</th>}</tr>
+              <tr>
+                <th>Job</th>
+                <th className="hide-sm">Type</th>
+                <th className="hide-sm">Status</th>
+                <th className="hide-sm">Priority</th>
+                <th className="hide-sm">Attempts</th>
+                <th>Progress</th>
+                <th className="hide-sm">Created</th>
+                {canAct && <th>Actions</th>}
+              </tr>
             </thead>
             <tbody>
-              {rows.length === 0 && <tr><td colSpan={8} className="muted">No jobs.</td></tr>}
+              {rows.length === 0 && (
+                <tr>
+                  <td colSpan={8} className="muted">
+                    No jobs.
+                  </td>
+                </tr>
+              )}
               {rows.map((job) => (
                 <tr key={job.id} className="clickable" data-job-id={job.id} onClick={() => setSelected(job.id)}>
                   {/* A UUIDv7 begins with its time: jobs of one minute share their first characters, so the random end tells them apart. */}
                   {/* On a phone the type and status go under the id, so progress and actions stay on screen. */}
-                  <td title={job.id}><span className="mono">…{job.id.slice(-12)}</span><span className="show-sm small">{job.jobType}</span><span className="show-sm"><StatusBadge status={job.status} /></span></td>
+                  <td title={job.id}>
+                    <span className="mono">…{job.id.slice(-12)}</span>
+                    <span className="show-sm small">{job.jobType}</span>
+                    <span className="show-sm">
+                      <StatusBadge status={job.status} />
+                    </span>
+                  </td>
                   <td className="hide-sm">{job.jobType}</td>
-                  <td className="hide-sm"><StatusBadge status={job.status} /></td>
+                  <td className="hide-sm">
+                    <StatusBadge status={job.status} />
+                  </td>
                   <td className="hide-sm">{job.priority}</td>
-                  <td className="hide-sm">{job.attempts}/{job.maxAttempts}</td>
-                  <td><ProgressBar progress={job.progress} /></td>
+                  <td className="hide-sm">
+                    {job.attempts}/{job.maxAttempts}
+                  </td>
+                  <td>
+                    <ProgressBar progress={job.progress} />
+                  </td>
                   <td className="hide-sm">{new Date(job.createdAt).toLocaleTimeString()}</td>
                   {canAct && <JobActions job={job} act={act} />}
                 </tr>

@@ -27,7 +27,10 @@ export class Batcher<In, Out> {
   private readonly options: BatcherOptions;
 
   /** `run` answers every input, in order; if it throws, every call in its batch rejects with that. */
-  constructor(private readonly run: (inputs: In[]) => Promise<Out[]>, options: Partial<BatcherOptions> = {}) {
+  constructor(
+    private readonly run: (inputs: In[]) => Promise<Out[]>,
+    options: Partial<BatcherOptions> = {},
+  ) {
     this.options = { maxInFlight: 2, maxBatch: 1_000, ...options };
   }
 

@@ -13,7 +13,15 @@ import { rowToJob, type JobRow } from './job-row.js';
 import { rescueExpired } from './maintenance.js';
 import { jobClaimAvailable } from './queries/jobs-write.js';
 import {
-  typeLimitAllowance, typeLimitDelete, typeLimitList, typeLimitLock, typeLimitRecordStarts, typeLimitUpsert, typePause, typePausedList, typeResume,
+  typeLimitAllowance,
+  typeLimitDelete,
+  typeLimitList,
+  typeLimitLock,
+  typeLimitRecordStarts,
+  typeLimitUpsert,
+  typePause,
+  typePausedList,
+  typeResume,
 } from './queries/type-limits.js';
 import type { QueueCore } from './queue-core.js';
 import type { Job } from './types.js';
@@ -39,7 +47,11 @@ export interface TypeLimits {
 export const typeLimitsSchema = z
   .object({
     concurrency: z.number().int().min(1).max(10_000).nullable().optional(),
-    rate: z.object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) }).strict().nullable().optional(),
+    rate: z
+      .object({ limit: z.number().int().min(1).max(1_000_000), periodMs: z.number().int().min(1).max(86_400_000) })
+      .strict()
+      .nullable()
+      .optional(),
   })
   .strict();
 
@@ -85,7 +97,10 @@ export class Claimer {
     if (!concurrency && !rate) await typeLimitDelete(this.core.db, { jobType: type! });
     else {
       await typeLimitUpsert(this.core.db, {
-        jobType: type!, maxRunning: concurrency ?? null, rateLimit: rate?.limit ?? null, ratePeriodMs: rate?.periodMs ?? null,
+        jobType: type!,
+        maxRunning: concurrency ?? null,
+        rateLimit: rate?.limit ?? null,
+        ratePeriodMs: rate?.periodMs ?? null,
       });
     }
     this.limitsCache = null;
@@ -93,7 +108,8 @@ export class Claimer {
 
   async pauseType(jobType: string, options: { by?: string } = {}): Promise<boolean> {
     const [type] = parseJobTypes([jobType]);
-    if (options.by !== undefined && (typeof options.by !== 'string' || options.by.length > 200)) throw new ValidationError('by must be a text of at most 200 characters');
+    if (options.by !== undefined && (typeof options.by !== 'string' || options.by.length > 200))
+      throw new ValidationError('by must be a text of at most 200 characters');
     return typePause(this.core.db, { jobType: type!, by: options.by ?? null, now: nowParam(this.core.clock) });
   }
 

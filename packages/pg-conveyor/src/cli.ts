@@ -81,7 +81,8 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
   }
   const connectionString = process.env.DATABASE_URL;
   if (!connectionString) {
-    const error = 'DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats';
+    const error =
+      'DATABASE_URL is not set: point it at the Postgres that holds the queue, e.g. DATABASE_URL=postgres://user:password@localhost:5432/app npx conveyor stats';
     say(`conveyor: ${error}`, { error });
     return 2;
   }
@@ -97,22 +98,28 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
       case 'stats': {
         const [stats, oldest] = await Promise.all([queue.getQueueStats(), queue.oldestPendingJob()]);
         const width = Math.max(...['pending', 'processing', 'completed', 'failed', 'cancelled'].map((key) => String(stats[key as 'pending']).length));
-        say([
-          ...(['pending', 'processing', 'completed', 'failed', 'cancelled'] as const).map((key) => `${key.padEnd(11)} ${String(stats[key]).padStart(width)}`),
-          `oldest pending: ${oldest ? `${oldest.id} (${oldest.ageMinutes} min)` : 'none'}${stats.estimated ? '\n(finished counts are estimates)' : ''}`,
-        ], { ...stats, oldestPending: oldest });
+        say(
+          [
+            ...(['pending', 'processing', 'completed', 'failed', 'cancelled'] as const).map((key) => `${key.padEnd(11)} ${String(stats[key]).padStart(width)}`),
+            `oldest pending: ${oldest ? `${oldest.id} (${oldest.ageMinutes} min)` : 'none'}${stats.estimated ? '\n(finished counts are estimates)' : ''}`,
+          ],
+          { ...stats, oldestPending: oldest },
+        );
         return 0;
       }
       case 'status': {
         if (!arg) throw new UsageError('status needs a job id');
         const job = await queue.getJob(arg);
         if (!job) throw new JobNotFoundError(arg);
-        say([
-          ...table([job]),
-          ...(job.progress ? [`progress: ${job.progress.current}/${job.progress.total} ${job.progress.message}`] : []),
-          ...(job.result !== null ? [`result: ${JSON.stringify(job.result)}`] : []),
-          ...job.errors.map((e) => `error (attempt ${e.attempt}, ${e.at}): ${e.message}`),
-        ], job);
+        say(
+          [
+            ...table([job]),
+            ...(job.progress ? [`progress: ${job.progress.current}/${job.progress.total} ${job.progress.message}`] : []),
+            ...(job.result !== null ? [`result: ${JSON.stringify(job.result)}`] : []),
+            ...job.errors.map((e) => `error (attempt ${e.attempt}, ${e.at}): ${e.message}`),
+          ],
+          job,
+        );
         return 0;
       }
       case 'retry':
@@ -156,16 +163,25 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
       }
       case 'paused': {
         const paused = await queue.pausedTypes();
-        say([...paused.map((p) => `${p.jobType}  since ${p.pausedAt.toISOString()}${p.pausedBy ? ` by ${p.pausedBy}` : ''}`), `${paused.length} paused type(s)`], { paused });
+        say(
+          [...paused.map((p) => `${p.jobType}  since ${p.pausedAt.toISOString()}${p.pausedBy ? ` by ${p.pausedBy}` : ''}`), `${paused.length} paused type(s)`],
+          { paused },
+        );
         return 0;
       }
       case 'schedules': {
         const schedules = await queue.listSchedules();
         const width = Math.max(4, ...schedules.map((s) => s.name.length));
-        say([
-          ...schedules.map((s) => `${s.name.padEnd(width)}  ${s.cron}  ${s.timezone}  ${s.jobType}  ${s.paused ? 'PAUSED' : `next ${s.nextRunAt?.toISOString() ?? 'never'}`}  last ${s.lastRunAt?.toISOString() ?? 'never'}${s.lastJob ? ` (${s.lastJob.status})` : ''}`),
-          `${schedules.length} schedule(s)`,
-        ], { schedules });
+        say(
+          [
+            ...schedules.map(
+              (s) =>
+                `${s.name.padEnd(width)}  ${s.cron}  ${s.timezone}  ${s.jobType}  ${s.paused ? 'PAUSED' : `next ${s.nextRunAt?.toISOString() ?? 'never'}`}  last ${s.lastRunAt?.toISOString() ?? 'never'}${s.lastJob ? ` (${s.lastJob.status})` : ''}`,
+            ),
+            `${schedules.length} schedule(s)`,
+          ],
+          { schedules },
+        );
         return 0;
       }
       case 'runs':
@@ -206,7 +222,11 @@ async function runsCommand(
     case 'list': {
       const status = values.status?.toUpperCase();
       if (status && !RUN_STATUSES.includes(status as WorkflowRunStatus)) throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
-      const runs = await workflows.listRuns({ status: status as WorkflowRunStatus | undefined, name: values.name, limit: values.limit ? Number(values.limit) : 20 });
+      const runs = await workflows.listRuns({
+        status: status as WorkflowRunStatus | undefined,
+        name: values.name,
+        limit: values.limit ? Number(values.limit) : 20,
+      });
       const width = Math.max(8, ...runs.map((r) => r.name.length));
       const header = `${'id'.padEnd(36)}  ${'workflow'.padEnd(width)}  ${'status'.padEnd(9)}  ${'created'.padEnd(24)}  step`;
       say([...(runs.length ? [header, ...runs.map((r) => row(r, width))] : []), `${runs.length} run(s)`], { runs });
@@ -221,12 +241,18 @@ async function runsCommand(
         say(`Run ${id} not found`, { error: `Run ${id} not found` });
         return 4;
       }
-      say([
-        row(run, run.name.length),
-        ...run.steps.map((s) => `  ${String(s.seq + 1).padStart(3)}. ${s.kind.padEnd(5)} ${s.name}  (attempt ${s.attempt}, ${new Date(s.completedAt).toISOString()})${s.output === null || s.output === undefined ? '' : `  ${JSON.stringify(s.output).slice(0, 80)}`}`),
-        ...(run.error ? [`error: ${run.error}`] : []),
-        ...(run.status === 'COMPLETED' ? [`output: ${JSON.stringify(run.output)}`] : []),
-      ], sub === 'show' ? run : { [sub === 'cancel' ? 'cancelled' : 'retried']: run });
+      say(
+        [
+          row(run, run.name.length),
+          ...run.steps.map(
+            (s) =>
+              `  ${String(s.seq + 1).padStart(3)}. ${s.kind.padEnd(5)} ${s.name}  (attempt ${s.attempt}, ${new Date(s.completedAt).toISOString()})${s.output === null || s.output === undefined ? '' : `  ${JSON.stringify(s.output).slice(0, 80)}`}`,
+          ),
+          ...(run.error ? [`error: ${run.error}`] : []),
+          ...(run.status === 'COMPLETED' ? [`output: ${JSON.stringify(run.output)}`] : []),
+        ],
+        sub === 'show' ? run : { [sub === 'cancel' ? 'cancelled' : 'retried']: run },
+      );
       return 0;
     }
     default:

@@ -62,7 +62,11 @@ const backoffSchema = z
   .object({
     baseMs: z.number().int().min(0).max(86_400_000),
     factor: z.number().min(1).max(100),
-    maxMs: z.number().int().min(0).max(7 * 86_400_000),
+    maxMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000),
     jitter: z.number().min(0).max(1),
   })
   .partial();
@@ -75,9 +79,19 @@ export const queueOptionsSchema = z
     /** statement_timeout and lock_timeout of the pool the queue opens (0: none); see DEFAULTS. */
     statementTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.statementTimeoutMs),
     lockTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.lockTimeoutMs),
-    leaseMs: z.number().int().min(1_000).max(7 * 86_400_000).default(DEFAULTS.leaseMs),
+    leaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(7 * 86_400_000)
+      .default(DEFAULTS.leaseMs),
     rescueIntervalMs: z.number().int().min(0).default(DEFAULTS.rescueIntervalMs),
-    maxPayloadBytes: z.number().int().min(1).max(256 * 1_048_576).default(DEFAULTS.maxPayloadBytes),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(256 * 1_048_576)
+      .default(DEFAULTS.maxPayloadBytes),
     defaultMaxAttempts: z.number().int().min(1).max(1_000).default(DEFAULTS.maxAttempts),
     backoff: backoffSchema.optional(),
     workerId: z.string().min(1).max(200).optional(),
@@ -90,8 +104,12 @@ export const queueOptionsSchema = z
     clock: z.custom<{ now(): Date }>((v) => typeof (v as { now?: unknown })?.now === 'function').optional(),
     random: z.custom<() => number>((v) => typeof v === 'function').optional(),
     /** Where the queue's log lines go (log.ts): a pino-style logger, or false for none. Default: JSON to stdout. */
-    logger: z.custom<Logger | false>((v) => v === false || ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)?.[m] === 'function'),
-      { message: 'expected a logger with debug, info, warn and error methods, or false' }).optional(),
+    logger: z
+      .custom<Logger | false>(
+        (v) => v === false || ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)?.[m] === 'function'),
+        { message: 'expected a logger with debug, info, warn and error methods, or false' },
+      )
+      .optional(),
   })
   .refine((o) => !(o.pool && o.connectionString), { message: 'give either pool or connectionString, not both' });
 

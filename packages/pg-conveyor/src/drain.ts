@@ -44,7 +44,11 @@ export interface DrainResult {
 
 export const DRAIN_DEFAULTS = { budgetMs: 50_000, minTimeToClaimMs: 1_000, graceMs: 2_000 } as const;
 
-const positiveMs = z.number().int().min(0).max(24 * 3_600_000);
+const positiveMs = z
+  .number()
+  .int()
+  .min(0)
+  .max(24 * 3_600_000);
 const drainOptionsSchema = z.object({
   handler: z.function(),
   maxJobs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
@@ -65,7 +69,14 @@ export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: Dra
   const minTimeToClaimMs = options.minTimeToClaimMs ?? DRAIN_DEFAULTS.minTimeToClaimMs;
   const deadline = started + budgetMs;
   const result: DrainResult = {
-    success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs',
+    success: true,
+    processed: 0,
+    completed: 0,
+    failed: 0,
+    released: 0,
+    lost: 0,
+    duration: 0,
+    stoppedBy: 'maxJobs',
   };
   const leaseMs = options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs;
   // For the console's "unhandled types"; bookkeeping, so a failure here does not fail the drain.

@@ -11,7 +11,13 @@ import { parseEnqueue, toStoredJson } from './job-input.js';
 import { newJobId } from './job-id.js';
 import { newJobFromInsert, rowToJob } from './job-row.js';
 import {
-  carriesKeys, jobFindKeyHolders, jobInsertMany, jobInsertManySkippingTaken, jobNotifyReady, type InsertedJobRow, type NewJobRow,
+  carriesKeys,
+  jobFindKeyHolders,
+  jobInsertMany,
+  jobInsertManySkippingTaken,
+  jobNotifyReady,
+  type InsertedJobRow,
+  type NewJobRow,
 } from './queries/jobs-insert.js';
 import type { QueueCore } from './queue-core.js';
 import { tracedEnqueue, type TraceCarrier } from './telemetry.js';
@@ -39,7 +45,10 @@ export class Enqueuer {
     if (!Array.isArray(jobs)) throw new ValidationError('Invalid jobs: expected an array of jobs');
     if (jobs.length === 0) return [];
     const rows = jobs.map((job, index) => this.toNewRow(job, jobs.length === 1 ? undefined : index));
-    return tracedEnqueue(rows.map((row) => row.job_type), (carrier) => this.insertAll<P>(rows, carrier, options));
+    return tracedEnqueue(
+      rows.map((row) => row.job_type),
+      (carrier) => this.insertAll<P>(rows, carrier, options),
+    );
   }
 
   /** The jobs inserted, or the holders of their keys; `carrier` is stored with them (telemetry.ts). */
@@ -61,7 +70,10 @@ export class Enqueuer {
         if (r) result[idx] = newJobFromInsert<P>(rows[idx]!, r, carrier);
       }
     };
-    place(await this.insert(db, rows, now, trace, options.tx !== undefined), rows.map((_, idx) => idx));
+    place(
+      await this.insert(db, rows, now, trace, options.tx !== undefined),
+      rows.map((_, idx) => idx),
+    );
     const created = result.filter((job): job is Job<P> => job !== undefined);
     if (created.length > 0) this.core.events.emit('job:enqueued', created);
     // Rows skipped for a dedupe or unique key resolve to the job holding the key.
@@ -71,7 +83,16 @@ export class Enqueuer {
       if (!result.includes(undefined) || round === 2) break;
       // A holder finished between the insert and the look-up: the key is free again, insert anew.
       const retry = skipped.filter(({ idx }) => result[idx] === undefined).map(({ idx }) => idx);
-      place(await this.insert(db, retry.map((idx) => rows[idx]!), now, trace, options.tx !== undefined), retry);
+      place(
+        await this.insert(
+          db,
+          retry.map((idx) => rows[idx]!),
+          now,
+          trace,
+          options.tx !== undefined,
+        ),
+        retry,
+      );
     }
     if (result.includes(undefined)) throw new QueueError('Could not enqueue or find the holder of a deduplication key; try again');
     return result as Job<P>[];

@@ -61,9 +61,7 @@ export class ValidationError extends QueueError {
   }
 
   static fromZod(what: string, error: z.ZodError): ValidationError {
-    const detail = error.issues
-      .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-      .join('; ');
+    const detail = error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
     return new ValidationError(`Invalid ${what}: ${detail}`, error.issues);
   }
 }
@@ -76,7 +74,10 @@ export class ConfigError extends QueueError {}
 
 /** A handler did not finish within its time (a drain's budget or a job type's timeout). */
 export class JobTimeoutError extends QueueError {
-  constructor(readonly jobId: string, readonly timeoutMs: number) {
+  constructor(
+    readonly jobId: string,
+    readonly timeoutMs: number,
+  ) {
     super(`Job ${jobId} did not finish within ${timeoutMs} ms`);
   }
 }

@@ -112,8 +112,7 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
 export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): SqlExecutor {
   if (isPrisma(q)) {
     return {
-      query: async <R extends QueryResultRow>(text: string, params: readonly unknown[]) =>
-        q.$queryRawUnsafe<R[]>(text, ...params),
+      query: async <R extends QueryResultRow>(text: string, params: readonly unknown[]) => q.$queryRawUnsafe<R[]>(text, ...params),
     };
   }
   const prepare = options.prepare ?? false;

@@ -10,8 +10,16 @@ import { ValidationError } from './errors.js';
 import { jobIdSchema } from './job-input.js';
 import { rowToJob } from './job-row.js';
 import {
-  bulkActionGet, bulkActionInsert, bulkActionListRecent, jobBulkStep, jobCountWindow, jobFind, jobFindWindowEnd,
-  type BulkActionName, type BulkActionRow, type FindParams,
+  bulkActionGet,
+  bulkActionInsert,
+  bulkActionListRecent,
+  jobBulkStep,
+  jobCountWindow,
+  jobFind,
+  jobFindWindowEnd,
+  type BulkActionName,
+  type BulkActionRow,
+  type FindParams,
 } from './queries/jobs-find.js';
 import type { QueueCore } from './queue-core.js';
 import { JOB_STATUSES, type Job } from './types.js';
@@ -39,7 +47,11 @@ const dateLike = z.union([z.date(), z.iso.datetime({ offset: true })]).transform
 
 export const jobFilterSchema = z
   .object({
-    id: z.string().trim().regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or its beginning (hex digits and dashes)').optional(),
+    id: z
+      .string()
+      .trim()
+      .regex(/^[0-9a-fA-F-]{1,36}$/, 'must be a job id or its beginning (hex digits and dashes)')
+      .optional(),
     jobType: jobTypeSchema.optional(),
     status: z.enum(JOB_STATUSES).optional(),
     createdAfter: dateLike.optional(),
@@ -69,7 +81,12 @@ export function parseJobFilter(filter: unknown): ValidJobFilter {
 export function parsePayloadMatch(text: string): { path: string[]; equals: unknown } {
   const at = text.indexOf('=');
   if (at < 1) throw new ValidationError(`Invalid payload filter "${text.slice(0, 100)}": expected path = value, e.g. customerId = 42`);
-  const path = text.slice(0, at).trim().replace(/^payload\./, '').split('.').map((s) => s.trim());
+  const path = text
+    .slice(0, at)
+    .trim()
+    .replace(/^payload\./, '')
+    .split('.')
+    .map((s) => s.trim());
   if (path.some((segment) => segment === '')) throw new ValidationError(`Invalid payload path "${text.slice(0, at).trim().slice(0, 100)}"`);
   const raw = text.slice(at + 1).trim();
   let equals: unknown = raw;
@@ -129,7 +146,6 @@ export interface FoundJobs {
   /** Whether this page stopped at its window's end rather than at `limit` matches. */
   windowEnded: boolean;
 }
-
 
 export async function findJobs(core: QueueCore, filter: JobFilter, options: { limit?: number; cursor?: string | null } = {}): Promise<FoundJobs> {
   const f = parseJobFilter(filter);

@@ -12,15 +12,30 @@ import { errorText, parseJobId, parseProgress, toStoredJson } from './job-input.
 import { rowToJob, type JobRow } from './job-row.js';
 import type { NewJobRow } from './queries/jobs-insert.js';
 import {
-  jobCompleteIfRunning, jobCompleteIfRunningWithFollowUps, jobCompleteManyIfRunning, jobExtendLeaseIfRunning, jobFailManyIfRunning,
-  jobReleaseIfRunning, jobSetProgressIfRunning,
+  jobCompleteIfRunning,
+  jobCompleteIfRunningWithFollowUps,
+  jobCompleteManyIfRunning,
+  jobExtendLeaseIfRunning,
+  jobFailManyIfRunning,
+  jobReleaseIfRunning,
+  jobSetProgressIfRunning,
 } from './queries/jobs-write.js';
 import { explainMiss, resolveRef, type JobRef, type QueueCore } from './queue-core.js';
 import { activeCarrier } from './telemetry.js';
 import type { EnqueueInput, Job } from './types.js';
 
-interface CompletionRequest { id: string; attempt: number; result: string | null }
-interface FailureRequest { id: string; attempt: number | null; message: string; kind: 'error' | 'non_retryable'; final: boolean }
+interface CompletionRequest {
+  id: string;
+  attempt: number;
+  result: string | null;
+}
+interface FailureRequest {
+  id: string;
+  attempt: number | null;
+  message: string;
+  kind: 'error' | 'non_retryable';
+  final: boolean;
+}
 type CompletionChanges = Awaited<ReturnType<typeof jobCompleteManyIfRunning>>[number];
 
 export class Finisher {

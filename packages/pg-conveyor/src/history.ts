@@ -63,7 +63,12 @@ export async function history(core: QueueCore, options: { range?: HistoryRange; 
   const since = new Date(Math.floor((now - spec.minutes * 60_000) / bucketMs) * bucketMs + bucketMs);
   const until = new Date(Math.floor(now / bucketMs) * bucketMs + bucketMs);
   const rows = await jobCountsRange(core.db, { since, until, through, bucketMinutes: spec.bucket, jobType });
-  return { range, bucketMinutes: spec.bucket, since, points: rows.map((r) => ({ at: new Date(r.bucket), completed: r.completed, failed: r.failed, cancelled: r.cancelled })) };
+  return {
+    range,
+    bucketMinutes: spec.bucket,
+    since,
+    points: rows.map((r) => ({ at: new Date(r.bucket), completed: r.completed, failed: r.failed, cancelled: r.cancelled })),
+  };
 }
 
 /** Per minute over the last `minutes` (getThroughput's shape). */

@@ -18,10 +18,23 @@ export const enqueueSchema = z
     priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
     maxAttempts: z.number().int().min(1).max(1_000).optional(),
     scheduledFor: z.union([z.date(), z.iso.datetime({ offset: true })]).optional(),
-    delayMs: z.number().int().min(0).max(366 * 86_400_000).optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(366 * 86_400_000)
+      .optional(),
     concurrencyKey: z.string().min(1).max(200).optional(),
     dedupe: z
-      .object({ key: z.string().min(1).max(200), windowMs: z.number().int().min(1).max(31 * 86_400_000).optional() })
+      .object({
+        key: z.string().min(1).max(200),
+        windowMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(31 * 86_400_000)
+          .optional(),
+      })
       .strict()
       .optional(),
     uniqueKey: z.string().min(1).max(300).optional(),
@@ -57,9 +70,12 @@ export function isPlainEnqueue(input: unknown): input is ValidEnqueue {
   const job = input as Record<string, unknown>;
   for (const key of Object.keys(job)) if (!PLAIN_KEYS.has(key)) return false;
   const { jobType, priority, maxAttempts } = job;
-  return typeof jobType === 'string' && JOB_TYPE_PATTERN.test(jobType)
-    && (priority === undefined || (Number.isSafeInteger(priority) && Math.abs(priority as number) <= 1_000_000))
-    && (maxAttempts === undefined || (Number.isSafeInteger(maxAttempts) && (maxAttempts as number) >= 1 && (maxAttempts as number) <= 1_000));
+  return (
+    typeof jobType === 'string' &&
+    JOB_TYPE_PATTERN.test(jobType) &&
+    (priority === undefined || (Number.isSafeInteger(priority) && Math.abs(priority as number) <= 1_000_000)) &&
+    (maxAttempts === undefined || (Number.isSafeInteger(maxAttempts) && (maxAttempts as number) >= 1 && (maxAttempts as number) <= 1_000))
+  );
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -101,7 +117,11 @@ export function parseClaimLimit(limit: unknown): number {
   return parsed.data;
 }
 
-const minutesSchema = z.number().int().min(1).max(24 * 60);
+const minutesSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(24 * 60);
 
 export function parseMinutes(minutes: unknown): number {
   const parsed = minutesSchema.safeParse(minutes);
@@ -189,8 +209,7 @@ function walkStrings(value: unknown, visit: (text: string, path: string) => void
 
 /** Error text stored per attempt: message only (never the payload), capped. */
 export function errorText(error: unknown, maxLength = DEFAULTS.maxErrorLength): string {
-  const raw =
-    error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  const raw = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
   // Strip what Postgres cannot store in text, so recording a failure cannot itself fail.
   const clean = raw.replaceAll('\u0000', '');
   const clipped = clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;

@@ -64,7 +64,7 @@ export function defaultLogger(): Logger {
 
 /** A logger option as given (a Logger, false for none, undefined for the default) made a Logger. */
 export const resolveLogger = (given: Logger | false | undefined, fallback: () => Logger = defaultLogger): Logger =>
-  given === false ? SILENT_LOGGER : given ?? fallback();
+  given === false ? SILENT_LOGGER : (given ?? fallback());
 
 export const enabled = (logger: Logger, level: 'debug' | 'info') => logger.isLevelEnabled?.(level) ?? true;
 
@@ -101,7 +101,10 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 export class FaultLog {
   private readonly seen = new Map<string, { at: number; repeated: number }>();
 
-  constructor(private readonly logger: Logger, private readonly windowMs = 60_000) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly windowMs = 60_000,
+  ) {}
 
   report(context: string, error: unknown, fields: Fields = {}): void {
     const message = `${context}: ${messageOf(error)}`;

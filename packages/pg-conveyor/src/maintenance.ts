@@ -10,7 +10,13 @@ import { InvalidJobStateError } from './errors.js';
 import { parseJobId, parseJobTypes, parseOlderThanDays } from './job-input.js';
 import { rowToJob, type JobRow } from './job-row.js';
 import { jobGetById } from './queries/jobs-read.js';
-import { MAINTENANCE_BATCH, jobDeleteFinishedBefore, jobDeleteNotRunningOfType, jobRescueExpired, workflowRunDeleteFinishedBefore } from './queries/jobs-maintenance.js';
+import {
+  MAINTENANCE_BATCH,
+  jobDeleteFinishedBefore,
+  jobDeleteNotRunningOfType,
+  jobRescueExpired,
+  workflowRunDeleteFinishedBefore,
+} from './queries/jobs-maintenance.js';
 import { jobCancelIfUnfinished, jobRetryIfFinishedUnsuccessfully } from './queries/jobs-write.js';
 import { explainMiss, type QueueCore } from './queue-core.js';
 import type { Job } from './types.js';
@@ -74,7 +80,11 @@ export async function rescueExpired(core: QueueCore): Promise<number> {
       now: nowParam(core.clock),
     });
     total += rows.length;
-    if (rows.length > 0) core.events.emit('job:rescued', rows.map((row) => rowToJob(row)));
+    if (rows.length > 0)
+      core.events.emit(
+        'job:rescued',
+        rows.map((row) => rowToJob(row)),
+      );
     if (rows.length < MAINTENANCE_BATCH) return total;
   }
 }

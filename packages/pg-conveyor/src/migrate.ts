@@ -51,8 +51,7 @@ export function queueMigrations(): QueueMigration[] {
     });
 }
 
-const record = (m: QueueMigration) =>
-  `INSERT INTO "conveyor_migrations" ("name", "checksum") VALUES ('${m.name}', '${m.checksum}') ON CONFLICT DO NOTHING;`;
+const record = (m: QueueMigration) => `INSERT INTO "conveyor_migrations" ("name", "checksum") VALUES ('${m.name}', '${m.checksum}') ON CONFLICT DO NOTHING;`;
 
 /** The SQL of the migrations after `after` (all by default), each followed by its own record. */
 export function migrationSql(options: { after?: string } = {}): string {
@@ -79,7 +78,9 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(BOOKKEEPING);
     const result: QueueMigrateResult = { applied: [], alreadyApplied: [], adopted: [] };
-    let done = new Map((await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM conveyor_migrations')).rows.map((r) => [r.name, r.checksum]));
+    let done = new Map(
+      (await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM conveyor_migrations')).rows.map((r) => [r.name, r.checksum]),
+    );
     if (done.size === 0) {
       result.adopted = await adoptExisting(client, migrations[0]!);
       for (const name of result.adopted) log(`recorded ${name} as applied: this database already has its tables`);
@@ -89,7 +90,9 @@ export async function migrate(options: { connectionString?: string; pool?: pg.Po
       const recorded = done.get(migration.name);
       if (recorded !== undefined) {
         if (recorded !== migration.checksum) {
-          throw new ConfigError(`pg-conveyor migration ${migration.name} differs from the one this database applied: reinstall the package version that made it`);
+          throw new ConfigError(
+            `pg-conveyor migration ${migration.name} differs from the one this database applied: reinstall the package version that made it`,
+          );
         }
         if (!result.adopted.includes(migration.name)) result.alreadyApplied.push(migration.name);
         continue;
@@ -134,7 +137,9 @@ async function adoptExisting(client: pg.Client | pg.PoolClient, first: QueueMigr
   const { has_queue: hasQueue, current } = rows[0]!;
   if (!hasQueue) return [];
   if (!current) {
-    throw new ConfigError('A job_queue table exists that pg-conveyor did not make and that is not in the shape its first migration makes; migrate it by hand or use another schema');
+    throw new ConfigError(
+      'A job_queue table exists that pg-conveyor did not make and that is not in the shape its first migration makes; migrate it by hand or use another schema',
+    );
   }
   await client.query(record(first));
   return [first.name];

@@ -21,9 +21,7 @@ export const MIN_SECRET_LENGTH = 32;
 
 type Env = Record<string, string | undefined>;
 
-export type BearerCheck =
-  | { ok: true; presented: boolean }
-  | { ok: false; status: 401 | 500; error: string };
+export type BearerCheck = { ok: true; presented: boolean } | { ok: false; status: 401 | 500; error: string };
 
 /**
  * Whether `request` carries `Authorization: Bearer <env[name]>`. With the secret unset: allowed
@@ -82,18 +80,21 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
   const secretName = options.secretName ?? 'CRON_SECRET';
   const queueOf = () => (typeof options.queue === 'function' ? options.queue() : options.queue);
   // The queue is made on the first call (importing the route opens no connection), so is its logger.
-  const logger = () => resolveLogger(options.logger, () => {
-    try {
-      return queueOf().logger;
-    } catch {
-      return defaultLogger(); // no queue to be had (its configuration is what failed)
-    }
-  });
+  const logger = () =>
+    resolveLogger(options.logger, () => {
+      try {
+        return queueOf().logger;
+      } catch {
+        return defaultLogger(); // no queue to be had (its configuration is what failed)
+      }
+    });
   let faults: FaultLog | null = null;
-  const report = options.onError ?? ((message: string, error?: unknown) => {
-    if (error === undefined) logger().error({ route: types }, message);
-    else (faults ??= new FaultLog(logger())).report(message, error, { route: types });
-  });
+  const report =
+    options.onError ??
+    ((message: string, error?: unknown) => {
+      if (error === undefined) logger().error({ route: types }, message);
+      else (faults ??= new FaultLog(logger())).report(message, error, { route: types });
+    });
   const handler: JobHandler = (job, ctx) => options.handlers[job.jobType]!(job, ctx);
 
   return async (request: Request): Promise<Response> => {

@@ -29,5 +29,6 @@ export function logQueueEvents(events: QueueEventEmitter, logger: Logger): void 
   events.on('job:completed', (job) => logger.debug(jobFields(job), 'job completed'));
   events.on('job:released', (job) => logger.debug(jobFields(job), 'job released'));
   events.on('job:enqueued', (jobs) =>
-    logger.debug({ count: jobs.length, jobIds: jobs.slice(0, 10).map((j) => j.id), jobTypes: [...new Set(jobs.map((j) => j.jobType))] }, 'jobs enqueued'));
+    logger.debug({ count: jobs.length, jobIds: jobs.slice(0, 10).map((j) => j.id), jobTypes: [...new Set(jobs.map((j) => j.jobType))] }, 'jobs enqueued'),
+  );
 }

@@ -8,8 +8,18 @@ import { ValidationError } from './errors.js';
 import { parseJobId, parseListFilter, parseMinutes } from './job-input.js';
 import { rowToJob } from './job-row.js';
 import {
-  jobActivePerTypeCapped, jobCountActiveByType, jobCountActiveCapped, jobOldestDuePerType, jobTypeLastHour, jobCountByStatus, jobGetById, jobLinks, jobGetOldestPending, jobListFailed,
-  jobListRecent, jobStatusEstimates,
+  jobActivePerTypeCapped,
+  jobCountActiveByType,
+  jobCountActiveCapped,
+  jobOldestDuePerType,
+  jobTypeLastHour,
+  jobCountByStatus,
+  jobGetById,
+  jobLinks,
+  jobGetOldestPending,
+  jobListFailed,
+  jobListRecent,
+  jobStatusEstimates,
 } from './queries/jobs-read.js';
 import { typeHandlersList, typeLimitList, typePausedList } from './queries/type-limits.js';
 import { historyOfMinutes } from './history.js';
@@ -132,8 +142,12 @@ export const TYPE_STATS_PENDING_CAP = 10_000;
 export async function typeStats(core: QueueCore): Promise<TypeStats[]> {
   const now = nowParam(core.clock);
   const [active, hour, oldest, limits, paused, handlers] = await Promise.all([
-    jobActivePerTypeCapped(core.db, { cap: TYPE_STATS_PENDING_CAP }), jobTypeLastHour(core.db, { now }), jobOldestDuePerType(core.db, { now }),
-    typeLimitList(core.db), typePausedList(core.db), typeHandlersList(core.db, { withinMs: TYPE_HANDLED_WITHIN_MS, now }),
+    jobActivePerTypeCapped(core.db, { cap: TYPE_STATS_PENDING_CAP }),
+    jobTypeLastHour(core.db, { now }),
+    jobOldestDuePerType(core.db, { now }),
+    typeLimitList(core.db),
+    typePausedList(core.db),
+    typeHandlersList(core.db, { withinMs: TYPE_HANDLED_WITHIN_MS, now }),
   ]);
   const handler = (jobType: string) => handlers.find((r) => r.job_type === jobType);
   const types = new Set([...active.map((r) => r.job_type), ...hour.map((r) => r.job_type), ...limits.map((r) => r.job_type), ...paused.map((r) => r.job_type)]);
@@ -180,7 +194,12 @@ export async function oldestSnapshotHolder(core: QueueCore): Promise<SnapshotHol
   const row = await oldestSnapshotHolderRow(core.db);
   if (!row) return null;
   return {
-    kind: row.kind, pid: row.pid, since: new Date(row.since), ageSeconds: row.age_seconds, state: row.state,
-    applicationName: row.application_name, query: row.query,
+    kind: row.kind,
+    pid: row.pid,
+    since: new Date(row.since),
+    ageSeconds: row.age_seconds,
+    state: row.state,
+    applicationName: row.application_name,
+    query: row.query,
   };
 }

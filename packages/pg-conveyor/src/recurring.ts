@@ -5,7 +5,15 @@
 import { nowParam } from './clock.js';
 import { toStoredJson } from './job-input.js';
 import { inTransaction, toExecutor } from './executor.js';
-import { scheduleAdvance, scheduleDelete, scheduleDeleteOthers, scheduleListAll, scheduleListEnabled, scheduleSetEnabled, scheduleUpsert } from './queries/schedules.js';
+import {
+  scheduleAdvance,
+  scheduleDelete,
+  scheduleDeleteOthers,
+  scheduleListAll,
+  scheduleListEnabled,
+  scheduleSetEnabled,
+  scheduleUpsert,
+} from './queries/schedules.js';
 import type { QueueCore } from './queue-core.js';
 import { latestDueSlot, nextSlot, parseSchedule, scheduleNameSchema, slotKey, type ScheduleInput } from './schedules.js';
 import { ValidationError } from './errors.js';
@@ -14,7 +22,15 @@ import type { EnqueueInput, Job } from './types.js';
 export async function schedule(core: QueueCore, name: string, input: ScheduleInput): Promise<void> {
   const s = parseSchedule(name, input);
   const payload = toStoredJson(s.payload, 'payload', core.options.maxPayloadBytes);
-  await scheduleUpsert(core.db, { name: s.name, cron: s.cron, timezone: s.timezone, jobType: s.jobType, payload, priority: s.priority, maxAttempts: s.maxAttempts });
+  await scheduleUpsert(core.db, {
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    jobType: s.jobType,
+    payload,
+    priority: s.priority,
+    maxAttempts: s.maxAttempts,
+  });
 }
 
 export async function unschedule(core: QueueCore, name: string): Promise<boolean> {
@@ -59,7 +75,15 @@ export async function syncSchedules(core: QueueCore, declared: Record<string, Sc
   return inTransaction(core.pool, async (client) => {
     const db = toExecutor(client);
     for (const { s, payload } of rows) {
-      await scheduleUpsert(db, { name: s.name, cron: s.cron, timezone: s.timezone, jobType: s.jobType, payload, priority: s.priority, maxAttempts: s.maxAttempts });
+      await scheduleUpsert(db, {
+        name: s.name,
+        cron: s.cron,
+        timezone: s.timezone,
+        jobType: s.jobType,
+        payload,
+        priority: s.priority,
+        maxAttempts: s.maxAttempts,
+      });
     }
     return { removed: await scheduleDeleteOthers(db, { keep: rows.map(({ s }) => s.name) }) };
   });

@@ -129,13 +129,14 @@ async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHand
     }
     const followUps: EnqueueInput[] = [];
     const settled = await settleWithin(
-      (signal) => handler(job, {
-        job,
-        signal,
-        deadline,
-        updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
-        enqueueOnComplete: (next) => void followUps.push(next),
-      }),
+      (signal) =>
+        handler(job, {
+          job,
+          signal,
+          deadline,
+          updateProgress: (current, total, message) => queue.updateProgress(job, current, total, message),
+          enqueueOnComplete: (next) => void followUps.push(next),
+        }),
       { runStart, deadline, graceMs, stop, lost, timeoutError: (waited) => new JobTimeoutError(job.id, waited) },
     );
     if ('stopped' in settled) {

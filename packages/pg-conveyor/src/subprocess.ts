@@ -144,7 +144,10 @@ export function subprocessHandler(options: SubprocessOptions): JobHandler {
         const head = `${options.command} ${how}`;
         // The end of stderr says what went wrong (the last line of a traceback): keep the end, so
         // the whole message fits the 1,000 characters an error keeps.
-        const tail = stderr.toString().trim().slice(-(1_000 - head.length - 2));
+        const tail = stderr
+          .toString()
+          .trim()
+          .slice(-(1_000 - head.length - 2));
         reject(new Error(tail ? `${head}: ${tail}` : head));
       });
     });

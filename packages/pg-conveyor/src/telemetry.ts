@@ -15,8 +15,19 @@
  * (seconds per attempt, with `conveyor.job.outcome`: completed, failed, released, lost).
  */
 import {
-  context, metrics, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
-  type Attributes, type Counter, type Histogram, type Link, type MeterProvider, type Span,
+  context,
+  metrics,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Link,
+  type MeterProvider,
+  type Span,
 } from '@opentelemetry/api';
 
 const NAME = 'pg-conveyor';
@@ -115,10 +126,7 @@ export interface AttemptSpan {
  * Runs one attempt (of a job, or of a batch of one type) inside a `process` span linked to each
  * job's enqueue. `run` answers the outcome, which names the span's status and the metric's label.
  */
-export async function tracedProcess<T extends string | Record<string, number>>(
-  jobs: ProcessedJob[],
-  run: (span: AttemptSpan) => Promise<T>,
-): Promise<T> {
+export async function tracedProcess<T extends string | Record<string, number>>(jobs: ProcessedJob[], run: (span: AttemptSpan) => Promise<T>): Promise<T> {
   const first = jobs[0]!;
   const links = jobs.map((job) => linkTo(job.traceContext)).filter((link): link is Link => link !== null);
   const attributes: Attributes = {
@@ -126,9 +134,7 @@ export async function tracedProcess<T extends string | Record<string, number>>(
     'messaging.destination.name': first.jobType,
     'messaging.operation.type': 'process',
     'messaging.operation.name': 'process',
-    ...(jobs.length === 1
-      ? { 'messaging.message.id': first.id, 'conveyor.job.attempt': first.attempts }
-      : { 'messaging.batch.message_count': jobs.length }),
+    ...(jobs.length === 1 ? { 'messaging.message.id': first.id, 'conveyor.job.attempt': first.attempts } : { 'messaging.batch.message_count': jobs.length }),
   };
   const started = performance.now();
   return tracer().startActiveSpan(`process ${first.jobType}`, { kind: SpanKind.CONSUMER, attributes, links }, async (span) => {

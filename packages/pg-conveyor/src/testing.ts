@@ -58,7 +58,11 @@ export async function freshDatabase(adminUrl: string, options: { prefix?: string
  * follow-ups the jobs enqueue and retries that fall due. Stops after `maxJobs` (default 10,000)
  * so a job that re-enqueues itself forever fails the test instead of hanging it.
  */
-export async function drainUntilEmpty(queue: DatabaseQueue, handlers: Record<string, JobHandler<any>>, options: { maxJobs?: number } = {}): Promise<DrainResult> {
+export async function drainUntilEmpty(
+  queue: DatabaseQueue,
+  handlers: Record<string, JobHandler<any>>,
+  options: { maxJobs?: number } = {},
+): Promise<DrainResult> {
   const types = parseJobTypes(Object.keys(handlers));
   const maxJobs = options.maxJobs ?? 10_000;
   const handler: JobHandler = (job, ctx) => handlers[job.jobType]!(job, ctx);
@@ -94,7 +98,9 @@ export async function expectEnqueued<P = unknown>(
   if (expected === undefined ? jobs.length === 0 : jobs.length !== expected) {
     const wanted = `${expected ?? 'at least 1'} ${match.jobType} job(s)${match.payload ? ` with payload containing ${JSON.stringify(match.payload)}` : ''}${match.status ? ` in ${match.status}` : ''}`;
     const others = (await jobListMatching(db, { jobType: jobType!, payload: null, status: null, limit: 5 })).map((row) => rowToJob(row));
-    throw new Error(`expectEnqueued: wanted ${wanted}, found ${jobs.length}; ${match.jobType} jobs there are: ${others.length ? others.map(describe).join('; ') : 'none'}`);
+    throw new Error(
+      `expectEnqueued: wanted ${wanted}, found ${jobs.length}; ${match.jobType} jobs there are: ${others.length ? others.map(describe).join('; ') : 'none'}`,
+    );
   }
   return jobs;
 }

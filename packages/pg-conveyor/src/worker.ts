@@ -100,7 +100,6 @@ type ClaimAnswer = { job: Job; jobs?: Job[] } | { job: null; wakesBefore: number
  */
 const CLAIMS_IN_FLIGHT = 2;
 
-
 /** How often a worker notes the types it handles (the note is written at most every 30 s anyway). */
 const HANDLED_NOTE_MS = 30_000;
 
@@ -156,7 +155,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
     const { concurrency, timeoutMs, prefetch, batchSize } = limits.data;
     const task: Task = {
-      type, concurrency, timeoutMs, prefetch, buffer: [], running: new Map(), idle: [], wakes: 0,
+      type,
+      concurrency,
+      timeoutMs,
+      prefetch,
+      buffer: [],
+      running: new Map(),
+      idle: [],
+      wakes: 0,
       run: batch ? { batchHandler: batch.handler as BatchHandler, batchSize: batchSize! } : { handler: handler as JobHandler },
       // No more slots per claim than one claim can fill: a slot left with nothing from a claim cut
       // short would sleep until the next poll while jobs wait.

@@ -98,7 +98,7 @@ export async function handleApiKeyRevokePost(request: Request): Promise<Response
     const auth = await adminMutation(request);
     if (!auth.ok) return auth.response;
     const id = new URL(request.url).searchParams.get('id');
-    if (!id) throw badRequest('Missing id parameter (the key\'s id or prefix)');
+    if (!id) throw badRequest("Missing id parameter (the key's id or prefix)");
     const revoked = await revokeApiKey(connections().pool, id);
     if (!revoked) return Response.json({ error: `No active API key ${id}` }, { status: 404 });
     appLogger().info({ admin: auth.user.email, keyPrefix: revoked.prefix, project: revoked.projectName }, 'admin: API key revoked');

@@ -127,7 +127,10 @@ export async function handleBulkPost(request: Request): Promise<Response> {
       return Response.json({ action, filter: input.filter, matching: count, complete });
     }
     const started = await queue.startBulkAction({ action, filter, requestedBy: auth.user.email, matched: input.confirmCount, budgetMs: BULK_BUDGET_MS });
-    appLogger().info({ admin: auth.user.email, action, filter: input.filter, bulkId: started.id, confirmed: input.confirmCount }, `admin: bulk ${action} started`);
+    appLogger().info(
+      { admin: auth.user.email, action, filter: input.filter, bulkId: started.id, confirmed: input.confirmCount },
+      `admin: bulk ${action} started`,
+    );
     return Response.json(bulkView(started));
   } catch (error) {
     return errorResponse(error, 'admin/bulk');

@@ -123,7 +123,9 @@ export async function handleFailedGet(request: Request): Promise<Response> {
   }
 }
 
-const throughputQuery = z.object({ range: z.enum(Object.keys(HISTORY_RANGES) as [HistoryRange, ...HistoryRange[]]).default('1h'), type: jobTypeSchema.optional() }).strict();
+const throughputQuery = z
+  .object({ range: z.enum(Object.keys(HISTORY_RANGES) as [HistoryRange, ...HistoryRange[]]).default('1h'), type: jobTypeSchema.optional() })
+  .strict();
 
 /**
  * GET /api/admin/queue/throughput?range=1h|24h|7d&type= (VIEWER): completed, failed and cancelled
@@ -189,7 +191,9 @@ export async function handleSchedulesGet(request: Request): Promise<Response> {
     const schedules = await connections().queue.listSchedules();
     return Response.json({
       schedules: schedules.map((s) => ({
-        ...s, lastRunAt: s.lastRunAt?.toISOString() ?? null, nextRunAt: s.nextRunAt?.toISOString() ?? null,
+        ...s,
+        lastRunAt: s.lastRunAt?.toISOString() ?? null,
+        nextRunAt: s.nextRunAt?.toISOString() ?? null,
       })),
     });
   } catch (error) {
@@ -209,7 +213,12 @@ export async function handleSchedulePost(request: Request): Promise<Response> {
     if (!parsed.success) throw badRequest('Invalid body: expected { name, action }', zodIssues(parsed.error));
     const { name, action } = parsed.data;
     const { queue } = connections();
-    const done = action === 'run' ? (await queue.runScheduleNow(name))?.id ?? null : action === 'pause' ? await queue.pauseSchedule(name) : await queue.resumeSchedule(name);
+    const done =
+      action === 'run'
+        ? ((await queue.runScheduleNow(name))?.id ?? null)
+        : action === 'pause'
+          ? await queue.pauseSchedule(name)
+          : await queue.resumeSchedule(name);
     if (!done) return Response.json({ error: `Schedule ${name} not found` }, { status: 404 });
     appLogger().info({ admin: auth.user.email, schedule: name, action }, `admin: schedule ${action}`);
     return Response.json({ success: true, name, action, ...(action === 'run' ? { jobId: done } : {}) });
@@ -241,7 +250,8 @@ export async function handleLimitsPost(request: Request): Promise<Response> {
     const auth = await requireRole(request, 'ADMIN');
     if (!auth.ok) return auth.response;
     const parsed = limitsBody.safeParse(await request.json().catch(() => undefined));
-    if (!parsed.success) throw badRequest('Invalid body: expected { jobType, concurrency: number | null, rate: { limit, periodMs } | null }', zodIssues(parsed.error));
+    if (!parsed.success)
+      throw badRequest('Invalid body: expected { jobType, concurrency: number | null, rate: { limit, periodMs } | null }', zodIssues(parsed.error));
     const { jobType, concurrency, rate } = parsed.data;
     await connections().queue.setTypeLimits(jobType, { concurrency, rate });
     appLogger().info({ admin: auth.user.email, jobType, concurrency, rate }, 'admin: type limits set');

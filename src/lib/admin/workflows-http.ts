@@ -39,7 +39,10 @@ function runSummary(run: Omit<WorkflowRun, 'steps'>) {
 
 const listQuery = z.object({
   status: z.enum(RUN_STATUSES as [WorkflowRunStatus, ...WorkflowRunStatus[]]).optional(),
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,55}$/).optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,55}$/)
+    .optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
 });
 

@@ -10,8 +10,7 @@ import { takeUsage, type Meter } from './api-quotas';
 
 export type ApiGuarded = { ok: true; principal: ApiPrincipal } | { ok: false; response: Response };
 
-const unauthorized = (error: string) =>
-  Response.json({ error }, { status: 401, headers: { 'www-authenticate': 'Bearer realm="conveyor"' } });
+const unauthorized = (error: string) => Response.json({ error }, { status: 401, headers: { 'www-authenticate': 'Bearer realm="conveyor"' } });
 
 export async function requireApiKey(request: Request): Promise<ApiGuarded> {
   const header = request.headers.get('authorization');

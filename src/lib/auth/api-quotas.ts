@@ -24,9 +24,7 @@ const METERS: Record<Meter, { windowSeconds: number; limit: keyof ApiKeyLimits; 
   embeddings: { windowSeconds: 86_400, limit: 'embeddingsPerDay', unit: 'embeddings per day' },
 };
 
-export type Take =
-  | { ok: true; used: number; limit: number }
-  | { ok: false; limit: number; retryAfterSeconds: number; message: string; retryable: boolean };
+export type Take = { ok: true; used: number; limit: number } | { ok: false; limit: number; retryAfterSeconds: number; message: string; retryable: boolean };
 
 /**
  * Takes `amount` of `meter` from the key's allowance. A request (meter 'requests') that is let
@@ -36,7 +34,13 @@ export async function takeUsage(db: SqlRunner, principal: ApiPrincipal, meter: M
   const { windowSeconds, limit: limitName, unit } = METERS[meter];
   const limit = principal.limits[limitName];
   if (amount > limit) {
-    return { ok: false, limit, retryAfterSeconds: 0, retryable: false, message: `This request needs ${amount} ${meter}, more than this key's limit of ${limit} ${unit}` };
+    return {
+      ok: false,
+      limit,
+      retryAfterSeconds: 0,
+      retryable: false,
+      message: `This request needs ${amount} ${meter}, more than this key's limit of ${limit} ${unit}`,
+    };
   }
   const rows = await rowsOf<{ used: number | null; retry_after: number }>(
     db,

@@ -15,7 +15,10 @@ export interface User {
 }
 
 export const newUserSchema = z.object({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(254)
+    .transform((e) => e.toLowerCase()),
   password: z.string().min(10, 'must be at least 10 characters').max(200),
   role: z.enum(ROLES),
 });
@@ -45,10 +48,9 @@ let dummyHash: Promise<string> | undefined;
 
 /** The user if email and password match; null otherwise (without saying which was wrong). */
 export async function authenticate(pool: pg.Pool, email: string, password: string): Promise<User | null> {
-  const { rows } = await pool.query<User & { password_hash: string }>(
-    'SELECT id, email, role, password_hash FROM users WHERE email = $1',
-    [email.toLowerCase()],
-  );
+  const { rows } = await pool.query<User & { password_hash: string }>('SELECT id, email, role, password_hash FROM users WHERE email = $1', [
+    email.toLowerCase(),
+  ]);
   const row = rows[0];
   const ok = await verifyPassword(password, row?.password_hash ?? (await (dummyHash ??= hashPassword('dummy-password'))));
   if (!row || !ok) return null;

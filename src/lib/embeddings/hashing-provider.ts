@@ -21,7 +21,11 @@ function fnv1a(text: string): number {
 
 export function hashingEmbedding(text: string): number[] {
   const vector = new Array<number>(DIMENSIONS).fill(0);
-  const words = text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? [];
+  const words =
+    text
+      .toLowerCase()
+      .normalize('NFKC')
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   const add = (feature: string, weight: number) => {
     const hash = fnv1a(feature);
     vector[hash % DIMENSIONS]! += hash & 0x80000000 ? -weight : weight;

@@ -40,7 +40,15 @@ export class OpenAICompatibleProvider implements EmbeddingProvider {
       );
     } catch (error) {
       // 400/401/403/404/422: the request itself is wrong; retrying the job cannot fix it.
-      if (error instanceof OpenAI.APIError && error.status !== undefined && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 409 && error.status !== 429) {
+      if (
+        error instanceof OpenAI.APIError &&
+        error.status !== undefined &&
+        error.status >= 400 &&
+        error.status < 500 &&
+        error.status !== 408 &&
+        error.status !== 409 &&
+        error.status !== 429
+      ) {
         throw new NonRetryableError(`Embedding API refused the request (${error.status}): ${error.message}`, { cause: error });
       }
       throw error;

@@ -7,7 +7,12 @@ import { InvalidJobStateError, JobNotFoundError, ValidationError } from 'pg-conv
 import { appLogger } from '@/lib/observability/logger';
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly issues?: unknown, readonly headers?: Record<string, string>) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly issues?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
     super(message);
   }
 }
@@ -26,7 +31,10 @@ export function errorResponse(error: unknown, context: string): Response {
     return Response.json({ error: error.message, ...(error.issues ? { issues: error.issues } : {}) }, { status: error.status, headers: error.headers });
   }
   if (error instanceof ValidationError) {
-    return Response.json({ error: error.message, issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code })) }, { status: 400 });
+    return Response.json(
+      { error: error.message, issues: error.issues.map((i) => ({ path: i.path.join('.'), message: i.message, code: i.code })) },
+      { status: 400 },
+    );
   }
   if (error instanceof JobNotFoundError) return Response.json({ error: error.message }, { status: 404 });
   if (error instanceof InvalidJobStateError) {

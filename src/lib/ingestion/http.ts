@@ -64,11 +64,14 @@ export async function handleSearchGet(request: Request): Promise<Response> {
     if (!parsed.success) throw badRequest('Invalid search', zodIssues(parsed.error));
     // One query is one paid embedding call.
     await takeOrRefuse(connections().pool, auth.principal, 'embeddings', 1);
-    const hits = await searchSimilar({ pool: connections().pool, provider: createEmbeddingProvider() }, {
-      projectId: auth.principal.projectId,
-      query: parsed.data.q,
-      limit: parsed.data.limit,
-    });
+    const hits = await searchSimilar(
+      { pool: connections().pool, provider: createEmbeddingProvider() },
+      {
+        projectId: auth.principal.projectId,
+        query: parsed.data.q,
+        limit: parsed.data.limit,
+      },
+    );
     return Response.json({ results: hits });
   } catch (error) {
     return errorResponse(error, 'api/search');

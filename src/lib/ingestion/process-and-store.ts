@@ -30,15 +30,16 @@ export async function processAndStore(
   const { ingestJobId, projectId, records, generateEmbeddings } = parsed.data;
   const batchSize = deps.batchSize ?? BATCH_SIZE;
 
-  await deps.pool.query(
-    `UPDATE ingest_jobs SET status = 'PROCESSING', updated_at = now() WHERE id = $1 AND status IN ('QUEUED', 'PROCESSING')`,
-    [ingestJobId],
-  );
+  await deps.pool.query(`UPDATE ingest_jobs SET status = 'PROCESSING', updated_at = now() WHERE id = $1 AND status IN ('QUEUED', 'PROCESSING')`, [ingestJobId]);
   for (let start = 0, batch = 0; start < records.length; start += batchSize, batch++) {
     if (ctx.signal.aborted) throw new JobTimeoutError(job.id, ctx.deadline - Date.now());
     const rows = batchRows(records.slice(start, start + batchSize), start);
     await storeBatch(deps.pool, { ingestJobId, projectId, rows, processedUpTo: Math.min(start + batchSize, records.length) });
-    await ctx.updateProgress(Math.min(start + batchSize, records.length), records.length, `Stored ${Math.min(start + batchSize, records.length)} of ${records.length} records`);
+    await ctx.updateProgress(
+      Math.min(start + batchSize, records.length),
+      records.length,
+      `Stored ${Math.min(start + batchSize, records.length)} of ${records.length} records`,
+    );
     await deps.afterBatch?.(batch);
   }
 

@@ -27,10 +27,7 @@ export class ProjectExistsError extends Error {
 
 export async function createProject(db: pg.Pool | pg.PoolClient, name: string): Promise<Project> {
   const parsed = projectNameSchema.parse(name);
-  const { rows } = await db.query(
-    `INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`,
-    [parsed],
-  );
+  const { rows } = await db.query(`INSERT INTO projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at`, [parsed]);
   if (!rows[0]) throw new ProjectExistsError(parsed);
   return { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at };
 }

@@ -46,7 +46,10 @@ export async function vectorizeProject(
     const chunk = todo.slice(start, start + requestSize);
     let vectors: number[][];
     try {
-      vectors = await deps.provider.embed(chunk.map((r) => r.content), { signal: ctx.signal });
+      vectors = await deps.provider.embed(
+        chunk.map((r) => r.content),
+        { signal: ctx.signal },
+      );
     } catch (error) {
       if (ctx.signal.aborted) break;
       throw error;
@@ -93,7 +96,10 @@ export async function embedRecordRange(
   for (let start = 0; start < todo.length; start += requestSize) {
     signal.throwIfAborted();
     const chunk = todo.slice(start, start + requestSize);
-    const vectors = await deps.provider.embed(chunk.map((r) => r.content), { signal });
+    const vectors = await deps.provider.embed(
+      chunk.map((r) => r.content),
+      { signal },
+    );
     await insertEmbeddings(deps.pool, { projectId: range.projectId, model: deps.provider.model, ids: chunk.map((r) => r.id), vectors });
   }
   return todo.length;

@@ -81,7 +81,11 @@ async function vectorize(ctx: WorkflowContext, d: IngestionDeps, input: Ingestio
   // From the input alone, so every replay computes the same items.
   const ranges = Array.from({ length: Math.ceil(input.totalRecords / per) }, (_, i) => ({ from: i * per, to: Math.min((i + 1) * per, input.totalRecords) }));
   const counts = await ctx.map('vectorize', ranges, (range) =>
-    embedRecordRange({ pool: d.pool, provider: d.provider(), requestSize: d.requestSize }, { ingestJobId: input.ingestJobId, projectId: input.projectId, ...range }, ctx.signal),
+    embedRecordRange(
+      { pool: d.pool, provider: d.provider(), requestSize: d.requestSize },
+      { ingestJobId: input.ingestJobId, projectId: input.projectId, ...range },
+      ctx.signal,
+    ),
   );
   return counts.reduce((sum, n) => sum + n, 0);
 }
@@ -113,8 +117,7 @@ async function finishStoring(pool: pg.Pool, ingestJobId: string): Promise<Omit<I
 }
 
 async function markCompleted(pool: pg.Pool, ingestJobId: string): Promise<void> {
-  await pool.query(
-    `UPDATE ingest_jobs SET status = 'COMPLETED', completed_at = now(), updated_at = now() WHERE id = $1 AND status <> 'COMPLETED'`,
-    [ingestJobId],
-  );
+  await pool.query(`UPDATE ingest_jobs SET status = 'COMPLETED', completed_at = now(), updated_at = now() WHERE id = $1 AND status <> 'COMPLETED'`, [
+    ingestJobId,
+  ]);
 }

@@ -24,7 +24,10 @@ const seconds = (name: string, fallback: number) => {
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 
-interface HealthReport { status: 200 | 503; body: { healthy: boolean } & Record<string, unknown> }
+interface HealthReport {
+  status: 200 | 503;
+  body: { healthy: boolean } & Record<string, unknown>;
+}
 
 let cached: { at: number; report: Promise<HealthReport> } | null = null;
 
@@ -45,10 +48,14 @@ async function checkHealth(): Promise<HealthReport> {
   try {
     const { queue, pool } = connections();
     const [stats, oldest, worker, holder] = await Promise.all([
-      queue.getQueueStats(), queue.oldestPendingJob(), lastWorkerRun(pool), queue.oldestSnapshotHolder(),
+      queue.getQueueStats(),
+      queue.oldestPendingJob(),
+      lastWorkerRun(pool),
+      queue.oldestSnapshotHolder(),
     ]);
     const blocker = holder && holder.ageSeconds > maxSnapshotAge ? holder : null;
-    if (blocker) appLogger().warn({ pid: blocker.pid, since: blocker.since, application: blocker.applicationName }, 'health: a long transaction holds back vacuum');
+    if (blocker)
+      appLogger().warn({ pid: blocker.pid, since: blocker.since, application: blocker.applicationName }, 'health: a long transaction holds back vacuum');
     const oldestAge = oldest ? Math.round(oldest.ageSeconds) : null;
     const queueHealthy = oldestAge === null || oldestAge <= maxPendingAge;
     const workerHealthy = stats.pending === 0 || (worker !== null && worker.ageSeconds <= maxWorkerSilence);
@@ -68,8 +75,13 @@ async function checkHealth(): Promise<HealthReport> {
           last_worker_run: worker ? { name: worker.name, at: worker.lastRunAt.toISOString(), age_seconds: Math.round(worker.ageSeconds) } : null,
           vacuum_blocked_by: blocker && {
             message: `vacuum is blocked by ${blocker.kind === 'prepared' ? `prepared transaction ${blocker.applicationName}` : `pid ${blocker.pid}`} since ${blocker.since.toISOString()}`,
-            kind: blocker.kind, pid: blocker.pid, since: blocker.since.toISOString(), age_seconds: Math.round(blocker.ageSeconds),
-            state: blocker.state, application_name: blocker.applicationName, query: blocker.query,
+            kind: blocker.kind,
+            pid: blocker.pid,
+            since: blocker.since.toISOString(),
+            age_seconds: Math.round(blocker.ageSeconds),
+            state: blocker.state,
+            application_name: blocker.applicationName,
+            query: blocker.query,
           },
         },
       },

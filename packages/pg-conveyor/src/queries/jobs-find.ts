@@ -36,9 +36,7 @@ export interface FindParams {
   payloadValue: string | null;
 }
 
-const params = (p: FindParams) => [
-  p.low, p.high, p.before, p.status, p.jobType, p.createdAfter, p.createdBefore, p.error, p.payloadPath, p.payloadValue,
-];
+const params = (p: FindParams) => [p.low, p.high, p.before, p.status, p.jobType, p.createdAfter, p.createdBefore, p.error, p.payloadPath, p.payloadValue];
 
 const ID_RANGE = `id >= coalesce($1::uuid, '00000000-0000-0000-0000-000000000000')
         AND id <= coalesce($2::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
@@ -92,10 +90,7 @@ export async function jobFindWindowEnd(db: SqlExecutor, p: FindParams & { scan: 
 }
 
 /** Matches among one window's rows, how many rows it read and where it ended. */
-export async function jobCountWindow(
-  db: SqlExecutor,
-  p: FindParams & { scan: number },
-): Promise<{ matched: number; scanned: number; low: string | null }> {
+export async function jobCountWindow(db: SqlExecutor, p: FindParams & { scan: number }): Promise<{ matched: number; scanned: number; low: string | null }> {
   const kind = windowKind(p);
   const [row] = await db.query<{ matched: number; scanned: number; low: string | null }>(
     `SELECT count(*) FILTER (WHERE ${MATCHES})::int AS matched, count(*)::int AS scanned, (array_agg(id ORDER BY id))[1]::text AS low
@@ -219,9 +214,5 @@ export async function bulkActionGet(db: SqlExecutor, p: { id: string }): Promise
 }
 
 export async function bulkActionListRecent(db: SqlExecutor, p: { limit: number }): Promise<BulkActionRow[]> {
-  return db.query<BulkActionRow>(
-    `SELECT ${BULK_COLUMNS} FROM job_bulk_actions ORDER BY created_at DESC LIMIT $1`,
-    [p.limit],
-    'conveyor.bulkActionListRecent',
-  );
+  return db.query<BulkActionRow>(`SELECT ${BULK_COLUMNS} FROM job_bulk_actions ORDER BY created_at DESC LIMIT $1`, [p.limit], 'conveyor.bulkActionListRecent');
 }

@@ -67,11 +67,32 @@ export function newJobColumns(
  * A payload of JSON null is stored as no payload (SQL NULL): a job reads either as null.
  */
 const NEW_JOBS = (n: number, count: 8 | 11 = 11) => {
-  const sources = [`unnest($${n}::uuid[])`, `unnest($${n + 1}::text[])`, `json_array_elements($${n + 2}::json)`,
-    `unnest($${n + 3}::int[])`, `unnest($${n + 4}::int[])`, `unnest($${n + 5}::timestamptz[])`, `unnest($${n + 6}::bigint[])`,
-    `unnest($${n + 7}::text[])`, `unnest($${n + 8}::text[])`, `unnest($${n + 9}::bigint[])`, `unnest($${n + 10}::text[])`];
-  const names = ['id', 'job_type', 'payload', 'priority', 'max_attempts', 'run_at', 'delay_ms', 'concurrency_key', 'dedupe_key',
-    'dedupe_window_ms', 'unique_key'];
+  const sources = [
+    `unnest($${n}::uuid[])`,
+    `unnest($${n + 1}::text[])`,
+    `json_array_elements($${n + 2}::json)`,
+    `unnest($${n + 3}::int[])`,
+    `unnest($${n + 4}::int[])`,
+    `unnest($${n + 5}::timestamptz[])`,
+    `unnest($${n + 6}::bigint[])`,
+    `unnest($${n + 7}::text[])`,
+    `unnest($${n + 8}::text[])`,
+    `unnest($${n + 9}::bigint[])`,
+    `unnest($${n + 10}::text[])`,
+  ];
+  const names = [
+    'id',
+    'job_type',
+    'payload',
+    'priority',
+    'max_attempts',
+    'run_at',
+    'delay_ms',
+    'concurrency_key',
+    'dedupe_key',
+    'dedupe_window_ms',
+    'unique_key',
+  ];
   return `ROWS FROM (${sources.slice(0, count).join(', ')}) AS j(${names.slice(0, count).join(', ')})`;
 };
 
@@ -79,8 +100,7 @@ const NEW_JOBS = (n: number, count: 8 | 11 = 11) => {
 const PAYLOAD = `nullif(j.payload::jsonb, 'null'::jsonb)`;
 
 /** When a new job becomes claimable: its own run_at, else now (the test clock's, if bound) plus its delay. */
-const RUN_AT = (nowParam: string) =>
-  `coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')`;
+const RUN_AT = (nowParam: string) => `coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')`;
 
 /**
  * INSERT of rows that carry dedupe or unique keys: a row whose key is taken is skipped (ON
@@ -120,7 +140,13 @@ export async function jobInsertMany(
   // A column whose rows all hold one value (one job type, the default priority and attempts: most
   // bulk enqueues) travels as that value instead of an array of it: about 3 % of a 1,000-job
   // enqueue on the durable benchmark, the array's literal built here and parsed there.
-  const shared = ([[1, 'job_type'], [3, 'priority'], [4, 'max_attempts']] as const).map(([position, field]) => ({ position, value: sameInEvery(p.jobs, field) }));
+  const shared = (
+    [
+      [1, 'job_type'],
+      [3, 'priority'],
+      [4, 'max_attempts'],
+    ] as const
+  ).map(([position, field]) => ({ position, value: sameInEvery(p.jobs, field) }));
   const columns = newJobColumns(db, p.jobs, { count: 8, omit: shared.filter((c) => c.value !== null).map((c) => c.position) });
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (

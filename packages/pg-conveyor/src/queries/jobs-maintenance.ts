@@ -15,10 +15,7 @@ export const MAINTENANCE_BATCH = DEFAULTS.maintenanceBatchSize;
  * to PENDING with the retry delay for the attempt they were on, or to FAILED when that attempt was
  * their last. SKIP LOCKED lets several rescuers run at once without waiting on each other.
  */
-export async function jobRescueExpired(
-  db: SqlExecutor,
-  p: { delaysMs: number[]; now: Date | null },
-): Promise<JobRow[]> {
+export async function jobRescueExpired(db: SqlExecutor, p: { delaysMs: number[]; now: Date | null }): Promise<JobRow[]> {
   return db.query<JobRow>(
     `WITH expired AS (
        SELECT id AS expired_id, attempts >= max_attempts AS final
@@ -57,7 +54,13 @@ export async function jobRescueExpired(
  */
 export function jobDeleteFinishedBefore(db: SqlExecutor, p: { olderThanMs: number; now: Date | null }): Promise<number> {
   // Only jobs the per-minute history has counted: retention never erases throughput.
-  return deleteFinishedBefore(db, 'job_queue', 'conveyor.jobDeleteFinishedBefore', p, 'AND completed_at < (SELECT through FROM job_counts_rollup WHERE one = true)');
+  return deleteFinishedBefore(
+    db,
+    'job_queue',
+    'conveyor.jobDeleteFinishedBefore',
+    p,
+    'AND completed_at < (SELECT through FROM job_counts_rollup WHERE one = true)',
+  );
 }
 
 /** Workflow runs finished before the cutoff, a batch at a time; their steps and map items go with them. */

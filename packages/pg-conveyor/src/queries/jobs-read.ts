@@ -12,10 +12,7 @@ export async function jobGetById(db: SqlExecutor, p: { id: string }): Promise<Jo
  * Newest first (ids are UUIDv7: id order is creation order, read backwards off the primary key);
  * each filter applies only when given.
  */
-export async function jobListRecent(
-  db: SqlExecutor,
-  p: { status: JobStatus | null; jobType: string | null; limit: number },
-): Promise<JobRow[]> {
+export async function jobListRecent(db: SqlExecutor, p: { status: JobStatus | null; jobType: string | null; limit: number }): Promise<JobRow[]> {
   return db.query<JobRow>(
     `SELECT ${JOB_COLUMNS} FROM job_queue
       WHERE ($1::"JobStatus" IS NULL OR status = $1::"JobStatus")

@@ -228,10 +228,7 @@ export async function jobSetProgressIfRunning(
  * column, finding one job there walks the whole index, where the primary key finds it in one probe.
  * An outcome not yet counted in the per-minute history is counted as the retry erases it.
  */
-export async function jobRetryIfFinishedUnsuccessfully(
-  db: SqlExecutor,
-  p: { id: string; now: Date | null },
-): Promise<JobRow[]> {
+export async function jobRetryIfFinishedUnsuccessfully(db: SqlExecutor, p: { id: string; now: Date | null }): Promise<JobRow[]> {
   return db.query<JobRow>(
     `WITH old AS (
        SELECT id, job_type, status, completed_at FROM job_queue
@@ -301,10 +298,7 @@ export async function jobReleaseIfRunning(db: SqlExecutor, p: { id: string; atte
  * Heartbeat: pushes out the lease of jobs still held by these exact attempts. Returns the ids
  * still held; a job missing from the answer was cancelled or taken over, and its handler should stop.
  */
-export async function jobExtendLeaseIfRunning(
-  db: SqlExecutor,
-  p: { ids: string[]; attempts: number[]; leaseMs: number },
-): Promise<{ id: string }[]> {
+export async function jobExtendLeaseIfRunning(db: SqlExecutor, p: { ids: string[]; attempts: number[]; leaseMs: number }): Promise<{ id: string }[]> {
   return db.query<{ id: string }>(
     `UPDATE job_queue j
         SET locked_until = now() + $3 * interval '1 millisecond', updated_at = now()

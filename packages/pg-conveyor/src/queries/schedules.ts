@@ -89,7 +89,11 @@ export async function scheduleListAll(db: SqlExecutor, p: { now: Date | null; na
 
 /** Pauses (enabled false) or resumes a schedule; answers whether it exists. */
 export async function scheduleSetEnabled(db: SqlExecutor, p: { name: string; enabled: boolean }): Promise<boolean> {
-  const rows = await db.query('UPDATE job_schedules SET enabled = $2, updated_at = now() WHERE name = $1 RETURNING name', [p.name, p.enabled], 'conveyor.scheduleSetEnabled');
+  const rows = await db.query(
+    'UPDATE job_schedules SET enabled = $2, updated_at = now() WHERE name = $1 RETURNING name',
+    [p.name, p.enabled],
+    'conveyor.scheduleSetEnabled',
+  );
   return rows.length > 0;
 }
 

@@ -35,11 +35,7 @@ export async function typeLimitDelete(db: SqlExecutor, p: { jobType: string }): 
 }
 
 export async function typeLimitList(db: SqlExecutor): Promise<TypeLimitRow[]> {
-  return db.query<TypeLimitRow>(
-    'SELECT job_type, max_running, rate_limit, rate_period_ms FROM job_type_limits',
-    [],
-    'conveyor.typeLimitList',
-  );
+  return db.query<TypeLimitRow>('SELECT job_type, max_running, rate_limit, rate_period_ms FROM job_type_limits', [], 'conveyor.typeLimitList');
 }
 
 /**

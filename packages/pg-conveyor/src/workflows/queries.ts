@@ -100,11 +100,7 @@ export async function runWithSteps(db: SqlExecutor, p: { id: string }): Promise<
 }
 
 export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<StepRow[]> {
-  return db.query<StepRow>(
-    `SELECT ${STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY seq`,
-    [p.runId],
-    'conveyor.workflowStepsOf',
-  );
+  return db.query<StepRow>(`SELECT ${STEP_COLUMNS} FROM workflow_steps WHERE run_id = $1 ORDER BY seq`, [p.runId], 'conveyor.workflowStepsOf');
 }
 
 /**
@@ -114,8 +110,18 @@ export async function stepsOf(db: SqlExecutor, p: { runId: string }): Promise<St
 export async function stepStore(
   db: SqlExecutor,
   p: {
-    runId: string; seq: number; name: string; kind: StepRow['kind']; output: string | null;
-    sleepMs: number | null; wakeAt: Date | null; attempt: number; now: Date | null; event?: string; match?: string | null; durationMs?: number;
+    runId: string;
+    seq: number;
+    name: string;
+    kind: StepRow['kind'];
+    output: string | null;
+    sleepMs: number | null;
+    wakeAt: Date | null;
+    attempt: number;
+    now: Date | null;
+    event?: string;
+    match?: string | null;
+    durationMs?: number;
   },
 ): Promise<StepRow> {
   const rows = await db.query<StepRow>(

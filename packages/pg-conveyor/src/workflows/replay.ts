@@ -48,7 +48,10 @@ export class MapItemError extends NonRetryableError {
 /** Thrown through the run's code in a map item's job once its item has run: `error` when it threw. */
 export class ItemDone extends Error {
   override name = 'ItemDone';
-  constructor(readonly value: unknown, readonly failure: unknown = undefined) {
+  constructor(
+    readonly value: unknown,
+    readonly failure: unknown = undefined,
+  ) {
     super('map item done');
   }
 }
@@ -61,7 +64,10 @@ export class NonDeterminismError extends Error {
 /** Thrown through the run's code to stop it at a step boundary; `wakeAt`: a sleep's end. */
 export class Suspension extends Error {
   override name = 'Suspension';
-  constructor(readonly at: string, readonly wakeAt: Date | null) {
+  constructor(
+    readonly at: string,
+    readonly wakeAt: Date | null,
+  ) {
     super(`workflow suspended at ${at}`);
   }
 }
@@ -123,7 +129,9 @@ export class Replay {
     const stored = this.o.steps[this.position];
     // A map item's job only replays what the run stored before its map: anything else is new code.
     if (this.o.item && !stored) {
-      throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: call ${this.position + 1} (${kind} "${name}") was not stored before the map its item belongs to`);
+      throw new NonDeterminismError(
+        `workflow code changed under run ${this.o.runId}: call ${this.position + 1} (${kind} "${name}") was not stored before the map its item belongs to`,
+      );
     }
     if (stored && (stored.name !== name || stored.kind !== kind)) {
       throw new NonDeterminismError(
@@ -154,7 +162,16 @@ export class Replay {
     const durationMs = Math.round(performance.now() - started);
     const json = value === undefined ? null : JSON.stringify(value);
     const row = await stepStore(this.o.db, {
-      runId: this.o.runId, seq: this.position, name, kind: 'step', output: json, sleepMs: null, wakeAt: null, attempt: this.o.attempt, now: this.o.now(), durationMs,
+      runId: this.o.runId,
+      seq: this.position,
+      name,
+      kind: 'step',
+      output: json,
+      sleepMs: null,
+      wakeAt: null,
+      attempt: this.o.attempt,
+      now: this.o.now(),
+      durationMs,
     });
     this.o.steps[this.position] = row;
     this.position++;
@@ -175,8 +192,15 @@ export class Replay {
       return;
     }
     const row = await stepStore(this.o.db, {
-      runId: this.o.runId, seq: this.position, name, kind: 'sleep', output: null,
-      sleepMs: p.ms ?? null, wakeAt: p.until ?? null, attempt: this.o.attempt, now: this.o.now(),
+      runId: this.o.runId,
+      seq: this.position,
+      name,
+      kind: 'sleep',
+      output: null,
+      sleepMs: p.ms ?? null,
+      wakeAt: p.until ?? null,
+      attempt: this.o.attempt,
+      now: this.o.now(),
     });
     this.o.steps[this.position] = row;
     this.position++;
@@ -197,13 +221,21 @@ export class Replay {
     const seq = this.position;
     if (!stored) {
       const row = await stepStore(this.o.db, {
-        runId: this.o.runId, seq, name, kind: 'map', output: JSON.stringify({ count: items.length }), sleepMs: null, wakeAt: null,
-        attempt: this.o.attempt, now: this.o.now(),
+        runId: this.o.runId,
+        seq,
+        name,
+        kind: 'map',
+        output: JSON.stringify({ count: items.length }),
+        sleepMs: null,
+        wakeAt: null,
+        attempt: this.o.attempt,
+        now: this.o.now(),
       });
       this.o.steps[seq] = row;
     }
     const count = (this.o.steps[seq]!.output as { count: number }).count;
-    if (count !== items.length) throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: map "${name}" has ${items.length} items, but the run stored ${count}`);
+    if (count !== items.length)
+      throw new NonDeterminismError(`workflow code changed under run ${this.o.runId}: map "${name}" has ${items.length} items, but the run stored ${count}`);
     const done = count === 0 ? [] : await mapItemsOf(this.o.db, { runId: this.o.runId, seq });
     if (done.length < count) {
       const stored = new Set(done.map((d) => d.idx));
@@ -228,8 +260,17 @@ export class Replay {
     let stored = this.stored(name, 'wait');
     if (!stored) {
       stored = await stepStore(this.o.db, {
-        runId: this.o.runId, seq: this.position, name, kind: 'wait', output: null, sleepMs: o.timeoutMs, wakeAt: null,
-        attempt: this.o.attempt, now: this.o.now(), event: o.event, match: o.match === undefined ? null : JSON.stringify(o.match),
+        runId: this.o.runId,
+        seq: this.position,
+        name,
+        kind: 'wait',
+        output: null,
+        sleepMs: o.timeoutMs,
+        wakeAt: null,
+        attempt: this.o.attempt,
+        now: this.o.now(),
+        event: o.event,
+        match: o.match === undefined ? null : JSON.stringify(o.match),
       });
       this.o.steps[this.position] = stored;
     }

@@ -30,8 +30,25 @@ import type { JobContext, JobHandler } from '../run-job.js';
 import type { Job } from '../types.js';
 import { jobPromoteIfPending } from '../queries/jobs-write.js';
 import {
-  mapItemExists, mapItemStoreAndCount, mapSummaries, runActiveJobs, runAdvanceJob, runAndItemActiveJobs, runAdvanced, runCancel, runFindByKey, runFinish, runGet, runInsert, runList, runRetry, runWithSteps, stepsOf,
-  waitResolveByEvent, type RunRow, type StepRow,
+  mapItemExists,
+  mapItemStoreAndCount,
+  mapSummaries,
+  runActiveJobs,
+  runAdvanceJob,
+  runAndItemActiveJobs,
+  runAdvanced,
+  runCancel,
+  runFindByKey,
+  runFinish,
+  runGet,
+  runInsert,
+  runList,
+  runRetry,
+  runWithSteps,
+  stepsOf,
+  waitResolveByEvent,
+  type RunRow,
+  type StepRow,
 } from './queries.js';
 import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
 
@@ -112,7 +129,10 @@ export class Workflows {
   private readonly byName = new Map<string, WorkflowDefinition>();
   private readonly db: SqlExecutor;
 
-  constructor(private readonly queue: DatabaseQueue, definitions: WorkflowDefinition<any, any>[]) {
+  constructor(
+    private readonly queue: DatabaseQueue,
+    definitions: WorkflowDefinition<any, any>[],
+  ) {
     for (const definition of definitions) {
       if (this.byName.has(definition.name)) throw new ValidationError(`Workflow ${definition.name} is defined twice`);
       this.byName.set(definition.name, definition);
@@ -134,7 +154,10 @@ export class Workflows {
     if (!definition) throw new ValidationError(`No workflow named ${name} (defined: ${[...this.byName.keys()].join(', ') || 'none'})`);
     const parsed = definition.input.safeParse(input);
     if (!parsed.success) throw ValidationError.fromZod(`Input of workflow ${name}`, parsed.error);
-    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length < 1 || options.idempotencyKey.length > 300)) {
+    if (
+      options.idempotencyKey !== undefined &&
+      (typeof options.idempotencyKey !== 'string' || options.idempotencyKey.length < 1 || options.idempotencyKey.length > 300)
+    ) {
       throw new ValidationError('idempotencyKey must be 1-300 characters');
     }
     const insert = async (tx: Queryable) => {
@@ -172,7 +195,14 @@ export class Workflows {
       step.items = { total: (step.output as { count: number }).count, done: m?.done ?? 0, failed: m?.failed ?? 0, errors: m?.errors ?? [] };
     }
     result.advance = advance
-      ? { jobId: advance.id, status: advance.status, attempts: advance.attempts, maxAttempts: advance.max_attempts, runAt: advance.run_at, errors: advance.errors ?? [] }
+      ? {
+          jobId: advance.id,
+          status: advance.status,
+          attempts: advance.attempts,
+          maxAttempts: advance.max_attempts,
+          runAt: advance.run_at,
+          errors: advance.errors ?? [],
+        }
       : null;
     return result;
   }
@@ -229,7 +259,10 @@ export class Workflows {
     await jobPromoteIfPending(db, { ids: pending.map((j) => j.id), now });
     const withoutPending = runs.filter(([id]) => !pending.some((j) => j.dedupe_key === dedupeKey(id)));
     if (withoutPending.length > 0) {
-      await this.queue.enqueueMany(withoutPending.map(([id, name]) => this.advanceJob({ name, maxAttempts: this.byName.get(name)?.maxAttempts }, id, null, false)), options);
+      await this.queue.enqueueMany(
+        withoutPending.map(([id, name]) => this.advanceJob({ name, maxAttempts: this.byName.get(name)?.maxAttempts }, id, null, false)),
+        options,
+      );
     }
     return { resumed: runs.length };
   }
@@ -273,7 +306,11 @@ export class Workflows {
       const db = toExecutor(client);
       const now = nowParam(this.queue.clock);
       const stored = await mapItemStoreAndCount(db, {
-        runId: run.id, seq: item.seq, idx: item.index, attempt: job.attempts, now,
+        runId: run.id,
+        seq: item.seq,
+        idx: item.index,
+        attempt: job.attempts,
+        now,
         output: failed || done.value === undefined ? null : JSON.stringify(done.value),
         error: failed ? (done.failure instanceof Error ? done.failure.message : String(done.failure)) : null,
       });
@@ -307,7 +344,12 @@ export class Workflows {
     const steps = run.steps;
     const started = Date.now();
     const replay = new Replay({
-      db: this.db, runId, steps, attempt: job.attempts, dueAt: job.runAt, signal: ctx.signal,
+      db: this.db,
+      runId,
+      steps,
+      attempt: job.attempts,
+      dueAt: job.runAt,
+      signal: ctx.signal,
       softDeadline: started + (ctx.deadline - started) / 2,
       now: () => nowParam(this.queue.clock),
       ...(payload?.item ? { item: payload.item } : {}),
@@ -361,8 +403,16 @@ function toRun(run: RunRow, steps: StepRow[]): WorkflowRun {
     updatedAt: run.updated_at,
     completedAt: run.completed_at,
     steps: steps.map((s) => ({
-      seq: s.seq, name: s.name, kind: s.kind, output: s.output, wakeAt: s.wake_at, event: s.event, resolvedAt: s.resolved_at, attempt: s.attempt,
-      completedAt: s.completed_at, durationMs: s.duration_ms,
+      seq: s.seq,
+      name: s.name,
+      kind: s.kind,
+      output: s.output,
+      wakeAt: s.wake_at,
+      event: s.event,
+      resolvedAt: s.resolved_at,
+      attempt: s.attempt,
+      completedAt: s.completed_at,
+      durationMs: s.duration_ms,
     })),
   };
 }
