@@ -8,8 +8,9 @@ export default defineConfig({
       // Tests run the library from its sources (the app and scripts outside tests use the built
       // package, as a user would), so one copy of each class is loaded in a test process.
       { find: /^pg-conveyor$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/index.ts') },
-      { find: /^pg-conveyor\/(worker|subprocess|next|testing)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1.ts') },
-      { find: /^pg-conveyor\/workflows$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/workflows/index.ts') },
+      { find: /^pg-conveyor\/(worker|subprocess)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/runtime/$1.ts') },
+      { find: /^pg-conveyor\/next$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/adapters/next.ts') },
+      { find: /^pg-conveyor\/(testing|workflows)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1/index.ts') },
     ],
   },
   test: {

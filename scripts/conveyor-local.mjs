@@ -9,7 +9,7 @@ import path from 'node:path';
 import { resolveDatabaseUrl } from './db/local-postgres.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
-const bin = path.join(root, 'node_modules', 'pg-conveyor', 'dist', 'bin.js');
+const bin = path.join(root, 'node_modules', 'pg-conveyor', 'dist', 'adapters', 'bin.js');
 const result = spawnSync(process.execPath, [bin, ...process.argv.slice(2)], {
   stdio: 'inherit',
   env: { ...process.env, DATABASE_URL: await resolveDatabaseUrl() },

@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inTransaction } from '../../packages/pg-conveyor/src/executor';
+import { inTransaction } from '../../packages/pg-conveyor/src/sql/executor';
 import { migrate } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { sleep } from './chaos-helpers';

@@ -1,5 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../packages/pg-conveyor/src/cli';
+import { runCli } from '../../packages/pg-conveyor/src/adapters/cli';
 import { queueMigrations } from 'pg-conveyor';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, insertJob, jobRow } from '../helpers/jobs';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
-import { toExecutor } from '../../packages/pg-conveyor/src/executor';
-import { jobClaimAvailable } from '../../packages/pg-conveyor/src/queries/jobs-write';
+import { toExecutor } from '../../packages/pg-conveyor/src/sql/executor';
+import { jobClaimAvailable } from '../../packages/pg-conveyor/src/sql/jobs-write';
 import { useTestDatabase } from '../helpers/db';
 import { insertJob, jobRow } from '../helpers/jobs';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, retryDelayMs, retryDelayTable } from '../../packages/pg-conveyor/src/backoff';
-import { DEFAULTS } from '../../packages/pg-conveyor/src/config';
+import { DEFAULT_BACKOFF, retryDelayMs, retryDelayTable } from '../../packages/pg-conveyor/src/core/backoff';
+import { DEFAULTS } from '../../packages/pg-conveyor/src/core/config';
 import { DatabaseQueue, ValidationError, ConfigError } from 'pg-conveyor';
 
 describe('documented defaults', () => {

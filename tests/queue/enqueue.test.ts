@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
-import { enqueueSchema, isPlainEnqueue } from '../../packages/pg-conveyor/src/job-input';
-import { newJobId } from '../../packages/pg-conveyor/src/job-id';
-import { uuidArrayBinary } from '../../packages/pg-conveyor/src/queries/literals';
+import { enqueueSchema, isPlainEnqueue } from '../../packages/pg-conveyor/src/core/job-input';
+import { newJobId } from '../../packages/pg-conveyor/src/core/job-id';
+import { uuidArrayBinary } from '../../packages/pg-conveyor/src/sql/literals';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, expectJobCount, jobRow } from '../helpers/jobs';
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { latestDueSlot } from '../../packages/pg-conveyor/src/schedules';
+import { latestDueSlot } from '../../packages/pg-conveyor/src/schedules/schedule-input';
 import { Worker } from 'pg-conveyor/worker';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs } from '../helpers/jobs';

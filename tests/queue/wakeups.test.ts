@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { newJobId } from '../../packages/pg-conveyor/src/job-id';
-import { JOBS_CHANNEL } from '../../packages/pg-conveyor/src/queries/jobs-insert';
-import { Wakeups } from '../../packages/pg-conveyor/src/wakeups';
+import { newJobId } from '../../packages/pg-conveyor/src/core/job-id';
+import { JOBS_CHANNEL } from '../../packages/pg-conveyor/src/sql/jobs-insert';
+import { Wakeups } from '../../packages/pg-conveyor/src/core/wakeups';
 import { useTestDatabase } from '../helpers/db';
 
 const db = useTestDatabase();

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { migrate, readMigrations } from '../../src/lib/db/migrations';
-import { queueMigrations } from '../../packages/pg-conveyor/src/migrate';
+import { queueMigrations } from '../../packages/pg-conveyor/src/sql/migrate';
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);

@@ -21,14 +21,14 @@
  * attempts are spent (or on NonRetryableError, or on non-determinism) the run is FAILED.
  */
 import type { z } from 'zod';
-import { nowParam } from '../clock.js';
-import type { DatabaseQueue } from '../db-queue.js';
-import { InvalidJobStateError, NonRetryableError, ValidationError } from '../errors.js';
-import { inTransaction, toExecutor, type Queryable, type SqlExecutor } from '../executor.js';
-import { parseJobId } from '../job-input.js';
-import type { JobContext, JobHandler } from '../run-job.js';
-import type { Job } from '../types.js';
-import { jobPromoteIfPending } from '../queries/jobs-write.js';
+import { nowParam } from '../core/clock.js';
+import type { DatabaseQueue } from '../core/database-queue.js';
+import { InvalidJobStateError, NonRetryableError, ValidationError } from '../core/errors.js';
+import { inTransaction, toExecutor, type Queryable, type SqlExecutor } from '../sql/executor.js';
+import { parseJobId } from '../core/job-input.js';
+import type { JobContext, JobHandler } from '../runtime/run-job.js';
+import type { Job } from '../core/types.js';
+import { jobPromoteIfPending } from '../sql/jobs-write.js';
 import {
   mapItemExists,
   mapItemStoreAndCount,
@@ -49,10 +49,10 @@ import {
   waitResolveByEvent,
   type RunRow,
   type StepRow,
-} from './queries.js';
-import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './replay.js';
+} from './engine/queries.js';
+import { ItemDone, NonDeterminismError, Replay, Suspension, type WorkflowContext } from './engine/replay.js';
 
-export { MapItemError, NonDeterminismError, type MapSettled, type WorkflowContext } from './replay.js';
+export { MapItemError, NonDeterminismError, type MapSettled, type WorkflowContext } from './engine/replay.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,55}$/;
 
@@ -131,6 +131,7 @@ export class Workflows {
 
   constructor(
     private readonly queue: DatabaseQueue,
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each definition has its own input and output types
     definitions: WorkflowDefinition<any, any>[],
   ) {
     for (const definition of definitions) {

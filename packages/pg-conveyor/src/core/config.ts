@@ -1,0 +1,122 @@
+/** Every default of the queue, in one place, and the validation of options given at construction. */
+import { z } from 'zod';
+import type { Logger } from '../observability/log.js';
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { ValidationError } from './errors.js';
+
+export const DEFAULTS = {
+  /** Attempts before a job is FAILED (seed contract: 3). */
+  maxAttempts: 3,
+  priority: 0,
+  /** How long a claim made through the queue's API (claimJob) holds a job before it may be rescued. */
+  leaseMs: 5 * 60_000,
+  /** The Worker's claims: shorter, because its heartbeat extends them every third of this. */
+  workerLeaseMs: 60_000,
+  /** A drain's claims last its budget and grace plus this, so a killed invocation's jobs come back soon. */
+  drainLeaseExtraMs: 10_000,
+  /** A handler (or a subprocess) running longer than this is aborted and its attempt failed. */
+  jobTimeoutMs: 5 * 60_000,
+  /** Claim path rescues expired leases at most this often per queue instance. */
+  rescueIntervalMs: 30_000,
+  /** Rows per rescue or cleanup statement, so neither holds many row locks at once. */
+  maintenanceBatchSize: 1_000,
+  /** Payloads and results above this size are refused (the row should stay small). */
+  maxPayloadBytes: 1_048_576,
+  /** Error text kept per attempt. */
+  maxErrorLength: 1_000,
+  /** Connections in the pool the queue opens itself. */
+  poolMax: 10,
+  /**
+   * Bounds on every statement of the pool the queue opens itself. The queue's statements take
+   * milliseconds (a cleanup or bulk batch well under a second), so these only end waits: a lock
+   * held by someone's migration makes a claim fail after lockTimeoutMs (the worker tries again at
+   * its next poll) instead of freezing every worker until the migration ends.
+   */
+  statementTimeoutMs: 60_000,
+  lockTimeoutMs: 5_000,
+  /** Retention for cleanup(), in days. */
+  cleanupOlderThanDays: 7,
+  listLimit: 20,
+  listLimitMax: 100,
+  claimBatchMax: 1_000,
+  /** getQueueStats counts exactly up to this many rows per status, then estimates. */
+  statsExactLimit: 100_000,
+  backoff: DEFAULT_BACKOFF,
+} as const;
+
+export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const jobTypeSchema = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
+
+const PGBOUNCER_PARAM = /([?&])pgbouncer=true(&|$)/;
+
+/**
+ * A connection string marked `pgbouncer=true` (Prisma's convention) goes through PgBouncer in
+ * transaction mode: no prepared statements, no session settings, no LISTEN.
+ */
+export const isBehindPgBouncer = (connectionString: string | undefined) => PGBOUNCER_PARAM.test(connectionString ?? '');
+
+/** The connection string without `pgbouncer=true`, which pg would send to the server as a setting. */
+export const withoutPgBouncerParam = (connectionString: string) => connectionString.replace(PGBOUNCER_PARAM, (_m, lead, tail) => (tail ? lead : ''));
+
+const backoffSchema = z
+  .object({
+    baseMs: z.number().int().min(0).max(86_400_000),
+    factor: z.number().min(1).max(100),
+    maxMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000),
+    jitter: z.number().min(0).max(1),
+  })
+  .partial();
+
+export const queueOptionsSchema = z
+  .object({
+    connectionString: z.string().min(1).optional(),
+    pool: z.any().optional(),
+    poolMax: z.number().int().min(1).max(1_000).default(DEFAULTS.poolMax),
+    /** statement_timeout and lock_timeout of the pool the queue opens (0: none); see DEFAULTS. */
+    statementTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.statementTimeoutMs),
+    lockTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULTS.lockTimeoutMs),
+    leaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(7 * 86_400_000)
+      .default(DEFAULTS.leaseMs),
+    rescueIntervalMs: z.number().int().min(0).default(DEFAULTS.rescueIntervalMs),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(256 * 1_048_576)
+      .default(DEFAULTS.maxPayloadBytes),
+    defaultMaxAttempts: z.number().int().min(1).max(1_000).default(DEFAULTS.maxAttempts),
+    backoff: backoffSchema.optional(),
+    workerId: z.string().min(1).max(200).optional(),
+    /**
+     * Prepare the queue's statements once per connection (default). Off behind PgBouncer in
+     * transaction mode, where a connection is not yours between statements; a connection string
+     * with `pgbouncer=true` (Prisma's convention) turns it off by default.
+     */
+    preparedStatements: z.boolean().optional(),
+    clock: z.custom<{ now(): Date }>((v) => typeof (v as { now?: unknown })?.now === 'function').optional(),
+    random: z.custom<() => number>((v) => typeof v === 'function').optional(),
+    /** Where the queue's log lines go (log.ts): a pino-style logger, or false for none. Default: JSON to stdout. */
+    logger: z
+      .custom<Logger | false>(
+        (v) => v === false || ['debug', 'info', 'warn', 'error'].every((m) => typeof (v as Record<string, unknown>)?.[m] === 'function'),
+        { message: 'expected a logger with debug, info, warn and error methods, or false' },
+      )
+      .optional(),
+  })
+  .refine((o) => !(o.pool && o.connectionString), { message: 'give either pool or connectionString, not both' });
+
+export type QueueOptionsInput = z.input<typeof queueOptionsSchema>;
+
+export function parseQueueOptions(input: unknown) {
+  const parsed = queueOptionsSchema.safeParse(input ?? {});
+  if (!parsed.success) throw ValidationError.fromZod('DatabaseQueue options', parsed.error);
+  return parsed.data;
+}
