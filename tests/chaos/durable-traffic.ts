@@ -291,7 +291,7 @@ export class DurableTraffic {
       } catch (error) {
         if (error instanceof TornCommit) throw error;
         if (!outcome) this.unknown.push((outcome = { kind, keys, error: errorText(error) }));
-        if (tries > 1_000) throw new Error(`enqueue of ${keys[0]} not acknowledged after ${tries} tries: ${errorText(error)}`);
+        if (tries > 1_000) throw new Error(`enqueue of ${keys[0]} not acknowledged after ${tries} tries: ${errorText(error)}`, { cause: error });
         await sleep(50);
       }
     }

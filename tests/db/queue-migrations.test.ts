@@ -12,6 +12,7 @@ import { withDatabase } from '../setup/template-db';
 const adminUrl = () => inject('adminUrl');
 const made: string[] = [];
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows of whatever shape the test reads
 async function query<T = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

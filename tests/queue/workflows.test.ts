@@ -140,6 +140,7 @@ describe('workflows', () => {
   });
 
   it('fails the run when a step’s attempts are spent, or at once on NonRetryableError', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the definitions take any input
     const failing = (name: string, error: () => Error): WorkflowDefinition<any, unknown> =>
       defineWorkflow({
         name,

@@ -19,6 +19,7 @@ interface Key {
   revokedAt: string | null;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the admin API's JSON, read field by field below
 async function send(url: string, body?: unknown): Promise<{ ok: boolean; json: any }> {
   const response = await fetch(url, {
     method: 'POST',
@@ -28,6 +29,7 @@ async function send(url: string, body?: unknown): Promise<{ ok: boolean; json: a
   return { ok: response.ok, json: await response.json() };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the admin API's JSON, read field by field below
 const problem = (json: any) =>
   `${json.error}${json.issues ? `: ${json.issues.map((i: { path: string; message: string }) => `${i.path} ${i.message}`).join('; ')}` : ''}`;
 

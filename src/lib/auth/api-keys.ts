@@ -51,6 +51,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 const SUMMARY_COLUMNS = `k.id, k.project_id, p.name AS project_name, k.name, k.prefix, k.requests_per_minute,
   k.records_per_day, k.embeddings_per_day, k.created_at, k.last_used_at, k.revoked_at`;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a raw row, its columns typed by the SELECT above
 function summary(r: Record<string, any>): ApiKeySummary {
   return {
     id: r.id,

@@ -8,6 +8,7 @@ export const DEFAULT_AFTER_SIGN_IN = '/admin/queue-monitor';
 
 export function pathAfterSignIn(next: string | null | undefined): string {
   // Backslashes and control characters have no place in our paths, and browsers rewrite them.
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (!next || !next.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(next)) return DEFAULT_AFTER_SIGN_IN;
   const base = 'http://conveyor.invalid';
   let resolved: URL;
