@@ -5,12 +5,12 @@
  * shared link shows exactly what an action would act on.
  */
 import { z } from 'zod';
-import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
-import { badRequest, errorResponse, readBodyText, zodIssues } from '@/lib/http/responses';
 import { appLogger } from '@/lib/observability/logger';
-import { BULK_ACTIONS, JOB_STATUSES, jobTypeSchema, parsePayloadMatch, type BulkAction, type JobFilter } from 'pg-conveyor';
+import { JOB_STATUSES } from 'pg-conveyor';
+import { BULK_ACTIONS, jobTypeSchema, parsePayloadMatch, type BulkAction, type JobFilter } from 'pg-conveyor/console';
 import { jobSummary } from './http';
+import { adminRoute } from './route';
 
 /** A filter as the page's URL and the APIs carry it: strings, every one optional. */
 export const consoleFilterSchema = z
@@ -52,20 +52,11 @@ const findQuery = consoleFilterSchema.extend({
  * window of the table, so a rare match may need a few pages (`windowEnded`: this page stopped at
  * the window's end, not at `limit` jobs).
  */
-export async function handleJobsGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const params = Object.fromEntries([...new URL(request.url).searchParams].filter(([, v]) => v !== ''));
-    const parsed = findQuery.safeParse(params);
-    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
-    const { limit, cursor, ...filter } = parsed.data;
-    const found = await connections().queue.findJobs(toJobFilter(filter), { limit, cursor });
-    return Response.json({ jobs: found.jobs.map(jobSummary), nextCursor: found.nextCursor, windowEnded: found.windowEnded });
-  } catch (error) {
-    return errorResponse(error, 'admin/jobs');
-  }
-}
+export const handleJobsGet = adminRoute({ name: 'admin/jobs', role: 'VIEWER', query: findQuery }, async ({ query }) => {
+  const { limit, cursor, ...filter } = query;
+  const found = await connections().queue.console.findJobs(toJobFilter(filter), { limit, cursor });
+  return Response.json({ jobs: found.jobs.map(jobSummary), nextCursor: found.nextCursor, windowEnded: found.windowEnded });
+});
 
 const bulkBody = z.union([
   z.object({ action: z.enum(BULK_ACTIONS as [string, ...string[]]), filter: consoleFilterSchema, dryRun: z.literal(true) }).strict(),
@@ -98,52 +89,34 @@ const BULK_BUDGET_MS = 3_000;
  * - `{ bulkId }`: continues a started action for up to 3 s more.
  * Answers `{ bulkId, affected, done, ... }`; the caller continues until `done`.
  */
-export async function handleBulkPost(request: Request): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'ADMIN');
-    if (!auth.ok) return auth.response;
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBodyText(request, 16_384));
-    } catch {
-      throw badRequest('Invalid body: expected JSON');
-    }
-    const parsed = bulkBody.safeParse(body);
-    if (!parsed.success) {
-      throw badRequest('Invalid body: expected { action, filter, dryRun: true }, { action, filter, confirmCount } or { bulkId }', zodIssues(parsed.error));
-    }
+export const handleBulkPost = adminRoute(
+  {
+    name: 'admin/bulk',
+    role: 'ADMIN',
+    mutation: true,
+    body: bulkBody,
+    expected: '{ action, filter, dryRun: true }, { action, filter, confirmCount } or { bulkId }',
+  },
+  async ({ user, body: input }) => {
     const { queue } = connections();
-    const input = parsed.data;
     if ('bulkId' in input) {
-      const existing = await queue.getBulkAction(input.bulkId);
+      const existing = await queue.console.getBulkAction(input.bulkId);
       if (!existing) return Response.json({ error: `No bulk action ${input.bulkId}` }, { status: 404 });
-      return Response.json(bulkView(await queue.continueBulkAction(input.bulkId, { budgetMs: BULK_BUDGET_MS })));
+      return Response.json(bulkView(await queue.console.continueBulkAction(input.bulkId, { budgetMs: BULK_BUDGET_MS })));
     }
     const action = input.action as BulkAction['action'];
     const filter = toJobFilter(input.filter);
     if ('dryRun' in input) {
-      const { count, complete } = await queue.countJobs(filter);
+      const { count, complete } = await queue.console.countJobs(filter);
       return Response.json({ action, filter: input.filter, matching: count, complete });
     }
-    const started = await queue.startBulkAction({ action, filter, requestedBy: auth.user.email, matched: input.confirmCount, budgetMs: BULK_BUDGET_MS });
-    appLogger().info(
-      { admin: auth.user.email, action, filter: input.filter, bulkId: started.id, confirmed: input.confirmCount },
-      `admin: bulk ${action} started`,
-    );
+    const started = await queue.console.startBulkAction({ action, filter, requestedBy: user.email, matched: input.confirmCount, budgetMs: BULK_BUDGET_MS });
+    appLogger().info({ admin: user.email, action, filter: input.filter, bulkId: started.id, confirmed: input.confirmCount }, `admin: bulk ${action} started`);
     return Response.json(bulkView(started));
-  } catch (error) {
-    return errorResponse(error, 'admin/bulk');
-  }
-}
+  },
+);
 
 /** GET /api/admin/queue/bulk-actions (VIEWER): the audit log of bulk actions, newest first. */
-export async function handleBulkActionsGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    return Response.json({ actions: (await connections().queue.listBulkActions({ limit: 20 })).map(bulkView) });
-  } catch (error) {
-    return errorResponse(error, 'admin/bulk-actions');
-  }
-}
+export const handleBulkActionsGet = adminRoute({ name: 'admin/bulk-actions', role: 'VIEWER' }, async () =>
+  Response.json({ actions: (await connections().queue.console.listBulkActions({ limit: 20 })).map(bulkView) }),
+);

@@ -5,11 +5,12 @@
  * its payload and result, each cut at DETAIL_JSON_CAP characters.
  */
 import { z } from 'zod';
-import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
 import { connections } from '@/lib/db/client';
-import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
-import { HISTORY_RANGES, jobTypeSchema, typeLimitsSchema, type HistoryRange, type Job } from 'pg-conveyor';
+import { badRequest } from '@/lib/http/responses';
+import type { Job } from 'pg-conveyor';
+import { HISTORY_RANGES, jobTypeSchema, typeLimitsSchema, type HistoryRange } from 'pg-conveyor/console';
 import { appLogger } from '@/lib/observability/logger';
+import { adminRoute } from './route';
 
 /** A job as admin views show it: everything but the payload. */
 export function jobSummary(job: Job) {
@@ -51,54 +52,35 @@ export function jobDetail(job: Job) {
 }
 
 /** GET /api/admin/queue/stats (VIEWER) */
-export async function handleStatsGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const { queue } = connections();
-    const [stats, recent, oldest] = await Promise.all([queue.getQueueStats(), queue.listJobs({ limit: 20 }), queue.oldestPendingJob()]);
-    return Response.json({
-      queueStats: { pending: stats.pending, processing: stats.processing, completed: stats.completed, failed: stats.failed },
-      recentJobs: recent.map(jobSummary),
-      oldestPendingJob: oldest ? { id: oldest.id, createdAt: oldest.createdAt.toISOString(), ageMinutes: oldest.ageMinutes } : null,
-    });
-  } catch (error) {
-    return errorResponse(error, 'admin/stats');
-  }
-}
+export const handleStatsGet = adminRoute({ name: 'admin/stats', role: 'VIEWER' }, async () => {
+  const { queue } = connections();
+  const [stats, recent, oldest] = await Promise.all([queue.getQueueStats(), queue.listJobs({ limit: 20 }), queue.oldestPendingJob()]);
+  return Response.json({
+    queueStats: { pending: stats.pending, processing: stats.processing, completed: stats.completed, failed: stats.failed },
+    recentJobs: recent.map(jobSummary),
+    oldestPendingJob: oldest ? { id: oldest.id, createdAt: oldest.createdAt.toISOString(), ageMinutes: oldest.ageMinutes } : null,
+  });
+});
 
 type JobAction = 'retry' | 'cancel';
 
-/** POST /api/admin/queue/{retry,cancel}?jobId= (MANAGER) */
-export async function handleJobActionPost(request: Request, action: JobAction): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'MANAGER');
-    if (!auth.ok) return auth.response;
-    const jobId = new URL(request.url).searchParams.get('jobId');
-    if (!jobId) throw badRequest('Missing jobId parameter');
-    const { queue } = connections();
-    const job = action === 'retry' ? await queue.retryJob(jobId) : await queue.cancelJob(jobId);
-    appLogger().info({ admin: auth.user.email, action, jobId: job.id, jobType: job.jobType }, `admin: job ${action}`);
-    return Response.json({ success: true, jobId: job.id });
-  } catch (error) {
-    return errorResponse(error, `admin/${action}`);
-  }
-}
+/** POST /api/admin/queue/{retry,cancel}?jobId= (MANAGER); a missing jobId is the API contract's own 400 */
+export const handleJobActionPost = adminRoute({ name: 'admin/job-action', role: 'MANAGER', mutation: true }, async ({ request, user }, action: JobAction) => {
+  const jobId = new URL(request.url).searchParams.get('jobId');
+  if (!jobId) throw badRequest('Missing jobId parameter');
+  const { queue } = connections();
+  const job = action === 'retry' ? await queue.retryJob(jobId) : await queue.cancelJob(jobId);
+  appLogger().info({ admin: user.email, action, jobId: job.id, jobType: job.jobType }, `admin: job ${action}`);
+  return Response.json({ success: true, jobId: job.id });
+});
 
 /** GET /api/admin/queue/jobs/:jobId (VIEWER): one job with its payload, result, error history and chain (parentId, childIds) */
-export async function handleJobDetailGet(request: Request, jobId: string): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const { queue } = connections();
-    const job = await queue.getJob(jobId);
-    if (!job) return Response.json({ error: `Job ${jobId} not found` }, { status: 404 });
-    return Response.json({ job: { ...jobDetail(job), ...(await queue.getJobLinks(job.id)) } });
-  } catch (error) {
-    return errorResponse(error, 'admin/job');
-  }
-}
+export const handleJobDetailGet = adminRoute({ name: 'admin/job', role: 'VIEWER' }, async (_input, jobId: string) => {
+  const { queue } = connections();
+  const job = await queue.getJob(jobId);
+  if (!job) return Response.json({ error: `Job ${jobId} not found` }, { status: 404 });
+  return Response.json({ job: { ...jobDetail(job), ...(await queue.console.getJobLinks(job.id)) } });
+});
 
 const failedQuery = z.object({
   type: jobTypeSchema.optional(),
@@ -107,21 +89,13 @@ const failedQuery = z.object({
 });
 
 /** GET /api/admin/queue/failed?type=&limit=&cursor= (VIEWER): the dead letters, newest first */
-export async function handleFailedGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const parsed = failedQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
-    const page = await connections().queue.listFailedJobs({ jobType: parsed.data.type, limit: parsed.data.limit, cursor: parsed.data.cursor });
-    return Response.json({
-      jobs: page.jobs.map((job) => ({ ...jobSummary(job), lastError: job.errors.at(-1)?.message ?? null })),
-      nextCursor: page.nextCursor,
-    });
-  } catch (error) {
-    return errorResponse(error, 'admin/failed');
-  }
-}
+export const handleFailedGet = adminRoute({ name: 'admin/failed', role: 'VIEWER', query: failedQuery }, async ({ query }) => {
+  const page = await connections().queue.console.listFailedJobs({ jobType: query.type, limit: query.limit, cursor: query.cursor });
+  return Response.json({
+    jobs: page.jobs.map((job) => ({ ...jobSummary(job), lastError: job.errors.at(-1)?.message ?? null })),
+    nextCursor: page.nextCursor,
+  });
+});
 
 const throughputQuery = z
   .object({ range: z.enum(Object.keys(HISTORY_RANGES) as [HistoryRange, ...HistoryRange[]]).default('1h'), type: jobTypeSchema.optional() })
@@ -132,111 +106,62 @@ const throughputQuery = z
  * jobs per minute (1h), 15 minutes (24h) or hour (7d), from the counted history, so retries and
  * cleanup do not change it.
  */
-export async function handleThroughputGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const params = Object.fromEntries([...new URL(request.url).searchParams].filter(([, v]) => v !== ''));
-    const parsed = throughputQuery.safeParse(params);
-    if (!parsed.success) throw badRequest('Invalid query', zodIssues(parsed.error));
-    const history = await connections().queue.getHistory({ range: parsed.data.range, jobType: parsed.data.type });
-    return Response.json({
-      range: history.range,
-      bucketMinutes: history.bucketMinutes,
-      since: history.since.toISOString(),
-      points: history.points.map((p) => ({ minute: p.at.toISOString(), completed: p.completed, failed: p.failed, cancelled: p.cancelled })),
-    });
-  } catch (error) {
-    return errorResponse(error, 'admin/throughput');
-  }
-}
+export const handleThroughputGet = adminRoute({ name: 'admin/throughput', role: 'VIEWER', query: throughputQuery }, async ({ query }) => {
+  const history = await connections().queue.console.getHistory({ range: query.range, jobType: query.type });
+  return Response.json({
+    range: history.range,
+    bucketMinutes: history.bucketMinutes,
+    since: history.since.toISOString(),
+    points: history.points.map((p) => ({ minute: p.at.toISOString(), completed: p.completed, failed: p.failed, cancelled: p.cancelled })),
+  });
+});
 
 const pauseBody = z.object({ jobType: jobTypeSchema, paused: z.boolean() }).strict();
 
 /** POST /api/admin/queue/pause {jobType, paused} (MANAGER): pause or resume a job type everywhere at once */
-export async function handlePausePost(request: Request): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'MANAGER');
-    if (!auth.ok) return auth.response;
-    const parsed = pauseBody.safeParse(await request.json().catch(() => undefined));
-    if (!parsed.success) throw badRequest('Invalid body: expected { jobType, paused }', zodIssues(parsed.error));
-    const { jobType, paused } = parsed.data;
+export const handlePausePost = adminRoute(
+  { name: 'admin/pause', role: 'MANAGER', mutation: true, body: pauseBody, expected: '{ jobType, paused }' },
+  async ({ user, body: { jobType, paused } }) => {
     const { queue } = connections();
-    const changed = paused ? await queue.pauseType(jobType, { by: auth.user.email }) : await queue.resumeType(jobType);
-    appLogger().info({ admin: auth.user.email, jobType, paused, changed }, `admin: job type ${paused ? 'paused' : 'resumed'}`);
+    const changed = paused ? await queue.pauseType(jobType, { by: user.email }) : await queue.resumeType(jobType);
+    appLogger().info({ admin: user.email, jobType, paused, changed }, `admin: job type ${paused ? 'paused' : 'resumed'}`);
     return Response.json({ success: true, jobType, paused, changed });
-  } catch (error) {
-    return errorResponse(error, 'admin/pause');
-  }
-}
+  },
+);
 
 /** GET /api/admin/queue/paused (VIEWER): the paused types, who paused them and since when */
-export async function handlePausedGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const paused = await connections().queue.pausedTypes();
-    return Response.json({ paused: paused.map((p) => ({ jobType: p.jobType, pausedAt: p.pausedAt.toISOString(), pausedBy: p.pausedBy })) });
-  } catch (error) {
-    return errorResponse(error, 'admin/paused');
-  }
-}
+export const handlePausedGet = adminRoute({ name: 'admin/paused', role: 'VIEWER' }, async () => {
+  const paused = await connections().queue.pausedTypes();
+  return Response.json({ paused: paused.map((p) => ({ jobType: p.jobType, pausedAt: p.pausedAt.toISOString(), pausedBy: p.pausedBy })) });
+});
 
 /** GET /api/admin/queue/schedules (VIEWER): each schedule, its last run and that job's status, its next run */
-export async function handleSchedulesGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const schedules = await connections().queue.listSchedules();
-    return Response.json({
-      schedules: schedules.map((s) => ({
-        ...s,
-        lastRunAt: s.lastRunAt?.toISOString() ?? null,
-        nextRunAt: s.nextRunAt?.toISOString() ?? null,
-      })),
-    });
-  } catch (error) {
-    return errorResponse(error, 'admin/schedules');
-  }
-}
+export const handleSchedulesGet = adminRoute({ name: 'admin/schedules', role: 'VIEWER' }, async () => {
+  const schedules = await connections().queue.schedules.list();
+  return Response.json({
+    schedules: schedules.map((s) => ({ ...s, lastRunAt: s.lastRunAt?.toISOString() ?? null, nextRunAt: s.nextRunAt?.toISOString() ?? null })),
+  });
+});
 
 const scheduleAction = z.object({ name: z.string().min(1).max(100), action: z.enum(['pause', 'resume', 'run']) }).strict();
 
 /** POST /api/admin/queue/schedules {name, action: pause|resume|run} (ADMIN): pause, resume or run a schedule now */
-export async function handleSchedulePost(request: Request): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'ADMIN');
-    if (!auth.ok) return auth.response;
-    const parsed = scheduleAction.safeParse(await request.json().catch(() => undefined));
-    if (!parsed.success) throw badRequest('Invalid body: expected { name, action }', zodIssues(parsed.error));
-    const { name, action } = parsed.data;
-    const { queue } = connections();
+export const handleSchedulePost = adminRoute(
+  { name: 'admin/schedules', role: 'ADMIN', mutation: true, body: scheduleAction, expected: '{ name, action }' },
+  async ({ user, body: { name, action } }) => {
+    const { schedules } = connections().queue;
     const done =
-      action === 'run'
-        ? ((await queue.runScheduleNow(name))?.id ?? null)
-        : action === 'pause'
-          ? await queue.pauseSchedule(name)
-          : await queue.resumeSchedule(name);
+      action === 'run' ? ((await schedules.runNow(name))?.id ?? null) : action === 'pause' ? await schedules.pause(name) : await schedules.resume(name);
     if (!done) return Response.json({ error: `Schedule ${name} not found` }, { status: 404 });
-    appLogger().info({ admin: auth.user.email, schedule: name, action }, `admin: schedule ${action}`);
+    appLogger().info({ admin: user.email, schedule: name, action }, `admin: schedule ${action}`);
     return Response.json({ success: true, name, action, ...(action === 'run' ? { jobId: done } : {}) });
-  } catch (error) {
-    return errorResponse(error, 'admin/schedules');
-  }
-}
+  },
+);
 
 /** GET /api/admin/queue/types (VIEWER): per job type, counts, the last hour's throughput, failure rate and run times, waits, limits, pause */
-export async function handleTypesGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    return Response.json({ types: await connections().queue.typeStats() });
-  } catch (error) {
-    return errorResponse(error, 'admin/types');
-  }
-}
+export const handleTypesGet = adminRoute({ name: 'admin/types', role: 'VIEWER' }, async () =>
+  Response.json({ types: await connections().queue.console.typeStats() }),
+);
 
 const limitsBody = typeLimitsSchema.extend({ jobType: jobTypeSchema }).required();
 
@@ -244,19 +169,17 @@ const limitsBody = typeLimitsSchema.extend({ jobType: jobTypeSchema }).required(
  * POST /api/admin/queue/limits {jobType, concurrency, rate} (ADMIN): sets a type's limits for every
  * worker and cron tick at once; null for both removes them. Same values again change nothing.
  */
-export async function handleLimitsPost(request: Request): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'ADMIN');
-    if (!auth.ok) return auth.response;
-    const parsed = limitsBody.safeParse(await request.json().catch(() => undefined));
-    if (!parsed.success)
-      throw badRequest('Invalid body: expected { jobType, concurrency: number | null, rate: { limit, periodMs } | null }', zodIssues(parsed.error));
-    const { jobType, concurrency, rate } = parsed.data;
+export const handleLimitsPost = adminRoute(
+  {
+    name: 'admin/limits',
+    role: 'ADMIN',
+    mutation: true,
+    body: limitsBody,
+    expected: '{ jobType, concurrency: number | null, rate: { limit, periodMs } | null }',
+  },
+  async ({ user, body: { jobType, concurrency, rate } }) => {
     await connections().queue.setTypeLimits(jobType, { concurrency, rate });
-    appLogger().info({ admin: auth.user.email, jobType, concurrency, rate }, 'admin: type limits set');
+    appLogger().info({ admin: user.email, jobType, concurrency, rate }, 'admin: type limits set');
     return Response.json({ success: true, jobType, concurrency, rate });
-  } catch (error) {
-    return errorResponse(error, 'admin/limits');
-  }
-}
+  },
+);

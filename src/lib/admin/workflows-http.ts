@@ -4,12 +4,12 @@
  * Admins see a run's input, outputs and errors as previews of at most PREVIEW_CHARS.
  */
 import { z } from 'zod';
-import { crossSiteRefused, requireRole, sameOrigin } from '@/lib/auth/guard';
-import { badRequest, errorResponse, zodIssues } from '@/lib/http/responses';
+import { badRequest } from '@/lib/http/responses';
 import { appLogger } from '@/lib/observability/logger';
 import { appWorkflows } from '@/lib/workflows/app-workflows';
-import { parseJobId } from 'pg-conveyor';
+import { parseJobId } from 'pg-conveyor/console';
 import { RUN_STATUSES, type WorkflowRun, type WorkflowRunStatus } from 'pg-conveyor/workflows';
+import { adminRoute } from './route';
 
 export const PREVIEW_CHARS = 300;
 
@@ -47,67 +47,49 @@ const listQuery = z.object({
 });
 
 /** GET /api/admin/workflows?status=&name=&limit= (VIEWER): the newest runs */
-export async function handleRunsGet(request: Request): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const parsed = listQuery.safeParse(Object.fromEntries(new URL(request.url).searchParams));
-    if (!parsed.success) throw badRequest('Invalid filter', zodIssues(parsed.error));
-    const runs = await appWorkflows().listRuns(parsed.data);
-    return Response.json({ runs: runs.map(runSummary) });
-  } catch (error) {
-    return errorResponse(error, 'admin/workflows');
-  }
-}
+export const handleRunsGet = adminRoute({ name: 'admin/workflows', role: 'VIEWER', query: listQuery }, async ({ query }) => {
+  const runs = await appWorkflows().listRuns(query);
+  return Response.json({ runs: runs.map(runSummary) });
+});
 
 /** GET /api/admin/workflows/:runId (VIEWER): the run and its timeline */
-export async function handleRunGet(request: Request, runId: string): Promise<Response> {
-  try {
-    const auth = await requireRole(request, 'VIEWER');
-    if (!auth.ok) return auth.response;
-    const run = await appWorkflows().getRun(runId);
-    if (!run) return Response.json({ error: `Run ${runId} not found` }, { status: 404 });
-    return Response.json({
-      run: {
-        ...runSummary(run),
-        input: preview(run.input),
-        output: preview(run.output),
-        advance: run.advance ? { ...run.advance, runAt: iso(run.advance.runAt) } : null,
-        steps: run.steps.map((step) => ({
-          seq: step.seq,
-          name: step.name,
-          kind: step.kind,
-          attempt: step.attempt,
-          completedAt: iso(step.completedAt),
-          durationMs: step.durationMs,
-          output: step.kind === 'map' ? null : preview(step.output),
-          wakeAt: iso(step.wakeAt),
-          event: step.event,
-          resolvedAt: iso(step.resolvedAt),
-          items: step.items ?? null,
-        })),
-      },
-    });
-  } catch (error) {
-    return errorResponse(error, 'admin/workflow');
-  }
-}
+export const handleRunGet = adminRoute({ name: 'admin/workflow', role: 'VIEWER' }, async (_input, runId: string) => {
+  const run = await appWorkflows().getRun(runId);
+  if (!run) return Response.json({ error: `Run ${runId} not found` }, { status: 404 });
+  return Response.json({
+    run: {
+      ...runSummary(run),
+      input: preview(run.input),
+      output: preview(run.output),
+      advance: run.advance ? { ...run.advance, runAt: iso(run.advance.runAt) } : null,
+      steps: run.steps.map((step) => ({
+        seq: step.seq,
+        name: step.name,
+        kind: step.kind,
+        attempt: step.attempt,
+        completedAt: iso(step.completedAt),
+        durationMs: step.durationMs,
+        output: step.kind === 'map' ? null : preview(step.output),
+        wakeAt: iso(step.wakeAt),
+        event: step.event,
+        resolvedAt: iso(step.resolvedAt),
+        items: step.items ?? null,
+      })),
+    },
+  });
+});
 
 /** POST /api/admin/workflows/{retry,cancel}?runId= (ADMIN) */
-export async function handleRunActionPost(request: Request, action: 'retry' | 'cancel'): Promise<Response> {
-  try {
-    if (!sameOrigin(request)) return crossSiteRefused();
-    const auth = await requireRole(request, 'ADMIN');
-    if (!auth.ok) return auth.response;
+export const handleRunActionPost = adminRoute(
+  { name: 'admin/workflows/action', role: 'ADMIN', mutation: true },
+  async ({ request, user }, action: 'retry' | 'cancel') => {
     const raw = new URL(request.url).searchParams.get('runId');
     if (!raw) throw badRequest('Missing runId parameter');
     const runId = parseJobId(raw);
     const workflows = appWorkflows();
     const run = action === 'retry' ? await workflows.retryRun(runId) : await workflows.cancelRun(runId);
     if (!run) return Response.json({ error: `Run ${runId} not found` }, { status: 404 });
-    appLogger().info({ admin: auth.user.email, action, runId, workflow: run.name }, `admin: workflow run ${action}`);
+    appLogger().info({ admin: user.email, action, runId, workflow: run.name }, `admin: workflow run ${action}`);
     return Response.json({ success: true, runId, status: run.status });
-  } catch (error) {
-    return errorResponse(error, `admin/workflows/${action}`);
-  }
-}
+  },
+);
