@@ -10,7 +10,7 @@ export default defineConfig({
       { find: /^pg-conveyor$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/index.ts') },
       { find: /^pg-conveyor\/(worker|subprocess)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/runtime/$1.ts') },
       { find: /^pg-conveyor\/next$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/adapters/next.ts') },
-      { find: /^pg-conveyor\/(testing|workflows)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1/index.ts') },
+      { find: /^pg-conveyor\/(testing|workflows|console)$/, replacement: path.resolve(import.meta.dirname, 'packages/pg-conveyor/src/$1/index.ts') },
     ],
   },
   test: {

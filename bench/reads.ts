@@ -48,25 +48,25 @@ export async function readsAt(url: string, pool: pg.Pool, rows: number): Promise
     await median('getQueueStats({ exact: true })', () => queue.getQueueStats({ exact: true }), 3);
     await median('oldestPendingJob()', () => queue.oldestPendingJob());
     await median('listJobs({ limit: 20 })', () => queue.listJobs({ limit: 20 }));
-    await median('listFailedJobs({ limit: 25 })', () => queue.listFailedJobs({ limit: 25 }));
+    await median('listFailedJobs({ limit: 25 })', () => queue.console.listFailedJobs({ limit: 25 }));
     await median('countActiveByType()', () => queue.countActiveByType());
-    await median('getThroughput(60)', () => queue.getThroughput(60));
-    await median("getHistory({ range: '7d' })", () => queue.getHistory({ range: '7d' }));
-    await median('typeStats()', () => queue.typeStats());
-    await median('listSchedules()', () => queue.listSchedules());
+    await median('getThroughput(60)', () => queue.console.getThroughput(60));
+    await median("getHistory({ range: '7d' })", () => queue.console.getHistory({ range: '7d' }));
+    await median('typeStats()', () => queue.console.typeStats());
+    await median('listSchedules()', () => queue.schedules.list());
     await median('pausedTypes()', () => queue.pausedTypes());
     // The console's search, dry-run count and one bulk batch: each reads a bounded window.
     const [newest] = await queue.listJobs({ limit: 1 });
-    await median('findJobs({}) first page of 50', () => queue.findJobs({}));
-    await median('findJobs({ id: 13-character prefix })', () => queue.findJobs({ id: newest!.id.slice(0, 13) }));
-    await median('findJobs({ payload path, no match }) one window', () => queue.findJobs({ payload: { path: ['customerId'], equals: 42 } }));
-    await median('findJobs({ error text, no match }) one window', () => queue.findJobs({ error: 'connection reset' }));
-    await median('findJobs({ EMAIL, FAILED }) dead letters', () => queue.findJobs({ jobType: 'EMAIL', status: 'FAILED' }));
-    await median('countJobs({ EMAIL, FAILED }) (13,333)', () => queue.countJobs({ jobType: 'EMAIL', status: 'FAILED' }));
-    await median('countJobs({ EMAIL }) to its 100 ms budget', () => queue.countJobs({ jobType: 'EMAIL' }), 5);
+    await median('findJobs({}) first page of 50', () => queue.console.findJobs({}));
+    await median('findJobs({ id: 13-character prefix })', () => queue.console.findJobs({ id: newest!.id.slice(0, 13) }));
+    await median('findJobs({ payload path, no match }) one window', () => queue.console.findJobs({ payload: { path: ['customerId'], equals: 42 } }));
+    await median('findJobs({ error text, no match }) one window', () => queue.console.findJobs({ error: 'connection reset' }));
+    await median('findJobs({ EMAIL, FAILED }) dead letters', () => queue.console.findJobs({ jobType: 'EMAIL', status: 'FAILED' }));
+    await median('countJobs({ EMAIL, FAILED }) (13,333)', () => queue.console.countJobs({ jobType: 'EMAIL', status: 'FAILED' }));
+    await median('countJobs({ EMAIL }) to its 100 ms budget', () => queue.console.countJobs({ jobType: 'EMAIL' }), 5);
     await median(
       'bulk batch (2,000 rows read, none matching)',
-      () => queue.startBulkAction({ action: 'delete', filter: { payload: { path: ['nope'], equals: 1 } }, budgetMs: 1 }),
+      () => queue.console.startBulkAction({ action: 'delete', filter: { payload: { path: ['nope'], equals: 1 } }, budgetMs: 1 }),
       5,
     );
   } finally {

@@ -286,7 +286,7 @@ describe('/api/admin/queue/schedules', () => {
   it('VIEWER lists schedules with last and next run; ADMIN pauses, resumes and runs one now; MANAGER, cross-site and bad bodies are refused', async () => {
     const { queue } = connections();
     await db.current.pool.query('DELETE FROM job_schedules');
-    await queue.schedule('nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
+    await queue.schedules.register('nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
     const listed = await (await schedulesGet(as('VIEWER', '/api/admin/queue/schedules'))).json();
     expect(listed.schedules).toEqual([
       {
@@ -306,10 +306,10 @@ describe('/api/admin/queue/schedules', () => {
     expect((await act('ADMIN', { name: 'nightly', action: 'pause' }, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await act('ADMIN', { name: 'nightly', action: 'explode' })).status).toBe(400);
     expect((await act('ADMIN', { name: 'nightly' })).status).toBe(400);
-    expect((await queue.listSchedules())[0]!.paused).toBe(false);
+    expect((await queue.schedules.list())[0]!.paused).toBe(false);
 
     expect(await (await act('ADMIN', { name: 'nightly', action: 'pause' })).json()).toEqual({ success: true, name: 'nightly', action: 'pause' });
-    expect((await queue.listSchedules())[0]!.paused).toBe(true);
+    expect((await queue.schedules.list())[0]!.paused).toBe(true);
     const run = await (await act('ADMIN', { name: 'nightly', action: 'run' })).json();
     expect((await queue.getJob(run.jobId))!.jobType).toBe('REPORT');
     expect((await act('ADMIN', { name: 'nightly', action: 'resume' })).status).toBe(200);

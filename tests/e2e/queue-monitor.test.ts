@@ -331,7 +331,7 @@ describe('pausing a job type in Chromium', () => {
 
 describe('schedules in Chromium', () => {
   it('ADMIN sees a schedule’s next run, runs it now and pauses it', async () => {
-    await queue.schedule('e2e-nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'E2E_NIGHTLY' });
+    await queue.schedules.register('e2e-nightly', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'E2E_NIGHTLY' });
     const page = watched(await browser.newPage({ viewport: { width: 1280, height: 900 } }));
     page.on('dialog', (dialog) => dialog.accept());
     try {
@@ -344,7 +344,7 @@ describe('schedules in Chromium', () => {
       expect((await queue.listJobs({ jobType: 'E2E_NIGHTLY' })).map((j) => j.status)).toEqual(['PENDING']);
       await row.getByRole('button', { name: 'Pause e2e-nightly' }).click();
       await row.locator('.badge', { hasText: 'paused' }).waitFor();
-      expect((await queue.listSchedules()).find((s) => s.name === 'e2e-nightly')!.paused).toBe(true);
+      expect((await queue.schedules.list()).find((s) => s.name === 'e2e-nightly')!.paused).toBe(true);
       await page.getByTestId('schedules').screenshot({ path: `${ARTIFACTS}/queue-monitor-schedules.png` });
       // Limits, edited on the page: they hold for every worker at once.
       await queue.enqueue({ jobType: 'E2E_LIMITED' });
@@ -355,11 +355,14 @@ describe('schedules in Chromium', () => {
       await page.getByLabel('Window (seconds)').fill('60');
       await page.getByRole('button', { name: 'Save limits' }).click();
       await page.getByTestId('limits-notice').filter({ hasText: 'Limits of E2E_LIMITED saved' }).waitFor();
-      expect((await queue.typeStats()).find((t) => t.jobType === 'E2E_LIMITED')!.limits).toEqual({ concurrency: 2, rate: { limit: 5, periodMs: 60_000 } });
+      expect((await queue.console.typeStats()).find((t) => t.jobType === 'E2E_LIMITED')!.limits).toEqual({
+        concurrency: 2,
+        rate: { limit: 5, periodMs: 60_000 },
+      });
       await page.locator('[data-type=E2E_LIMITED]').getByText('2 at once').waitFor({ timeout: 12_000 });
       await page.getByTestId('types').screenshot({ path: `${ARTIFACTS}/queue-monitor-types.png` });
     } finally {
-      await queue.unschedule('e2e-nightly');
+      await queue.schedules.remove('e2e-nightly');
       await page.close();
     }
   });

@@ -75,9 +75,9 @@ describe('npm pack, installed elsewhere', () => {
     expect(installed).toEqual(expect.arrayContaining(['pg-conveyor', 'pg', 'zod', 'croner', 'pino', '@opentelemetry']));
     // No warning on a supported Node (this repository's own dev tools, Prisma's CLI, warn; a user of the library gets none).
     expect(installOutput).not.toMatch(/EBADENGINE|npm warn/i);
-    // Only compiled output, its sources (for the source maps) and the README: no app, tests or stray files.
+    // Only compiled output, its sources (for the source maps), README, CHANGELOG and LICENSE: no app, tests or stray files.
     const shipped = readdirSync(path.join(consumer, 'node_modules', 'pg-conveyor')).sort();
-    expect(shipped).toEqual(['README.md', 'dist', 'migrations', 'package.json', 'src']);
+    expect(shipped).toEqual(['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'migrations', 'package.json', 'src']);
   });
 
   it('conveyor migrate makes its tables in an empty database (once), and --print-sql needs no database', () => {

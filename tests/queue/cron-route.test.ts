@@ -67,7 +67,7 @@ describe('cronRoute', () => {
 
   it('fires due schedules before draining', async () => {
     const GET = cronRoute({ queue, handlers: { TICK: async () => 'ticked' } });
-    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK' });
+    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK' });
     await db.current.pool.query(`UPDATE job_schedules SET created_at = now() - interval '5 minutes'`);
     expect(await (await call(GET, SECRET)).json()).toMatchObject({ completed: 1 });
     expect(await countJobs(db.current.pool, "job_type = 'TICK' AND status = 'COMPLETED'")).toBe(1);

@@ -4,7 +4,8 @@
  * cancel and delete in batches with their audit row, guarded by state and safe to run twice at once.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue, FIND_WINDOW, parsePayloadMatch, ValidationError, type JobFilter } from 'pg-conveyor';
+import { DatabaseQueue, ValidationError } from 'pg-conveyor';
+import { FIND_WINDOW, parsePayloadMatch, type JobFilter } from 'pg-conveyor/console';
 import { useTestDatabase } from '../helpers/db';
 import { countJobs, insertJob } from '../helpers/jobs';
 
@@ -38,7 +39,7 @@ async function allPages(filter: JobFilter, limit: number): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 1_000; page++) {
-    const found = await queue.findJobs(filter, { limit, cursor });
+    const found = await queue.console.findJobs(filter, { limit, cursor });
     ids.push(...found.jobs.map((j) => j.id));
     if (!found.nextCursor) return ids;
     cursor = found.nextCursor;
@@ -53,7 +54,7 @@ describe('finding jobs', () => {
     const c = await queue.enqueue({ jobType: 'REPORT', payload: { customerId: 42 }, maxAttempts: 1 });
     const [claimed] = await queue.claimJobs(['REPORT'], 1);
     await queue.failJob(claimed!, new Error('SMTP relay refused the connection'));
-    const ids = (f: JobFilter) => queue.findJobs(f).then((r) => r.jobs.map((j) => j.id));
+    const ids = (f: JobFilter) => queue.console.findJobs(f).then((r) => r.jobs.map((j) => j.id));
 
     expect(await ids({})).toEqual([c.id, b.id, a.id]); // newest first
     expect(await ids({ id: a.id })).toEqual([a.id]);
@@ -94,21 +95,21 @@ describe('finding jobs', () => {
   it('reads at most one window per request: a rare match below it is reached by following the cursor', async () => {
     const oldest = await insertJob(db.current.pool, { jobType: 'RARE', payload: { order: 'X-1' } });
     await bulkInsert(FIND_WINDOW + 500, { jobType: 'NOISE' });
-    const first = await queue.findJobs({ payload: { path: ['order'], equals: 'X-1' } });
+    const first = await queue.console.findJobs({ payload: { path: ['order'], equals: 'X-1' } });
     expect(first).toMatchObject({ jobs: [], windowEnded: true });
     expect(first.nextCursor).not.toBeNull();
-    const second = await queue.findJobs({ payload: { path: ['order'], equals: 'X-1' } }, { cursor: first.nextCursor });
+    const second = await queue.console.findJobs({ payload: { path: ['order'], equals: 'X-1' } }, { cursor: first.nextCursor });
     expect(second.jobs.map((j) => j.id)).toEqual([oldest]);
     expect(second.nextCursor).toBeNull();
   });
 
   it('bad filters are typed errors before any SQL', async () => {
-    await expect(queue.findJobs({ id: 'not-hex!' })).rejects.toThrow(ValidationError);
-    await expect(queue.findJobs({ status: 'DONE' as never })).rejects.toThrow(/status/);
-    await expect(queue.findJobs({ createdAfter: 'yesterday' })).rejects.toThrow(ValidationError);
-    await expect(queue.findJobs({ unknown: 1 } as never)).rejects.toThrow(ValidationError);
-    await expect(queue.findJobs({}, { cursor: 'abc' })).rejects.toThrow(/cursor/);
-    await expect(queue.findJobs({}, { limit: 0 })).rejects.toThrow(/limit/);
+    await expect(queue.console.findJobs({ id: 'not-hex!' })).rejects.toThrow(ValidationError);
+    await expect(queue.console.findJobs({ status: 'DONE' as never })).rejects.toThrow(/status/);
+    await expect(queue.console.findJobs({ createdAfter: 'yesterday' })).rejects.toThrow(ValidationError);
+    await expect(queue.console.findJobs({ unknown: 1 } as never)).rejects.toThrow(ValidationError);
+    await expect(queue.console.findJobs({}, { cursor: 'abc' })).rejects.toThrow(/cursor/);
+    await expect(queue.console.findJobs({}, { limit: 0 })).rejects.toThrow(/limit/);
     expect(() => parsePayloadMatch('no equals sign')).toThrow(ValidationError);
     expect(parsePayloadMatch('payload.customer.id = 42')).toEqual({ path: ['customer', 'id'], equals: 42 });
     expect(parsePayloadMatch('flag = true')).toEqual({ path: ['flag'], equals: true });
@@ -121,10 +122,10 @@ describe('counting matches (a dry run)', () => {
     await bulkInsert(60_000, { jobType: 'C', status: 'COMPLETED' });
     await bulkInsert(1_500, { jobType: 'C', status: 'FAILED', error: 'timeout' });
     await bulkInsert(40_000, { jobType: 'D', status: 'COMPLETED' });
-    expect(await queue.countJobs({ jobType: 'C', status: 'FAILED' })).toEqual({ count: 1_500, complete: true });
-    expect(await queue.countJobs({ jobType: 'C' }, { budgetMs: 60_000 })).toEqual({ count: 61_500, complete: true });
-    expect(await queue.countJobs({ error: 'TIMEOUT' }, { budgetMs: 60_000 })).toEqual({ count: 1_500, complete: true });
-    const cut = await queue.countJobs({ jobType: 'D' }, { budgetMs: 0 }); // one window of the newest 50,000 rows, then out of time
+    expect(await queue.console.countJobs({ jobType: 'C', status: 'FAILED' })).toEqual({ count: 1_500, complete: true });
+    expect(await queue.console.countJobs({ jobType: 'C' }, { budgetMs: 60_000 })).toEqual({ count: 61_500, complete: true });
+    expect(await queue.console.countJobs({ error: 'TIMEOUT' }, { budgetMs: 60_000 })).toEqual({ count: 1_500, complete: true });
+    const cut = await queue.console.countJobs({ jobType: 'D' }, { budgetMs: 0 }); // one window of the newest 50,000 rows, then out of time
     expect(cut).toEqual({ count: 40_000, complete: false });
   });
 });
@@ -135,28 +136,28 @@ describe('bulk actions', () => {
     await bulkInsert(50, { jobType: 'OTHER', status: 'FAILED', error: 'relay down' });
     await bulkInsert(30, { jobType: 'SEND', status: 'COMPLETED' });
     const filter: JobFilter = { jobType: 'SEND', status: 'FAILED' };
-    const dryRun = await queue.countJobs(filter);
+    const dryRun = await queue.console.countJobs(filter);
     expect(dryRun).toEqual({ count: 2_500, complete: true });
 
-    const started = await queue.startBulkAction({ action: 'retry', filter, requestedBy: 'ops@example.com', matched: dryRun.count, budgetMs: 0 });
+    const started = await queue.console.startBulkAction({ action: 'retry', filter, requestedBy: 'ops@example.com', matched: dryRun.count, budgetMs: 0 });
     expect(started).toMatchObject({ action: 'retry', affected: 0, finishedAt: null, matched: 2_500, requestedBy: 'ops@example.com' });
-    const done = await queue.continueBulkAction(started.id, { budgetMs: 30_000 });
+    const done = await queue.console.continueBulkAction(started.id, { budgetMs: 30_000 });
     expect(done).toMatchObject({ affected: 2_500, finishedAt: expect.any(Date), filter: { jobType: 'SEND', status: 'FAILED' } });
     expect(await countJobs(db.current.pool, "job_type = 'SEND' AND status = 'PENDING' AND completed_at IS NULL AND run_at <= now()")).toBe(2_500);
     expect(await countJobs(db.current.pool, "job_type = 'OTHER' AND status = 'FAILED'")).toBe(50);
     expect(await countJobs(db.current.pool, "job_type = 'SEND' AND status = 'COMPLETED'")).toBe(30);
     // Finished: continuing again changes nothing.
-    expect(await queue.continueBulkAction(started.id)).toMatchObject({ affected: 2_500 });
-    expect(await queue.listBulkActions()).toMatchObject([{ id: started.id, action: 'retry', affected: 2_500, requestedBy: 'ops@example.com' }]);
+    expect(await queue.console.continueBulkAction(started.id)).toMatchObject({ affected: 2_500 });
+    expect(await queue.console.listBulkActions()).toMatchObject([{ id: started.id, action: 'retry', affected: 2_500, requestedBy: 'ops@example.com' }]);
     // The retried jobs run.
     expect(await queue.claimJobs(['SEND'], 10)).toHaveLength(10);
   });
 
   it('two requests continuing one action at once take turns: each job is changed and counted once', async () => {
     await bulkInsert(5_000, { jobType: 'RACE', status: 'FAILED', error: 'x' });
-    const started = await queue.startBulkAction({ action: 'retry', filter: { jobType: 'RACE', status: 'FAILED' }, budgetMs: 0 });
-    await Promise.all([queue.continueBulkAction(started.id, { budgetMs: 30_000 }), queue.continueBulkAction(started.id, { budgetMs: 30_000 })]);
-    expect(await queue.getBulkAction(started.id)).toMatchObject({ affected: 5_000, finishedAt: expect.any(Date) });
+    const started = await queue.console.startBulkAction({ action: 'retry', filter: { jobType: 'RACE', status: 'FAILED' }, budgetMs: 0 });
+    await Promise.all([queue.console.continueBulkAction(started.id, { budgetMs: 30_000 }), queue.console.continueBulkAction(started.id, { budgetMs: 30_000 })]);
+    expect(await queue.console.getBulkAction(started.id)).toMatchObject({ affected: 5_000, finishedAt: expect.any(Date) });
     expect(await countJobs(db.current.pool, "job_type = 'RACE' AND status = 'PENDING'")).toBe(5_000);
   });
 
@@ -164,7 +165,7 @@ describe('bulk actions', () => {
     await bulkInsert(2, { jobType: 'KEYED', status: 'FAILED', dedupe: 'order-1' });
     await bulkInsert(1, { jobType: 'KEYED', status: 'FAILED', dedupe: 'order-2' });
     await queue.enqueue({ jobType: 'KEYED', dedupe: { key: 'order-2' } });
-    const done = await queue.startBulkAction({ action: 'retry', filter: { jobType: 'KEYED', status: 'FAILED' } });
+    const done = await queue.console.startBulkAction({ action: 'retry', filter: { jobType: 'KEYED', status: 'FAILED' } });
     expect(done).toMatchObject({ affected: 1, finishedAt: expect.any(Date) });
     expect(await countJobs(db.current.pool, "dedupe_key = 'order-1' AND status = 'PENDING'")).toBe(1);
     expect(await countJobs(db.current.pool, "dedupe_key = 'order-2' AND status = 'PENDING'")).toBe(1);
@@ -174,21 +175,21 @@ describe('bulk actions', () => {
     await bulkInsert(3, { jobType: 'MIX', status: 'PENDING' });
     await bulkInsert(2, { jobType: 'MIX', status: 'COMPLETED' });
     const running = await insertJob(db.current.pool, { jobType: 'MIX', status: 'PROCESSING' });
-    expect(await queue.startBulkAction({ action: 'delete', filter: { jobType: 'MIX' } })).toMatchObject({ affected: 2 });
+    expect(await queue.console.startBulkAction({ action: 'delete', filter: { jobType: 'MIX' } })).toMatchObject({ affected: 2 });
     expect(await countJobs(db.current.pool, "job_type = 'MIX'")).toBe(4);
-    expect(await queue.startBulkAction({ action: 'cancel', filter: { jobType: 'MIX' } })).toMatchObject({ affected: 4 });
+    expect(await queue.console.startBulkAction({ action: 'cancel', filter: { jobType: 'MIX' } })).toMatchObject({ affected: 4 });
     expect(await countJobs(db.current.pool, "job_type = 'MIX' AND status = 'CANCELLED' AND locked_until IS NULL")).toBe(4);
     expect((await queue.getJob(running))?.status).toBe('CANCELLED');
-    expect(await queue.startBulkAction({ action: 'delete', filter: { jobType: 'MIX', status: 'CANCELLED' } })).toMatchObject({ affected: 4 });
+    expect(await queue.console.startBulkAction({ action: 'delete', filter: { jobType: 'MIX', status: 'CANCELLED' } })).toMatchObject({ affected: 4 });
     expect(await countJobs(db.current.pool, "job_type = 'MIX'")).toBe(0);
   });
 
   it('a bad action or filter is refused and writes no audit row', async () => {
-    await expect(queue.startBulkAction({ action: 'purge' as never, filter: {} })).rejects.toThrow(ValidationError);
-    await expect(queue.startBulkAction({ action: 'retry', filter: { status: 'NOPE' } as never })).rejects.toThrow(ValidationError);
-    await expect(queue.continueBulkAction('00000000-0000-7000-8000-000000000000')).rejects.toThrow(/No bulk action/);
-    await expect(queue.continueBulkAction('abc')).rejects.toThrow(/Invalid bulk action id: abc \(expected a UUID\)/);
-    expect(await queue.listBulkActions()).toEqual([]);
+    await expect(queue.console.startBulkAction({ action: 'purge' as never, filter: {} })).rejects.toThrow(ValidationError);
+    await expect(queue.console.startBulkAction({ action: 'retry', filter: { status: 'NOPE' } as never })).rejects.toThrow(ValidationError);
+    await expect(queue.console.continueBulkAction('00000000-0000-7000-8000-000000000000')).rejects.toThrow(/No bulk action/);
+    await expect(queue.console.continueBulkAction('abc')).rejects.toThrow(/Invalid bulk action id: abc \(expected a UUID\)/);
+    expect(await queue.console.listBulkActions()).toEqual([]);
   });
 });
 
@@ -197,12 +198,12 @@ describe('chained jobs', () => {
     const parent = await queue.enqueue({ jobType: 'ORDER' });
     const [claimed] = await queue.claimJobs(['ORDER'], 1);
     await queue.completeJob(claimed!, { ok: true }, { enqueue: [{ jobType: 'INVOICE' }, { jobType: 'EMAIL' }] });
-    const children = (await queue.findJobs({ status: 'PENDING' })).jobs.map((j) => j.id).sort();
+    const children = (await queue.console.findJobs({ status: 'PENDING' })).jobs.map((j) => j.id).sort();
     expect(children).toHaveLength(2);
-    expect(await queue.getJobLinks(parent.id)).toEqual({ parentId: null, childIds: children });
-    expect(await queue.getJobLinks(children[0]!)).toEqual({ parentId: parent.id, childIds: [] });
+    expect(await queue.console.getJobLinks(parent.id)).toEqual({ parentId: null, childIds: children });
+    expect(await queue.console.getJobLinks(children[0]!)).toEqual({ parentId: parent.id, childIds: [] });
     const plain = await queue.enqueue({ jobType: 'PLAIN' });
-    expect(await queue.getJobLinks(plain.id)).toEqual({ parentId: null, childIds: [] });
-    await expect(queue.getJobLinks('nope')).rejects.toThrow(ValidationError);
+    expect(await queue.console.getJobLinks(plain.id)).toEqual({ parentId: null, childIds: [] });
+    await expect(queue.console.getJobLinks('nope')).rejects.toThrow(ValidationError);
   });
 });

@@ -17,8 +17,8 @@ async function queueAt(clock: ManualClock) {
   return queue;
 }
 const dbNow = async () => (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
-const totals = async (queue: DatabaseQueue, options: Parameters<DatabaseQueue['getHistory']>[0] = {}) => {
-  const h = await queue.getHistory(options);
+const totals = async (queue: DatabaseQueue, options: Parameters<DatabaseQueue['console']['getHistory']>[0] = {}) => {
+  const h = await queue.console.getHistory(options);
   return h.points.reduce((t, p) => ({ completed: t.completed + p.completed, failed: t.failed + p.failed, cancelled: t.cancelled + p.cancelled }), {
     completed: 0,
     failed: 0,
@@ -60,14 +60,14 @@ describe('history apart from the job rows', () => {
     expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
 
     // Retried while its minute is still live (not rolled up): the retry counts it.
-    const [first] = (await queue.findJobs({ status: 'FAILED' })).jobs;
+    const [first] = (await queue.console.findJobs({ status: 'FAILED' })).jobs;
     await queue.retryJob(first!.id);
     expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
 
     // Two minutes on, the roll-up has counted the rest; retrying them counts nothing twice.
     clock.advance(150_000);
     expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
-    const bulk = await queue.startBulkAction({ action: 'retry', filter: { status: 'FAILED' } });
+    const bulk = await queue.console.startBulkAction({ action: 'retry', filter: { status: 'FAILED' } });
     expect(bulk.affected).toBe(2);
     expect(await totals(queue)).toEqual({ completed: 2, failed: 3, cancelled: 0 });
     // The retried jobs then complete: new outcomes, counted as such.
@@ -90,10 +90,10 @@ describe('history apart from the job rows', () => {
     expect(await queue.cleanup(0)).toBe(4);
     expect(await countJobs(db.current.pool)).toBe(0);
     expect(await totals(queue)).toEqual({ completed: 4, failed: 0, cancelled: 0 });
-    expect((await queue.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(4);
+    expect((await queue.console.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(4);
     // A bulk delete of finished jobs not yet counted counts them first.
     await finish(queue, 'REPORT', 2, 'fail');
-    expect(await queue.startBulkAction({ action: 'delete', filter: { jobType: 'REPORT' } })).toMatchObject({ affected: 2 });
+    expect(await queue.console.startBulkAction({ action: 'delete', filter: { jobType: 'REPORT' } })).toMatchObject({ affected: 2 });
     expect(await totals(queue, { jobType: 'REPORT' })).toEqual({ completed: 4, failed: 2, cancelled: 0 });
   });
 
@@ -102,8 +102,8 @@ describe('history apart from the job rows', () => {
     const queue = await queueAt(clock);
     await finish(queue, 'RACE', 200, 'fail');
     clock.advance(150_000);
-    const ids = (await queue.findJobs({ status: 'FAILED' }, { limit: 200 })).jobs.map((j) => j.id);
-    await Promise.all([...ids.map((id) => queue.retryJob(id)), ...Array.from({ length: 20 }, () => queue.getHistory())]);
+    const ids = (await queue.console.findJobs({ status: 'FAILED' }, { limit: 200 })).jobs.map((j) => j.id);
+    await Promise.all([...ids.map((id) => queue.retryJob(id)), ...Array.from({ length: 20 }, () => queue.console.getHistory())]);
     expect(await countJobs(db.current.pool, "status = 'PENDING'")).toBe(200);
     expect(await totals(queue)).toEqual({ completed: 0, failed: 200, cancelled: 0 });
   });
@@ -115,7 +115,7 @@ describe('history apart from the job rows', () => {
     await single.completeJob((await single.claimJobs(['ONE'], 1))[0]!, null);
     expect(await totals(single)).toEqual({ completed: 1, failed: 0, cancelled: 0 });
     expect(await single.cleanup(0)).toBe(0);
-    expect((await single.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(1);
+    expect((await single.console.getThroughput(60)).reduce((n, p) => n + p.completed, 0)).toBe(1);
   });
 
   it('24h and 7d ranges bucket by 15 minutes and an hour; a type filter narrows; a bad range or type is refused', async () => {
@@ -127,14 +127,14 @@ describe('history apart from the job rows', () => {
     await finish(queue, 'B', 2, 'fail');
     await finish(queue, 'A', 1, 'complete');
     expect(await totals(queue, { range: '1h' })).toEqual({ completed: 1, failed: 2, cancelled: 0 });
-    const day = await queue.getHistory({ range: '24h' });
+    const day = await queue.console.getHistory({ range: '24h' });
     expect(day.bucketMinutes).toBe(15);
     expect(day.points.every((p) => p.at.getTime() % (15 * 60_000) === 0)).toBe(true);
     expect(await totals(queue, { range: '24h' })).toEqual({ completed: 6, failed: 2, cancelled: 0 });
     expect(await totals(queue, { range: '7d', jobType: 'A' })).toEqual({ completed: 6, failed: 0, cancelled: 0 });
-    expect((await queue.getHistory({ range: '7d' })).bucketMinutes).toBe(60);
-    await expect(queue.getHistory({ range: '1y' as never })).rejects.toThrow(ValidationError);
-    await expect(queue.getHistory({ range: 'constructor' as never })).rejects.toThrow(ValidationError); // not a key of the ranges' object
-    await expect(queue.getHistory({ jobType: 'not a type!' })).rejects.toThrow(ValidationError);
+    expect((await queue.console.getHistory({ range: '7d' })).bucketMinutes).toBe(60);
+    await expect(queue.console.getHistory({ range: '1y' as never })).rejects.toThrow(ValidationError);
+    await expect(queue.console.getHistory({ range: 'constructor' as never })).rejects.toThrow(ValidationError); // not a key of the ranges' object
+    await expect(queue.console.getHistory({ jobType: 'not a type!' })).rejects.toThrow(ValidationError);
   });
 });

@@ -130,22 +130,22 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.claimJobs(['LIMITED'], 3);
   await q.rescueExpired();
   await q.cleanup(1);
-  await q.schedule('hot-plans', { cron: '* * * * *', jobType: 'HOT' });
-  await q.fireDueSchedules();
+  await q.schedules.register('hot-plans', { cron: '* * * * *', jobType: 'HOT' });
+  await q.schedules.fireDue();
   await q.getJob(a!.id);
-  await q.getJobLinks(d!.id);
+  await q.console.getJobLinks(d!.id);
   await q.oldestPendingJob();
   await q.listJobs({ limit: 20 });
   await q.getQueueStats();
   await q.countActiveByType();
-  await q.getThroughput(60);
-  await q.listFailedJobs({ limit: 25 });
-  await q.findJobs({ payload: { path: ['n'], equals: 5 } });
-  await q.findJobs({ jobType: 'HOT', status: 'FAILED' }, { limit: 5 });
-  await q.countJobs({ jobType: 'HOT', status: 'FAILED' });
-  await q.countJobs({ error: 'boom' }, { budgetMs: 0 });
-  await q.startBulkAction({ action: 'retry', filter: { jobType: 'HOT', status: 'FAILED' } });
-  await q.startBulkAction({ action: 'cancel', filter: { id: a!.id } });
+  await q.console.getThroughput(60);
+  await q.console.listFailedJobs({ limit: 25 });
+  await q.console.findJobs({ payload: { path: ['n'], equals: 5 } });
+  await q.console.findJobs({ jobType: 'HOT', status: 'FAILED' }, { limit: 5 });
+  await q.console.countJobs({ jobType: 'HOT', status: 'FAILED' });
+  await q.console.countJobs({ error: 'boom' }, { budgetMs: 0 });
+  await q.console.startBulkAction({ action: 'retry', filter: { jobType: 'HOT', status: 'FAILED' } });
+  await q.console.startBulkAction({ action: 'cancel', filter: { id: a!.id } });
 }
 
 /**

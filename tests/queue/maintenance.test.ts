@@ -155,15 +155,33 @@ describe('stats at scale', () => {
     for (let i = 0; i < 5; i++) await insertJob(db.current.pool, { status: 'COMPLETED', completedAtOffsetS: -120 });
     const failed = [];
     for (let i = 0; i < 5; i++) failed.push(await insertJob(db.current.pool, { status: 'FAILED', jobType: i % 2 ? 'A' : 'B', completedAtOffsetS: -i }));
-    const points = await queue.getThroughput(60);
+    const points = await queue.console.getThroughput(60);
     expect(points.reduce((s, p) => s + p.completed, 0)).toBe(5);
     expect(points.reduce((s, p) => s + p.failed, 0)).toBe(5);
-    const page1 = await queue.listFailedJobs({ limit: 3 });
+    const page1 = await queue.console.listFailedJobs({ limit: 3 });
     expect(page1.jobs.map((j) => j.id)).toEqual(failed.slice(0, 3));
-    const page2 = await queue.listFailedJobs({ limit: 3, cursor: page1.nextCursor! });
+    const page2 = await queue.console.listFailedJobs({ limit: 3, cursor: page1.nextCursor! });
     expect(page2.jobs.map((j) => j.id)).toEqual(failed.slice(3));
     expect(page2.nextCursor).toBeNull();
-    expect((await queue.listFailedJobs({ jobType: 'A' })).jobs).toHaveLength(2);
-    await expect(queue.listFailedJobs({ cursor: 'garbage' })).rejects.toBeInstanceOf(ValidationError);
+    expect((await queue.console.listFailedJobs({ jobType: 'A' })).jobs).toHaveLength(2);
+    await expect(queue.console.listFailedJobs({ cursor: 'garbage' })).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('runJobsNow', () => {
+  it('makes delayed PENDING jobs due now and leaves due, running and finished ones alone', async () => {
+    const queue = new DatabaseQueue({ connectionString: db.current.url, logger: false });
+    try {
+      const delayed = await queue.enqueue({ jobType: 'LATER', delayMs: 3_600_000 });
+      const due = await queue.enqueue({ jobType: 'NOW' });
+      const done = await insertJob(db.current.pool, { status: 'COMPLETED', runAtOffsetS: 3_600 });
+      expect((await queue.runJobsNow([delayed.id, due.id, done])).sort()).toEqual([delayed.id]);
+      expect((await queue.getJob(delayed.id))!.runAt.getTime()).toBeLessThanOrEqual(Date.now() + 1_000);
+      expect((await queue.claimJob(['LATER']))?.id).toBe(delayed.id);
+      expect((await queue.getJob(done))!.status).toBe('COMPLETED');
+      await expect(queue.runJobsNow(['not-an-id'])).rejects.toThrow(/job id/);
+    } finally {
+      await queue.close();
+    }
   });
 });

@@ -35,17 +35,17 @@ describe('slot arithmetic (croner)', () => {
 
 describe('recurring jobs', () => {
   it('registered idempotently; invalid expressions, zones and names are refused', async () => {
-    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
     const before = (await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at;
-    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
     expect((await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at).toEqual(before);
-    await expect(queue.schedule('bad', { cron: 'every day', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.schedule('bad', { cron: '* * * * *', timezone: 'Mars/Olympus', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.schedule('bad name!', { cron: '* * * * *', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.schedules.register('bad', { cron: 'every day', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.schedules.register('bad', { cron: '* * * * *', timezone: 'Mars/Olympus', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(queue.schedules.register('bad name!', { cron: '* * * * *', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('fires exactly once per slot with 3 workers and 20 concurrent firers racing', async () => {
-    await queue.schedule('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { report: true } });
+    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { report: true } });
     const clock = new ManualClock(new Date((await dbNow()).getTime() + 61_000)); // at least one slot is due
     const firers = Array.from({ length: 4 }, () => {
       const pool = new pg.Pool({ connectionString: db.current.url, max: 5 });
@@ -60,7 +60,7 @@ describe('recurring jobs', () => {
     try {
       const started = workersFired();
       await Promise.all(workers.map((w) => w.start()));
-      await Promise.all(Array.from({ length: 20 }, () => firers[3]!.fireDueSchedules()));
+      await Promise.all(Array.from({ length: 20 }, () => firers[3]!.schedules.fireDue()));
       await started; // the workers' own looks raced the 20
       expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(1);
       const { rows } = await db.current.pool.query(`SELECT unique_key, payload FROM job_queue WHERE job_type = 'TICK'`);
@@ -69,7 +69,7 @@ describe('recurring jobs', () => {
 
       clock.advance(60_000); // the next slot
       const polled = workersFired();
-      await Promise.all(Array.from({ length: 10 }, () => firers[3]!.fireDueSchedules()));
+      await Promise.all(Array.from({ length: 10 }, () => firers[3]!.schedules.fireDue()));
       await polled;
       expect(await countJobs(db.current.pool, "job_type = 'TICK'")).toBe(2);
     } finally {
@@ -79,10 +79,10 @@ describe('recurring jobs', () => {
   });
 
   it('a schedule registered now has nothing due until its next slot; removed, it stops', async () => {
-    await queue.schedule('hourly', { cron: '0 * * * *', jobType: 'HOURLY' });
-    expect(await queue.fireDueSchedules()).toEqual([]);
-    expect(await queue.unschedule('hourly')).toBe(true);
-    expect(await queue.unschedule('hourly')).toBe(false);
+    await queue.schedules.register('hourly', { cron: '0 * * * *', jobType: 'HOURLY' });
+    expect(await queue.schedules.fireDue()).toEqual([]);
+    expect(await queue.schedules.remove('hourly')).toBe(true);
+    expect(await queue.schedules.remove('hourly')).toBe(false);
   });
 });
 
@@ -91,24 +91,24 @@ describe('operating schedules', () => {
     const clock = new ManualClock(await dbNow());
     const clocked = new DatabaseQueue({ pool: db.current.pool, clock, logger: false });
     // Yesterday's deploy declared two; the script that made 'one-off' is long gone.
-    await clocked.syncSchedules({ minutely: { cron: '* * * * *', jobType: 'TICK' }, 'one-off': { cron: '* * * * *', jobType: 'STALE' } });
-    expect(await clocked.syncSchedules({ minutely: { cron: '* * * * *', jobType: 'TICK' } })).toEqual({ removed: ['one-off'] });
+    await clocked.schedules.sync({ minutely: { cron: '* * * * *', jobType: 'TICK' }, 'one-off': { cron: '* * * * *', jobType: 'STALE' } });
+    expect(await clocked.schedules.sync({ minutely: { cron: '* * * * *', jobType: 'TICK' } })).toEqual({ removed: ['one-off'] });
     clock.advance(61_000);
-    const fired = await clocked.fireDueSchedules();
+    const fired = await clocked.schedules.fireDue();
     expect(fired.map((job) => job.jobType)).toEqual(['TICK']);
-    expect((await clocked.listSchedules()).map((s) => s.name)).toEqual(['minutely']);
+    expect((await clocked.schedules.list()).map((s) => s.name)).toEqual(['minutely']);
     // Bad definitions refuse the whole sync and change nothing.
-    await expect(clocked.syncSchedules({ minutely: { cron: 'every minute', jobType: 'TICK' } })).rejects.toBeInstanceOf(ValidationError);
-    expect((await clocked.listSchedules()).map((s) => s.name)).toEqual(['minutely']);
+    await expect(clocked.schedules.sync({ minutely: { cron: 'every minute', jobType: 'TICK' } })).rejects.toBeInstanceOf(ValidationError);
+    expect((await clocked.schedules.list()).map((s) => s.name)).toEqual(['minutely']);
   });
 
   it('lists each schedule with its last run, that job’s status and the next run; a paused one fires nothing and stays paused when registered again; run now', async () => {
     const clock = new ManualClock(await dbNow());
     const clocked = new DatabaseQueue({ pool: db.current.pool, clock, logger: false });
-    await clocked.schedule('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } });
+    await clocked.schedules.register('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } });
     clock.advance(61_000);
-    const [job] = await clocked.fireDueSchedules();
-    const [listed] = await clocked.listSchedules();
+    const [job] = await clocked.schedules.fireDue();
+    const [listed] = await clocked.schedules.list();
     expect(listed).toMatchObject({
       name: 'minutely',
       cron: '* * * * *',
@@ -121,17 +121,17 @@ describe('operating schedules', () => {
     expect(listed!.nextRunAt!.getTime()).toBeGreaterThan(clock.now().getTime());
     expect(listed!.nextRunAt!.getTime() - listed!.lastRunAt!.getTime()).toBe(60_000);
 
-    expect(await clocked.pauseSchedule('minutely')).toBe(true);
-    await clocked.schedule('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } }); // the app starts again
+    expect(await clocked.schedules.pause('minutely')).toBe(true);
+    await clocked.schedules.register('minutely', { cron: '* * * * *', jobType: 'TICK', payload: { report: 'kpi' } }); // the app starts again
     clock.advance(120_000);
-    expect(await clocked.fireDueSchedules()).toEqual([]);
-    expect((await clocked.listSchedules())[0]).toMatchObject({ paused: true, nextRunAt: null });
+    expect(await clocked.schedules.fireDue()).toEqual([]);
+    expect((await clocked.schedules.list())[0]).toMatchObject({ paused: true, nextRunAt: null });
 
-    const now = await clocked.runScheduleNow('minutely');
+    const now = await clocked.schedules.runNow('minutely');
     expect(now).toMatchObject({ jobType: 'TICK', payload: { report: 'kpi' }, status: 'PENDING' });
-    expect(await clocked.runScheduleNow('nope')).toBeNull();
-    await expect(clocked.pauseSchedule('bad name!')).rejects.toBeInstanceOf(ValidationError);
-    expect(await clocked.resumeSchedule('minutely')).toBe(true);
-    expect((await clocked.fireDueSchedules()).map((j) => j.jobType)).toEqual(['TICK']);
+    expect(await clocked.schedules.runNow('nope')).toBeNull();
+    await expect(clocked.schedules.pause('bad name!')).rejects.toBeInstanceOf(ValidationError);
+    expect(await clocked.schedules.resume('minutely')).toBe(true);
+    expect((await clocked.schedules.fireDue()).map((j) => j.jobType)).toEqual(['TICK']);
   });
 });

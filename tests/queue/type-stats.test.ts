@@ -41,7 +41,7 @@ describe('typeStats()', () => {
     await queue.setTypeLimits('REPORT', { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } });
     await queue.pauseType('IMPORT');
 
-    const stats = await queue.typeStats();
+    const stats = await queue.console.typeStats();
     expect(stats.map((s) => s.jobType)).toEqual(['EMAIL', 'IMPORT', 'REPORT']);
     const [email, imports, report] = stats;
     expect(email).toEqual({
@@ -74,7 +74,7 @@ describe('typeStats()', () => {
 
   it('a type with waiting jobs that no worker or drain has handled for 15 minutes is unhandled', async () => {
     await queue.enqueueMany([{ jobType: 'ORPHAN' }, { jobType: 'DRAINED' }]);
-    const stat = async (type: string) => (await queue.typeStats()).find((t) => t.jobType === type)!;
+    const stat = async (type: string) => (await queue.console.typeStats()).find((t) => t.jobType === type)!;
     expect(await stat('ORPHAN')).toMatchObject({ unhandled: true, handledAt: null });
     await drainQueue(queue, { types: ['DRAINED'], handler: async () => 'ok', budgetMs: 1_000, maxJobs: 1 });
     await queue.enqueue({ jobType: 'DRAINED' });
@@ -87,7 +87,7 @@ describe('typeStats()', () => {
 
   it('counts a type’s waiting jobs up to 10,000, then says "at least"', async () => {
     await db.current.pool.query(`INSERT INTO job_queue (job_type) SELECT 'BULK' FROM generate_series(1, 10001)`);
-    const bulk = (await queue.typeStats()).find((t) => t.jobType === 'BULK')!;
+    const bulk = (await queue.console.typeStats()).find((t) => t.jobType === 'BULK')!;
     expect(bulk).toMatchObject({ pending: 10_000, pendingAtLeast: true });
   });
 });

@@ -1,20 +1,68 @@
 /**
- * pg-conveyor: a Postgres-backed job queue. The queue itself (DatabaseQueue, its errors and
- * types), serverless drains (drainQueue), the long-running Worker and the subprocess handler.
+ * pg-conveyor: a Postgres-backed job queue. This entry holds what most users import: the queue,
+ * its errors and types, serverless drains and the migrations. The rest has entries of its own:
+ * `pg-conveyor/worker` (long-running workers), `pg-conveyor/next` (cron routes),
+ * `pg-conveyor/workflows`, `pg-conveyor/subprocess`, `pg-conveyor/testing`, and
+ * `pg-conveyor/console` (the schemas an admin API over the console validates its input with).
  */
-export * from './core/database-queue.js';
-export { JOB_STATUSES, FINISHED_STATUSES } from './core/types.js';
-export type { QueueEvents } from './core/events.js';
-export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './core/backoff.js';
-export { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema, isBehindPgBouncer, withoutPgBouncerParam, type QueueOptionsInput } from './core/config.js';
-export { parseJobId, toStoredJson } from './core/job-input.js';
-export { inTransaction, isConnectionLoss } from './sql/executor.js';
-export { HISTORY_RANGES } from './console/history.js';
-export { typeLimitsSchema } from './core/claim.js';
-export { BULK_ACTIONS, FIND_WINDOW, jobFilterSchema, parseJobFilter, parsePayloadMatch, type ValidJobFilter } from './console/find.js';
+
+/** The queue: enqueue (in your transaction too), claim, finish, read; `queue.console` and `queue.schedules`. */
+export { DatabaseQueue } from './core/database-queue.js';
+/** The pool settings the queue uses, for a pool your app shares with it (Prisma's adapter-pg, pg). */
+export { queuePoolConfig, type QueuePoolSettings } from './core/connection.js';
+/** One cron tick's work inside a time budget: what a serverless route calls (cronRoute wraps it). */
+export { drainQueue, type DrainOptions, type DrainResult } from './runtime/drain.js';
+/** The queue's tables: apply its migrations (the CLI's `conveyor migrate`), or print them for your own tool. */
 export { migrate, migrationSql, queueMigrations, type QueueMigration, type QueueMigrateResult } from './sql/migrate.js';
-export { drainQueue, DRAIN_DEFAULTS, type DrainOptions, type DrainResult } from './runtime/drain.js';
+
+/** Typed errors: catch them by class (every one extends QueueError); NonRetryableError is thrown by handlers. */
+export {
+  ConfigError,
+  InvalidJobStateError,
+  JobNotFoundError,
+  JobTakenAwayError,
+  JobTimeoutError,
+  LeaseLostError,
+  NonRetryableError,
+  QueueError,
+  ValidationError,
+} from './core/errors.js';
+
+/** The documented defaults (a test pins them), and the retry policy with its delays. */
+export { DEFAULTS, DRAIN_DEFAULTS, JOB_TYPE_PATTERN, SUBPROCESS_DEFAULTS, WORKER_DEFAULTS, type QueueOptionsInput } from './core/config.js';
+export { DEFAULT_BACKOFF, retryDelayMs, type BackoffPolicy } from './core/backoff.js';
+/** Job statuses, for filters and exhaustive switches. */
+export { FINISHED_STATUSES, JOB_STATUSES } from './core/types.js';
+export type {
+  EnqueueInput,
+  Job,
+  JobErrorEntry,
+  JobProgress,
+  JobStatus,
+  JsonValue,
+  ListJobsFilter,
+  OldestPendingJob,
+  QueueStats,
+  ThroughputPoint,
+} from './core/types.js';
+export type { EnqueueOptions } from './core/enqueue.js';
+export type { ClaimOptions, PausedType, TypeLimits } from './core/claim.js';
+export type { JobRef } from './core/queue-core.js';
+export type { JobQueue } from './core/queue-api.js';
+export type { QueueEvents } from './core/events.js';
+export type { SnapshotHolder } from './core/reads.js';
+export type { QueueConsole } from './console/queue-console.js';
+export type { QueueSchedules } from './schedules/queue-schedules.js';
+export type { ScheduleInfo } from './schedules/recurring.js';
+export type { ScheduleInput } from './schedules/schedule-input.js';
 export type { JobContext, JobHandler, JobOutcome } from './runtime/run-job.js';
 export type { BatchContext, BatchHandler, BatchOutcome, BatchResults } from './runtime/run-batch.js';
-export * from './runtime/worker.js';
-export * from './runtime/subprocess.js';
+
+/** A clock for tests: the queue's SQL reads its time instead of now() (`new DatabaseQueue({ clock })`). */
+export { ManualClock, type Clock } from './core/clock.js';
+/** The queue's structured logs (pino): a logger to pass as `logger`, and which faults are routine. */
+export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from './observability/log.js';
+/** Your own transaction with the queue's care for a lost connection: pass its client as `{ tx }`. */
+export { inTransaction, isConnectionLoss, type Queryable } from './sql/executor.js';
+/** Checks a value as enqueue does (JSON that jsonb can hold, within a size) and answers its JSON text. */
+export { toStoredJson } from './core/job-input.js';

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '@/generated/prisma/client';
 import { ConfigError } from 'pg-conveyor';
-import { DatabaseQueue, isBehindPgBouncer, PREPARED_SESSION_OPTIONS, withoutPgBouncerParam } from 'pg-conveyor';
+import { DatabaseQueue, queuePoolConfig } from 'pg-conveyor';
 import { appLogger } from '@/lib/observability/logger';
 import { instrumentQueue } from '@/lib/observability/metrics';
 
@@ -30,15 +30,15 @@ export function connections(): Connections {
   const url = databaseUrl();
   if (cache.__conveyorConnections?.url !== url) {
     const max = Number(process.env.DATABASE_POOL_MAX ?? 3);
-    // Behind PgBouncer in transaction mode (`pgbouncer=true`, Prisma's convention): no prepared
-    // statements and no session options, which a transaction pooler cannot carry.
-    const pooled = isBehindPgBouncer(url);
-    const connectionString = withoutPgBouncerParam(url);
-    const pool = new pg.Pool({ connectionString, max, ...(pooled ? {} : { options: PREPARED_SESSION_OPTIONS }) });
+    // One pool for Prisma and the queue, set up as the queue sets up its own: every statement
+    // bounded (statement_timeout, lock_timeout), generic plans for the queue's prepared statements;
+    // behind PgBouncer in transaction mode (`pgbouncer=true`) neither, which a pooler cannot carry.
+    const { config, preparedStatements } = queuePoolConfig(url, { max });
+    const pool = new pg.Pool(config);
     // A connection the server ended while idle (restart, failover): the pool replaces it on next use.
     pool.on('error', (error) => appLogger().warn({ error: error.message, code: (error as { code?: string }).code }, 'idle database connection lost'));
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-    const queue = DatabaseQueue.configure({ pool, preparedStatements: !pooled, logger: appLogger() });
+    const queue = DatabaseQueue.configure({ pool, preparedStatements, logger: appLogger() });
     instrumentQueue(queue);
     cache.__conveyorConnections = { url, pool, prisma, queue };
   }

@@ -4,7 +4,9 @@
  * Exit codes: 0 done, 1 refused or failed, 2 bad usage, 4 job not found.
  */
 import { parseArgs } from 'node:util';
-import { DatabaseQueue, InvalidJobStateError, JobNotFoundError, ValidationError, type Job } from '../core/database-queue.js';
+import { DatabaseQueue } from '../core/database-queue.js';
+import { InvalidJobStateError, JobNotFoundError, ValidationError } from '../core/errors.js';
+import type { Job } from '../core/types.js';
 import { migrate, migrationSql } from '../sql/migrate.js';
 import { JOB_STATUSES, type JobStatus } from '../core/types.js';
 import { RUN_STATUSES, Workflows, type WorkflowRunStatus } from '../workflows/workflows.js';
@@ -170,7 +172,7 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
         return 0;
       }
       case 'schedules': {
-        const schedules = await queue.listSchedules();
+        const schedules = await queue.schedules.list();
         const width = Math.max(4, ...schedules.map((s) => s.name.length));
         say(
           [

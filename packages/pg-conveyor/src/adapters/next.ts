@@ -11,7 +11,7 @@
  * (or, in production, shorter than 32 characters) the route answers 500 and runs nothing.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import type { JobQueue } from '../core/queue-api.js';
 import { drainQueue, type DrainResult } from '../runtime/drain.js';
 import { ValidationError } from '../core/errors.js';
 import { defaultLogger, FaultLog, resolveLogger, type Logger } from '../observability/log.js';
@@ -50,7 +50,7 @@ function constantTimeEqual(a: string, b: string): boolean {
 
 export interface CronRouteOptions {
   /** The queue, or a function giving it on each call (so importing the route opens no connection). */
-  queue: DatabaseQueue | (() => DatabaseQueue);
+  queue: JobQueue | (() => JobQueue);
   /** A handler per job type; the route drains exactly these types. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
   handlers: Record<string, JobHandler<any>>;
@@ -107,7 +107,7 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
     const started = Date.now();
     try {
       const queue = queueOf();
-      if (options.fireSchedules !== false) await queue.fireDueSchedules();
+      if (options.fireSchedules !== false) await queue.schedules.fireDue();
       const budgetMs = typeof options.budgetMs === 'function' ? options.budgetMs() : options.budgetMs;
       const result = await drainQueue(queue, { types, handler, maxJobs: options.maxJobs, budgetMs });
       await options.onResult?.(result);

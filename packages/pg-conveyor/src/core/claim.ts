@@ -92,7 +92,7 @@ export class Claimer {
   async setTypeLimits(jobType: string, limits: TypeLimits): Promise<void> {
     const [type] = parseJobTypes([jobType]);
     const parsed = typeLimitsSchema.safeParse(limits);
-    if (!parsed.success) throw ValidationError.fromZod('type limits', parsed.error);
+    if (!parsed.success) throw ValidationError.fromZod('type limits', parsed.error, limits);
     const { concurrency, rate } = parsed.data;
     if (!concurrency && !rate) await typeLimitDelete(this.core.db, { jobType: type! });
     else {

@@ -44,19 +44,41 @@ export const DEFAULTS = {
   backoff: DEFAULT_BACKOFF,
 } as const;
 
+/** The Worker's defaults (runtime/worker.ts); a job type's own `concurrency` and `timeoutMs` override them. */
+export const WORKER_DEFAULTS = {
+  /** Jobs of one type running at once in one worker. */
+  concurrency: 1,
+  timeoutMs: DEFAULTS.jobTimeoutMs,
+  /** How often an idle worker looks for due jobs when no NOTIFY arrives (delayed jobs, retries, missed wakes). */
+  pollIntervalMs: 1_000,
+  /** stop() waits this long for running handlers before aborting them. */
+  shutdownTimeoutMs: 30_000,
+  /** After aborting a handler (timeout, shutdown), wait this long for it. */
+  graceMs: 2_000,
+  leaseMs: DEFAULTS.workerLeaseMs,
+} as const;
+
+/** A serverless drain's defaults (runtime/drain.ts): a cron invocation on Vercel has 60 s. */
+export const DRAIN_DEFAULTS = {
+  /** Total time, from the call, the drain may use. */
+  budgetMs: 50_000,
+  /** No new claim with less than this left: not enough time to run a job. */
+  minTimeToClaimMs: 1_000,
+  /** After aborting a handler at the deadline, wait this long for it. */
+  graceMs: 2_000,
+} as const;
+
+/** subprocessHandler's defaults (runtime/subprocess.ts). */
+export const SUBPROCESS_DEFAULTS = {
+  timeoutMs: DEFAULTS.jobTimeoutMs,
+  /** The program's output kept (its tail) for the job's result or error. */
+  maxBufferBytes: 1_048_576,
+  /** After SIGTERM, the program group gets this long before SIGKILL. */
+  killGraceMs: 2_000,
+} as const;
+
 export const JOB_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const jobTypeSchema = z.string().regex(JOB_TYPE_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -');
-
-const PGBOUNCER_PARAM = /([?&])pgbouncer=true(&|$)/;
-
-/**
- * A connection string marked `pgbouncer=true` (Prisma's convention) goes through PgBouncer in
- * transaction mode: no prepared statements, no session settings, no LISTEN.
- */
-export const isBehindPgBouncer = (connectionString: string | undefined) => PGBOUNCER_PARAM.test(connectionString ?? '');
-
-/** The connection string without `pgbouncer=true`, which pg would send to the server as a setting. */
-export const withoutPgBouncerParam = (connectionString: string) => connectionString.replace(PGBOUNCER_PARAM, (_m, lead, tail) => (tail ? lead : ''));
 
 const backoffSchema = z
   .object({
@@ -117,6 +139,6 @@ export type QueueOptionsInput = z.input<typeof queueOptionsSchema>;
 
 export function parseQueueOptions(input: unknown) {
   const parsed = queueOptionsSchema.safeParse(input ?? {});
-  if (!parsed.success) throw ValidationError.fromZod('DatabaseQueue options', parsed.error);
+  if (!parsed.success) throw ValidationError.fromZod('DatabaseQueue options', parsed.error, input ?? {});
   return parsed.data;
 }

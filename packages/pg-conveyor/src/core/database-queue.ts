@@ -10,69 +10,39 @@
  * Apps that need several queues or their own pool create instances:
  *
  *   const queue = new DatabaseQueue({ connectionString, poolMax: 3 });
+ *
+ * Each method hands over to the part that does the work (enqueue.ts, claim.ts, finish.ts,
+ * job-actions.ts, reads.ts), which share one QueueCore; `queue.console` and `queue.schedules`
+ * hold the operator's reads and actions and the recurring jobs.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { QueueConsole } from '../console/queue-console.js';
+import { resolveLogger, type Logger } from '../observability/log.js';
+import { logQueueEvents } from '../observability/queue-log.js';
+import { QueueSchedules } from '../schedules/queue-schedules.js';
+import { toExecutor, type Queryable } from '../sql/executor.js';
+import { jobPromoteIfPending } from '../sql/jobs-write.js';
+import { typeHandlersSeen } from '../sql/type-limits.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { Claimer, type ClaimOptions, type PausedType, type TypeLimits } from './claim.js';
-import { isBehindPgBouncer, parseQueueOptions, withoutPgBouncerParam, type QueueOptionsInput } from './config.js';
+import { nowParam, type Clock } from './clock.js';
+import { parseQueueOptions, type QueueOptionsInput } from './config.js';
+import { queuePoolConfig } from './connection.js';
 import { Enqueuer, type EnqueueOptions } from './enqueue.js';
 import { ConfigError, type QueueError } from './errors.js';
 import { QueueEventEmitter } from './events.js';
-import { toExecutor } from '../sql/executor.js';
-import type { Clock } from './clock.js';
 import { Finisher } from './finish.js';
-import { resolveLogger, type Logger } from '../observability/log.js';
-import { logQueueEvents } from '../observability/queue-log.js';
 import * as maintenance from './job-actions.js';
+import { parseJobId, parseJobTypes } from './job-input.js';
+import type { JobQueue } from './queue-api.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
-import { nowParam } from './clock.js';
-import * as find from '../console/find.js';
-import { parseJobTypes } from './job-input.js';
-import { typeHandlersSeen } from '../sql/type-limits.js';
-import * as history from '../console/history.js';
-import type { History, HistoryRange } from '../console/history.js';
-import type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from '../console/find.js';
 import * as reads from './reads.js';
-import type { SnapshotHolder, TypeStats } from './reads.js';
-import * as recurring from '../schedules/recurring.js';
-import type { ScheduleInfo } from '../schedules/recurring.js';
-import type { ScheduleInput } from '../schedules/schedule-input.js';
-import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats, ThroughputPoint } from './types.js';
+import type { SnapshotHolder } from './reads.js';
+import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats } from './types.js';
 
-export * from './errors.js';
-export type * from './types.js';
-export { ManualClock, type Clock } from './clock.js';
-export { createLogger, isExpectedFault, type Logger, type LoggerOptions } from '../observability/log.js';
-export type { JobRef } from './queue-core.js';
-export type { EnqueueOptions } from './enqueue.js';
-export type { ScheduleInfo } from '../schedules/recurring.js';
-export type { SnapshotHolder, TypeStats } from './reads.js';
-export type { History, HistoryPoint, HistoryRange } from '../console/history.js';
-export type { BulkAction, BulkActionName, FoundJobs, JobCount, JobFilter } from '../console/find.js';
-export type { ClaimOptions, PausedType, TypeLimits } from './claim.js';
-
-/**
- * Session setting for connections that run the queue's prepared statements. Left to itself,
- * Postgres re-plans them on every execution (it estimates a custom plan cheaper than the generic
- * one for a claim with a parameter LIMIT), and planning costs more than running them: measured,
- * the generic plan nearly doubles claim+complete throughput. It affects only named statements;
- * unnamed ones (everything else pg and Prisma send) are planned per execution as always.
- * Pass it in the `options` of a pool you give the queue: `new pg.Pool({ options: PREPARED_SESSION_OPTIONS })`.
- */
-export const PREPARED_SESSION_OPTIONS = '-c plan_cache_mode=force_generic_plan';
-
-/** The startup options of a pool the queue opens: the statement bounds, and prepared-statement planning when it prepares. */
-function sessionOptions(prepare: boolean, statementTimeoutMs: number, lockTimeoutMs: number): string {
-  return `${prepare ? `${PREPARED_SESSION_OPTIONS} ` : ''}-c statement_timeout=${statementTimeoutMs} -c lock_timeout=${lockTimeoutMs}`;
-}
-
-/**
- * The queue's public methods, each handing over to the part that does the work (enqueue.ts,
- * claim.ts, finish.ts, maintenance.ts, reads.ts, recurring.ts), which share one QueueCore.
- */
-export class DatabaseQueue {
+export class DatabaseQueue implements JobQueue {
   readonly events = new QueueEventEmitter();
   readonly pool: pg.Pool;
   readonly workerId: string;
@@ -82,6 +52,10 @@ export class DatabaseQueue {
   readonly clock: Clock | undefined;
   /** Whether its statements are prepared per connection (off behind PgBouncer in transaction mode). */
   readonly preparedStatements: boolean;
+  /** Finding jobs, bulk actions, history and type figures: what an operator's screen reads and does. */
+  readonly console: QueueConsole;
+  /** Recurring jobs: register, list, pause, run now. */
+  readonly schedules: QueueSchedules;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
   private readonly enqueuer: Enqueuer;
@@ -95,18 +69,15 @@ export class DatabaseQueue {
       throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
     }
     this.ownsPool = !pool;
-    const behindPgBouncer = isBehindPgBouncer(connectionString);
-    const prepare = parsed.preparedStatements ?? !behindPgBouncer;
-    // Session settings go in the startup packet, which PgBouncer refuses: behind it, set the
-    // timeouts on the database role instead (README, "What it survives").
-    const startup = behindPgBouncer ? undefined : sessionOptions(prepare, parsed.statementTimeoutMs, parsed.lockTimeoutMs);
-    this.pool =
-      pool ??
-      new pg.Pool({
-        connectionString: connectionString === undefined ? undefined : withoutPgBouncerParam(connectionString),
-        max: parsed.poolMax,
-        ...(startup ? { options: startup } : {}),
-      });
+    // A pool of its own gets the statement bounds and, when it prepares, generic plans (connection.ts).
+    const own = queuePoolConfig(connectionString ?? '', {
+      max: parsed.poolMax,
+      statementTimeoutMs: parsed.statementTimeoutMs,
+      lockTimeoutMs: parsed.lockTimeoutMs,
+      preparedStatements: parsed.preparedStatements,
+    });
+    const prepare = own.preparedStatements;
+    this.pool = pool ?? new pg.Pool(own.config);
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
@@ -129,6 +100,8 @@ export class DatabaseQueue {
     this.enqueuer = new Enqueuer(this.core);
     this.claimer = new Claimer(this.core);
     this.finisher = new Finisher(this.core, (input, index) => this.enqueuer.toNewRow(input, index));
+    this.console = new QueueConsole(this.core);
+    this.schedules = new QueueSchedules(this.core, (jobs) => this.enqueuer.enqueueMany(jobs));
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -192,107 +165,9 @@ export class DatabaseQueue {
     return this.claimer.pausedTypes();
   }
 
-  /**
-   * Per job type: pending and running counts, the last hour's completions, failures, failure rate
-   * and p50/p95 run time, the longest wait of a due job, limits and whether it is paused.
-   */
-  typeStats(): Promise<TypeStats[]> {
-    return reads.typeStats(this.core);
-  }
-
   /** The open transaction holding back vacuum longest, or null (see reads.oldestSnapshotHolder). */
   oldestSnapshotHolder(): Promise<SnapshotHolder | null> {
     return reads.oldestSnapshotHolder(this.core);
-  }
-
-  /** The job whose completion enqueued this one, and the jobs this one's completion enqueued (up to 50). */
-  getJobLinks(jobId: string): Promise<{ parentId: string | null; childIds: string[] }> {
-    return reads.getJobLinks(this.core, jobId);
-  }
-
-  // ---------------------------------------------------------------- finding and bulk actions
-
-  /**
-   * Jobs matching `filter`, newest first, `limit` (default 50) at a time. Each call reads at most
-   * FIND_WINDOW rows, so with a filter that matches rarely a page may hold fewer than `limit` jobs
-   * and still have a `nextCursor`: the search goes on from there.
-   */
-  findJobs(filter: JobFilter, options: { limit?: number; cursor?: string | null } = {}): Promise<FoundJobs> {
-    return find.findJobs(this.core, filter, options);
-  }
-
-  /** How many jobs match `filter` (a bulk action's dry run); `complete: false` when `budgetMs` ran out first. */
-  countJobs(filter: JobFilter, options: { budgetMs?: number } = {}): Promise<JobCount> {
-    return find.countJobs(this.core, filter, options);
-  }
-
-  /**
-   * Retries (FAILED, CANCELLED), cancels (PENDING, PROCESSING) or deletes (finished) every job
-   * matching `filter`, in bounded batches, recorded in an audit row. Runs for up to `budgetMs`;
-   * continue with continueBulkAction(id) until `finishedAt` is set.
-   */
-  startBulkAction(input: { action: BulkActionName; filter: JobFilter; requestedBy?: string; matched?: number; budgetMs?: number }): Promise<BulkAction> {
-    return find.startBulkAction(this.core, input);
-  }
-
-  continueBulkAction(bulkId: string, options: { budgetMs?: number } = {}): Promise<BulkAction> {
-    return find.continueBulkAction(this.core, bulkId, options);
-  }
-
-  getBulkAction(bulkId: string): Promise<BulkAction | null> {
-    return find.getBulkAction(this.core, bulkId);
-  }
-
-  /** The audit log of bulk actions, newest first. */
-  listBulkActions(options: { limit?: number } = {}): Promise<BulkAction[]> {
-    return find.listBulkActions(this.core, options);
-  }
-
-  // ---------------------------------------------------------------- recurring jobs
-
-  /** Registers (or updates) a recurring job; registering the same definition again is a no-op. */
-  schedule(name: string, input: ScheduleInput): Promise<void> {
-    return recurring.schedule(this.core, name, input);
-  }
-
-  /** Every schedule: cron, time zone, paused or not, the last slot fired and its job's status, the next slot. */
-  listSchedules(): Promise<ScheduleInfo[]> {
-    return recurring.listSchedules(this.core);
-  }
-
-  /**
-   * The stored schedules become exactly `declared` (by name): each registered, every other one
-   * deleted, in one transaction. Call it at start-up, so a schedule removed from the code stops.
-   */
-  syncSchedules(declared: Record<string, ScheduleInput>): Promise<{ removed: string[] }> {
-    return recurring.syncSchedules(this.core, declared);
-  }
-
-  /** A paused schedule fires nothing until resumed; registering it again does not resume it. */
-  pauseSchedule(name: string): Promise<boolean> {
-    return recurring.setSchedulePaused(this.core, name, true);
-  }
-
-  resumeSchedule(name: string): Promise<boolean> {
-    return recurring.setSchedulePaused(this.core, name, false);
-  }
-
-  /** Enqueues a schedule's job now (its slots fire as usual); null when there is no such schedule. */
-  runScheduleNow(name: string): Promise<Job | null> {
-    return recurring.runScheduleNow(this.core, name, (job) => this.enqueue(job));
-  }
-
-  /** Removes a recurring job; true if it existed. */
-  unschedule(name: string): Promise<boolean> {
-    return recurring.unschedule(this.core, name);
-  }
-
-  /**
-   * Enqueues the latest due slot of every schedule, exactly once per slot across all callers
-   * (unique key per slot). Workers call it on each poll; cron routes on each invocation.
-   */
-  fireDueSchedules(): Promise<Job[]> {
-    return recurring.fireDueSchedules(this.core, (jobs) => this.enqueuer.enqueueMany(jobs));
   }
 
   // ---------------------------------------------------------------- finish a claimed job
@@ -369,6 +244,17 @@ export class DatabaseQueue {
     return maintenance.flushType(this.core, jobType);
   }
 
+  /**
+   * Makes these PENDING jobs due now, if they were waiting for a later time (a delay, a retry's
+   * backoff), and wakes listening workers; others are left as they are. With `tx`, inside that
+   * transaction. Answers the ids it moved.
+   */
+  async runJobsNow(jobIds: string[], options: { tx?: Queryable } = {}): Promise<string[]> {
+    const ids = jobIds.map((id) => parseJobId(id));
+    const db = options.tx ? toExecutor(options.tx) : this.core.db;
+    return (await jobPromoteIfPending(db, { ids, now: nowParam(this.core.clock) })).map((row) => row.id);
+  }
+
   /** Returns expired-lease jobs to PENDING (or FAILED when spent). Returns how many it rescued. */
   rescueExpired(): Promise<number> {
     return this.claimer.rescueExpired();
@@ -397,25 +283,6 @@ export class DatabaseQueue {
   /** PENDING and PROCESSING counts per job type (exact; both sets are small in a healthy queue). */
   countActiveByType(): Promise<{ jobType: string; status: JobStatus; count: number }[]> {
     return reads.countActiveByType(this.core);
-  }
-
-  /** Completed and failed jobs per minute over the last `minutes` (default 60). */
-  getThroughput(minutes = 60): Promise<ThroughputPoint[]> {
-    return reads.getThroughput(this.core, minutes);
-  }
-
-  /**
-   * Completed, failed and cancelled jobs over the last hour (per minute), 24 hours (per 15
-   * minutes) or 7 days (per hour), of every type or one. Counted apart from the job rows, so a
-   * retry or cleanup does not change the past.
-   */
-  getHistory(options: { range?: HistoryRange; jobType?: string } = {}): Promise<History> {
-    return history.history(this.core, options);
-  }
-
-  /** FAILED jobs, most recently failed first; pass `nextCursor` back for the next page. */
-  listFailedJobs(filter: { jobType?: string; limit?: number; cursor?: string } = {}): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-    return reads.listFailedJobs(this.core, filter);
   }
 
   /**

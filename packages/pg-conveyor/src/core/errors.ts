@@ -60,10 +60,39 @@ export class ValidationError extends QueueError {
     super(message);
   }
 
-  static fromZod(what: string, error: z.ZodError): ValidationError {
-    const detail = error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
+  /**
+   * Each issue as `field: message`; given the `input` that was parsed (options, not payloads,
+   * whose values may be private), also the value found there: `pollIntervalMs: ... (got 5)`.
+   */
+  static fromZod(what: string, error: z.ZodError, input?: unknown): ValidationError {
+    const detail = error.issues
+      .map((issue) => {
+        const field = issue.path.length ? issue.path.join('.') : '(root)';
+        return `${field}: ${issue.message}${input === undefined ? '' : ` (got ${preview(valueAt(input, issue.path))})`}`;
+      })
+      .join('; ');
     return new ValidationError(`Invalid ${what}: ${detail}`, error.issues);
   }
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** A short, readable rendering of a bad value for an error message. */
+function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Throw this from a handler to fail the job at once, without the remaining retries. */

@@ -4,7 +4,7 @@
  */
 import { retryDelayTable } from './backoff.js';
 import { nowParam } from './clock.js';
-import { rollUpCounts } from '../console/history.js';
+import { rollUpCounts } from './job-counts.js';
 import { DEFAULTS } from './config.js';
 import { InvalidJobStateError } from './errors.js';
 import { parseJobId, parseJobTypes, parseOlderThanDays } from './job-input.js';

@@ -5,8 +5,8 @@
  * (counted as an attempt, retried later) or released (handed back untouched).
  */
 import { z } from 'zod';
-import { DEFAULTS } from '../core/config.js';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import { DEFAULTS, DRAIN_DEFAULTS } from '../core/config.js';
+import type { JobQueue } from '../core/queue-api.js';
 import { ValidationError } from '../core/errors.js';
 import { parseJobTypes } from '../core/job-input.js';
 import { runJob, type JobHandler } from './run-job.js';
@@ -42,8 +42,6 @@ export interface DrainResult {
   stoppedBy: 'empty' | 'maxJobs' | 'budget';
 }
 
-export const DRAIN_DEFAULTS = { budgetMs: 50_000, minTimeToClaimMs: 1_000, graceMs: 2_000 } as const;
-
 const positiveMs = z
   .number()
   .int()
@@ -58,10 +56,10 @@ const drainOptionsSchema = z.object({
   leaseMs: positiveMs.min(1).optional(),
 });
 
-export async function drainQueue<P = unknown>(queue: DatabaseQueue, options: DrainOptions<P>): Promise<DrainResult> {
+export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOptions<P>): Promise<DrainResult> {
   parseJobTypes(options?.types);
   const checked = drainOptionsSchema.safeParse(options);
-  if (!checked.success) throw ValidationError.fromZod('drain options', checked.error);
+  if (!checked.success) throw ValidationError.fromZod('drain options', checked.error, options);
   const maxJobs = options.maxJobs ?? Number.POSITIVE_INFINITY;
   const started = Date.now();
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs;

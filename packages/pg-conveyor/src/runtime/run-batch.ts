@@ -17,7 +17,7 @@
  * and is counted as lost.
  */
 import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from '../core/errors.js';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import type { JobQueue } from '../core/queue-api.js';
 import { resendUntil, runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
 import { OutcomeSender } from './send-outcome.js';
 import { tracedProcess, type AttemptSpan } from '../observability/telemetry.js';
@@ -38,17 +38,11 @@ export type BatchHandler<P = unknown> = (jobs: Job<P>[], ctx: BatchContext) => P
 export type BatchOutcome = Record<JobOutcome, number>;
 
 /** One attempt of a batch, inside one `process` span linked to each job's enqueue (telemetry.ts). */
-export function runBatch<P>(queue: DatabaseQueue, jobs: Job<P>[], handler: BatchHandler<P>, options: RunJobOptions): Promise<BatchOutcome> {
+export function runBatch<P>(queue: JobQueue, jobs: Job<P>[], handler: BatchHandler<P>, options: RunJobOptions): Promise<BatchOutcome> {
   return tracedProcess(jobs, (span) => runBatchAttempt(queue, jobs, handler, options, span));
 }
 
-async function runBatchAttempt<P>(
-  queue: DatabaseQueue,
-  jobs: Job<P>[],
-  handler: BatchHandler<P>,
-  options: RunJobOptions,
-  span: AttemptSpan,
-): Promise<BatchOutcome> {
+async function runBatchAttempt<P>(queue: JobQueue, jobs: Job<P>[], handler: BatchHandler<P>, options: RunJobOptions, span: AttemptSpan): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { completed: 0, failed: 0, released: 0, lost: 0 };
   const runStart = Date.now();
   const deadline = runDeadline(options, runStart);
@@ -100,7 +94,7 @@ function perJob(value: unknown, count: number): unknown[] {
   return new Array(count).fill(error);
 }
 
-async function releaseAll(queue: DatabaseQueue, jobs: Job[], outcome: BatchOutcome): Promise<void> {
+async function releaseAll(queue: JobQueue, jobs: Job[], outcome: BatchOutcome): Promise<void> {
   await Promise.all(
     jobs.map(async (job) => {
       try {

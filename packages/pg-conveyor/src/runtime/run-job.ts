@@ -9,7 +9,7 @@
  *   lost       the claim was taken away meanwhile (cancelled, or its lease expired and was rescued)
  */
 import { ConfigError, JobTimeoutError, LeaseLostError } from '../core/errors.js';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import type { JobQueue } from '../core/queue-api.js';
 import { OutcomeSender } from './send-outcome.js';
 import { tracedProcess, type AttemptSpan } from '../observability/telemetry.js';
 import type { EnqueueInput, Job } from '../core/types.js';
@@ -113,11 +113,11 @@ export function runDeadline(options: Pick<RunJobOptions, 'deadline' | 'timeoutMs
 }
 
 /** One attempt of a job, inside its `process` span (telemetry.ts). */
-export function runJob<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
+export function runJob<P>(queue: JobQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions): Promise<JobOutcome> {
   return tracedProcess([job], (span) => runAttempt(queue, job, handler, options, span));
 }
 
-async function runAttempt<P>(queue: DatabaseQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions, span: AttemptSpan): Promise<JobOutcome> {
+async function runAttempt<P>(queue: JobQueue, job: Job<P>, handler: JobHandler<P>, options: RunJobOptions, span: AttemptSpan): Promise<JobOutcome> {
   const { graceMs, stop, lost } = options;
   const runStart = Date.now();
   const deadline = runDeadline(options, runStart);

@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { JobHandler } from './run-job.js';
-import { DEFAULTS } from '../core/config.js';
+import { SUBPROCESS_DEFAULTS } from '../core/config.js';
 
 export interface SubprocessOptions {
   command: string;
@@ -31,8 +31,6 @@ export interface SubprocessOptions {
   timeoutMs?: number;
   maxBufferBytes?: number;
 }
-
-export const SUBPROCESS_DEFAULTS = { timeoutMs: DEFAULTS.jobTimeoutMs, maxBufferBytes: 1_048_576, killGraceMs: 2_000 } as const;
 
 /** Keeps the last `max` bytes written to it. */
 class TailBuffer {

@@ -2,7 +2,7 @@
  * The worker's public shapes: task definitions, options and events (worker.ts does the work).
  */
 import type { Logger } from '../observability/log.js';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import type { JobQueue } from '../core/queue-api.js';
 import type { BatchHandler, BatchOutcome } from './run-batch.js';
 import type { JobHandler, JobOutcome } from './run-job.js';
 import type { Job } from '../core/types.js';
@@ -27,7 +27,7 @@ export interface BatchTaskDefinition<P = unknown> extends TaskCommon {
 export type TaskDefinition<P = unknown> = JobTaskDefinition<P> | BatchTaskDefinition<P>;
 
 export interface WorkerOptions {
-  queue: DatabaseQueue;
+  queue: JobQueue;
   /** For the LISTEN connection. Without it the worker polls. */
   connectionString?: string;
   /**

@@ -36,10 +36,11 @@ import pg from 'pg';
 import { z } from 'zod';
 import { Batcher } from '../core/batcher.js';
 import { JobTakenAwayError, ValidationError } from '../core/errors.js';
-import type { DatabaseQueue } from '../core/database-queue.js';
+import type { JobQueue } from '../core/queue-api.js';
 import { resolveLogger, type Logger } from '../observability/log.js';
 import { JOBS_CHANNEL } from '../sql/jobs-insert.js';
-import { DEFAULTS, isBehindPgBouncer } from '../core/config.js';
+import { DEFAULTS, WORKER_DEFAULTS } from '../core/config.js';
+import { isBehindPgBouncer } from '../core/connection.js';
 import { runBatch, type BatchHandler } from './run-batch.js';
 import { runJob, type JobHandler } from './run-job.js';
 import type { Job } from '../core/types.js';
@@ -47,15 +48,6 @@ import { logWorkerEvents } from './worker-log.js';
 import type { TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 
 export type { BatchTaskDefinition, JobTaskDefinition, TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
-
-export const WORKER_DEFAULTS = {
-  concurrency: 1,
-  timeoutMs: DEFAULTS.jobTimeoutMs,
-  pollIntervalMs: 1_000,
-  shutdownTimeoutMs: 30_000,
-  graceMs: 2_000,
-  leaseMs: DEFAULTS.workerLeaseMs,
-} as const;
 
 const optionsSchema = z.object({
   pollIntervalMs: z.number().int().min(10).max(3_600_000).default(WORKER_DEFAULTS.pollIntervalMs),
@@ -104,7 +96,7 @@ const CLAIMS_IN_FLIGHT = 2;
 const HANDLED_NOTE_MS = 30_000;
 
 export class Worker extends EventEmitter<WorkerEvents> {
-  private readonly queue: DatabaseQueue;
+  private readonly queue: JobQueue;
   private readonly tasks: Task[];
   private readonly options: z.output<typeof optionsSchema>;
   private readonly listenUrl: string | null;
@@ -128,7 +120,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       graceMs: options.graceMs,
       leaseMs: options.leaseMs,
     });
-    if (!parsed.success) throw ValidationError.fromZod('Worker options', parsed.error);
+    if (!parsed.success) throw ValidationError.fromZod('Worker options', parsed.error, options);
     this.options = parsed.data;
     this.queue = options.queue;
     this.tasks = Object.entries(options.handlers).map(([type, definition]) => this.makeTask(type, definition));
@@ -152,7 +144,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       prefetch: 'prefetch' in given ? given.prefetch : undefined,
       batchSize: batch ? batch.size : undefined,
     });
-    if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error);
+    if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error, { ...given, ...(batch ? { batchSize: batch.size } : {}) });
     const { concurrency, timeoutMs, prefetch, batchSize } = limits.data;
     const task: Task = {
       type,
@@ -290,7 +282,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (Date.now() - this.lastScheduleFire < 1_000) return;
     this.lastScheduleFire = Date.now();
     try {
-      await this.queue.fireDueSchedules();
+      await this.queue.schedules.fireDue();
     } catch (error) {
       this.emit('error', error as Error);
     }
@@ -301,7 +293,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * (cancelled, or rescued after a stall): its handler's signal is aborted, and the runner's
    * fencing keeps out whatever it still does.
    */
-  /** Tells the console which types this worker handles (see DatabaseQueue.noteHandledTypes). */
+  /** Tells the console which types this worker handles (see JobQueue.noteHandledTypes). */
   private noteHandledTypes(): void {
     this.queue.noteHandledTypes(this.tasks.map((t) => t.type)).catch((error: Error) => this.emit('error', error));
   }

@@ -28,7 +28,6 @@ import { inTransaction, toExecutor, type Queryable, type SqlExecutor } from '../
 import { parseJobId } from '../core/job-input.js';
 import type { JobContext, JobHandler } from '../runtime/run-job.js';
 import type { Job } from '../core/types.js';
-import { jobPromoteIfPending } from '../sql/jobs-write.js';
 import {
   mapItemExists,
   mapItemStoreAndCount,
@@ -257,7 +256,10 @@ export class Workflows {
     // advance after it: the run's concurrency key keeps the two from running side by side.
     const active = await runActiveJobs(db, { dedupeKeys: runs.map(([id]) => dedupeKey(id)) });
     const pending = active.filter((j) => j.status === 'PENDING');
-    await jobPromoteIfPending(db, { ids: pending.map((j) => j.id), now });
+    await this.queue.runJobsNow(
+      pending.map((j) => j.id),
+      options,
+    );
     const withoutPending = runs.filter(([id]) => !pending.some((j) => j.dedupe_key === dedupeKey(id)));
     if (withoutPending.length > 0) {
       await this.queue.enqueueMany(
