@@ -14,12 +14,18 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['tests/**/*.test.ts'],
-    exclude: ['node_modules/**'],
-    globalSetup: ['tests/setup/global-setup.ts'],
     // Each test file gets its own database cloned from a migrated template, so files run in parallel.
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    projects: [
+      // The library's own tests, on a template of the queue's migrations only.
+      {
+        extends: true,
+        test: { name: 'pg-conveyor', include: ['packages/pg-conveyor/test/**/*.test.ts'], globalSetup: ['packages/pg-conveyor/test/setup/global-setup.ts'] },
+      },
+      // The demo app's tests (and the chaos tier), on a template of the queue's and the app's migrations.
+      { extends: true, test: { name: 'app', include: ['tests/**/*.test.ts'], globalSetup: ['tests/setup/global-setup.ts'] } },
+    ],
   },
 });

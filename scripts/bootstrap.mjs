@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,6 +60,9 @@ const libStamp = path.join(libDir, 'dist', '.source-hash');
 const libHash = hashOf(...libSources, path.join(libDir, 'package.json'), path.join(libDir, 'tsconfig.build.json'), lock);
 if (!existsSync(libStamp) || readFileSync(libStamp, 'utf8') !== libHash) {
   say('building packages/pg-conveyor');
+  // From an empty dist/, so a source file renamed or deleted leaves no stale copy to be packed.
+  // (Here, not in the package's build: npm pack rebuilds in place while tests run from dist/.)
+  rmSync(path.join(libDir, 'dist'), { recursive: true, force: true });
   run('npm', ['run', '--silent', 'build', '-w', 'pg-conveyor']);
   writeFileSync(libStamp, libHash);
 }

@@ -17,7 +17,7 @@ import { POST as limitsPost } from '../../app/api/admin/queue/limits/route';
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
-import { insertJob, jobRow } from '../helpers/jobs';
+import { insertJob, jobRow } from '../../packages/pg-conveyor/test/helpers/jobs';
 
 const db = useAppDatabase({ SESSION_SECRET: 'x'.repeat(40), NODE_ENV: 'test' });
 const cookies: Partial<Record<Role, string>> = {};

@@ -11,7 +11,7 @@ import { GET as bulkActions } from '../../app/api/admin/queue/bulk-actions/route
 import { createUser, type Role } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { useAppDatabase } from '../helpers/app-env';
-import { countJobs, insertJob } from '../helpers/jobs';
+import { countJobs, insertJob } from '../../packages/pg-conveyor/test/helpers/jobs';
 
 const db = useAppDatabase({ SESSION_SECRET: 'x'.repeat(40), NODE_ENV: 'test' });
 const cookies: Partial<Record<Role, string>> = {};

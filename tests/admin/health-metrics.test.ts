@@ -4,7 +4,7 @@ import { GET as metrics } from '../../app/api/metrics/route';
 import { GET as ingestionWorker } from '../../app/api/workers/ingestion/route';
 import { connections } from '@/lib/db/client';
 import { cronRequest, useAppDatabase } from '../helpers/app-env';
-import { insertJob } from '../helpers/jobs';
+import { insertJob } from '../../packages/pg-conveyor/test/helpers/jobs';
 
 const db = useAppDatabase({ NODE_ENV: 'test', CRON_SECRET: 'c' });
 // Next's types make NODE_ENV read-only; tests switch it on purpose.

@@ -15,7 +15,7 @@ import { createUser } from '@/lib/auth/users';
 import { connections } from '@/lib/db/client';
 import { QueueError } from 'pg-conveyor';
 import { cronRequest, projectKey, useAppDatabase } from '../helpers/app-env';
-import { countJobs } from '../helpers/jobs';
+import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 
 const db = useAppDatabase({ SESSION_SECRET: 'b'.repeat(40), NODE_ENV: 'test', CRON_SECRET: 'c' });
 let cookie = '';

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inTransaction } from '../../packages/pg-conveyor/src/sql/executor';
 import { migrate } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { sleep } from './chaos-helpers';
 
 const db = useTestDatabase();

@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
+import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 
 const db = useTestDatabase();

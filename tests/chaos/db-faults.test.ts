@@ -8,7 +8,7 @@ import { GET as ingestionRoute } from '../../app/api/workers/ingestion/route';
 import { POST as ingest } from '../../app/api/ingest/route';
 import { connections } from '@/lib/db/client';
 import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
-import { countJobs } from '../helpers/jobs';
+import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { FULL, createLedger, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 
 const db = useAppDatabase({ NODE_ENV: 'test', CRON_SECRET: 'c', WORKER_BUDGET_MS: '3000' });

@@ -7,7 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { sleep } from './chaos-helpers';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 

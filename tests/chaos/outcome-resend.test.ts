@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { freePort } from '../helpers/ports';
 import { sleep } from './chaos-helpers';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy';

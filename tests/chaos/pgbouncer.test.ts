@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
 import { drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
+import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { sleep } from './chaos-helpers';
 import { startPgbouncer, type Bouncer } from './pgbouncer';
 

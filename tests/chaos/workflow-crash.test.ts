@@ -7,8 +7,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
 import { Workflows } from 'pg-conveyor/workflows';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
+import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { FAN_OUT, LEDGER, chaosFanOut, createWorkflowLedger, expectedSum } from '../fixtures/chaos-fan-out-workflow';
 import { FULL, sleep, startWorker, stopWorker, type WorkerProcess } from './chaos-helpers';
 

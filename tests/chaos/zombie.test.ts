@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { createLedger, sleep, startWorker, stopWorker } from './chaos-helpers';
-import { until } from '../helpers/wait';
+import { until } from '../../packages/pg-conveyor/test/helpers/wait';
 
 const db = useTestDatabase();
 

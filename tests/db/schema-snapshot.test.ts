@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binDir } from '../../scripts/db/scratch-cluster';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 
 const db = useTestDatabase();
 const snapshotFile = path.resolve(import.meta.dirname, '../../prisma/schema.snapshot.sql');

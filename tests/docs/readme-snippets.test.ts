@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, type TestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 
 const root = path.resolve(import.meta.dirname, '../..');
 // Inside the repository so that `pg-conveyor` and `pino` resolve from its node_modules, as from a user's app.

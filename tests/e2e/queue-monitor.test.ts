@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { DatabaseQueue, drainQueue, NonRetryableError } from 'pg-conveyor';
 import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
 import { projectKey } from '../helpers/app-env';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { buildApp, startApp, type RunningApp } from './app-server';
 
 const db = useTestDatabase();

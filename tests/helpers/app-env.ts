@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { createApiKey, type ApiKeyLimits } from '@/lib/auth/api-keys';
 import { closeConnections } from '@/lib/db/client';
 import { createProject } from '@/lib/ingestion/projects';
-import { useTestDatabase } from './db';
+import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 
 export function useAppDatabase(env: Record<string, string | undefined> = {}) {
   const db = useTestDatabase();

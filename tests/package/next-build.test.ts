@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { createTestDatabase, type TestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
+import { until } from '../../packages/pg-conveyor/test/helpers/wait';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const version = (name: string) => JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version as string;

@@ -5,7 +5,7 @@ import { GET as cleanupRoute } from '../../app/api/workers/cleanup/route';
 import { POST as ingestRoute } from '../../app/api/ingest/route';
 import { GET as jobStatusRoute } from '../../app/api/jobs/[jobId]/route';
 import { cronRequest, projectKey, records, useAppDatabase } from '../helpers/app-env';
-import { countJobs, insertJob } from '../helpers/jobs';
+import { countJobs, insertJob } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai';
 
 // Next's types make NODE_ENV read-only; tests switch it on purpose.

@@ -2,7 +2,7 @@
  * Housekeeping statements: lease rescue and retention. Both work in bounded batches of
  * MAINTENANCE_BATCH rows, written into the text as a constant: with `LIMIT $n` a generic plan
  * assumes 10 % of the matching rows, and with a million finished jobs retention would be costed
- * past jit_above_cost and JIT-compiled on every batch (tests/queue/hot-plans.test.ts).
+ * past jit_above_cost and JIT-compiled on every batch (packages/pg-conveyor/test/hot-plans.test.ts).
  */
 import { DEFAULTS } from '../core/config.js';
 import type { SqlExecutor } from './executor.js';

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { countJobs } from './helpers/jobs';
 
 const db = useTestDatabase();
 const queues: DatabaseQueue[] = [];

@@ -1,24 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '@/generated/prisma/client';
+import { describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
-import { enqueueSchema, isPlainEnqueue } from '../../packages/pg-conveyor/src/core/job-input';
-import { newJobId } from '../../packages/pg-conveyor/src/core/job-id';
-import { uuidArrayBinary } from '../../packages/pg-conveyor/src/sql/literals';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs, expectJobCount, jobRow } from '../helpers/jobs';
+import { enqueueSchema, isPlainEnqueue } from '../src/core/job-input';
+import { newJobId } from '../src/core/job-id';
+import { uuidArrayBinary } from '../src/sql/literals';
+import { useQueue } from './helpers/queue';
+import { countJobs, expectJobCount, jobRow } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
-
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
-afterAll(async () => queue.close());
+const t = useQueue();
+const db = t.db;
 
 describe('enqueue', () => {
   it('creates a PENDING job with the documented defaults', async () => {
-    const job = await queue.enqueue({ jobType: 'INGEST_DATA', payload: { ingestJobId: 'ingest-123', records: [1, 2] } });
+    const job = await t.queue.enqueue({ jobType: 'INGEST_DATA', payload: { ingestJobId: 'ingest-123', records: [1, 2] } });
     expect(job).toMatchObject({
       jobType: 'INGEST_DATA',
       status: 'PENDING',
@@ -39,14 +32,14 @@ describe('enqueue', () => {
 
   it('stores priority, maxAttempts and scheduledFor', async () => {
     const at = new Date(Date.now() + 3_600_000);
-    const job = await queue.enqueue({ jobType: 'VECTORIZE', priority: 5, maxAttempts: 7, scheduledFor: at });
+    const job = await t.queue.enqueue({ jobType: 'VECTORIZE', priority: 5, maxAttempts: 7, scheduledFor: at });
     expect(job).toMatchObject({ priority: 5, maxAttempts: 7 });
     expect(job.runAt.toISOString()).toBe(at.toISOString());
   });
 
   it('delays by delayMs on the database clock', async () => {
     const { rows } = await db.current.pool.query<{ now: Date }>('SELECT now()');
-    const job = await queue.enqueue({ jobType: 'T', delayMs: 60_000 });
+    const job = await t.queue.enqueue({ jobType: 'T', delayMs: 60_000 });
     const delta = job.runAt.getTime() - rows[0]!.now.getTime();
     expect(delta).toBeGreaterThanOrEqual(59_000);
     expect(delta).toBeLessThan(65_000);
@@ -54,19 +47,19 @@ describe('enqueue', () => {
 
   it('enqueueMany inserts all jobs in one statement and returns them in input order', async () => {
     const before = await countJobs(db.current.pool, "job_type = 'BULK'");
-    const jobs = await queue.enqueueMany(Array.from({ length: 500 }, (_, i) => ({ jobType: 'BULK', payload: { i }, priority: i % 3 })));
+    const jobs = await t.queue.enqueueMany(Array.from({ length: 500 }, (_, i) => ({ jobType: 'BULK', payload: { i }, priority: i % 3 })));
     expect(jobs).toHaveLength(500);
     expect(jobs.map((j) => (j.payload as { i: number }).i)).toEqual(Array.from({ length: 500 }, (_, i) => i));
     await expectJobCount(db.current.pool, before + 500, "job_type = 'BULK'");
   });
 
   it('enqueueMany stores each job its own type, priority and attempts, whether its batch shares them or not', async () => {
-    const mixed = await queue.enqueueMany([
+    const mixed = await t.queue.enqueueMany([
       { jobType: 'MIX_A', priority: 2, maxAttempts: 5 },
       { jobType: 'MIX_B', priority: 0, maxAttempts: 1 },
       { jobType: 'MIX_A' },
     ]);
-    const shared = await queue.enqueueMany([
+    const shared = await t.queue.enqueueMany([
       { jobType: 'MIX_C', priority: 7, maxAttempts: 9 },
       { jobType: 'MIX_C', priority: 7, maxAttempts: 9 },
     ]);
@@ -86,12 +79,12 @@ describe('enqueue', () => {
   });
 
   it('enqueueMany of an empty list does nothing', async () => {
-    expect(await queue.enqueueMany([])).toEqual([]);
+    expect(await t.queue.enqueueMany([])).toEqual([]);
   });
 
   it('refuses a whole batch when one job is invalid, writing nothing', async () => {
     const before = await countJobs(db.current.pool);
-    await expect(queue.enqueueMany([{ jobType: 'OK' }, { jobType: 'bad type!' }])).rejects.toThrow(/job #1.*jobType/);
+    await expect(t.queue.enqueueMany([{ jobType: 'OK' }, { jobType: 'bad type!' }])).rejects.toThrow(/job #1.*jobType/);
     await expectJobCount(db.current.pool, before);
   });
 
@@ -108,7 +101,7 @@ describe('enqueue', () => {
     ['a payload that is not JSON', { jobType: 'T', payload: { n: 10n } }, /JSON/],
   ])('refuses %s with a ValidationError and writes nothing', async (_name, input, pattern) => {
     const before = await countJobs(db.current.pool);
-    const error = await queue.enqueue(input as never).catch((e: unknown) => e);
+    const error = await t.queue.enqueue(input as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as Error).message).toMatch(pattern);
     await expectJobCount(db.current.pool, before);
@@ -117,14 +110,14 @@ describe('enqueue', () => {
   it('refuses a payload over the size cap', async () => {
     const small = new DatabaseQueue({ pool: db.current.pool, maxPayloadBytes: 1_000 });
     await expect(small.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2_000) } })).rejects.toThrow(/exceeds the limit of 1000/);
-    const big = await queue.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2 * 1024 * 1024) } }).catch((e) => e);
+    const big = await t.queue.enqueue({ jobType: 'T', payload: { blob: 'x'.repeat(2 * 1024 * 1024) } }).catch((e) => e);
     expect(big).toBeInstanceOf(ValidationError);
   });
 
   it('keeps unicode payloads intact', async () => {
     const payload = { text: 'naïve — 日本語 🚀', nested: [{ ключ: 'значение' }] };
-    const job = await queue.enqueue({ jobType: 'T', payload });
-    expect((await queue.getJob(job.id))!.payload).toEqual(payload);
+    const job = await t.queue.enqueue({ jobType: 'T', payload });
+    expect((await t.queue.getJob(job.id))!.payload).toEqual(payload);
   });
 
   it('enqueueMany stores every payload as given, whatever characters an array literal would escape', async () => {
@@ -138,7 +131,7 @@ describe('enqueue', () => {
       undefined,
       { text: 'naïve 🚀', empty: '' },
     ];
-    const jobs = await queue.enqueueMany(payloads.map((payload, i) => ({ jobType: i === 0 ? 'NULL' : 'ESC', payload, priority: i })));
+    const jobs = await t.queue.enqueueMany(payloads.map((payload, i) => ({ jobType: i === 0 ? 'NULL' : 'ESC', payload, priority: i })));
     const { rows } = await db.current.pool.query<{ id: string; job_type: string; payload: unknown; priority: number }>(
       'SELECT id, job_type, payload, priority FROM job_queue WHERE id = ANY($1::uuid[])',
       [jobs.map((j) => j.id)],
@@ -173,42 +166,18 @@ describe('enqueue inside the caller’s transaction', () => {
     const client = await db.current.pool.connect();
     try {
       await client.query('BEGIN');
-      const rolledBack = await queue.enqueue({ jobType: 'TX' }, { tx: client });
+      const rolledBack = await t.queue.enqueue({ jobType: 'TX' }, { tx: client });
       await client.query('ROLLBACK');
-      expect(await queue.getJob(rolledBack.id)).toBeNull();
+      expect(await t.queue.getJob(rolledBack.id)).toBeNull();
 
       await client.query('BEGIN');
-      const committed = await queue.enqueue({ jobType: 'TX' }, { tx: client });
+      const committed = await t.queue.enqueue({ jobType: 'TX' }, { tx: client });
       // Not visible to other connections until the caller commits.
-      expect(await queue.getJob(committed.id)).toBeNull();
+      expect(await t.queue.getJob(committed.id)).toBeNull();
       await client.query('COMMIT');
-      expect((await queue.getJob(committed.id))!.status).toBe('PENDING');
+      expect((await t.queue.getJob(committed.id))!.status).toBe('PENDING');
     } finally {
       client.release();
-    }
-  });
-
-  it('with a Prisma interactive transaction', async () => {
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.current.url }) });
-    try {
-      let ids: string[] = [];
-      await expect(
-        prisma.$transaction(async (tx) => {
-          const jobs = await queue.enqueueMany([{ jobType: 'PRISMA_TX', payload: { a: 1 } }, { jobType: 'PRISMA_TX' }], { tx });
-          ids = jobs.map((j) => j.id);
-          throw new Error('app failed after enqueue');
-        }),
-      ).rejects.toThrow('app failed after enqueue');
-      expect(ids).toHaveLength(2);
-      for (const id of ids) expect(await queue.getJob(id)).toBeNull();
-
-      const job = await prisma.$transaction(async (tx) => queue.enqueue({ jobType: 'PRISMA_TX', payload: { a: 2 }, priority: 3 }, { tx }));
-      expect(job).toMatchObject({ jobType: 'PRISMA_TX', status: 'PENDING', priority: 3, payload: { a: 2 } });
-      // The typed Prisma model reads the same row.
-      const viaPrisma = await prisma.jobQueue.findUnique({ where: { id: job.id } });
-      expect(viaPrisma).toMatchObject({ jobType: 'PRISMA_TX', status: 'PENDING', maxAttempts: 3, payload: { a: 2 } });
-    } finally {
-      await prisma.$disconnect();
     }
   });
 });

@@ -9,8 +9,8 @@ import { expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
 import { DatabaseQueue, drainQueue } from 'pg-conveyor';
 import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
 
 const db = useTestDatabase();
 

@@ -1,25 +1,21 @@
 /** The package's cron route (pg-conveyor/next), as a user's app would mount it. */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError, type Job } from 'pg-conveyor';
 import { cronRoute } from 'pg-conveyor/next';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 const env = process.env as Record<string, string | undefined>;
 const SECRET = 'a-cron-secret-of-at-least-32-characters';
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
 beforeEach(async () => {
   await db.current.pool.query('DELETE FROM job_queue; DELETE FROM job_schedules');
   env.CRON_SECRET = SECRET;
 });
 afterAll(async () => {
   delete env.CRON_SECRET;
-  await queue.close();
 });
 
 const call = (route: (r: Request) => Promise<Response>, secret?: string) =>
@@ -30,7 +26,7 @@ describe('cronRoute', () => {
     const seen: string[] = [];
     const results: unknown[] = [];
     const GET = cronRoute({
-      queue: () => queue,
+      queue: () => t.queue,
       handlers: {
         EMAIL: async (job: Job<{ to: string }>) => {
           seen.push(`email:${job.payload!.to}`);
@@ -46,7 +42,7 @@ describe('cronRoute', () => {
         results.push(result);
       },
     });
-    await queue.enqueueMany([
+    await t.queue.enqueueMany([
       { jobType: 'EMAIL', payload: { to: 'a' } },
       { jobType: 'SMS', payload: { to: 'b' } },
       { jobType: 'EMAIL', payload: { to: 'c' } },
@@ -66,16 +62,16 @@ describe('cronRoute', () => {
   });
 
   it('fires due schedules before draining', async () => {
-    const GET = cronRoute({ queue, handlers: { TICK: async () => 'ticked' } });
-    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK' });
+    const GET = cronRoute({ queue: t.queue, handlers: { TICK: async () => 'ticked' } });
+    await t.queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK' });
     await db.current.pool.query(`UPDATE job_schedules SET created_at = now() - interval '5 minutes'`);
     expect(await (await call(GET, SECRET)).json()).toMatchObject({ completed: 1 });
     expect(await countJobs(db.current.pool, "job_type = 'TICK' AND status = 'COMPLETED'")).toBe(1);
   });
 
   it('refuses before any database work: no or wrong secret 401, unset 500, short in production 500', async () => {
-    await queue.enqueue({ jobType: 'EMAIL' });
-    const GET = cronRoute({ queue, handlers: { EMAIL: async () => 'sent' } });
+    await t.queue.enqueue({ jobType: 'EMAIL' });
+    const GET = cronRoute({ queue: t.queue, handlers: { EMAIL: async () => 'sent' } });
     for (const presented of [undefined, 'wrong', `${SECRET}x`]) {
       const response = await call(GET, presented);
       expect(response.status).toBe(401);
@@ -95,7 +91,7 @@ describe('cronRoute', () => {
     expect(await countJobs(db.current.pool, "status = 'PENDING' AND attempts = 0")).toBe(1);
     // Open without a secret only when the app says so.
     delete env.CRON_SECRET;
-    const open = cronRoute({ queue, handlers: { EMAIL: async () => 'sent' }, openWhenUnset: () => true });
+    const open = cronRoute({ queue: t.queue, handlers: { EMAIL: async () => 'sent' }, openWhenUnset: () => true });
     expect(await (await call(open)).json()).toMatchObject({ completed: 1 });
   });
 
@@ -108,7 +104,7 @@ describe('cronRoute', () => {
     expect(await response.json()).toMatchObject({ success: false, error: 'Worker failed; see server logs' });
     expect(errors).toEqual(['cron route for EMAIL failed']);
     await broken.close();
-    expect(() => cronRoute({ queue, handlers: {} })).toThrow(ValidationError);
-    expect(() => cronRoute({ queue, handlers: { EMAIL: 'nope' as never } })).toThrow(ValidationError);
+    expect(() => cronRoute({ queue: t.queue, handlers: {} })).toThrow(ValidationError);
+    expect(() => cronRoute({ queue: t.queue, handlers: { EMAIL: 'nope' as never } })).toThrow(ValidationError);
   });
 });

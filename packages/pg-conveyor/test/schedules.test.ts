@@ -1,22 +1,18 @@
 import { once } from 'node:events';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { latestDueSlot } from '../../packages/pg-conveyor/src/schedules/schedule-input';
+import { latestDueSlot } from '../src/schedules/schedule-input';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, job_schedules');
 });
-afterAll(async () => queue.close());
 
 async function dbNow(): Promise<Date> {
   return (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
@@ -35,17 +31,17 @@ describe('slot arithmetic (croner)', () => {
 
 describe('recurring jobs', () => {
   it('registered idempotently; invalid expressions, zones and names are refused', async () => {
-    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    await t.queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
     const before = (await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at;
-    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
+    await t.queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { a: 1 } });
     expect((await db.current.pool.query('SELECT updated_at FROM job_schedules')).rows[0].updated_at).toEqual(before);
-    await expect(queue.schedules.register('bad', { cron: 'every day', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.schedules.register('bad', { cron: '* * * * *', timezone: 'Mars/Olympus', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.schedules.register('bad name!', { cron: '* * * * *', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.schedules.register('bad', { cron: 'every day', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.schedules.register('bad', { cron: '* * * * *', timezone: 'Mars/Olympus', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.schedules.register('bad name!', { cron: '* * * * *', jobType: 'TICK' })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('fires exactly once per slot with 3 workers and 20 concurrent firers racing', async () => {
-    await queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { report: true } });
+    await t.queue.schedules.register('every-minute', { cron: '* * * * *', jobType: 'TICK', payload: { report: true } });
     const clock = new ManualClock(new Date((await dbNow()).getTime() + 61_000)); // at least one slot is due
     const firers = Array.from({ length: 4 }, () => {
       const pool = new pg.Pool({ connectionString: db.current.url, max: 5 });
@@ -79,10 +75,10 @@ describe('recurring jobs', () => {
   });
 
   it('a schedule registered now has nothing due until its next slot; removed, it stops', async () => {
-    await queue.schedules.register('hourly', { cron: '0 * * * *', jobType: 'HOURLY' });
-    expect(await queue.schedules.fireDue()).toEqual([]);
-    expect(await queue.schedules.remove('hourly')).toBe(true);
-    expect(await queue.schedules.remove('hourly')).toBe(false);
+    await t.queue.schedules.register('hourly', { cron: '0 * * * *', jobType: 'HOURLY' });
+    expect(await t.queue.schedules.fireDue()).toEqual([]);
+    expect(await t.queue.schedules.remove('hourly')).toBe(true);
+    expect(await t.queue.schedules.remove('hourly')).toBe(false);
   });
 });
 

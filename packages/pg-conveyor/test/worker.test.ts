@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { DatabaseQueue, JobTakenAwayError, ManualClock } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { sleep, until } from '../helpers/wait';
-import { countJobs } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { sleep, until } from './helpers/wait';
+import { countJobs } from './helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
@@ -246,7 +246,7 @@ describe('worker process and SIGTERM', () => {
     const { spawn } = await import('node:child_process');
     await db.current.pool.query('CREATE TABLE IF NOT EXISTS run_ledger (job_id uuid, pid int)');
     await queue.enqueueMany(Array.from({ length: 40 }, () => ({ jobType: 'SLEEPY' })));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/sleepy-worker-process.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/pg-conveyor/test/fixtures/sleepy-worker-process.ts'], {
       env: { ...process.env, DATABASE_URL: db.current.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

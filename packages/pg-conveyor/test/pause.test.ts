@@ -5,9 +5,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
-import { sleep, until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { countJobs } from './helpers/jobs';
+import { sleep, until } from './helpers/wait';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;

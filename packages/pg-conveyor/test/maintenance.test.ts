@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { expectJobCount, insertJob, jobRow } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { expectJobCount, insertJob, jobRow } from './helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
 const JOBS = 10_000;

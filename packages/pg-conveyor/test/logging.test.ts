@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, DatabaseQueue, NonRetryableError, type Logger } from 'pg-conveyor';
 import { cronRoute } from 'pg-conveyor/next';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
 
 const db = useTestDatabase();
 

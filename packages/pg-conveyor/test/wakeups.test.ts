@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { newJobId } from '../../packages/pg-conveyor/src/core/job-id';
-import { JOBS_CHANNEL } from '../../packages/pg-conveyor/src/sql/jobs-insert';
-import { Wakeups } from '../../packages/pg-conveyor/src/core/wakeups';
-import { useTestDatabase } from '../helpers/db';
+import { newJobId } from '../src/core/job-id';
+import { JOBS_CHANNEL } from '../src/sql/jobs-insert';
+import { Wakeups } from '../src/core/wakeups';
+import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
 

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;

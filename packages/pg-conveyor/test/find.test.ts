@@ -6,8 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
 import { FIND_WINDOW, parsePayloadMatch, type JobFilter } from 'pg-conveyor/console';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs, insertJob } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { countJobs, insertJob } from './helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;

@@ -1,19 +1,13 @@
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
-beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue');
-});
-afterAll(async () => queue.close());
+beforeEach(() => t.reset());
 
 describe('deduplication', () => {
   it('50 concurrent enqueues of one key on 10 connections make one job, and all get it back', async () => {
@@ -36,14 +30,14 @@ describe('deduplication', () => {
   });
 
   it('active mode: the key is free again once the job finishes', async () => {
-    const first = await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
+    const first = await t.queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
     expect(first.deduplicated).toBe(false);
-    const again = await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
+    const again = await t.queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
     expect(again).toMatchObject({ id: first.id, deduplicated: true });
-    const claimed = await queue.claimJob(['D']);
-    expect((await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } })).id).toBe(first.id); // still running
-    await queue.completeJob(claimed!);
-    const second = await queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
+    const claimed = await t.queue.claimJob(['D']);
+    expect((await t.queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } })).id).toBe(first.id); // still running
+    await t.queue.completeJob(claimed!);
+    const second = await t.queue.enqueue({ jobType: 'D', dedupe: { key: 'k' } });
     expect(second.id).not.toBe(first.id);
     expect(await countJobs(db.current.pool)).toBe(2);
   });
@@ -62,7 +56,7 @@ describe('deduplication', () => {
   });
 
   it('a batch with duplicates inside it makes one job per key', async () => {
-    const jobs = await queue.enqueueMany([
+    const jobs = await t.queue.enqueueMany([
       { jobType: 'B', dedupe: { key: 'x' } },
       { jobType: 'B', dedupe: { key: 'x' } },
       { jobType: 'B', dedupe: { key: 'y' } },
@@ -75,21 +69,21 @@ describe('deduplication', () => {
   });
 
   it('unique keys hold across states; bad dedupe options are refused', async () => {
-    const a = await queue.enqueue({ jobType: 'U', uniqueKey: 'report:2026-01' });
-    await queue.cancelJob(a.id);
-    expect((await queue.enqueue({ jobType: 'U', uniqueKey: 'report:2026-01' })).id).toBe(a.id);
-    await expect(queue.enqueue({ jobType: 'U', dedupe: { key: '' } })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.enqueue({ jobType: 'U', dedupe: { key: 'k', windowMs: -1 } })).rejects.toBeInstanceOf(ValidationError);
+    const a = await t.queue.enqueue({ jobType: 'U', uniqueKey: 'report:2026-01' });
+    await t.queue.cancelJob(a.id);
+    expect((await t.queue.enqueue({ jobType: 'U', uniqueKey: 'report:2026-01' })).id).toBe(a.id);
+    await expect(t.queue.enqueue({ jobType: 'U', dedupe: { key: '' } })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.enqueue({ jobType: 'U', dedupe: { key: 'k', windowMs: -1 } })).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
 describe('retry and dedupe', () => {
   it('retrying a failed job whose key another active job holds is refused with its state', async () => {
-    const failed = await queue.enqueue({ jobType: 'R', dedupe: { key: 'r' }, maxAttempts: 1 });
-    await queue.failJob((await queue.claimJob(['R']))!, new Error('x'));
-    await queue.enqueue({ jobType: 'R', dedupe: { key: 'r' } });
-    const error = await queue.retryJob(failed.id).catch((e: unknown) => e);
+    const failed = await t.queue.enqueue({ jobType: 'R', dedupe: { key: 'r' }, maxAttempts: 1 });
+    await t.queue.failJob((await t.queue.claimJob(['R']))!, new Error('x'));
+    await t.queue.enqueue({ jobType: 'R', dedupe: { key: 'r' } });
+    const error = await t.queue.retryJob(failed.id).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/dedupe key is active/);
-    expect((await queue.getJob(failed.id))!.status).toBe('FAILED');
+    expect((await t.queue.getJob(failed.id))!.status).toBe('FAILED');
   });
 });

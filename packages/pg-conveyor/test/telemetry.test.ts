@@ -17,8 +17,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;

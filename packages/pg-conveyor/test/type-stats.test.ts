@@ -1,7 +1,7 @@
 /** typeStats(): what an operator reads per job type, from real claims and completions on a test clock. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue, ManualClock } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
 let clock: ManualClock;

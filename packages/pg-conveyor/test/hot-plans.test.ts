@@ -14,8 +14,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { createTestDatabase, useTestDatabase } from '../helpers/db';
-import { explainPlan, jobQueueReads, recordingPool, type Recorded } from '../helpers/plans';
+import { createTestDatabase, useTestDatabase } from './helpers/db';
+import { explainPlan, jobQueueReads, recordingPool, type Recorded } from './helpers/plans';
 
 const db = useTestDatabase();
 const BACKLOG = 1_000_000;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   DatabaseQueue,
   InvalidJobStateError,
@@ -9,22 +9,16 @@ import {
   ValidationError,
   type JobStatus,
 } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { insertJob, jobRow } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { insertJob, jobRow } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
-beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue');
-});
-afterAll(async () => queue.close());
+beforeEach(() => t.reset());
 
-async function claimOne(q: DatabaseQueue = queue, type = 'T') {
+async function claimOne(q: DatabaseQueue = t.queue, type = 'T') {
   const job = await q.claimJob([type]);
   if (!job) throw new Error('expected a job to claim');
   return job;
@@ -32,9 +26,9 @@ async function claimOne(q: DatabaseQueue = queue, type = 'T') {
 
 describe('completeJob', () => {
   it('stores the result, clears the payload and the lease', async () => {
-    await queue.enqueue({ jobType: 'T', payload: { secret: 'pii' } });
+    await t.queue.enqueue({ jobType: 'T', payload: { secret: 'pii' } });
     const job = await claimOne();
-    const done = await queue.completeJob(job.id, { savedCount: 1000, skippedCount: 5 });
+    const done = await t.queue.completeJob(job.id, { savedCount: 1000, skippedCount: 5 });
     expect(done).toMatchObject({ status: 'COMPLETED', result: { savedCount: 1000, skippedCount: 5 }, payload: null, lockedUntil: null });
     const row = await jobRow(db.current.pool, job.id);
     expect(row.payload).toBeNull(); // SQL NULL, not JSON null
@@ -44,8 +38,8 @@ describe('completeJob', () => {
   });
 
   it('accepts no result', async () => {
-    await queue.enqueue({ jobType: 'T' });
-    const done = await queue.completeJob((await claimOne()).id);
+    await t.queue.enqueue({ jobType: 'T' });
+    const done = await t.queue.completeJob((await claimOne()).id);
     expect(done.result).toBeNull();
   });
 });
@@ -64,7 +58,7 @@ describe('completions made at the same time', () => {
     try {
       await batching.enqueueMany(Array.from({ length: 6 }, (_, n) => ({ jobType: 'T', payload: { n } })));
       const jobs = await batching.claimJobs(['T'], 6);
-      await queue.cancelJob(jobs[2]!.id);
+      await t.queue.cancelJob(jobs[2]!.id);
       const outcomes = await Promise.allSettled(jobs.map((job, n) => batching.completeJob(job, { n })));
       expect(statements).toHaveLength(1);
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
@@ -81,9 +75,9 @@ describe('completions made at the same time', () => {
   });
 
   it('the same job completed twice at once: the first wins, the second is refused', async () => {
-    await queue.enqueue({ jobType: 'T' });
+    await t.queue.enqueue({ jobType: 'T' });
     const job = await claimOne();
-    const [first, second] = await Promise.allSettled([queue.completeJob(job, 'first'), queue.completeJob(job, 'second')]);
+    const [first, second] = await Promise.allSettled([t.queue.completeJob(job, 'first'), t.queue.completeJob(job, 'second')]);
     expect(first.status).toBe('fulfilled');
     expect((second as PromiseRejectedResult).reason).toBeInstanceOf(InvalidJobStateError);
     expect((await jobRow(db.current.pool, job.id)).result).toBe('first');
@@ -93,9 +87,9 @@ describe('completions made at the same time', () => {
 describe('completeJobs', () => {
   it('stores each result as given in one statement, whatever characters an array literal would escape', async () => {
     const results = [{ quote: 'say "hi"', backslash: 'C:\\dir\\', braces: '{a,b}', word: 'NULL' }, 'text, "quoted"', [1, null], null, undefined];
-    await queue.enqueueMany(results.map(() => ({ jobType: 'T' })));
-    const jobs = await queue.claimJobs(['T'], results.length);
-    const answers = await queue.completeJobs(jobs, results);
+    await t.queue.enqueueMany(results.map(() => ({ jobType: 'T' })));
+    const jobs = await t.queue.claimJobs(['T'], results.length);
+    const answers = await t.queue.completeJobs(jobs, results);
     for (const [i, job] of jobs.entries()) {
       // JSON null and no result are both stored as none, and read as null.
       expect((await jobRow(db.current.pool, job.id)).result).toEqual(results[i] ?? null);
@@ -106,14 +100,14 @@ describe('completeJobs', () => {
 
 describe('a job object with a malformed attempt', () => {
   it('is refused with a ValidationError by every call that fences on it, and nothing changes', async () => {
-    await queue.enqueue({ jobType: 'T' });
+    await t.queue.enqueue({ jobType: 'T' });
     const job = await claimOne();
     for (const attempts of ['1}', 1.5, -1, null, undefined, 10_000] as unknown[]) {
       const forged = { ...job, attempts } as typeof job;
-      await expect(queue.completeJobs([forged], [{ ok: true }])).rejects.toBeInstanceOf(ValidationError);
-      await expect(queue.completeJob(forged, { ok: true })).rejects.toBeInstanceOf(ValidationError);
-      await expect(queue.failJob(forged, new Error('x'))).rejects.toBeInstanceOf(ValidationError);
-      await expect(queue.extendLeases([forged])).rejects.toBeInstanceOf(ValidationError);
+      await expect(t.queue.completeJobs([forged], [{ ok: true }])).rejects.toBeInstanceOf(ValidationError);
+      await expect(t.queue.completeJob(forged, { ok: true })).rejects.toBeInstanceOf(ValidationError);
+      await expect(t.queue.failJob(forged, new Error('x'))).rejects.toBeInstanceOf(ValidationError);
+      await expect(t.queue.extendLeases([forged])).rejects.toBeInstanceOf(ValidationError);
     }
     expect((await jobRow(db.current.pool, job.id)).status).toBe('PROCESSING');
   });
@@ -170,47 +164,47 @@ describe('failJob and backoff (injected clock)', () => {
   });
 
   it('fails at once on NonRetryableError', async () => {
-    await queue.enqueue({ jobType: 'T', maxAttempts: 5 });
-    const failed = await queue.failJob(await claimOne(), new NonRetryableError('bad input, retrying will not help'));
+    await t.queue.enqueue({ jobType: 'T', maxAttempts: 5 });
+    const failed = await t.queue.failJob(await claimOne(), new NonRetryableError('bad input, retrying will not help'));
     expect(failed).toMatchObject({ status: 'FAILED', attempts: 1 });
     expect(failed.errors[0]).toMatchObject({ kind: 'non_retryable', message: 'NonRetryableError: bad input, retrying will not help' });
   });
 
   it('truncates error text to 1,000 characters and strips NUL bytes', async () => {
-    await queue.enqueue({ jobType: 'T' });
-    const failed = await queue.failJob(await claimOne(), new Error(`a\u0000${'x'.repeat(5_000)}`));
+    await t.queue.enqueue({ jobType: 'T' });
+    const failed = await t.queue.failJob(await claimOne(), new Error(`a\u0000${'x'.repeat(5_000)}`));
     expect(failed.errors[0]!.message).toHaveLength(1_000);
     expect(failed.errors[0]!.message).not.toContain('\u0000');
   });
 
   it('accepts non-Error values as errors', async () => {
-    await queue.enqueue({ jobType: 'T' });
-    const failed = await queue.failJob(await claimOne(), 'plain string');
+    await t.queue.enqueue({ jobType: 'T' });
+    const failed = await t.queue.failJob(await claimOne(), 'plain string');
     expect(failed.errors[0]!.message).toBe('plain string');
   });
 });
 
 describe('updateProgress', () => {
   it('stores current, total and message on a running job', async () => {
-    await queue.enqueue({ jobType: 'T' });
+    await t.queue.enqueue({ jobType: 'T' });
     const job = await claimOne();
-    await queue.updateProgress(job.id, 500, 1000, 'Processing records...');
-    expect((await queue.getJob(job.id))!.progress).toEqual({ current: 500, total: 1000, message: 'Processing records...' });
+    await t.queue.updateProgress(job.id, 500, 1000, 'Processing records...');
+    expect((await t.queue.getJob(job.id))!.progress).toEqual({ current: 500, total: 1000, message: 'Processing records...' });
   });
 
   it('refuses bad numbers and jobs that are not running', async () => {
-    const pending = await queue.enqueue({ jobType: 'T' });
-    await expect(queue.updateProgress(pending.id, 1, 2)).rejects.toBeInstanceOf(InvalidJobStateError);
+    const pending = await t.queue.enqueue({ jobType: 'T' });
+    await expect(t.queue.updateProgress(pending.id, 1, 2)).rejects.toBeInstanceOf(InvalidJobStateError);
     const job = await claimOne();
-    await expect(queue.updateProgress(job.id, -1, 2)).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.updateProgress(job.id, Number.NaN, 2)).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.updateProgress(job.id, -1, 2)).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.updateProgress(job.id, Number.NaN, 2)).rejects.toBeInstanceOf(ValidationError);
   });
 });
 
 describe('retryJob and cancelJob', () => {
   it('retry: FAILED -> PENDING, runnable now, with one more attempt', async () => {
     const id = await insertJob(db.current.pool, { jobType: 'T', status: 'FAILED', attempts: 3, maxAttempts: 3 });
-    const retried = await queue.retryJob(id);
+    const retried = await t.queue.retryJob(id);
     expect(retried).toMatchObject({ status: 'PENDING', maxAttempts: 4, completedAt: null, result: null });
     const job = await claimOne();
     expect(job).toMatchObject({ id, attempts: 4 });
@@ -218,27 +212,27 @@ describe('retryJob and cancelJob', () => {
 
   it('cancel: PENDING and PROCESSING -> CANCELLED; a worker then finds its lease gone', async () => {
     const pendingId = await insertJob(db.current.pool, { status: 'PENDING', jobType: 'OTHER' });
-    expect((await queue.cancelJob(pendingId)).status).toBe('CANCELLED');
+    expect((await t.queue.cancelJob(pendingId)).status).toBe('CANCELLED');
 
-    await queue.enqueue({ jobType: 'T' });
+    await t.queue.enqueue({ jobType: 'T' });
     const running = await claimOne();
-    expect((await queue.cancelJob(running.id)).status).toBe('CANCELLED');
-    await expect(queue.completeJob(running, { late: true })).rejects.toBeInstanceOf(LeaseLostError);
-    expect((await queue.getJob(running.id))!.status).toBe('CANCELLED');
+    expect((await t.queue.cancelJob(running.id)).status).toBe('CANCELLED');
+    await expect(t.queue.completeJob(running, { late: true })).rejects.toBeInstanceOf(LeaseLostError);
+    expect((await t.queue.getJob(running.id))!.status).toBe('CANCELLED');
   });
 
   it('a cancelled job can be retried', async () => {
     const id = await insertJob(db.current.pool, { status: 'CANCELLED' });
-    expect((await queue.retryJob(id)).status).toBe('PENDING');
+    expect((await t.queue.retryJob(id)).status).toBe('PENDING');
   });
 });
 
 describe('illegal transitions are refused with the current state, and change nothing', () => {
   const cases: [string, JobStatus[], (id: string) => Promise<unknown>][] = [
-    ['complete', ['PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'], (id) => queue.completeJob(id, { x: 1 })],
-    ['fail', ['PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'], (id) => queue.failJob(id, new Error('x'))],
-    ['retry', ['PENDING', 'PROCESSING', 'COMPLETED'], (id) => queue.retryJob(id)],
-    ['cancel', ['COMPLETED', 'FAILED', 'CANCELLED'], (id) => queue.cancelJob(id)],
+    ['complete', ['PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'], (id) => t.queue.completeJob(id, { x: 1 })],
+    ['fail', ['PENDING', 'COMPLETED', 'FAILED', 'CANCELLED'], (id) => t.queue.failJob(id, new Error('x'))],
+    ['retry', ['PENDING', 'PROCESSING', 'COMPLETED'], (id) => t.queue.retryJob(id)],
+    ['cancel', ['COMPLETED', 'FAILED', 'CANCELLED'], (id) => t.queue.cancelJob(id)],
   ];
   for (const [action, statuses, act] of cases) {
     for (const status of statuses) {
@@ -255,16 +249,16 @@ describe('illegal transitions are refused with the current state, and change not
 
   it('unknown ids give JobNotFoundError; malformed ids a ValidationError', async () => {
     for (const act of [
-      () => queue.completeJob(UNKNOWN_ID),
-      () => queue.failJob(UNKNOWN_ID, 'x'),
-      () => queue.retryJob(UNKNOWN_ID),
-      () => queue.cancelJob(UNKNOWN_ID),
-      () => queue.updateProgress(UNKNOWN_ID, 1, 1),
+      () => t.queue.completeJob(UNKNOWN_ID),
+      () => t.queue.failJob(UNKNOWN_ID, 'x'),
+      () => t.queue.retryJob(UNKNOWN_ID),
+      () => t.queue.cancelJob(UNKNOWN_ID),
+      () => t.queue.updateProgress(UNKNOWN_ID, 1, 1),
     ]) {
       await expect(act()).rejects.toBeInstanceOf(JobNotFoundError);
     }
-    await expect(queue.retryJob('1;DROP TABLE job_queue;--')).rejects.toBeInstanceOf(ValidationError);
-    expect(await queue.getJob(UNKNOWN_ID)).toBeNull();
+    await expect(t.queue.retryJob('1;DROP TABLE job_queue;--')).rejects.toBeInstanceOf(ValidationError);
+    expect(await t.queue.getJob(UNKNOWN_ID)).toBeNull();
   });
 
   it('the database itself refuses states that break the invariants', async () => {
@@ -289,9 +283,9 @@ describe('fencing: a worker whose claim was taken over changes nothing', () => {
     await expect(zombie.completeJob(first!.job_id, { stale: true })).rejects.toBeInstanceOf(LeaseLostError);
     await expect(zombie.failJob(first!.job_id, new Error('stale'))).rejects.toBeInstanceOf(LeaseLostError);
     await expect(zombie.updateProgress(first!, 1, 1)).rejects.toBeInstanceOf(LeaseLostError);
-    expect(await queue.getJob(id)).toMatchObject({ status: 'PROCESSING', attempts: 2, lockedBy: 'healthy' });
+    expect(await t.queue.getJob(id)).toMatchObject({ status: 'PROCESSING', attempts: 2, lockedBy: 'healthy' });
 
     await healthy.completeJob(second!, { fresh: true });
-    expect(await queue.getJob(id)).toMatchObject({ status: 'COMPLETED', result: { fresh: true } });
+    expect(await t.queue.getJob(id)).toMatchObject({ status: 'COMPLETED', result: { fresh: true } });
   });
 });

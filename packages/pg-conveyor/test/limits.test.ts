@@ -1,22 +1,20 @@
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
 import { drainQueue } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
   await db.current.pool.query('CREATE TABLE runs (job_id uuid, started timestamptz, finished timestamptz)');
 });
 beforeEach(async () => {
   await db.current.pool.query('TRUNCATE job_queue, job_type_limits, runs');
 });
-afterAll(async () => queue.close());
 
 /** A fresh queue on its own connections: another process, as far as Postgres can tell. */
 function separateQueue() {
@@ -43,10 +41,10 @@ async function peakOverlap(): Promise<number> {
 describe('global concurrency per type', () => {
   it('two worker processes plus a serverless drain never run more than 2 at once', async () => {
     const { spawn } = await import('node:child_process');
-    await queue.setTypeLimits('LIMITED', { concurrency: 2 });
-    await queue.enqueueMany(Array.from({ length: 24 }, () => ({ jobType: 'LIMITED' })));
+    await t.queue.setTypeLimits('LIMITED', { concurrency: 2 });
+    await t.queue.enqueueMany(Array.from({ length: 24 }, () => ({ jobType: 'LIMITED' })));
     const processes = [0, 1].map(() =>
-      spawn(process.execPath, ['--import', 'tsx', 'tests/fixtures/limited-worker-process.ts'], {
+      spawn(process.execPath, ['--import', 'tsx', 'packages/pg-conveyor/test/fixtures/limited-worker-process.ts'], {
         env: { ...process.env, DATABASE_URL: db.current.url },
         stdio: ['ignore', 'pipe', 'inherit'],
       }),
@@ -115,13 +113,13 @@ describe('rate limits per type', () => {
   });
 
   it('unlimited types are not held back, and limits can be removed; bad limits are refused', async () => {
-    await queue.setTypeLimits('ONE', { concurrency: 1 });
-    await queue.enqueueMany([{ jobType: 'ONE' }, { jobType: 'ONE' }, { jobType: 'FREE' }, { jobType: 'FREE' }]);
-    expect(await queue.claimJobs(['ONE'], 5)).toHaveLength(1);
-    expect(await queue.claimJobs(['FREE'], 5)).toHaveLength(2);
-    await queue.setTypeLimits('ONE', { concurrency: null });
-    expect(await queue.claimJobs(['ONE'], 5)).toHaveLength(1);
-    await expect(queue.setTypeLimits('ONE', { concurrency: 0 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(queue.setTypeLimits('ONE', { rate: { limit: 5, periodMs: -1 } })).rejects.toBeInstanceOf(ValidationError);
+    await t.queue.setTypeLimits('ONE', { concurrency: 1 });
+    await t.queue.enqueueMany([{ jobType: 'ONE' }, { jobType: 'ONE' }, { jobType: 'FREE' }, { jobType: 'FREE' }]);
+    expect(await t.queue.claimJobs(['ONE'], 5)).toHaveLength(1);
+    expect(await t.queue.claimJobs(['FREE'], 5)).toHaveLength(2);
+    await t.queue.setTypeLimits('ONE', { concurrency: null });
+    expect(await t.queue.claimJobs(['ONE'], 5)).toHaveLength(1);
+    await expect(t.queue.setTypeLimits('ONE', { concurrency: 0 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.setTypeLimits('ONE', { rate: { limit: 5, periodMs: -1 } })).rejects.toBeInstanceOf(ValidationError);
   });
 });

@@ -5,9 +5,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import type { Job } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
-import { countJobs, jobRow } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
+import { countJobs, jobRow } from './helpers/jobs';
 
 const db = useTestDatabase();
 let pool: pg.Pool;

@@ -1,8 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../packages/pg-conveyor/src/adapters/cli';
+import { runCli } from '../src/adapters/cli';
 import { queueMigrations } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs, insertJob, jobRow } from '../helpers/jobs';
+import { useTestDatabase } from './helpers/db';
+import { countJobs, insertJob, jobRow } from './helpers/jobs';
 
 const db = useTestDatabase();
 

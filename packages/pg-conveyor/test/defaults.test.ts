@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayTable } from '../../packages/pg-conveyor/src/core/backoff';
+import { retryDelayTable } from '../src/core/backoff';
 import pg from 'pg';
 import {
   DatabaseQueue,
@@ -15,7 +15,7 @@ import {
   WORKER_DEFAULTS,
 } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from '../helpers/db';
+import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
 

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, drainQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
-import { useTestDatabase } from '../helpers/db';
-import { countJobs, expectJobCount } from '../helpers/jobs';
+import { useQueue } from './helpers/queue';
+import { countJobs, expectJobCount } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue();
+const db = t.db;
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ pool: db.current.pool });
-});
-beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue');
-});
-afterAll(async () => queue.close());
+beforeEach(() => t.reset());
 
 describe('drainQueue (one cron tick)', () => {
   it('claims at most maxJobs, completes them with the handler’s result, and reports', async () => {
-    await queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ jobType: 'D', payload: { i } })));
-    const result = await drainQueue(queue, { types: ['D'], maxJobs: 3, handler: async (job) => ({ doubled: (job.payload as { i: number }).i * 2 }) });
+    await t.queue.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ jobType: 'D', payload: { i } })));
+    const result = await drainQueue(t.queue, { types: ['D'], maxJobs: 3, handler: async (job) => ({ doubled: (job.payload as { i: number }).i * 2 }) });
     expect(result).toMatchObject({ success: true, processed: 3, completed: 3, failed: 0, stoppedBy: 'maxJobs' });
     expect(result.duration).toBeGreaterThanOrEqual(0);
     await expectJobCount(db.current.pool, 3, "status = 'COMPLETED' AND result ? 'doubled'");
@@ -25,15 +19,15 @@ describe('drainQueue (one cron tick)', () => {
   });
 
   it('without maxJobs, drains until the queue is empty (the budget still bounds it)', async () => {
-    await queue.enqueueMany(Array.from({ length: 4 }, () => ({ jobType: 'D' })));
-    const result = await drainQueue(queue, { types: ['D'], handler: async () => 'ok' });
+    await t.queue.enqueueMany(Array.from({ length: 4 }, () => ({ jobType: 'D' })));
+    const result = await drainQueue(t.queue, { types: ['D'], handler: async () => 'ok' });
     expect(result).toMatchObject({ completed: 4, stoppedBy: 'empty' });
   });
 
   it('bad options are a ValidationError before anything is claimed', async () => {
-    await queue.enqueue({ jobType: 'D' });
+    await t.queue.enqueue({ jobType: 'D' });
     for (const bad of [{ maxJobs: 0 }, { maxJobs: 1.5 }, { budgetMs: -1 }, { types: 'D' }, { types: ['bad type!'] }, { handler: 'not a function' }]) {
-      await expect(drainQueue(queue, { types: ['D'], handler: async () => 'ok', ...bad } as never), JSON.stringify(bad)).rejects.toBeInstanceOf(
+      await expect(drainQueue(t.queue, { types: ['D'], handler: async () => 'ok', ...bad } as never), JSON.stringify(bad)).rejects.toBeInstanceOf(
         ValidationError,
       );
     }
@@ -41,15 +35,15 @@ describe('drainQueue (one cron tick)', () => {
   });
 
   it('stops when the queue is empty', async () => {
-    await queue.enqueue({ jobType: 'D' });
-    const result = await drainQueue(queue, { types: ['D'], maxJobs: 10, handler: async () => 'ok' });
+    await t.queue.enqueue({ jobType: 'D' });
+    const result = await drainQueue(t.queue, { types: ['D'], maxJobs: 10, handler: async () => 'ok' });
     expect(result).toMatchObject({ processed: 1, stoppedBy: 'empty' });
   });
 
   it('records handler errors as failed attempts (retried later), NonRetryableError as FAILED', async () => {
-    const { id: retryable } = await queue.enqueue({ jobType: 'D', priority: 2 });
-    const { id: fatal } = await queue.enqueue({ jobType: 'D', priority: 1 });
-    const result = await drainQueue(queue, {
+    const { id: retryable } = await t.queue.enqueue({ jobType: 'D', priority: 2 });
+    const { id: fatal } = await t.queue.enqueue({ jobType: 'D', priority: 1 });
+    const result = await drainQueue(t.queue, {
       types: ['D'],
       maxJobs: 2,
       handler: async (job) => {
@@ -57,15 +51,15 @@ describe('drainQueue (one cron tick)', () => {
       },
     });
     expect(result).toMatchObject({ processed: 2, failed: 2, completed: 0 });
-    expect((await queue.getJob(retryable))!.status).toBe('PENDING');
-    expect((await queue.getJob(fatal))!.status).toBe('FAILED');
+    expect((await t.queue.getJob(retryable))!.status).toBe('PENDING');
+    expect((await t.queue.getJob(fatal))!.status).toBe('FAILED');
   });
 
   it('honours its budget with a slow handler: aborts it, returns before deadline + grace, leaves nothing locked', async () => {
-    await queue.enqueueMany([{ jobType: 'SLOW' }, { jobType: 'SLOW' }, { jobType: 'SLOW' }]);
+    await t.queue.enqueueMany([{ jobType: 'SLOW' }, { jobType: 'SLOW' }, { jobType: 'SLOW' }]);
     let sawAbort = false;
     const started = Date.now();
-    const result = await drainQueue(queue, {
+    const result = await drainQueue(t.queue, {
       types: ['SLOW'],
       maxJobs: 3,
       budgetMs: 1_500,
@@ -92,10 +86,10 @@ describe('drainQueue (one cron tick)', () => {
   });
 
   it('gives up on a handler that ignores the abort, fails its attempt, and its late result changes nothing', async () => {
-    const { id } = await queue.enqueue({ jobType: 'STUBBORN' });
+    const { id } = await t.queue.enqueue({ jobType: 'STUBBORN' });
     let finishLate: (v: unknown) => void = () => {};
     const started = Date.now();
-    const result = await drainQueue(queue, {
+    const result = await drainQueue(t.queue, {
       types: ['STUBBORN'],
       maxJobs: 1,
       budgetMs: 400,
@@ -106,14 +100,14 @@ describe('drainQueue (one cron tick)', () => {
     expect(Date.now() - started).toBeLessThan(1_200);
     expect(result).toMatchObject({ failed: 1 });
     finishLate('too late');
-    const job = await queue.getJob(id);
+    const job = await t.queue.getJob(id);
     expect(job).toMatchObject({ status: 'PENDING', attempts: 1, result: null });
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
   });
 
   it('enqueues follow-ups with the completion, and only then', async () => {
-    await queue.enqueue({ jobType: 'PARENT', payload: { n: 1 } });
-    await drainQueue(queue, {
+    await t.queue.enqueue({ jobType: 'PARENT', payload: { n: 1 } });
+    await drainQueue(t.queue, {
       types: ['PARENT'],
       maxJobs: 1,
       handler: async (job, ctx) => {
@@ -123,8 +117,8 @@ describe('drainQueue (one cron tick)', () => {
     });
     await expectJobCount(db.current.pool, 1, "job_type = 'CHILD' AND status = 'PENDING'");
 
-    await queue.enqueue({ jobType: 'PARENT', payload: { n: 2 } });
-    await drainQueue(queue, {
+    await t.queue.enqueue({ jobType: 'PARENT', payload: { n: 2 } });
+    await drainQueue(t.queue, {
       types: ['PARENT'],
       maxJobs: 1,
       handler: async (_job, ctx) => {
@@ -136,38 +130,38 @@ describe('drainQueue (one cron tick)', () => {
   });
 
   it('a job cancelled while it runs is reported as lost, and stays cancelled', async () => {
-    const { id } = await queue.enqueue({ jobType: 'CANCELME' });
-    const result = await drainQueue(queue, {
+    const { id } = await t.queue.enqueue({ jobType: 'CANCELME' });
+    const result = await drainQueue(t.queue, {
       types: ['CANCELME'],
       maxJobs: 1,
       handler: async (job) => {
-        await queue.cancelJob(job.id);
+        await t.queue.cancelJob(job.id);
         return 'finished anyway';
       },
     });
     expect(result).toMatchObject({ lost: 1, processed: 0 });
-    expect((await queue.getJob(id))!.status).toBe('CANCELLED');
+    expect((await t.queue.getJob(id))!.status).toBe('CANCELLED');
   });
 });
 
 describe('concurrency keys', () => {
   it('never runs two jobs of one key at once; a batch takes one per key', async () => {
-    await queue.enqueueMany([
+    await t.queue.enqueueMany([
       { jobType: 'K', concurrencyKey: 'project-a', payload: { n: 1 } },
       { jobType: 'K', concurrencyKey: 'project-a', payload: { n: 2 } },
       { jobType: 'K', concurrencyKey: 'project-b', payload: { n: 3 } },
       { jobType: 'K', payload: { n: 4 } },
     ]);
-    const batch = await queue.claimJobs(['K'], 10);
+    const batch = await t.queue.claimJobs(['K'], 10);
     expect(batch.map((j) => j.concurrencyKey).sort()).toEqual(['project-a', 'project-b', null].sort());
-    expect(await queue.claimJob(['K'])).toBeNull(); // the second project-a job waits
-    await queue.completeJob(batch.find((j) => j.concurrencyKey === 'project-a')!);
-    expect(await queue.claimJob(['K'])).toMatchObject({ concurrencyKey: 'project-a', payload: { n: 2 } });
+    expect(await t.queue.claimJob(['K'])).toBeNull(); // the second project-a job waits
+    await t.queue.completeJob(batch.find((j) => j.concurrencyKey === 'project-a')!);
+    expect(await t.queue.claimJob(['K'])).toMatchObject({ concurrencyKey: 'project-a', payload: { n: 2 } });
   });
 
   it('holds under concurrent claimers on separate connections', async () => {
     const pg = (await import('pg')).default;
-    await queue.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ jobType: 'KC', concurrencyKey: `key-${i % 3}` })));
+    await t.queue.enqueueMany(Array.from({ length: 60 }, (_, i) => ({ jobType: 'KC', concurrencyKey: `key-${i % 3}` })));
     await db.current.pool.query('CREATE TABLE IF NOT EXISTS key_overlap (key text, running int)');
     const workers = Array.from({ length: 8 }, () => {
       const pool = new pg.Pool({ connectionString: db.current.url, max: 1 });

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError, migrate as migrateQueue, migrationSql, queueMigrations } from 'pg-conveyor';
 import { migrate, readMigrations, REPLACED_HISTORY } from '@/lib/db/migrations';
-import { withDatabase } from '../setup/template-db';
+import { withDatabase } from './setup/template-db';
 
 const adminUrl = () => inject('adminUrl');
 const made: string[] = [];

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { DatabaseQueue, drainQueue, ManualClock, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import { defineWorkflow, Workflows, type WorkflowDefinition } from 'pg-conveyor/workflows';
-import { useTestDatabase } from '../helpers/db';
-import { until } from '../helpers/wait';
+import { useTestDatabase } from './helpers/db';
+import { until } from './helpers/wait';
 
 const db = useTestDatabase();
 let clock: ManualClock;

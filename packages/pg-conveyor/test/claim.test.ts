@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DatabaseQueue, ValidationError } from 'pg-conveyor';
-import { toExecutor } from '../../packages/pg-conveyor/src/sql/executor';
-import { jobClaimAvailable } from '../../packages/pg-conveyor/src/sql/jobs-write';
-import { useTestDatabase } from '../helpers/db';
-import { insertJob, jobRow } from '../helpers/jobs';
+import { toExecutor } from '../src/sql/executor';
+import { jobClaimAvailable } from '../src/sql/jobs-write';
+import { useTestDatabase } from './helpers/db';
+import { insertJob, jobRow } from './helpers/jobs';
 
 const db = useTestDatabase();
 let queue: DatabaseQueue;
