@@ -7,6 +7,7 @@
  * Written here rather than taken from the `uuid` package: its v7 asks crypto.getRandomValues for
  * 16 bytes per id, 5-9 µs each on Node 20, which made id generation cost more than the INSERT of
  * a 1,000-job enqueue. This draws random bytes from a pool refilled 4 KiB at a time (~0.05 µs an id).
+ * Measured with uuid 14's v7 instead: 76 % of a bulk enqueue's rate (jobs-insert.ts).
  */
 import { randomFillSync } from 'node:crypto';
 

@@ -12,12 +12,6 @@ export interface SqlExecutor {
    * statements are unsafe (PgBouncer in transaction mode) and in Prisma transactions.
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, params: readonly unknown[], name?: string): Promise<R[]>;
-  /**
-   * Whether a Buffer parameter reaches the server as a value in binary format (node-postgres
-   * sends it so). The queue then sends the ids of a bulk insert as a binary uuid[]: parsing
-   * 1,000 UUID texts was about a twentieth of the server's work in a 1,000-job enqueue.
-   */
-  readonly binaryParams?: boolean;
 }
 
 /** A Prisma interactive transaction (`prisma.$transaction(async (tx) => ...)`) or client. */
@@ -120,6 +114,5 @@ export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): S
   return {
     query: async <R extends QueryResultRow>(text: string, params: readonly unknown[], name?: string) =>
       (await q.query<R>({ text, values: params as unknown[], types, ...(prepare && name ? { name } : {}) })).rows,
-    binaryParams: true,
   };
 }

@@ -6,11 +6,19 @@
  * the server: one job and ten thousand cost one round trip and one plan, and the same text works
  * inside a caller's Prisma transaction. Measured on a durable server (1,000 jobs a statement),
  * this form inserts in about half the time of the jsonb_to_recordset it replaced, which parsed
- * every payload twice.
+ * every payload twice. Three statements insert jobs (plain, keyed, and follow-ups on completion in
+ * jobs-write.ts), each a fixed text over the same parameter layout.
+ *
+ * Two shortcuts pay and stay, measured with each removed in turn on the durable benchmark server
+ * (20,000 jobs in statements of 1,000, best of 10 interleaved rounds, December 2026): the array
+ * literals the queue writes itself (literals.ts; pg's own encoding: 84 % of the rate) and the
+ * UUIDv7 writer (job-id.ts; the uuid package's v7: 76 %). Three that were measured at 95-100 %
+ * went: ids as a binary uuid[], a column shared by every row sent as one value, and a column null
+ * in every row sent as one NULL.
  */
 import type { SqlExecutor } from './executor.js';
 import type { JobRow } from './job-row.js';
-import { jsonArray, plainArray, quotedArray, uuidArrayBinary } from './literals.js';
+import { jsonArray, plainArray, quotedArray } from './literals.js';
 
 export interface NewJobRow {
   id: string;
@@ -35,87 +43,45 @@ export const JOBS_CHANNEL = 'conveyor_jobs';
 export const carriesKeys = (jobs: NewJobRow[]) => jobs.some((j) => j.dedupe_key !== null || j.unique_key !== null);
 
 /**
- * The rows as the column parameters NEW_JOBS reads, in its order (the first 8 for a plain insert):
- * the busy columns as literals the queue writes itself (literals.ts), the payloads as one JSON
- * array, the ids in binary where `db` sends Buffers so. A column that is null in every row is sent
- * as one NULL instead (ROWS FROM pads it with nulls): most enqueues set none of the optional columns.
+ * The rows as the eleven column parameters $1..$11 that NEW_JOBS reads. The busy columns go as
+ * array literals the queue writes itself and the payloads as one JSON array (literals.ts: 16 % of
+ * a bulk enqueue's rate against pg's own array encoding); the optional columns, mostly null, go
+ * as plain arrays for pg to encode.
  */
-export function newJobColumns(
-  db: SqlExecutor,
-  jobs: NewJobRow[],
-  { count = 11, omit = [] }: { count?: 8 | 11; omit?: readonly number[] } = {},
-): (string | Buffer | unknown[] | null)[] {
-  const all = (field: keyof NewJobRow) => {
-    const values = jobs.map((j) => j[field]);
-    return values.every((value) => value === null) ? null : values;
-  };
-  const payloads = all('payloadJson') as (string | null)[] | null;
-  const columns = [
-    () => (db.binaryParams ? uuidArrayBinary : plainArray)(jobs.map((j) => j.id)),
-    () => quotedArray(jobs.map((j) => j.job_type)),
-    () => (payloads === null ? null : jsonArray(payloads)),
-    () => plainArray(jobs.map((j) => j.priority)),
-    () => plainArray(jobs.map((j) => j.max_attempts)),
-    ...(['run_at', 'delay_ms', 'concurrency_key', 'dedupe_key', 'dedupe_window_ms', 'unique_key'] as const).map((field) => () => all(field)),
+export function newJobParams(jobs: NewJobRow[]): unknown[] {
+  return [
+    plainArray(jobs.map((j) => j.id)),
+    quotedArray(jobs.map((j) => j.job_type)),
+    jsonArray(jobs.map((j) => j.payloadJson)),
+    plainArray(jobs.map((j) => j.priority)),
+    plainArray(jobs.map((j) => j.max_attempts)),
+    jobs.map((j) => j.run_at),
+    jobs.map((j) => j.delay_ms),
+    jobs.map((j) => j.concurrency_key),
+    jobs.map((j) => j.dedupe_key),
+    jobs.map((j) => j.dedupe_window_ms),
+    jobs.map((j) => j.unique_key),
   ];
-  return columns.slice(0, count).map((column, position) => (omit.includes(position) ? null : column()));
 }
 
 /**
- * The new rows as a relation `j`, from the first `count` of the 11 column parameters bound at
- * $n .. $n+10 (newJobColumns). ROWS FROM zips the arrays and the payloads' JSON array by position.
- * A payload of JSON null is stored as no payload (SQL NULL): a job reads either as null.
+ * The new rows as a relation `j`, from the column parameters $1..$11 (newJobParams): ROWS FROM
+ * zips the arrays and the payloads' JSON array by position. Every statement that inserts jobs
+ * binds them first, then $12 (the test clock's now, or null) and $13 (the trace context).
  */
-const NEW_JOBS = (n: number, count: 8 | 11 = 11) => {
-  const sources = [
-    `unnest($${n}::uuid[])`,
-    `unnest($${n + 1}::text[])`,
-    `json_array_elements($${n + 2}::json)`,
-    `unnest($${n + 3}::int[])`,
-    `unnest($${n + 4}::int[])`,
-    `unnest($${n + 5}::timestamptz[])`,
-    `unnest($${n + 6}::bigint[])`,
-    `unnest($${n + 7}::text[])`,
-    `unnest($${n + 8}::text[])`,
-    `unnest($${n + 9}::bigint[])`,
-    `unnest($${n + 10}::text[])`,
-  ];
-  const names = [
-    'id',
-    'job_type',
-    'payload',
-    'priority',
-    'max_attempts',
-    'run_at',
-    'delay_ms',
-    'concurrency_key',
-    'dedupe_key',
-    'dedupe_window_ms',
-    'unique_key',
-  ];
-  return `ROWS FROM (${sources.slice(0, count).join(', ')}) AS j(${names.slice(0, count).join(', ')})`;
-};
+export const NEW_JOBS = `ROWS FROM (unnest($1::uuid[]), unnest($2::text[]), json_array_elements($3::json), unnest($4::int[]), unnest($5::int[]),
+                 unnest($6::timestamptz[]), unnest($7::bigint[]), unnest($8::text[]), unnest($9::text[]), unnest($10::bigint[]), unnest($11::text[]))
+       AS j(id, job_type, payload, priority, max_attempts, run_at, delay_ms, concurrency_key, dedupe_key, dedupe_window_ms, unique_key)`;
 
-/** The payload as stored: JSON null is no payload. */
-const PAYLOAD = `nullif(j.payload::jsonb, 'null'::jsonb)`;
+/** The payload as stored: a payload of JSON null is no payload (SQL NULL), so a job reads either as null. */
+export const NEW_PAYLOAD = `nullif(j.payload::jsonb, 'null'::jsonb)`;
 
 /** When a new job becomes claimable: its own run_at, else now (the test clock's, if bound) plus its delay. */
-const RUN_AT = (nowParam: string) => `coalesce(j.run_at, coalesce(${nowParam}::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')`;
+export const NEW_RUN_AT = `coalesce(j.run_at, coalesce($12::timestamptz, now()) + coalesce(j.delay_ms, 0) * interval '1 millisecond')`;
 
-/**
- * INSERT of rows that carry dedupe or unique keys: a row whose key is taken is skipped (ON
- * CONFLICT DO NOTHING), not an error. A windowed dedupe key becomes the unique key of its window.
- * Shared by enqueue and by completion with follow-ups (which adds its `where`).
- */
-export const insertKeyedJobs = (firstParam: number, nowParam: string, traceParam: string, where = '', parentParam?: string) => `
-  INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context${parentParam ? ', parent_id' : ''})
-  SELECT j.id, j.job_type, ${PAYLOAD}, j.priority, j.max_attempts, ${RUN_AT(nowParam)}, j.concurrency_key,
-         CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END,
-         coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce(${nowParam}::timestamptz, now()))),
-         ${traceParam}::jsonb${parentParam ? `, ${parentParam}::uuid` : ''}
-    FROM ${NEW_JOBS(firstParam)}
-  ${where}
-  ON CONFLICT DO NOTHING`;
+/** A windowed dedupe key becomes the unique key of its window; a plain one holds while the job is active. */
+export const NEW_DEDUPE_KEY = `CASE WHEN j.dedupe_window_ms IS NULL THEN j.dedupe_key END`;
+export const NEW_UNIQUE_KEY = `coalesce(j.unique_key, conveyor_window_key(j.dedupe_key, j.dedupe_window_ms, coalesce($12::timestamptz, now())))`;
 
 /**
  * One NOTIFY per statement (never one per row), naming the types of the rows in `cte` that are
@@ -130,44 +96,26 @@ export const notifyReady = (cte: string, enabled = 'true') => `
  * Enqueue of rows without keys: nothing can conflict, so a plain INSERT (speculative insertion
  * costs about 30 % more per row), which reads nothing back: the answer is one row, the
  * transaction's now() (every row's created_at, and the base of its run_at); the caller knows the
- * rest. `readyTypes` are the types to NOTIFY, null for none: the caller leaves out jobs delayed
- * into the future, and leaves waking workers to a trailing NOTIFY under concurrency (wakeups.ts).
+ * rest. `readyTypes` ($14) are the types to NOTIFY, null for none: the caller leaves out jobs
+ * delayed into the future, and leaves waking workers to a trailing NOTIFY under concurrency (wakeups.ts).
  */
 export async function jobInsertMany(
   db: SqlExecutor,
   p: { jobs: NewJobRow[]; now: Date | null; readyTypes: string | null; traceContext: string | null },
 ): Promise<{ created_at: Date }> {
-  // A column whose rows all hold one value (one job type, the default priority and attempts: most
-  // bulk enqueues) travels as that value instead of an array of it: about 3 % of a 1,000-job
-  // enqueue on the durable benchmark, the array's literal built here and parsed there.
-  const shared = (
-    [
-      [1, 'job_type'],
-      [3, 'priority'],
-      [4, 'max_attempts'],
-    ] as const
-  ).map(([position, field]) => ({ position, value: sameInEvery(p.jobs, field) }));
-  const columns = newJobColumns(db, p.jobs, { count: 8, omit: shared.filter((c) => c.value !== null).map((c) => c.position) });
   const rows = await db.query<{ created_at: Date }>(
     `WITH inserted AS (
        INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, trace_context)
-       SELECT j.id, coalesce(j.job_type, $12::text), ${PAYLOAD}, coalesce(j.priority, $13::int), coalesce(j.max_attempts, $14::int),
-              ${RUN_AT('$9')}, j.concurrency_key, $11::jsonb
-         FROM ${NEW_JOBS(1, 8)}
+       SELECT j.id, j.job_type, ${NEW_PAYLOAD}, j.priority, j.max_attempts, ${NEW_RUN_AT}, j.concurrency_key, $13::jsonb
+         FROM ${NEW_JOBS}
      ), notified AS (
-       SELECT CASE WHEN $10::text IS NOT NULL THEN pg_notify('${JOBS_CHANNEL}', $10::text) END
+       SELECT CASE WHEN $14::text IS NOT NULL THEN pg_notify('${JOBS_CHANNEL}', $14::text) END
      )
      SELECT now() AS created_at FROM notified`,
-    [...columns, p.now, p.readyTypes, p.traceContext, ...shared.map((c) => c.value)],
+    [...newJobParams(p.jobs), p.now, p.traceContext, p.readyTypes],
     'conveyor.jobInsertMany',
   );
   return rows[0]!;
-}
-
-/** The value every row holds in `field`, or null when they differ. */
-function sameInEvery<K extends keyof NewJobRow>(jobs: NewJobRow[], field: K): NewJobRow[K] | null {
-  const first = jobs[0]![field];
-  return jobs.every((job) => job[field] === first) ? first : null;
 }
 
 /** What a keyed enqueue reads back for each row it inserted (skipped rows are missing). */
@@ -180,15 +128,25 @@ export interface InsertedJobRow {
   unique_key: string | null;
 }
 
+/**
+ * Enqueue of rows that carry dedupe or unique keys: a row whose key is taken is skipped (ON
+ * CONFLICT DO NOTHING), not an error, and missing from the answer. `notify` ($14) leaves the
+ * NOTIFY to a trailing one (wakeups.ts).
+ */
 export async function jobInsertManySkippingTaken(
   db: SqlExecutor,
   p: { jobs: NewJobRow[]; now: Date | null; notify: boolean; traceContext: string | null },
 ): Promise<InsertedJobRow[]> {
   return db.query<InsertedJobRow>(
-    `WITH inserted AS (${insertKeyedJobs(1, '$12', '$14')} RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key),
-          notified AS (${notifyReady('inserted', '$13::boolean')})
+    `WITH inserted AS (
+       INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context)
+       SELECT j.id, j.job_type, ${NEW_PAYLOAD}, j.priority, j.max_attempts, ${NEW_RUN_AT}, j.concurrency_key, ${NEW_DEDUPE_KEY}, ${NEW_UNIQUE_KEY}, $13::jsonb
+         FROM ${NEW_JOBS}
+       ON CONFLICT DO NOTHING
+       RETURNING id, job_type, run_at, created_at, dedupe_key, unique_key
+     ), notified AS (${notifyReady('inserted', '$14::boolean')})
      SELECT inserted.* FROM inserted, notified`,
-    [...newJobColumns(db, p.jobs), p.now, p.notify, p.traceContext],
+    [...newJobParams(p.jobs), p.now, p.traceContext, p.notify],
     'conveyor.jobInsertManySkippingTaken',
   );
 }

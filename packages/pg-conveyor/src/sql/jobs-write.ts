@@ -8,7 +8,7 @@ import type { SqlExecutor } from './executor.js';
 import { DEFAULTS } from '../core/config.js';
 import { JOB_COLUMNS, JOB_COLUMNS_OF_J, type JobRow } from './job-row.js';
 import { countErasedOutcomes } from './job-counts.js';
-import { insertKeyedJobs, newJobColumns, notifyReady, type NewJobRow } from './jobs-insert.js';
+import { NEW_DEDUPE_KEY, NEW_JOBS, NEW_PAYLOAD, NEW_RUN_AT, NEW_UNIQUE_KEY, newJobParams, notifyReady, type NewJobRow } from './jobs-insert.js';
 import { jsonArray, plainArray } from './literals.js';
 
 /** The most jobs one claim may ask for: a constant in the claim's text (see jobClaimAvailable). */
@@ -147,15 +147,26 @@ export async function jobCompleteIfRunningWithFollowUps(
   p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null; traceContext: string | null },
 ): Promise<(JobRow & { kind: 'completed' | 'follow_up' })[]> {
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
-    `WITH completed AS (${COMPLETE_IF_RUNNING}
+    `WITH completed AS (
+       UPDATE job_queue
+          SET status = 'COMPLETED', result = nullif($16::jsonb, 'null'::jsonb), payload = NULL,
+              locked_until = NULL, locked_by = NULL,
+              completed_at = coalesce($12::timestamptz, now()), updated_at = now()
+        WHERE id = $14 AND status = 'PROCESSING' AND ($15::int IS NULL OR attempts = $15)
+       RETURNING ${JOB_COLUMNS}
      ), follow_ups AS (
-       ${insertKeyedJobs(5, '$4', '$16', 'WHERE EXISTS (SELECT 1 FROM completed)', '$1')}
+       INSERT INTO job_queue (id, job_type, payload, priority, max_attempts, run_at, concurrency_key, dedupe_key, unique_key, trace_context, parent_id)
+       SELECT j.id, j.job_type, ${NEW_PAYLOAD}, j.priority, j.max_attempts, ${NEW_RUN_AT}, j.concurrency_key, ${NEW_DEDUPE_KEY}, ${NEW_UNIQUE_KEY},
+              $13::jsonb, $14::uuid
+         FROM ${NEW_JOBS}
+        WHERE EXISTS (SELECT 1 FROM completed)
+       ON CONFLICT DO NOTHING
        RETURNING ${JOB_COLUMNS}
      ), notified AS (${notifyReady('follow_ups')})
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [p.id, p.attempt, p.result, p.now, ...newJobColumns(db, p.followUps), p.traceContext],
+    [...newJobParams(p.followUps), p.now, p.traceContext, p.id, p.attempt, p.result],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
