@@ -30,5 +30,24 @@ export default tseslint.config(
     },
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
+  {
+    // The library's tests use it as its users do, through its entry points ('pg-conveyor',
+    // 'pg-conveyor/worker', ...). Unit tests of an internal module live in test/internal/.
+    files: ['packages/pg-conveyor/test/**/*.ts', 'tests/**/*.ts'],
+    ignores: ['packages/pg-conveyor/test/internal/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)src/(core|sql|runtime|console|schedules|workflows|observability|adapters|testing)(/|$)',
+              message: 'Import the library through its entry points; unit tests of internals go in packages/pg-conveyor/test/internal/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   prettier,
 );

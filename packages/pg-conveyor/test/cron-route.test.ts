@@ -5,13 +5,12 @@ import { cronRoute } from 'pg-conveyor/next';
 import { useQueue } from './helpers/queue';
 import { countJobs } from './helpers/jobs';
 
-const t = useQueue();
+const t = useQueue({ reset: true });
 const db = t.db;
 const env = process.env as Record<string, string | undefined>;
 const SECRET = 'a-cron-secret-of-at-least-32-characters';
 
 beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue; DELETE FROM job_schedules');
   env.CRON_SECRET = SECRET;
 });
 afterAll(async () => {

@@ -3,18 +3,16 @@
  * charts say happened, each outcome is counted exactly once (also when roll-ups and retries run at
  * once on real connections), and the 1h / 24h / 7d ranges and the type filter add up.
  */
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DatabaseQueue, ManualClock, ValidationError } from 'pg-conveyor';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-const queues: DatabaseQueue[] = [];
+const t = useQueue({ reset: true });
+const db = t.db;
 
 async function queueAt(clock: ManualClock) {
-  const queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 8, logger: false, clock, rescueIntervalMs: 0 });
-  queues.push(queue);
-  return queue;
+  return t.makeQueue({ poolMax: 8, clock, rescueIntervalMs: 0 });
 }
 const dbNow = async () => (await db.current.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
 const totals = async (queue: DatabaseQueue, options: Parameters<DatabaseQueue['console']['getHistory']>[0] = {}) => {
@@ -41,15 +39,6 @@ async function finish(queue: DatabaseQueue, jobType: string, n: number, outcome:
       jobs.map(() => new Error('boom')),
     );
 }
-
-beforeEach(async () => {
-  await db.current.pool.query(
-    `DELETE FROM job_queue; DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`,
-  );
-});
-afterAll(async () => {
-  for (const queue of queues) await queue.close();
-});
 
 describe('history apart from the job rows', () => {
   it('a retried failure stays in the history, counted once, whether or not it was rolled up before the retry', async () => {
@@ -109,8 +98,7 @@ describe('history apart from the job rows', () => {
   });
 
   it('works on a pool of one connection (a serverless function’s): the roll-up asks for nothing outside its transaction', async () => {
-    const single = new DatabaseQueue({ connectionString: db.current.url, poolMax: 1, logger: false });
-    queues.push(single);
+    const single = t.makeQueue({ poolMax: 1 });
     await single.enqueue({ jobType: 'ONE' });
     await single.completeJob((await single.claimJobs(['ONE'], 1))[0]!, null);
     expect(await totals(single)).toEqual({ completed: 1, failed: 0, cancelled: 0 });

@@ -1,13 +1,11 @@
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, DatabaseQueue, NonRetryableError, type Logger } from 'pg-conveyor';
 import { cronRoute } from 'pg-conveyor/next';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { until } from './helpers/wait';
-
-const db = useTestDatabase();
 
 /** A pino logger (the library's own) writing JSON lines into memory, parsed as the test reads them. */
 function memoryLogger(level: 'debug' | 'info' = 'info'): { logger: Logger; lines: () => Record<string, unknown>[]; raw: () => string } {
@@ -29,29 +27,24 @@ function memoryLogger(level: 'debug' | 'info' = 'info'): { logger: Logger; lines
   };
 }
 
-let queue: DatabaseQueue;
-let log: ReturnType<typeof memoryLogger>;
+const log = memoryLogger();
+const t = useQueue({ logger: log.logger, backoff: { baseMs: 60_000 }, reset: true });
+const db = t.db;
 const workers: Worker[] = [];
 
-beforeAll(() => {
-  log = memoryLogger();
-  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 4, logger: log.logger, backoff: { baseMs: 60_000 } });
-});
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await db.current.pool.query('DELETE FROM job_queue');
 });
-afterAll(async () => queue.close());
 
 describe('structured logs', () => {
   it('a failed attempt is one JSON line at warn with the job id, type, attempt and error; the last one at error', async () => {
     const before = log.lines().length;
-    const job = await queue.enqueue({ jobType: 'LOG_FAIL', maxAttempts: 2 });
-    const first = (await queue.claimJob(['LOG_FAIL']))!;
-    await queue.failJob(first, new Error('smtp said no'));
+    const job = await t.queue.enqueue({ jobType: 'LOG_FAIL', maxAttempts: 2 });
+    const first = (await t.queue.claimJob(['LOG_FAIL']))!;
+    await t.queue.failJob(first, new Error('smtp said no'));
     await db.current.pool.query(`UPDATE job_queue SET run_at = now() WHERE id = $1`, [job.id]);
-    const second = (await queue.claimJob(['LOG_FAIL']))!;
-    await queue.failJob(second, new NonRetryableError('bad address'));
+    const second = (await t.queue.claimJob(['LOG_FAIL']))!;
+    await t.queue.failJob(second, new NonRetryableError('bad address'));
     const lines = log.lines().slice(before);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
@@ -73,7 +66,7 @@ describe('structured logs', () => {
   it('the worker logs each failure of a handler once, its start and stop, and nothing at info per completed job', async () => {
     const before = log.lines().length;
     const w = new Worker({
-      queue,
+      queue: t.queue,
       connectionString: db.current.url,
       pollIntervalMs: 50,
       handlers: {
@@ -85,14 +78,14 @@ describe('structured logs', () => {
     });
     workers.push(w);
     await w.start();
-    await queue.enqueueMany([{ jobType: 'LOG_OK' }, { jobType: 'LOG_OK' }, { jobType: 'LOG_THROWS' }]);
+    await t.queue.enqueueMany([{ jobType: 'LOG_OK' }, { jobType: 'LOG_OK' }, { jobType: 'LOG_THROWS' }]);
     await until(() =>
       log
         .lines()
         .slice(before)
         .some((l) => l.jobType === 'LOG_THROWS'),
     );
-    await until(async () => (await queue.getQueueStats()).completed === 2);
+    await until(async () => (await t.queue.getQueueStats()).completed === 2);
     await w.stop();
     const lines = log.lines().slice(before);
     expect(lines.map((l) => l.msg)).toEqual(['worker started', 'job attempt failed; will retry', 'worker stopped']);
@@ -102,10 +95,10 @@ describe('structured logs', () => {
 
   it('at debug, one line per job started, ended and completed, each naming the job', async () => {
     const debug = memoryLogger('debug');
-    const w = new Worker({ queue, connectionString: db.current.url, logger: debug.logger, handlers: { LOG_DEBUG: async () => 1 } });
+    const w = new Worker({ queue: t.queue, connectionString: db.current.url, logger: debug.logger, handlers: { LOG_DEBUG: async () => 1 } });
     workers.push(w);
     await w.start();
-    const job = await queue.enqueue({ jobType: 'LOG_DEBUG' });
+    const job = await t.queue.enqueue({ jobType: 'LOG_DEBUG' });
     await until(() => debug.lines().some((l) => l.msg === 'job ended'));
     const forJob = debug.lines().filter((l) => l.jobId === job.id);
     expect(forJob.map((l) => [l.level, l.msg])).toEqual([
@@ -117,7 +110,7 @@ describe('structured logs', () => {
 
   it('a terminated connection is logged once, at warn, without a stack; an unexpected error at error with its stack', async () => {
     const own = memoryLogger();
-    const w = new Worker({ queue, connectionString: db.current.url, logger: own.logger, handlers: { LOG_IDLE: async () => 1 } });
+    const w = new Worker({ queue: t.queue, connectionString: db.current.url, logger: own.logger, handlers: { LOG_IDLE: async () => 1 } });
     workers.push(w);
     await w.start();
     expect(w.listening).toBe(true);
@@ -148,8 +141,8 @@ describe('structured logs', () => {
     process.env.LOG_TEST_SECRET = 'x'.repeat(40);
     const get = (route: (r: Request) => Promise<Response>) =>
       route(new Request('http://localhost/api/workers/x', { headers: { authorization: `Bearer ${'x'.repeat(40)}` } }));
-    await queue.enqueue({ jobType: 'LOG_CRON' });
-    const ok = cronRoute({ queue, logger: own.logger, secretName: 'LOG_TEST_SECRET', handlers: { LOG_CRON: async () => 'done' } });
+    await t.queue.enqueue({ jobType: 'LOG_CRON' });
+    const ok = cronRoute({ queue: t.queue, logger: own.logger, secretName: 'LOG_TEST_SECRET', handlers: { LOG_CRON: async () => 'done' } });
     expect((await get(ok)).status).toBe(200);
     expect(own.lines()).toEqual([
       expect.objectContaining({ level: 'info', msg: 'cron drain finished', route: ['LOG_CRON'], processed: 1, completed: 1, stoppedBy: 'empty' }),
@@ -164,7 +157,7 @@ describe('structured logs', () => {
     await broken.close();
 
     const buggy = cronRoute({
-      queue,
+      queue: t.queue,
       logger: own.logger,
       secretName: 'LOG_TEST_SECRET',
       handlers: { LOG_CRON: async () => 'done' },

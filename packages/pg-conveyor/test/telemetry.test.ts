@@ -14,22 +14,17 @@ import {
   type HistogramMetricData,
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue, drainQueue } from 'pg-conveyor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { until } from './helpers/wait';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue({ poolMax: 4, backoff: { baseMs: 1 }, reset: true });
+const db = t.db;
 const spans = new InMemorySpanExporter();
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 let reader: PeriodicExportingMetricReader;
-
-beforeAll(() => {
-  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 4, logger: false, backoff: { baseMs: 1 } });
-});
-afterAll(async () => queue.close());
 
 const storedContext = async (id: string) =>
   (await db.current.pool.query<{ trace_context: Record<string, string> | null }>('SELECT trace_context FROM job_queue WHERE id = $1', [id])).rows[0]!
@@ -39,10 +34,10 @@ const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
 describe('without an OpenTelemetry SDK', () => {
   it('stores no trace context and runs jobs as usual', async () => {
-    const job = await queue.enqueue({ jobType: 'OTEL_NONE' });
+    const job = await t.queue.enqueue({ jobType: 'OTEL_NONE' });
     expect(job.traceContext).toBeNull();
     expect(await storedContext(job.id)).toBeNull();
-    const result = await drainQueue(queue, { types: ['OTEL_NONE'], handler: async () => 'ok', budgetMs: 5_000 });
+    const result = await drainQueue(t.queue, { types: ['OTEL_NONE'], handler: async () => 'ok', budgetMs: 5_000 });
     expect(result.completed).toBe(1);
   });
 });
@@ -58,7 +53,7 @@ describe('with the SDK registered', () => {
 
   it('an enqueue inside a request span makes a send span, child of the request, whose context is stored with the job', async () => {
     const request = trace.getTracer('app').startSpan('POST /api/ingest');
-    const job = await context.with(trace.setSpan(context.active(), request), () => queue.enqueue({ jobType: 'OTEL_SEND', payload: { n: 1 } }));
+    const job = await context.with(trace.setSpan(context.active(), request), () => t.queue.enqueue({ jobType: 'OTEL_SEND', payload: { n: 1 } }));
     request.end();
     const [send] = named('send OTEL_SEND');
     expect(send).toBeDefined();
@@ -76,11 +71,11 @@ describe('with the SDK registered', () => {
   });
 
   it('each attempt, retries included, is a process span linked to the enqueue; the handler’s own spans are its children', async () => {
-    const job = await queue.enqueue({ jobType: 'OTEL_RETRY', maxAttempts: 3 });
+    const job = await t.queue.enqueue({ jobType: 'OTEL_RETRY', maxAttempts: 3 });
     const send = named('send OTEL_RETRY')[0]!;
     let calls = 0;
     const w = new Worker({
-      queue,
+      queue: t.queue,
       connectionString: db.current.url,
       pollIntervalMs: 20,
       logger: false,
@@ -94,7 +89,7 @@ describe('with the SDK registered', () => {
       },
     });
     await w.start();
-    await until(async () => (await queue.getJob(job.id))!.status === 'COMPLETED');
+    await until(async () => (await t.queue.getJob(job.id))!.status === 'COMPLETED');
     await w.stop();
     const attempts = named('process OTEL_RETRY');
     expect(attempts).toHaveLength(2);
@@ -115,28 +110,28 @@ describe('with the SDK registered', () => {
   });
 
   it('a follow-up enqueued on completion carries the context of the attempt that made it', async () => {
-    await queue.enqueue({ jobType: 'OTEL_CHAIN' });
-    await drainQueue(queue, { types: ['OTEL_CHAIN'], budgetMs: 5_000, handler: async (_job, ctx) => ctx.enqueueOnComplete({ jobType: 'OTEL_NEXT' }) });
+    await t.queue.enqueue({ jobType: 'OTEL_CHAIN' });
+    await drainQueue(t.queue, { types: ['OTEL_CHAIN'], budgetMs: 5_000, handler: async (_job, ctx) => ctx.enqueueOnComplete({ jobType: 'OTEL_NEXT' }) });
     const processSpan = named('process OTEL_CHAIN')[0]!;
-    const next = (await queue.listJobs({ jobType: 'OTEL_NEXT' }))[0]!;
+    const next = (await t.queue.listJobs({ jobType: 'OTEL_NEXT' }))[0]!;
     expect((await storedContext(next.id))!.traceparent).toContain(processSpan.spanContext().spanId);
   });
 
   it('a batch is one process span with a link to each job’s enqueue', async () => {
     const sendSpans = [];
     for (let i = 0; i < 3; i++) {
-      await queue.enqueue({ jobType: 'OTEL_BATCH', payload: { i } });
+      await t.queue.enqueue({ jobType: 'OTEL_BATCH', payload: { i } });
       sendSpans.push(named('send OTEL_BATCH').at(-1)!);
     }
     const w = new Worker({
-      queue,
+      queue: t.queue,
       connectionString: db.current.url,
       pollIntervalMs: 20,
       logger: false,
       handlers: { OTEL_BATCH: { batch: { size: 10, handler: async (jobs) => jobs.map(() => 'ok') } } },
     });
     await w.start();
-    await until(async () => (await queue.listJobs({ jobType: 'OTEL_BATCH', status: 'COMPLETED' })).length === 3);
+    await until(async () => (await t.queue.listJobs({ jobType: 'OTEL_BATCH', status: 'COMPLETED' })).length === 3);
     await w.stop();
     // The worker started after the three were enqueued: its first claim takes them all.
     const batches = named('process OTEL_BATCH');
@@ -146,7 +141,7 @@ describe('with the SDK registered', () => {
   });
 
   it('a bulk enqueue is one send span for all its jobs, and the metrics count jobs sent and time each attempt by outcome', async () => {
-    const jobs = await queue.enqueueMany([{ jobType: 'OTEL_BULK' }, { jobType: 'OTEL_BULK' }, { jobType: 'OTEL_OTHER' }]);
+    const jobs = await t.queue.enqueueMany([{ jobType: 'OTEL_BULK' }, { jobType: 'OTEL_BULK' }, { jobType: 'OTEL_OTHER' }]);
     const bulk = named('send jobs');
     expect(bulk).toHaveLength(1);
     expect(bulk[0]!.attributes['messaging.batch.message_count']).toBe(3);

@@ -159,7 +159,7 @@ describe('failJob and backoff (injected clock)', () => {
       const { id } = await q.enqueue({ jobType: 'J' });
       await q.failJob(await claimOne(q, 'J'), new Error('x'));
       expect((await jobRow(db.current.pool, id)).run_at.toISOString()).toBe(expected);
-      await db.current.pool.query('DELETE FROM job_queue');
+      await t.reset();
     }
   });
 

@@ -1,47 +1,41 @@
 /** typeStats(): what an operator reads per job type, from real claims and completions on a test clock. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatabaseQueue, drainQueue, ManualClock } from 'pg-conveyor';
-import { useTestDatabase } from './helpers/db';
+import { describe, expect, it } from 'vitest';
+import { drainQueue, ManualClock } from 'pg-conveyor';
+import { useQueue } from './helpers/queue';
 
-const db = useTestDatabase();
-let clock: ManualClock;
-let queue: DatabaseQueue;
-
-beforeAll(async () => {
-  clock = new ManualClock(new Date());
-  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 2, clock, logger: false, backoff: { baseMs: 1_000, jitter: 0 } });
-});
-afterAll(async () => queue.close());
+const clock = new ManualClock(new Date());
+const t = useQueue({ poolMax: 2, clock, backoff: { baseMs: 1_000, jitter: 0 } });
+const db = t.db;
 
 describe('typeStats()', () => {
   it('counts, the last hour’s completions, failures and run times, the longest due wait, limits and pauses, per type', async () => {
     // Four EMAIL jobs that ran 100, 200, 300 and 400 ms; one that failed for good.
     for (const ms of [100, 200, 300, 400]) {
-      await queue.enqueue({ jobType: 'EMAIL' });
-      const [job] = await queue.claimJobs(['EMAIL'], 1);
+      await t.queue.enqueue({ jobType: 'EMAIL' });
+      const [job] = await t.queue.claimJobs(['EMAIL'], 1);
       clock.advance(ms);
-      await queue.completeJob(job!, { ok: true });
+      await t.queue.completeJob(job!, { ok: true });
     }
-    await queue.enqueue({ jobType: 'EMAIL', maxAttempts: 1 });
-    await queue.failJob((await queue.claimJobs(['EMAIL'], 1))[0]!, new Error('bounced'));
+    await t.queue.enqueue({ jobType: 'EMAIL', maxAttempts: 1 });
+    await t.queue.failJob((await t.queue.claimJobs(['EMAIL'], 1))[0]!, new Error('bounced'));
     // One finished two hours ago does not count in the hour.
-    await queue.enqueue({ jobType: 'OLD' });
-    await queue.completeJob((await queue.claimJobs(['OLD'], 1))[0]!, null);
+    await t.queue.enqueue({ jobType: 'OLD' });
+    await t.queue.completeJob((await t.queue.claimJobs(['OLD'], 1))[0]!, null);
     clock.advance(2 * 3_600_000);
     // Waiting: a REPORT due 90 s ago and one due in an hour; one running.
-    await queue.enqueueMany([{ jobType: 'REPORT' }, { jobType: 'REPORT', delayMs: 3_600_000 }, { jobType: 'REPORT' }]);
-    await queue.claimJobs(['REPORT'], 1);
+    await t.queue.enqueueMany([{ jobType: 'REPORT' }, { jobType: 'REPORT', delayMs: 3_600_000 }, { jobType: 'REPORT' }]);
+    await t.queue.claimJobs(['REPORT'], 1);
     clock.advance(90_000);
     for (const ms of [100, 200, 300, 400]) {
-      await queue.enqueue({ jobType: 'EMAIL' });
-      const [job] = await queue.claimJobs(['EMAIL'], 1);
+      await t.queue.enqueue({ jobType: 'EMAIL' });
+      const [job] = await t.queue.claimJobs(['EMAIL'], 1);
       clock.advance(ms);
-      await queue.completeJob(job!, { ok: true });
+      await t.queue.completeJob(job!, { ok: true });
     }
-    await queue.setTypeLimits('REPORT', { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } });
-    await queue.pauseType('IMPORT');
+    await t.queue.setTypeLimits('REPORT', { concurrency: 2, rate: { limit: 10, periodMs: 60_000 } });
+    await t.queue.pauseType('IMPORT');
 
-    const stats = await queue.console.typeStats();
+    const stats = await t.queue.console.typeStats();
     expect(stats.map((s) => s.jobType)).toEqual(['EMAIL', 'IMPORT', 'REPORT']);
     const [email, imports, report] = stats;
     expect(email).toEqual({
@@ -73,13 +67,13 @@ describe('typeStats()', () => {
   });
 
   it('a type with waiting jobs that no worker or drain has handled for 15 minutes is unhandled', async () => {
-    await queue.enqueueMany([{ jobType: 'ORPHAN' }, { jobType: 'DRAINED' }]);
-    const stat = async (type: string) => (await queue.console.typeStats()).find((t) => t.jobType === type)!;
+    await t.queue.enqueueMany([{ jobType: 'ORPHAN' }, { jobType: 'DRAINED' }]);
+    const stat = async (type: string) => (await t.queue.console.typeStats()).find((t) => t.jobType === type)!;
     expect(await stat('ORPHAN')).toMatchObject({ unhandled: true, handledAt: null });
-    await drainQueue(queue, { types: ['DRAINED'], handler: async () => 'ok', budgetMs: 1_000, maxJobs: 1 });
-    await queue.enqueue({ jobType: 'DRAINED' });
+    await drainQueue(t.queue, { types: ['DRAINED'], handler: async () => 'ok', budgetMs: 1_000, maxJobs: 1 });
+    await t.queue.enqueue({ jobType: 'DRAINED' });
     expect(await stat('DRAINED')).toMatchObject({ unhandled: false, handledAt: expect.any(Date) });
-    await queue.noteHandledTypes(['ORPHAN']);
+    await t.queue.noteHandledTypes(['ORPHAN']);
     expect(await stat('ORPHAN')).toMatchObject({ unhandled: false });
     clock.advance(16 * 60_000);
     expect(await stat('ORPHAN')).toMatchObject({ unhandled: true }); // handled once, not since
@@ -87,7 +81,7 @@ describe('typeStats()', () => {
 
   it('counts a type’s waiting jobs up to 10,000, then says "at least"', async () => {
     await db.current.pool.query(`INSERT INTO job_queue (job_type) SELECT 'BULK' FROM generate_series(1, 10001)`);
-    const bulk = (await queue.console.typeStats()).find((t) => t.jobType === 'BULK')!;
+    const bulk = (await t.queue.console.typeStats()).find((t) => t.jobType === 'BULK')!;
     expect(bulk).toMatchObject({ pending: 10_000, pendingAtLeast: true });
   });
 });

@@ -1,57 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
-import { newJobId } from '../src/core/job-id';
-import { JOBS_CHANNEL } from '../src/sql/jobs-insert';
-import { Wakeups } from '../src/core/wakeups';
 import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
-
-describe('Wakeups: one NOTIFY in a statement at a time, the rest announced after they commit', () => {
-  function recorder() {
-    const sent: string[][] = [];
-    let release: () => void = () => {};
-    const wakeups = new Wakeups(
-      async (types) => {
-        sent.push(types.sort());
-        await new Promise<void>((resolve) => (release = resolve));
-      },
-      () => {},
-    );
-    return { wakeups, sent, release: () => release() };
-  }
-
-  it('the first enqueue leads; those during it wait for it to finish, then share one trailing NOTIFY', async () => {
-    const { wakeups, sent, release } = recorder();
-    expect(wakeups.takeLeading()).toBe(true);
-    expect(wakeups.takeLeading()).toBe(false);
-    wakeups.announce(['A']);
-    wakeups.announce(['B', 'A']);
-    expect(sent).toEqual([]); // the leading statement may not have committed yet
-    wakeups.leadingDone();
-    expect(sent).toEqual([['A', 'B']]);
-    // While the trailing NOTIFY is out, new announcements wait for it, then go together.
-    wakeups.announce(['C']);
-    wakeups.announce(['D']);
-    expect(sent).toHaveLength(1);
-    release();
-    await new Promise((r) => setTimeout(r, 0));
-    expect(sent).toEqual([
-      ['A', 'B'],
-      ['C', 'D'],
-    ]);
-    const settled = wakeups.settled();
-    release();
-    await settled;
-  });
-
-  it('an announcement with nothing in flight is sent at once', () => {
-    const { wakeups, sent } = recorder();
-    wakeups.announce(['A']);
-    expect(sent).toEqual([['A']]);
-  });
-});
 
 describe('concurrent enqueues on a real server', () => {
   let listener: pg.Client;
@@ -61,7 +13,7 @@ describe('concurrent enqueues on a real server', () => {
     listener = new pg.Client({ connectionString: db.current.url });
     await listener.connect();
     listener.on('notification', (m) => heard.push(m.payload ?? ''));
-    await listener.query(`LISTEN ${JOBS_CHANNEL}`);
+    await listener.query(`LISTEN conveyor_jobs`);
   });
   afterAll(async () => listener.end());
 
@@ -90,16 +42,5 @@ describe('concurrent enqueues on a real server', () => {
     await queue.close();
     await new Promise((r) => setTimeout(r, 200));
     expect(heard).toEqual([]);
-  });
-});
-
-describe('newJobId', () => {
-  it('makes UUIDv7s that increase strictly within a process, even thousands in one millisecond', () => {
-    const ids = Array.from({ length: 5_000 }, () => newJobId());
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect([...ids].sort()).toEqual(ids);
-    expect(new Set(ids).size).toBe(ids.length);
-    const ms = parseInt(ids[0]!.replace(/-/g, '').slice(0, 12), 16);
-    expect(Math.abs(ms - Date.now())).toBeLessThan(5_000);
   });
 });

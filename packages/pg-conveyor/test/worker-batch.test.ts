@@ -5,11 +5,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import type { Job } from 'pg-conveyor';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { until } from './helpers/wait';
 import { countJobs, jobRow } from './helpers/jobs';
 
-const db = useTestDatabase();
+const t = useQueue({ reset: true });
+const db = t.db;
 let pool: pg.Pool;
 let queue: DatabaseQueue;
 /** Names of the queue's statements, in the order they were sent. */
@@ -24,11 +25,10 @@ beforeAll(() => {
     if (name) statements.push(name);
     return query(...args);
   };
-  queue = new DatabaseQueue({ pool });
+  queue = t.makeQueue({ pool });
 });
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await db.current.pool.query('DELETE FROM job_queue');
   statements.length = 0;
 });
 afterAll(async () => {

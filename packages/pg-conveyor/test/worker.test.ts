@@ -1,26 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { DatabaseQueue, JobTakenAwayError, ManualClock } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { sleep, until } from './helpers/wait';
 import { countJobs } from './helpers/jobs';
 
-const db = useTestDatabase();
-let queue: DatabaseQueue;
+const t = useQueue({ poolMax: 6, reset: true });
+const db = t.db;
 const workers: Worker[] = [];
 
-beforeAll(() => {
-  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 6 });
-});
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
-  await db.current.pool.query('DELETE FROM job_queue');
 });
-afterAll(async () => queue.close());
 
 function worker(options: Partial<ConstructorParameters<typeof Worker>[0]>) {
-  const w = new Worker({ queue, connectionString: db.current.url, handlers: {}, ...options });
+  const w = new Worker({ queue: t.queue, connectionString: db.current.url, handlers: {}, ...options });
   workers.push(w);
   return w;
 }
@@ -36,7 +31,7 @@ describe('Worker', () => {
     const latencies: number[] = [];
     for (let i = 0; i < 20; i++) {
       const before = Date.now();
-      await queue.enqueue({ jobType: 'FAST' });
+      await t.queue.enqueue({ jobType: 'FAST' });
       await until(() => started.length === i + 1, 2_000);
       latencies.push(started[i]! - before);
     }
@@ -60,10 +55,10 @@ describe('Worker', () => {
     });
     await w.start();
     expect(w.listening).toBe(false);
-    const { id } = await queue.enqueue({ jobType: 'POLLED' });
+    const { id } = await t.queue.enqueue({ jobType: 'POLLED' });
     await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 1);
     expect(seen).toEqual({ id, aborted: false });
-    expect((await queue.getJob(id))!.progress).toEqual({ current: 1, total: 1, message: 'done' });
+    expect((await t.queue.getJob(id))!.progress).toEqual({ current: 1, total: 1, message: 'done' });
   });
 
   it('runs each type at its own concurrency', async () => {
@@ -76,7 +71,7 @@ describe('Worker', () => {
     };
     const w = worker({ handlers: { CONC: { handler: slow, concurrency: 3 } } });
     await w.start();
-    await queue.enqueueMany(Array.from({ length: 12 }, () => ({ jobType: 'CONC' })));
+    await t.queue.enqueueMany(Array.from({ length: 12 }, () => ({ jobType: 'CONC' })));
     await until(async () => (await countJobs(db.current.pool, "status = 'COMPLETED'")) === 12);
     expect(peak).toBe(3);
   });
@@ -99,9 +94,9 @@ describe('Worker', () => {
       },
     });
     await w.start();
-    const { id } = await queue.enqueue({ jobType: 'HANG' });
-    await until(async () => (await queue.getJob(id))!.errors.length === 1);
-    const job = await queue.getJob(id);
+    const { id } = await t.queue.enqueue({ jobType: 'HANG' });
+    await until(async () => (await t.queue.getJob(id))!.errors.length === 1);
+    const job = await t.queue.getJob(id);
     expect(aborted).toBe(true);
     expect(job).toMatchObject({ status: 'PENDING', attempts: 1 });
     expect(job!.errors[0]!.message).toMatch(/did not finish within 100 ms/);
@@ -154,13 +149,13 @@ describe('Worker', () => {
     });
     const ended = once(w, 'job:end');
     await w.start();
-    const { id } = await queue.enqueue({ jobType: 'LONG' });
-    await until(async () => (await queue.getJob(id))!.status === 'PROCESSING');
-    await queue.cancelJob(id);
+    const { id } = await t.queue.enqueue({ jobType: 'LONG' });
+    await until(async () => (await t.queue.getJob(id))!.status === 'PROCESSING');
+    await t.queue.cancelJob(id);
     const [, outcome] = await ended;
     expect(outcome).toBe('lost');
     expect(reason).toBeInstanceOf(JobTakenAwayError);
-    expect((await queue.getJob(id))!).toMatchObject({ status: 'CANCELLED', result: null }); // its late result is fenced out
+    expect((await t.queue.getJob(id))!).toMatchObject({ status: 'CANCELLED', result: null }); // its late result is fenced out
   });
 
   it('stop(): waits for running jobs, releases those that outlive the shutdown timeout, claims nothing new', async () => {
@@ -175,14 +170,14 @@ describe('Worker', () => {
       },
     });
     await w.start();
-    await queue.enqueueMany([{ jobType: 'QUICK' }, { jobType: 'QUICK' }, { jobType: 'STUCK' }]);
+    await t.queue.enqueueMany([{ jobType: 'QUICK' }, { jobType: 'QUICK' }, { jobType: 'STUCK' }]);
     await until(() => w.running.QUICK === 2 && w.running.STUCK === 1);
     const stopped = Date.now();
     const stopping = w.stop();
     finishQuick();
     await stopping;
     expect(Date.now() - stopped).toBeLessThan(1_500);
-    await queue.enqueue({ jobType: 'QUICK' });
+    await t.queue.enqueue({ jobType: 'QUICK' });
     await sleep(100); // a check that nothing happens: time for a stray slot, had one survived, to claim
     expect(await countJobs(db.current.pool, "status = 'PROCESSING'")).toBe(0);
     expect(await countJobs(db.current.pool, "job_type = 'QUICK' AND status = 'COMPLETED'")).toBe(2);
@@ -222,7 +217,7 @@ describe('Worker', () => {
       await w.start();
       await until(() => idle === 10); // every slot idle: the start-up claims found nothing
       claims.length = 0;
-      await queue.enqueueMany(Array.from({ length: 10 }, () => ({ jobType: 'SHARED' })));
+      await t.queue.enqueueMany(Array.from({ length: 10 }, () => ({ jobType: 'SHARED' })));
       await until(() => running === 10);
       expect(claims.length).toBeLessThanOrEqual(2);
       expect(claims.reduce((a, b) => a + b, 0)).toBe(10); // each claim asked for the slots it served
@@ -236,8 +231,8 @@ describe('Worker', () => {
   });
 
   it('refuses bad options by name', () => {
-    expect(() => new Worker({ queue, handlers: { X: { handler: async () => {}, concurrency: 0 } } })).toThrow(/concurrency/);
-    expect(() => new Worker({ queue, handlers: {} })).toThrow(/at least one handler/);
+    expect(() => new Worker({ queue: t.queue, handlers: { X: { handler: async () => {}, concurrency: 0 } } })).toThrow(/concurrency/);
+    expect(() => new Worker({ queue: t.queue, handlers: {} })).toThrow(/at least one handler/);
   });
 });
 
@@ -245,7 +240,7 @@ describe('worker process and SIGTERM', () => {
   it('SIGTERM mid-batch: exit 0, nothing lost, nothing left locked', async () => {
     const { spawn } = await import('node:child_process');
     await db.current.pool.query('CREATE TABLE IF NOT EXISTS run_ledger (job_id uuid, pid int)');
-    await queue.enqueueMany(Array.from({ length: 40 }, () => ({ jobType: 'SLEEPY' })));
+    await t.queue.enqueueMany(Array.from({ length: 40 }, () => ({ jobType: 'SLEEPY' })));
     const child = spawn(process.execPath, ['--import', 'tsx', 'packages/pg-conveyor/test/fixtures/sleepy-worker-process.ts'], {
       env: { ...process.env, DATABASE_URL: db.current.url },
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,13 +1,14 @@
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DatabaseQueue, drainQueue, ManualClock, NonRetryableError, ValidationError } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
 import { defineWorkflow, Workflows, type WorkflowDefinition } from 'pg-conveyor/workflows';
-import { useTestDatabase } from './helpers/db';
+import { useQueue } from './helpers/queue';
 import { until } from './helpers/wait';
 
-const db = useTestDatabase();
+const t = useQueue({ reset: true });
+const db = t.db;
 let clock: ManualClock;
 let queue: DatabaseQueue;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,12 +17,12 @@ beforeAll(async () => {
   await db.current.pool.query('CREATE TABLE ledger (run_id uuid, step text, at timestamptz DEFAULT clock_timestamp())');
 });
 beforeEach(async () => {
-  await db.current.pool.query('TRUNCATE ledger, workflow_runs CASCADE; DELETE FROM job_queue');
+  await db.current.pool.query('TRUNCATE ledger, workflow_runs CASCADE');
   await queue?.close();
   clock = new ManualClock(new Date());
-  queue = new DatabaseQueue({ connectionString: db.current.url, poolMax: 4, clock, logger: false, backoff: { baseMs: 1_000, jitter: 0 } });
+  // A queue of its own per test, for a fresh clock; the previous one is closed first.
+  queue = t.makeQueue({ clock, backoff: { baseMs: 1_000, jitter: 0 } });
 });
-afterAll(async () => queue.close());
 
 /** A step's side effect: one ledger row each time its body runs. */
 const record = (runId: string, step: string) => db.current.pool.query('INSERT INTO ledger (run_id, step) VALUES ($1, $2)', [runId, step]);

@@ -293,10 +293,15 @@ export class DatabaseQueue implements JobQueue {
     return reads.oldestPendingJob(this.core);
   }
 
-  async close(): Promise<void> {
-    await this.enqueuer.settled();
-    if (this.ownsPool) await this.pool.end();
+  /** Sends the NOTIFYs still owed, then ends the pool it opened (not one it was given). A second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.enqueuer.settled();
+      if (this.ownsPool) await this.pool.end();
+    })();
+    return this.closing;
   }
+  private closing: Promise<void> | undefined;
 
   // ---------------------------------------------------------------- the static (seed) API
 

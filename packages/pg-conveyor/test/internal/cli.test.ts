@@ -1,10 +1,12 @@
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../src/adapters/cli';
+/** The CLI through its entry function, in-process (a child process per command would cost a second of start-up each); the packed `conveyor` bin itself runs in tests/package/pack-install.test.ts. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/adapters/cli';
 import { queueMigrations } from 'pg-conveyor';
-import { useTestDatabase } from './helpers/db';
-import { countJobs, insertJob, jobRow } from './helpers/jobs';
+import { useQueue } from '../helpers/queue';
+import { countJobs, insertJob, jobRow } from '../helpers/jobs';
 
-const db = useTestDatabase();
+const t = useQueue({ reset: true });
+const db = t.db;
 
 async function cli(...args: string[]) {
   const lines: string[] = [];
@@ -14,9 +16,6 @@ async function cli(...args: string[]) {
 
 beforeAll(() => {
   process.env.DATABASE_URL = db.current.url;
-});
-beforeEach(async () => {
-  await db.current.pool.query('DELETE FROM job_queue');
 });
 
 describe('npx conveyor', () => {
