@@ -14,6 +14,7 @@ import {
   WORKER_DEFAULTS,
 } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
+import { subprocessHandler } from 'pg-conveyor/subprocess';
 import { useTestDatabase } from './helpers/db';
 
 const db = useTestDatabase();
@@ -44,13 +45,18 @@ describe('documented defaults', () => {
     expect(() => new DatabaseQueue({})).toThrow(ConfigError);
   });
 
-  it('an invalid option names its field and the value given, for the queue, the worker, a task and a drain', async () => {
+  it('an invalid option names its field and the value given, for the queue, the worker, a task, a drain and a subprocess handler', async () => {
     expect(() => new DatabaseQueue({ connectionString: 'postgres://x/y', poolMax: 0 })).toThrow(/poolMax: .* \(got 0\)/);
     const queue = new DatabaseQueue({ connectionString: db.current.url, logger: false });
     try {
       expect(() => new Worker({ queue, handlers: { A: async () => {} }, pollIntervalMs: 5 })).toThrow(/Invalid Worker options: pollIntervalMs: .* \(got 5\)/);
       expect(() => new Worker({ queue, handlers: { A: { handler: async () => {}, concurrency: 'ten' as never } } })).toThrow(/concurrency: .* \(got "ten"\)/);
       await expect(drainQueue(queue, { types: ['A'], handler: async () => {}, budgetMs: -1 })).rejects.toThrow(/budgetMs: .* \(got -1\)/);
+      expect(() => subprocessHandler({ command: 'python3', timeoutMs: 0 })).toThrow(/Invalid subprocessHandler options: timeoutMs: .* \(got 0\)/);
+      expect(() => subprocessHandler({ command: 'python3', inheritEnv: ['DATABASE URL'] })).toThrow(
+        /inheritEnv\.0: must be an environment variable name \(got "DATABASE URL"\)/,
+      );
+      expect(() => subprocessHandler({ command: '' })).toThrow(ValidationError);
     } finally {
       await queue.close();
     }

@@ -18,7 +18,9 @@
  */
 import { spawn } from 'node:child_process';
 import type { JobHandler } from './run-job.js';
+import { z } from 'zod';
 import { SUBPROCESS_DEFAULTS } from '../core/config.js';
+import { ValidationError } from '../core/errors.js';
 
 export interface SubprocessOptions {
   command: string;
@@ -31,6 +33,27 @@ export interface SubprocessOptions {
   timeoutMs?: number;
   maxBufferBytes?: number;
 }
+
+/** Checked when the handler is made (at the Worker's construction), not at the first job. */
+const subprocessOptionsSchema = z.object({
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  cwd: z.string().min(1).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  inheritEnv: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')).optional(),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3_600_000)
+    .optional(),
+  maxBufferBytes: z
+    .number()
+    .int()
+    .min(1_024)
+    .max(256 * 1_048_576)
+    .optional(),
+});
 
 /** Keeps the last `max` bytes written to it. */
 class TailBuffer {
@@ -74,6 +97,8 @@ function programEnv(options: SubprocessOptions, job: { id: string; attempts: num
 const PROGRESS_LINE = /^PROGRESS:\s*(\d+(?:\.\d+)?)(?:\s*\/\s*(\d+(?:\.\d+)?))?\s*$/;
 
 export function subprocessHandler(options: SubprocessOptions): JobHandler {
+  const checked = subprocessOptionsSchema.safeParse(options);
+  if (!checked.success) throw ValidationError.fromZod('subprocessHandler options', checked.error, options);
   const timeoutMs = options.timeoutMs ?? SUBPROCESS_DEFAULTS.timeoutMs;
   const maxBuffer = options.maxBufferBytes ?? SUBPROCESS_DEFAULTS.maxBufferBytes;
   return (job, ctx) =>
