@@ -174,4 +174,51 @@ describe('npm pack, installed elsewhere', () => {
     const tsc = node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
     expect(tsc.code, tsc.out).toBe(0);
   });
+
+  it('typed jobs and workflows: a wrong payload, a wrong workflow name or input are compile errors in a strict project', () => {
+    writeFileSync(
+      path.join(consumer, 'tsconfig.typed.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+        files: ['typed.ts'],
+      }),
+    );
+    // Each @ts-expect-error must meet an error, or tsc fails with "Unused '@ts-expect-error' directive";
+    // the lines without one must compile.
+    writeFileSync(
+      path.join(consumer, 'typed.ts'),
+      `
+      import { z } from 'zod';
+      import { DatabaseQueue, defineJob, jobHandlers } from 'pg-conveyor';
+      import { Worker } from 'pg-conveyor/worker';
+      import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
+      const sendReceipt = defineJob({
+        type: 'SEND_RECEIPT',
+        payload: z.object({ orderId: z.string(), total: z.number() }),
+        handler: async (job) => job.payload.orderId.toUpperCase(), // typed, not null
+      });
+      const onboarding = defineWorkflow({ name: 'onboarding', input: z.object({ email: z.string() }), run: async (_ctx, input) => input.email });
+      export async function use(queue: DatabaseQueue) {
+        const job = await queue.enqueue(sendReceipt, { orderId: 'o_1', total: 42 });
+        const total: number | undefined = job.payload?.total;
+        // @ts-expect-error -- total is a number
+        await queue.enqueue(sendReceipt, { orderId: 'o_1', total: '42' });
+        // @ts-expect-error -- orderId is missing
+        await queue.enqueue(sendReceipt, { total: 42 });
+        // @ts-expect-error -- a payload field the schema does not have
+        await queue.enqueueMany(sendReceipt, [{ orderId: 'o_1', total: 1, extra: true }]);
+        const workflows = new Workflows(queue, [onboarding]);
+        await workflows.start('onboarding', { email: 'ada@example.com' });
+        await workflows.start(onboarding, { email: 'ada@example.com' });
+        // @ts-expect-error -- no workflow of that name
+        await workflows.start('onbording', { email: 'ada@example.com' });
+        // @ts-expect-error -- email is a string
+        await workflows.start('onboarding', { email: 42 });
+        return [total, new Worker({ queue, handlers: { ...jobHandlers(sendReceipt), ...workflows.handlers() } })];
+      }
+    `,
+    );
+    const tsc = node([path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.typed.json']);
+    expect(tsc.code, tsc.out).toBe(0);
+  });
 });

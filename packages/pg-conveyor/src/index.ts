@@ -10,6 +10,9 @@
 export { DatabaseQueue } from './core/database-queue.js';
 /** The pool settings the queue uses, for a pool your app shares with it (Prisma's adapter-pg, pg). */
 export { queuePoolConfig, type QueuePoolSettings } from './core/connection.js';
+/** Typed jobs: a type, its payload schema and its handler in one definition; jobHandlers makes the registry every runner takes. */
+export { defineJob, jobHandlers, type DefinedJob, type JobDefinition } from './runtime/define-job.js';
+export type { JobOverrides, JobSpec, PayloadOf } from './core/job-spec.js';
 /** One cron tick's work inside a time budget: what a serverless route calls (cronRoute wraps it). */
 export { drainQueue, type DrainOptions, type DrainResult } from './runtime/drain.js';
 /** The queue's tables: apply its migrations (the CLI's `conveyor migrate`), or print them for your own tool. */
@@ -24,6 +27,7 @@ export {
   JobTimeoutError,
   LeaseLostError,
   NonRetryableError,
+  OutcomeNotStoredError,
   QueueError,
   ValidationError,
 } from './core/errors.js';

@@ -73,6 +73,8 @@ describe('workflows', () => {
     }
     const run = (await workflows.getRun(runId))!;
     expect(run.status).toBe('COMPLETED');
+    expect(run.currentStep).toBeNull(); // finished: no step is current
+    expect((await db.current.pool.query('SELECT current_step FROM workflow_runs WHERE id = $1', [runId])).rows[0].current_step).toBeNull();
     expect(run.output).toEqual({ results: ['one for ada', 'two for ada', 'three for ada', 'four done', 'five done'] });
     expect(ticks).toBeGreaterThanOrEqual(2); // suspended within the budget, and at the sleep
     expect(run.steps.map((s) => `${s.kind}:${s.name}`)).toEqual(['step:one', 'step:two', 'step:three', 'sleep:a day', 'step:four', 'step:five']);
@@ -225,10 +227,13 @@ describe('workflows', () => {
     expect((await ledger(runId)).map((r) => r.step)).not.toContain('four');
   });
 
-  it('bad input is a ValidationError naming the field, and writes nothing', async () => {
+  it('bad input is a ValidationError naming the field, and writes nothing (and a compile error where types are known)', async () => {
     const workflows = new Workflows(queue, [fiveSteps]);
+    // @ts-expect-error -- user is a string
     await expect(workflows.start('five-steps', { user: 42 })).rejects.toThrow(ValidationError);
-    await expect(workflows.start('five-steps', { user: 42 })).rejects.toThrow(/user/);
+    // @ts-expect-error -- user is a string
+    await expect(workflows.start(fiveSteps, { user: 42 })).rejects.toThrow(/user/);
+    // @ts-expect-error -- no such workflow
     await expect(workflows.start('nope', {})).rejects.toThrow(/No workflow named nope/);
     expect(() => defineWorkflow({ name: 'bad name!', input: z.object({}), run: async () => null })).toThrow(ValidationError);
     expect((await db.current.pool.query('SELECT count(*)::int AS n FROM workflow_runs')).rows[0].n).toBe(0);

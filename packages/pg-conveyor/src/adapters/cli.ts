@@ -3,6 +3,7 @@
  * DATABASE_URL (never one of its own: without it the CLI says what to set and stops).
  * Exit codes: 0 done, 1 refused or failed, 2 bad usage, 4 job not found.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DatabaseQueue } from '../core/database-queue.js';
 import { InvalidJobStateError, JobNotFoundError, ValidationError } from '../core/errors.js';
@@ -29,7 +30,8 @@ const USAGE = `usage: conveyor <command>   (DATABASE_URL names the database)
   runs show <runId>                     a run and its steps
   runs cancel <runId>                   cancel a running run and its pending job
   runs retry <runId>                    run a FAILED run again from the step that failed
-every command takes --json (one JSON document on standard output); --help`;
+every command takes --json (one JSON document on standard output), --env-file PATH
+(default: .env.local and .env here, for what the environment does not set); --help`;
 
 class UsageError extends Error {}
 
@@ -54,7 +56,22 @@ const OPTIONS = {
   after: { type: 'string' },
   name: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
+  'env-file': { type: 'string' },
 } as const;
+
+/**
+ * The variables of `--env-file PATH`, else of `.env.local` and `.env` in the current directory
+ * (Next.js's files, .env.local winning), for what the environment does not set already: an app's
+ * DATABASE_URL usually lives there, not in the shell.
+ */
+function loadEnvFiles(explicit: string | undefined): void {
+  if (explicit !== undefined) {
+    if (!existsSync(explicit)) throw new UsageError(`--env-file ${explicit}: no such file`);
+    process.loadEnvFile(explicit);
+    return;
+  }
+  for (const file of ['.env.local', '.env']) if (existsSync(file)) process.loadEnvFile(file);
+}
 
 export async function runCli(argv: string[], out: (text: string) => void = console.log): Promise<number> {
   let parsed;
@@ -80,6 +97,13 @@ export async function runCli(argv: string[], out: (text: string) => void = conso
     const sql = migrationSql({ after: values.after }).trimEnd();
     say(sql, { sql });
     return 0;
+  }
+  try {
+    loadEnvFiles(values['env-file']);
+  } catch (error) {
+    const message = error instanceof UsageError ? error.message : `could not read the env file: ${(error as Error).message}`;
+    say(`conveyor: ${message}`, { error: message });
+    return 2;
   }
   const connectionString = process.env.DATABASE_URL;
   if (!connectionString) {

@@ -12,10 +12,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JobQueue } from '../core/queue-api.js';
-import { drainQueue, type DrainResult } from '../runtime/drain.js';
+import { drainQueue, perJobHandlers, type DrainResult } from '../runtime/drain.js';
 import { ValidationError } from '../core/errors.js';
+import { explainDatabaseError } from '../core/database-check.js';
 import { defaultLogger, FaultLog, resolveLogger, type Logger } from '../observability/log.js';
 import type { JobHandler } from '../runtime/run-job.js';
+import type { JobTaskDefinition } from '../runtime/worker-types.js';
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -51,9 +53,9 @@ function constantTimeEqual(a: string, b: string): boolean {
 export interface CronRouteOptions {
   /** The queue, or a function giving it on each call (so importing the route opens no connection). */
   queue: JobQueue | (() => JobQueue);
-  /** A handler per job type; the route drains exactly these types. */
+  /** A handler per job type (a function, `{ handler }`, or `jobHandlers(...definitions)`); the route drains exactly these types. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-  handlers: Record<string, JobHandler<any>>;
+  handlers: Record<string, JobHandler<any> | JobTaskDefinition<any>>;
   /** Jobs per call at most. Default: as many as the budget allows. */
   maxJobs?: number;
   /** Time this call may use, in ms (a number, or read on each call). Default 50,000: Vercel's limit is 60 s. */
@@ -75,9 +77,8 @@ export interface CronRouteOptions {
 /** A GET handler that drains the handlers' job types, once per call. */
 export function cronRoute(options: CronRouteOptions): (request: Request) => Promise<Response> {
   const types = Object.keys(options.handlers ?? {});
-  if (types.length === 0 || types.some((type) => typeof options.handlers[type] !== 'function')) {
-    throw new ValidationError('cronRoute needs handlers: { JOB_TYPE: async (job, ctx) => result }');
-  }
+  if (types.length === 0) throw new ValidationError('cronRoute needs handlers: { JOB_TYPE: async (job, ctx) => result }');
+  const handlers = perJobHandlers(options.handlers, 'cronRoute');
   const secretName = options.secretName ?? 'CRON_SECRET';
   const queueOf = () => (typeof options.queue === 'function' ? options.queue() : options.queue);
   // The queue is made on the first call (importing the route opens no connection), so is its logger.
@@ -96,7 +97,7 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
       if (error === undefined) logger().error({ route: types }, message);
       else (faults ??= new FaultLog(logger())).report(message, error, { route: types });
     });
-  const handler: JobHandler = (job, ctx) => options.handlers[job.jobType]!(job, ctx);
+  const handler: JobHandler = (job, ctx) => handlers[job.jobType]!(job, ctx);
 
   return async (request: Request): Promise<Response> => {
     const auth = checkBearer(request, secretName, process.env, options.openWhenUnset);
@@ -115,7 +116,8 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
       logger().info({ route: types, ...figures }, 'cron drain finished');
       return Response.json(result);
     } catch (error) {
-      report(`cron route for ${types.join(', ')} failed`, error);
+      // A refused connection or missing tables are logged with what to do about them.
+      report(`cron route for ${types.join(', ')} failed`, explainDatabaseError(error, undefined));
       return Response.json({ success: false, processed: 0, duration: Date.now() - started, error: 'Worker failed; see server logs' }, { status: 500 });
     }
   };

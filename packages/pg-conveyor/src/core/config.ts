@@ -93,9 +93,16 @@ const backoffSchema = z
   })
   .partial();
 
+/** What pg can connect with: a postgres(ql):// URL, libpq `key=value` settings, or a socket directory. */
+const CONNECTION_STRING = /^(postgres(ql)?:\/\/|\/|\s*\w+\s*=)/i;
+
 export const queueOptionsSchema = z
   .object({
-    connectionString: z.string().min(1).optional(),
+    connectionString: z
+      .string()
+      .min(1)
+      .refine((v) => CONNECTION_STRING.test(v), { message: 'must be a postgres:// or postgresql:// URL (or libpq key=value settings)' })
+      .optional(),
     pool: z.any().optional(),
     poolMax: z.number().int().min(1).max(1_000).default(DEFAULTS.poolMax),
     /** statement_timeout and lock_timeout of the pool the queue opens (0: none); see DEFAULTS. */
@@ -115,6 +122,12 @@ export const queueOptionsSchema = z
       .max(256 * 1_048_576)
       .default(DEFAULTS.maxPayloadBytes),
     defaultMaxAttempts: z.number().int().min(1).max(1_000).default(DEFAULTS.maxAttempts),
+    /**
+     * Keep a completed job's payload (for audit: what was it asked to do?) until cleanup deletes
+     * the job. Off by default: payloads may hold data the app does not want kept, and they are
+     * the bulk of a finished row.
+     */
+    keepPayload: z.boolean().default(false),
     backoff: backoffSchema.optional(),
     workerId: z.string().min(1).max(200).optional(),
     /**
@@ -136,6 +149,7 @@ export const queueOptionsSchema = z
   .refine((o) => !(o.pool && o.connectionString), { message: 'give either pool or connectionString, not both' });
 
 export type QueueOptionsInput = z.input<typeof queueOptionsSchema>;
+export type QueueOptions = z.output<typeof queueOptionsSchema>;
 
 export function parseQueueOptions(input: unknown) {
   const parsed = queueOptionsSchema.safeParse(input ?? {});

@@ -2,8 +2,9 @@
  * How the queue connects: the pool settings it uses for a pool it opens, offered to apps that
  * share one pool between their own queries (Prisma's adapter-pg, pg) and the queue.
  */
-import type pg from 'pg';
-import { DEFAULTS } from './config.js';
+import pg from 'pg';
+import { ConfigError } from './errors.js';
+import { DEFAULTS, type QueueOptions } from './config.js';
 
 const PGBOUNCER_PARAM = /([?&])pgbouncer=true(&|$)/;
 
@@ -62,5 +63,29 @@ export function queuePoolConfig(
       ...(behindPgBouncer ? {} : { options: startup }),
     },
     preparedStatements,
+  };
+}
+
+/**
+ * The pool a DatabaseQueue uses: the one it is given, or its own, which gets the statement bounds
+ * and, when it prepares, generic plans. `connectionTarget` (never logged whole) explains
+ * connection errors.
+ */
+export function openQueuePool(given: { pool?: pg.Pool; connectionString?: string }, parsed: QueueOptions) {
+  const { pool, connectionString } = given;
+  if (!pool && !connectionString) {
+    throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
+  }
+  const own = queuePoolConfig(connectionString ?? '', {
+    max: parsed.poolMax,
+    statementTimeoutMs: parsed.statementTimeoutMs,
+    lockTimeoutMs: parsed.lockTimeoutMs,
+    preparedStatements: parsed.preparedStatements,
+  });
+  return {
+    pool: pool ?? new pg.Pool(own.config),
+    ownsPool: !pool,
+    preparedStatements: own.preparedStatements,
+    connectionTarget: connectionString ?? (pool as { options?: { connectionString?: string } } | undefined)?.options?.connectionString,
   };
 }

@@ -29,9 +29,11 @@ import { DEFAULT_BACKOFF } from './backoff.js';
 import { Claimer, type ClaimOptions, type PausedType, type TypeLimits } from './claim.js';
 import { nowParam, type Clock } from './clock.js';
 import { parseQueueOptions, type QueueOptionsInput } from './config.js';
-import { queuePoolConfig } from './connection.js';
+import { openQueuePool } from './connection.js';
 import { Enqueuer, type EnqueueOptions } from './enqueue.js';
-import { ConfigError, type QueueError } from './errors.js';
+import { ConfigError, ValidationError, type QueueError } from './errors.js';
+import { isJobSpec, specEnqueueArgs, type JobOverrides, type JobSpec } from './job-spec.js';
+import { checkDatabase } from './database-check.js';
 import { QueueEventEmitter } from './events.js';
 import { Finisher } from './finish.js';
 import * as maintenance from './job-actions.js';
@@ -58,26 +60,18 @@ export class DatabaseQueue implements JobQueue {
   readonly schedules: QueueSchedules;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
+  /** The connection string as given (or the given pool's), for explaining connection errors: never logged whole. */
+  private readonly connectionTarget: string | undefined;
   private readonly enqueuer: Enqueuer;
   private readonly claimer: Claimer;
   private readonly finisher: Finisher;
 
   constructor(options: QueueOptionsInput & { pool?: pg.Pool }) {
     const parsed = parseQueueOptions(options);
-    const { pool, connectionString } = options;
-    if (!pool && !connectionString) {
-      throw new ConfigError('DatabaseQueue needs a pool or a connectionString (or set DATABASE_URL for the static API)');
-    }
-    this.ownsPool = !pool;
-    // A pool of its own gets the statement bounds and, when it prepares, generic plans (connection.ts).
-    const own = queuePoolConfig(connectionString ?? '', {
-      max: parsed.poolMax,
-      statementTimeoutMs: parsed.statementTimeoutMs,
-      lockTimeoutMs: parsed.lockTimeoutMs,
-      preparedStatements: parsed.preparedStatements,
-    });
-    const prepare = own.preparedStatements;
-    this.pool = pool ?? new pg.Pool(own.config);
+    const { pool, ownsPool, preparedStatements: prepare, connectionTarget } = openQueuePool(options, parsed);
+    this.ownsPool = ownsPool;
+    this.connectionTarget = connectionTarget;
+    this.pool = pool;
     // An idle client dropped by the server (restart, pg_terminate_backend) must not crash the app;
     // the pool replaces it on next use.
     if (this.ownsPool) this.pool.on('error', (error) => this.events.emit('pool:error', error));
@@ -106,14 +100,31 @@ export class DatabaseQueue implements JobQueue {
 
   // ---------------------------------------------------------------- enqueue
 
-  async enqueue<P = unknown>(job: EnqueueInput<P>, options: EnqueueOptions = {}): Promise<Job<P>> {
-    const [created] = await this.enqueuer.enqueueMany([job], options);
-    return created as Job<P>;
+  /**
+   * Creates a job: `enqueue(sendReceipt, payload, options)` for a defined job (defineJob: the
+   * payload is checked by tsc and by its schema), or `enqueue({ jobType, payload, ... }, options)`.
+   * `options.tx` inserts it inside your transaction (pg client or Prisma).
+   */
+  enqueue<In, Out>(job: JobSpec<In, Out>, payload: In, options?: EnqueueOptions & JobOverrides): Promise<Job<Out>>;
+  enqueue<P = unknown>(job: EnqueueInput<P>, options?: EnqueueOptions): Promise<Job<P>>;
+  async enqueue(job: EnqueueInput | JobSpec, ...rest: unknown[]): Promise<Job> {
+    const [inputs, options] = isJobSpec(job) ? specEnqueueArgs(job, [rest[0]], rest[1]) : [[job], rest[0] as EnqueueOptions | undefined];
+    const [created] = await this.enqueuer.enqueueMany(inputs, options as EnqueueOptions);
+    return created!;
   }
 
-  /** Inserts all jobs in one statement: all are created or, on any invalid job, none. */
-  enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options: EnqueueOptions = {}): Promise<Job<P>[]> {
-    return this.enqueuer.enqueueMany(jobs, options);
+  /**
+   * Inserts all jobs in one statement: all are created or, on any invalid job, none.
+   * `enqueueMany(sendReceipt, payloads, options)` for many of one defined type; mix types with
+   * `enqueueMany([sendReceipt.job(p), resizeImage.job(q)])`.
+   */
+  enqueueMany<In, Out>(job: JobSpec<In, Out>, payloads: In[], options?: EnqueueOptions & JobOverrides): Promise<Job<Out>[]>;
+  enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options?: EnqueueOptions): Promise<Job<P>[]>;
+  async enqueueMany(jobs: EnqueueInput[] | JobSpec, ...rest: unknown[]): Promise<Job[]> {
+    if (!isJobSpec(jobs)) return this.enqueuer.enqueueMany(jobs, (rest[0] ?? {}) as EnqueueOptions);
+    if (!Array.isArray(rest[0])) throw new ValidationError(`enqueueMany(${jobs.type}, payloads): payloads must be an array`);
+    const [inputs, options] = specEnqueueArgs(jobs, rest[0], rest[1]);
+    return this.enqueuer.enqueueMany(inputs, options as EnqueueOptions);
   }
 
   // ---------------------------------------------------------------- claim
@@ -168,6 +179,15 @@ export class DatabaseQueue implements JobQueue {
   /** The open transaction holding back vacuum longest, or null (see reads.oldestSnapshotHolder). */
   oldestSnapshotHolder(): Promise<SnapshotHolder | null> {
     return reads.oldestSnapshotHolder(this.core);
+  }
+
+  /**
+   * Connects and checks that the queue's tables are migrated to this version. Rejects with a
+   * ConfigError that says what to do (start the server, fix the URL or the password, run
+   * `npx conveyor migrate`); the Worker calls it before it reports started.
+   */
+  checkDatabase(): Promise<void> {
+    return checkDatabase(this.core.db, this.connectionTarget);
   }
 
   // ---------------------------------------------------------------- finish a claimed job

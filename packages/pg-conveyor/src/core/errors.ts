@@ -88,7 +88,8 @@ function preview(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // A connection string's password never reaches a message.
+    text = JSON.stringify(typeof value === 'string' ? value.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@') : value) ?? String(value);
   } catch {
     text = Object.prototype.toString.call(value);
   }
@@ -97,6 +98,18 @@ function preview(value: unknown): string {
 
 /** Throw this from a handler to fail the job at once, without the remaining retries. */
 export class NonRetryableError extends QueueError {}
+
+/**
+ * What a handler returned could not be stored: a result that is not JSON (a BigInt, a circular
+ * object), one over the size limit, or an invalid follow-up job. The runners (Worker, drains)
+ * fail the attempt with it, so the reason is in the job's errors and the retry rules apply,
+ * instead of leaving the job running until its lease ends.
+ */
+export class OutcomeNotStoredError extends QueueError {
+  constructor(readonly reason: ValidationError) {
+    super(`the handler's outcome could not be stored: ${reason.message}`, { cause: reason });
+  }
+}
 
 /** Missing or invalid configuration (no database URL, bad options). */
 export class ConfigError extends QueueError {}

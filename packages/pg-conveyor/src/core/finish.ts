@@ -7,7 +7,7 @@
 import { jitterFactor, retryDelayTable } from './backoff.js';
 import { Batcher } from './batcher.js';
 import { nowParam } from './clock.js';
-import { NonRetryableError, QueueError } from './errors.js';
+import { NonRetryableError, QueueError, ValidationError } from './errors.js';
 import { errorText, parseJobId, parseProgress, toStoredJson } from './job-input.js';
 import { rowToJob, type JobRow } from '../sql/job-row.js';
 import type { NewJobRow } from '../sql/jobs-insert.js';
@@ -55,14 +55,15 @@ export class Finisher {
     const stored = toStoredJson(result, 'result', this.core.options.maxPayloadBytes);
     const followUps = (options.enqueue ?? []).map((job, index) => this.toNewRow(job, index));
     const now = nowParam(this.core.clock);
+    const keepPayload = this.core.options.keepPayload;
     if (followUps.length === 0 && isClaimedJob(jobRef) && attempt !== null) {
       const changed = await this.completions.call({ id, attempt, result: stored });
       return this.completedOrThrow(jobRef, stored, changed);
     }
     const rows =
       followUps.length === 0
-        ? await jobCompleteIfRunning(this.core.db, { id, attempt, result: stored, now })
-        : await jobCompleteIfRunningWithFollowUps(this.core.db, { id, attempt, result: stored, followUps, now, traceContext: activeCarrier() });
+        ? await jobCompleteIfRunning(this.core.db, { id, attempt, result: stored, now, keepPayload })
+        : await jobCompleteIfRunningWithFollowUps(this.core.db, { id, attempt, result: stored, followUps, now, traceContext: activeCarrier(), keepPayload });
     const completed = rows.find((row) => !('kind' in row) || row.kind === 'completed');
     if (!completed) throw await explainMiss(this.core, id, attempt, 'complete');
     this.core.claims.finished(id);
@@ -78,12 +79,25 @@ export class Finisher {
     return this.failedOrThrow(request, await this.failures.call(request));
   }
 
+  /**
+   * Each job's answer in its place: the completed job, or the error for that job alone (a result
+   * that cannot be stored is a ValidationError there, and that job is left as it was).
+   */
   async completeJobs(jobs: Job[], results: unknown[]): Promise<(Job | QueueError)[]> {
-    const stored = jobs.map((_, i) => toStoredJson(results[i], 'result', this.core.options.maxPayloadBytes));
     const refs = jobs.map((job) => resolveRef(this.core, job));
+    const stored = jobs.map((_, i) => storedOrError(() => toStoredJson(results[i], 'result', this.core.options.maxPayloadBytes)));
     // Through the batcher: batches finishing together (a worker's batch slots) share one statement.
-    const changes = await Promise.all(refs.map((ref, i) => this.completions.call({ id: ref.id, attempt: ref.attempt!, result: stored[i]! })));
-    return Promise.all(jobs.map((job, i) => this.completedOrThrow(job, stored[i]!, changes[i]).catch(asQueueError)));
+    const changes = await Promise.all(
+      refs.map((ref, i) =>
+        stored[i] instanceof ValidationError ? undefined : this.completions.call({ id: ref.id, attempt: ref.attempt!, result: stored[i]! }),
+      ),
+    );
+    return Promise.all(
+      jobs.map((job, i) => {
+        const json = stored[i]!;
+        return json instanceof ValidationError ? json : this.completedOrThrow(job, json, changes[i]).catch(asQueueError);
+      }),
+    );
   }
 
   async failJobs(jobs: Job[], errors: unknown[]): Promise<(Job | QueueError)[]> {
@@ -125,6 +139,7 @@ export class Finisher {
       attempts: first.map((r) => r.attempt),
       results: first.map((r) => r.result),
       now: nowParam(this.core.clock),
+      keepPayload: this.core.options.keepPayload,
     });
     return answerInOrder(requests, first, rows);
   }
@@ -136,7 +151,7 @@ export class Finisher {
     const job: Job = {
       ...claimed,
       status: 'COMPLETED',
-      payload: null,
+      payload: this.core.options.keepPayload ? claimed.payload : null,
       result: stored === null ? null : JSON.parse(stored),
       lockedUntil: null,
       lockedBy: null,
@@ -205,4 +220,14 @@ function firstPerJob<R extends { id: string }>(requests: R[]): R[] {
 /** A whole Job object as a claim returned it (not just `{ id, attempts }`). */
 function isClaimedJob(ref: JobRef): ref is Job {
   return typeof ref === 'object' && ref !== null && 'jobType' in ref && 'createdAt' in ref && 'status' in ref;
+}
+
+/** A stored JSON text, or the ValidationError that says why the value cannot be stored. */
+function storedOrError(store: () => string | null): string | null | ValidationError {
+  try {
+    return store();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
 }

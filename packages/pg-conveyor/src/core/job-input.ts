@@ -2,6 +2,7 @@
  * Validation of everything callers hand the queue. Bad input becomes a ValidationError naming the
  * field, before any SQL runs, so a rejected call has written nothing.
  */
+import { inspect } from 'node:util';
 import { z } from 'zod';
 import { DEFAULTS, JOB_TYPE_PATTERN, jobTypeSchema } from './config.js';
 import { ValidationError } from './errors.js';
@@ -207,11 +208,26 @@ function walkStrings(value: unknown, visit: (text: string, path: string) => void
   }
 }
 
-/** Error text stored per attempt: message only (never the payload), capped. */
+/**
+ * Error text stored per attempt: message only (never the payload), capped. A thrown non-Error
+ * reads as itself: a string as it is, anything else as JSON (util.inspect where JSON fails), not
+ * as "[object Object]".
+ */
 export function errorText(error: unknown, maxLength = DEFAULTS.maxErrorLength): string {
-  const raw = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  const raw = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : thrownText(error);
   // Strip what Postgres cannot store in text, so recording a failure cannot itself fail.
   const clean = raw.replaceAll('\u0000', '');
   const clipped = clean.length > maxLength ? `${clean.slice(0, maxLength - 1)}…` : clean;
   return clipped.toWellFormed();
+}
+
+function thrownText(thrown: unknown): string {
+  if (typeof thrown === 'string') return thrown;
+  try {
+    const json = JSON.stringify(thrown);
+    if (json !== undefined) return json;
+  } catch {
+    // a BigInt or a circular object: inspect below
+  }
+  return inspect(thrown, { depth: 3, breakLength: Infinity });
 }

@@ -28,4 +28,6 @@ export interface JobQueue {
   extendLeases(jobs: Pick<Job, 'id' | 'attempts'>[], leaseMs?: number): Promise<Set<string>>;
   updateProgress(jobRef: JobRef, current: number, total: number, message?: string): Promise<void>;
   noteHandledTypes(jobTypes: string[]): Promise<void>;
+  /** Rejects with a ConfigError saying what to do when the database cannot serve the queue (unreachable, not migrated). */
+  checkDatabase(): Promise<void>;
 }

@@ -108,11 +108,13 @@ export class FaultLog {
 
   report(context: string, error: unknown, fields: Fields = {}): void {
     const message = `${context}: ${messageOf(error)}`;
-    if (!isExpectedFault(error)) {
+    // An explained fault (a ConfigError saying what to do) carries the driver's error as its cause.
+    const fault = [error, error instanceof Error ? error.cause : undefined].find(isExpectedFault);
+    if (fault === undefined) {
       this.logger.error({ ...fields, err: error }, message);
       return;
     }
-    const code = (error as { code?: unknown }).code;
+    const code = (fault as { code?: unknown }).code;
     const key = `${context}|${typeof code === 'string' ? code : messageOf(error)}`;
     const now = Date.now();
     const last = this.seen.get(key);

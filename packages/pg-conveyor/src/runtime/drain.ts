@@ -10,12 +10,19 @@ import type { JobQueue } from '../core/queue-api.js';
 import { ValidationError } from '../core/errors.js';
 import { parseJobTypes } from '../core/job-input.js';
 import { runJob, type JobHandler } from './run-job.js';
+import type { JobTaskDefinition, TaskDefinition } from './worker-types.js';
 
 export type { JobContext, JobHandler } from './run-job.js';
 
-export interface DrainOptions<P = unknown> {
-  types: string[];
-  handler: JobHandler<P>;
+export type DrainOptions<P = unknown> = DrainLimits &
+  (
+    | { types: string[]; handler: JobHandler<P> }
+    /** A handler per type (a function, `{ handler }`, or `jobHandlers(...definitions)`); drains exactly these types. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
+    | { handlers: Record<string, JobHandler<any> | JobTaskDefinition<any>>; types?: never; handler?: never }
+  );
+
+interface DrainLimits {
   /** Jobs to claim in this invocation at most (the ingestion route: 3). Default: no limit but the budget. */
   maxJobs?: number;
   /** Total time, from the call, this drain may use. Default 50 s (Vercel's limit is 60 s). */
@@ -48,7 +55,9 @@ const positiveMs = z
   .min(0)
   .max(24 * 3_600_000);
 const drainOptionsSchema = z.object({
-  handler: z.function(),
+  handler: z.function().optional(),
+  handlers: z.record(z.string(), z.any()).optional(),
+  types: z.unknown().optional(),
   maxJobs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
   budgetMs: positiveMs.min(1).optional(),
   minTimeToClaimMs: positiveMs.optional(),
@@ -57,9 +66,15 @@ const drainOptionsSchema = z.object({
 });
 
 export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOptions<P>): Promise<DrainResult> {
-  parseJobTypes(options?.types);
   const checked = drainOptionsSchema.safeParse(options);
   if (!checked.success) throw ValidationError.fromZod('drain options', checked.error, options);
+  if ('handlers' in options && options.handlers) {
+    const handlers = perJobHandlers(options.handlers, 'drainQueue');
+    const { handlers: _, ...rest } = options;
+    return drainQueue(queue, { ...rest, types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx) });
+  }
+  if (typeof options.handler !== 'function') throw new ValidationError('drainQueue needs a handler with its types, or handlers by type');
+  parseJobTypes(options.types);
   const maxJobs = options.maxJobs ?? Number.POSITIVE_INFINITY;
   const started = Date.now();
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs;
@@ -100,4 +115,23 @@ export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOpt
   }
   result.duration = Date.now() - started;
   return result;
+}
+
+/**
+ * A registry's per-job handlers as functions, for the runners that take one job at a time (drains,
+ * the cron route). A batch handler needs a Worker: refused here, saying so.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
+export function perJobHandlers(registry: Record<string, JobHandler<any> | TaskDefinition<any>>, who: string): Record<string, JobHandler> {
+  const handlers: Record<string, JobHandler> = {};
+  for (const [type, entry] of Object.entries(registry)) {
+    parseJobTypes([type]);
+    if (typeof entry === 'function') handlers[type] = entry;
+    else if (typeof (entry as JobTaskDefinition | undefined)?.handler === 'function') handlers[type] = (entry as JobTaskDefinition).handler;
+    else if ((entry as { batch?: unknown } | undefined)?.batch)
+      throw new ValidationError(`${who} runs jobs one at a time: the batch handler for ${type} needs a Worker`);
+    else throw new ValidationError(`${who}: the handler for ${type} must be a function or { handler }`);
+  }
+  if (Object.keys(handlers).length === 0) throw new ValidationError(`${who} needs at least one handler`);
+  return handlers;
 }

@@ -16,7 +16,7 @@
  * fenced by its own attempt, so a job taken away meanwhile (cancelled, rescued) changes nothing
  * and is counted as lost.
  */
-import { JobTimeoutError, LeaseLostError, QueueError, ValidationError } from '../core/errors.js';
+import { JobTimeoutError, LeaseLostError, OutcomeNotStoredError, QueueError, ValidationError } from '../core/errors.js';
 import type { JobQueue } from '../core/queue-api.js';
 import { resendUntil, runDeadline, settleWithin, type JobOutcome, type RunJobOptions } from './run-job.js';
 import { OutcomeSender } from './send-outcome.js';
@@ -71,17 +71,37 @@ async function runBatchAttempt<P>(queue: JobQueue, jobs: Job<P>[], handler: Batc
     split(jobs, false).length > 0 ? sender.send(() => queue.completeJobs(split(jobs, false), split(results, false))) : [],
     split(jobs, true).length > 0 ? sender.send(() => queue.failJobs(split(jobs, true), split(results, true))) : [],
   ]);
-  for (const [i, answered] of answers.entries()) {
-    const sent = split(jobs, i === 1);
-    const kind = i === 0 ? 'completed' : 'failed';
+  // A result that could not be stored left its job untouched: that job's attempt fails, saying why.
+  const completing = split(jobs, false);
+  const unstored = answers[0].flatMap((answer, k) =>
+    answer instanceof ValidationError ? [{ job: completing[k]!, error: new OutcomeNotStoredError(answer) }] : [],
+  );
+  const failedAfter =
+    unstored.length > 0
+      ? await sender.send(() =>
+          queue.failJobs(
+            unstored.map((u) => u.job),
+            unstored.map((u) => u.error),
+          ),
+        )
+      : [];
+  const tally = (answered: (Job | QueueError)[], sent: Job[], kind: 'completed' | 'failed') => {
     for (const [k, answer] of answered.entries()) {
+      if (answer instanceof ValidationError) continue; // counted with failedAfter
       // A resend finding its own earlier send committed counts as sent; otherwise the job was
       // taken away meanwhile (cancelled, rescued, deleted) and its new owner decides.
-      const earlier = sender.committedEarlier(answer, sent[k]!, i === 0 ? ['COMPLETED'] : ['PENDING', 'FAILED']);
+      const earlier = sender.committedEarlier(answer, sent[k]!, kind === 'completed' ? ['COMPLETED'] : ['PENDING', 'FAILED']);
       if (answer instanceof QueueError && !earlier) outcome.lost++;
       else outcome[kind]++;
     }
-  }
+  };
+  tally(answers[0], completing, 'completed');
+  tally(answers[1], split(jobs, true), 'failed');
+  tally(
+    failedAfter,
+    unstored.map((u) => u.job),
+    'failed',
+  );
   return outcome;
 }
 

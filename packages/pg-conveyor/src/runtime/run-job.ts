@@ -8,7 +8,7 @@
  *   released   the caller stopped it (shutdown) or it never started: handed back, attempt not counted
  *   lost       the claim was taken away meanwhile (cancelled, or its lease expired and was rescued)
  */
-import { ConfigError, JobTimeoutError, LeaseLostError } from '../core/errors.js';
+import { ConfigError, JobTimeoutError, LeaseLostError, OutcomeNotStoredError, ValidationError } from '../core/errors.js';
 import type { JobQueue } from '../core/queue-api.js';
 import { OutcomeSender } from './send-outcome.js';
 import { tracedProcess, type AttemptSpan } from '../observability/telemetry.js';
@@ -145,9 +145,20 @@ async function runAttempt<P>(queue: JobQueue, job: Job<P>, handler: JobHandler<P
     }
     if (!settled.ok) span.handlerFailed(settled.error);
     sender = new OutcomeSender({ until: resendUntil(options), lost });
-    if (settled.ok) await sender.send(() => queue.completeJob(job, settled.value, { enqueue: followUps }));
-    else await sender.send(() => queue.failJob(job, settled.error));
-    return settled.ok ? 'completed' : 'failed';
+    let failure = settled.ok ? undefined : settled.error;
+    if (settled.ok) {
+      try {
+        await sender.send(() => queue.completeJob(job, settled.value, { enqueue: followUps }));
+        return 'completed';
+      } catch (error) {
+        // completeJob checks the result and follow-ups before it writes: nothing was stored.
+        if (!(error instanceof ValidationError)) throw error;
+        failure = new OutcomeNotStoredError(error);
+        span.handlerFailed(failure);
+      }
+    }
+    await sender.send(() => queue.failJob(job, failure));
+    return 'failed';
   } catch (error) {
     // A resend that finds its own earlier send committed: that outcome stands.
     if (sender?.committedEarlier(error, job, ['COMPLETED'])) return 'completed';

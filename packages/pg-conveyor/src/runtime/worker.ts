@@ -33,38 +33,25 @@
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { z } from 'zod';
 import { Batcher } from '../core/batcher.js';
 import { JobTakenAwayError, ValidationError } from '../core/errors.js';
 import type { JobQueue } from '../core/queue-api.js';
 import { resolveLogger, type Logger } from '../observability/log.js';
 import { JOBS_CHANNEL } from '../sql/jobs-insert.js';
-import { DEFAULTS, WORKER_DEFAULTS } from '../core/config.js';
+import { DEFAULTS } from '../core/config.js';
 import { isBehindPgBouncer } from '../core/connection.js';
-import { runBatch, type BatchHandler } from './run-batch.js';
+import { runBatch } from './run-batch.js';
 import { runJob, type JobHandler } from './run-job.js';
 import type { Job } from '../core/types.js';
 import { logWorkerEvents } from './worker-log.js';
 import type { TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
+import { parseTaskDefinition, parseWorkerOptions, type ParsedWorkerOptions, type TaskRun } from './worker-options.js';
 
 export type { BatchTaskDefinition, JobTaskDefinition, TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 
-const optionsSchema = z.object({
-  pollIntervalMs: z.number().int().min(10).max(3_600_000).default(WORKER_DEFAULTS.pollIntervalMs),
-  shutdownTimeoutMs: z.number().int().min(0).max(3_600_000).default(WORKER_DEFAULTS.shutdownTimeoutMs),
-  graceMs: z.number().int().min(0).max(600_000).default(WORKER_DEFAULTS.graceMs),
-  leaseMs: z.number().int().min(1_000).max(86_400_000).default(WORKER_DEFAULTS.leaseMs),
-});
-const taskSchema = z.object({
-  concurrency: z.number().int().min(1).max(1_000).default(WORKER_DEFAULTS.concurrency),
-  timeoutMs: z.number().int().min(1).max(86_400_000).default(WORKER_DEFAULTS.timeoutMs),
-  prefetch: z.number().int().min(0).max(DEFAULTS.claimBatchMax).default(0),
-  batchSize: z.number().int().min(1).max(DEFAULTS.claimBatchMax).optional(),
-});
-
 interface Task {
   type: string;
-  run: { handler: JobHandler } | { batchHandler: BatchHandler; batchSize: number };
+  run: TaskRun;
   concurrency: number;
   timeoutMs: number;
   prefetch: number;
@@ -98,7 +85,7 @@ const HANDLED_NOTE_MS = 30_000;
 export class Worker extends EventEmitter<WorkerEvents> {
   private readonly queue: JobQueue;
   private readonly tasks: Task[];
-  private readonly options: z.output<typeof optionsSchema>;
+  private readonly options: ParsedWorkerOptions;
   private readonly listenUrl: string | null;
   private readonly stopController = new AbortController();
   private slots: Promise<void>[] = [];
@@ -109,19 +96,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Per running (non-batch) job: aborted when the heartbeat finds its claim taken away. */
   private readonly lostControllers = new Map<string, AbortController>();
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  private state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
+  /** The first stop()'s promise, which every later call answers. */
+  private stopped: Promise<void> | undefined;
   private readonly logger: Logger;
 
   constructor(options: WorkerOptions) {
     super();
-    const parsed = optionsSchema.safeParse({
-      pollIntervalMs: options.pollIntervalMs,
-      shutdownTimeoutMs: options.shutdownTimeoutMs,
-      graceMs: options.graceMs,
-      leaseMs: options.leaseMs,
-    });
-    if (!parsed.success) throw ValidationError.fromZod('Worker options', parsed.error, options);
-    this.options = parsed.data;
+    this.options = parseWorkerOptions(options);
     this.queue = options.queue;
     this.tasks = Object.entries(options.handlers).map(([type, definition]) => this.makeTask(type, definition));
     if (this.tasks.length === 0) throw new ValidationError('Worker needs at least one handler');
@@ -132,20 +114,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private makeTask(type: string, definition: TaskDefinition | JobHandler): Task {
-    const given = typeof definition === 'function' ? { handler: definition } : definition;
-    const batch = 'batch' in given ? given.batch : undefined;
-    const handler = 'handler' in given ? given.handler : undefined;
-    if (typeof (batch?.handler ?? handler) !== 'function') {
-      throw new ValidationError(`Invalid handler for ${type}: give a handler function or batch: { size, handler }`);
-    }
-    const limits = taskSchema.safeParse({
-      concurrency: given.concurrency,
-      timeoutMs: given.timeoutMs,
-      prefetch: 'prefetch' in given ? given.prefetch : undefined,
-      batchSize: batch ? batch.size : undefined,
-    });
-    if (!limits.success) throw ValidationError.fromZod(`handler for ${type}`, limits.error, { ...given, ...(batch ? { batchSize: batch.size } : {}) });
-    const { concurrency, timeoutMs, prefetch, batchSize } = limits.data;
+    const { run, concurrency, timeoutMs, prefetch, batchSize } = parseTaskDefinition(type, definition);
     const task: Task = {
       type,
       concurrency,
@@ -155,7 +124,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       running: new Map(),
       idle: [],
       wakes: 0,
-      run: batch ? { batchHandler: batch.handler as BatchHandler, batchSize: batchSize! } : { handler: handler as JobHandler },
+      run,
       // No more slots per claim than one claim can fill: a slot left with nothing from a claim cut
       // short would sleep until the next poll while jobs wait.
       claims: new Batcher((slots) => this.claimFor(task, slots.length), {
@@ -175,8 +144,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.listener !== null;
   }
 
+  /**
+   * Checks the database (reachable, migrated: queue.checkDatabase) and starts polling and
+   * listening. Rejects with what to do instead of reporting started against a database it
+   * cannot use.
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new Error(`Worker is ${this.state}`);
+    this.state = 'starting';
+    try {
+      await this.queue.checkDatabase();
+    } catch (error) {
+      this.state = 'idle';
+      throw error;
+    }
+    if (this.stopped) return; // stop() came while the check ran
     this.state = 'running';
     if (this.listenUrl) await this.connectListener();
     this.pollTimer = setInterval(() => {
@@ -351,9 +333,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
-  /** Graceful stop; resolves when every job is finished or released and connections are closed. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return;
+  /**
+   * Graceful stop; resolves when every job is finished or released and connections are closed.
+   * Every call answers the same promise: a second Ctrl-C waits for the first one's drain.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopOnce();
+    return this.stopped;
+  }
+
+  private async stopOnce(): Promise<void> {
+    if (this.state === 'idle' || this.state === 'starting') {
+      this.state = 'stopped';
+      return;
+    }
     this.state = 'stopping';
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

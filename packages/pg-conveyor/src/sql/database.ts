@@ -1,4 +1,4 @@
-/** What the server says about itself that matters to a queue's table: who holds back vacuum. */
+/** What the server says about itself that matters to a queue: its migrations, and who holds back vacuum. */
 import type { SqlExecutor } from './executor.js';
 
 export interface SnapshotHolderRow {
@@ -34,4 +34,13 @@ export async function oldestSnapshotHolder(db: SqlExecutor): Promise<SnapshotHol
     'conveyor.oldestSnapshotHolder',
   );
   return row;
+}
+
+/** The queue migrations recorded as applied, or null when the database has no record of any (never migrated). */
+export async function appliedMigrationNames(db: SqlExecutor): Promise<string[] | null> {
+  // Two statements: a query naming a table that does not exist fails when parsed, run or not.
+  const [found] = await db.query<{ recorded: boolean }>(`SELECT to_regclass('conveyor_migrations') IS NOT NULL AS recorded`, []);
+  if (!found?.recorded) return null;
+  const rows = await db.query<{ name: string }>('SELECT name FROM conveyor_migrations ORDER BY name', []);
+  return rows.map((row) => row.name);
 }

@@ -88,13 +88,13 @@ export async function jobClaimAvailable(
 
 /**
  * PROCESSING -> COMPLETED. Stores the result and drops the payload (it may hold data the app does
- * not want kept, and it is the bulk of the row). `$2` null = any attempt (unfenced). A result of
+ * not want kept, and it is the bulk of the row) unless the queue keeps payloads (`keepPayload`, $5). `$2` null = any attempt (unfenced). A result of
  * JSON null is stored as none, as an enqueue stores a payload of JSON null (a job reads either as
  * null).
  */
 const COMPLETE_IF_RUNNING = `
   UPDATE job_queue
-     SET status = 'COMPLETED', result = nullif($3::jsonb, 'null'::jsonb), payload = NULL,
+     SET status = 'COMPLETED', result = nullif($3::jsonb, 'null'::jsonb), payload = CASE WHEN $5::boolean THEN payload END,
          locked_until = NULL, locked_by = NULL,
          completed_at = coalesce($4::timestamptz, now()), updated_at = now()
    WHERE id = $1 AND status = 'PROCESSING' AND ($2::int IS NULL OR attempts = $2)
@@ -102,9 +102,9 @@ const COMPLETE_IF_RUNNING = `
 
 export async function jobCompleteIfRunning(
   db: SqlExecutor,
-  p: { id: string; attempt: number | null; result: string | null; now: Date | null },
+  p: { id: string; attempt: number | null; result: string | null; now: Date | null; keepPayload: boolean },
 ): Promise<JobRow[]> {
-  return db.query<JobRow>(COMPLETE_IF_RUNNING, [p.id, p.attempt, p.result, p.now], 'conveyor.jobCompleteIfRunning');
+  return db.query<JobRow>(COMPLETE_IF_RUNNING, [p.id, p.attempt, p.result, p.now, p.keepPayload], 'conveyor.jobCompleteIfRunning');
 }
 
 /**
@@ -122,17 +122,17 @@ export async function jobCompleteIfRunning(
  */
 export async function jobCompleteManyIfRunning(
   db: SqlExecutor,
-  p: { ids: string[]; attempts: number[]; results: (string | null)[]; now: Date | null },
+  p: { ids: string[]; attempts: number[]; results: (string | null)[]; now: Date | null; keepPayload: boolean },
 ): Promise<{ id: string; progress: unknown; updated_at: Date; completed_at: Date }[]> {
   return db.query(
     `UPDATE job_queue j
-        SET status = 'COMPLETED', result = nullif((SELECT $3::jsonb) -> (done.n - 1)::int, 'null'::jsonb), payload = NULL,
+        SET status = 'COMPLETED', result = nullif((SELECT $3::jsonb) -> (done.n - 1)::int, 'null'::jsonb), payload = CASE WHEN $5::boolean THEN j.payload END,
             locked_until = NULL, locked_by = NULL,
             completed_at = coalesce($4::timestamptz, now()), updated_at = now()
        FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS done(id, attempt, n)
       WHERE j.id = done.id AND j.status = 'PROCESSING' AND j.attempts = done.attempt
      RETURNING j.id, j.progress, j.updated_at, j.completed_at`,
-    [plainArray(p.ids), plainArray(p.attempts), jsonArray(p.results), p.now],
+    [plainArray(p.ids), plainArray(p.attempts), jsonArray(p.results), p.now, p.keepPayload],
     'conveyor.jobCompleteManyIfRunning',
   );
 }
@@ -144,12 +144,20 @@ export async function jobCompleteManyIfRunning(
  */
 export async function jobCompleteIfRunningWithFollowUps(
   db: SqlExecutor,
-  p: { id: string; attempt: number | null; result: string | null; followUps: NewJobRow[]; now: Date | null; traceContext: string | null },
+  p: {
+    id: string;
+    attempt: number | null;
+    result: string | null;
+    followUps: NewJobRow[];
+    now: Date | null;
+    traceContext: string | null;
+    keepPayload: boolean;
+  },
 ): Promise<(JobRow & { kind: 'completed' | 'follow_up' })[]> {
   return db.query<JobRow & { kind: 'completed' | 'follow_up' }>(
     `WITH completed AS (
        UPDATE job_queue
-          SET status = 'COMPLETED', result = nullif($16::jsonb, 'null'::jsonb), payload = NULL,
+          SET status = 'COMPLETED', result = nullif($16::jsonb, 'null'::jsonb), payload = CASE WHEN $17::boolean THEN payload END,
               locked_until = NULL, locked_by = NULL,
               completed_at = coalesce($12::timestamptz, now()), updated_at = now()
         WHERE id = $14 AND status = 'PROCESSING' AND ($15::int IS NULL OR attempts = $15)
@@ -166,7 +174,7 @@ export async function jobCompleteIfRunningWithFollowUps(
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [...newJobParams(p.followUps), p.now, p.traceContext, p.id, p.attempt, p.result],
+    [...newJobParams(p.followUps), p.now, p.traceContext, p.id, p.attempt, p.result, p.keepPayload],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }

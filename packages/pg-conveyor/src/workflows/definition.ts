@@ -6,23 +6,32 @@ import type { RunRow, StepRow } from './engine/queries.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,55}$/;
 
-export interface WorkflowDefinition<I = unknown, O = unknown> {
-  name: string;
-  input: z.ZodType<I>;
+/** `I` is the input the run gets (the schema's output), `In` what start() takes (its input), `N` the name. */
+export interface WorkflowDefinition<I = unknown, O = unknown, In = I, N extends string = string> {
+  name: N;
+  input: z.ZodType<I, In>;
   run: (ctx: WorkflowContext, input: I) => Promise<O>;
   /** Attempts per step (the advancing job's maxAttempts). Default: the queue's (3). */
   maxAttempts?: number;
 }
 
-export function defineWorkflow<S extends z.ZodType, O>(definition: {
-  name: string;
+export function defineWorkflow<const N extends string, S extends z.ZodType, O>(definition: {
+  name: N;
   input: S;
   run: (ctx: WorkflowContext, input: z.output<S>) => Promise<O>;
   maxAttempts?: number;
-}): WorkflowDefinition<z.output<S>, O> {
+}): WorkflowDefinition<z.output<S>, O, z.input<S>, N> {
   if (!NAME_PATTERN.test(definition.name)) throw new ValidationError(`Invalid workflow name "${definition.name}": 1-55 characters of A-Z a-z 0-9 _ . -`);
-  return definition as WorkflowDefinition<z.output<S>, O>;
+  return definition as WorkflowDefinition<z.output<S>, O, z.input<S>, N>;
 }
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches any definition
+type AnyWorkflow = WorkflowDefinition<any, any, any, string>;
+/** The names of a set of definitions, and the input start() takes for each. */
+export type WorkflowName<D extends AnyWorkflow> = D['name'];
+export type WorkflowInput<D extends AnyWorkflow, N extends string> =
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- run() takes its input contravariantly: match any
+  Extract<D, { name: N }> extends WorkflowDefinition<any, any, infer In, any> ? In : never;
 
 export type WorkflowRunStatus = RunRow['status'];
 export const RUN_STATUSES: readonly WorkflowRunStatus[] = ['RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED'];
@@ -63,6 +72,7 @@ export interface WorkflowRun {
   input: unknown;
   output: unknown;
   error: string | null;
+  /** The step running or waited on now; for a FAILED run, the one that failed; null once COMPLETED. */
   currentStep: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -83,7 +93,8 @@ export function toRun(run: RunRow, steps: StepRow[]): WorkflowRun {
     input: run.input,
     output: run.output,
     error: run.error,
-    currentStep: run.current_step,
+    // A run completed before runFinish cleared it still has its last step recorded: none is current.
+    currentStep: run.status === 'COMPLETED' ? null : run.current_step,
     createdAt: run.created_at,
     updatedAt: run.updated_at,
     completedAt: run.completed_at,

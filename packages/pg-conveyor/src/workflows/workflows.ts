@@ -52,18 +52,28 @@ import { ItemDone, NonDeterminismError, Replay, Suspension } from './engine/repl
 export { MapItemError, NonDeterminismError, type MapSettled, type WorkflowContext } from './engine/replay.js';
 export { defineWorkflow, RUN_STATUSES, workflowJobType } from './definition.js';
 export type { WorkflowAdvance, WorkflowDefinition, WorkflowRun, WorkflowRunStatus, WorkflowStep } from './definition.js';
-import { RUN_STATUSES, toRun, workflowJobType, type WorkflowDefinition, type WorkflowRun, type WorkflowRunStatus } from './definition.js';
+import {
+  RUN_STATUSES,
+  toRun,
+  workflowJobType,
+  type WorkflowDefinition,
+  type WorkflowInput,
+  type WorkflowName,
+  type WorkflowRun,
+  type WorkflowRunStatus,
+} from './definition.js';
 
 const dedupeKey = (runId: string) => `workflow:${runId}`;
 
-export class Workflows {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each definition has its own input and output types
+export class Workflows<D extends WorkflowDefinition<any, any, any, string> = WorkflowDefinition<any, any, any, string>> {
   private readonly byName = new Map<string, WorkflowDefinition>();
   private readonly db: SqlExecutor;
 
+  /** `new Workflows(queue, [onboarding, billing])`: start() then knows their names and inputs at compile time. */
   constructor(
     private readonly queue: DatabaseQueue,
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each definition has its own input and output types
-    definitions: WorkflowDefinition<any, any>[],
+    definitions: readonly D[],
   ) {
     for (const definition of definitions) {
       if (this.byName.has(definition.name)) throw new ValidationError(`Workflow ${definition.name} is defined twice`);
@@ -81,7 +91,12 @@ export class Workflows {
    * Starts a run: the run and its first job in one transaction (yours with `tx`: nothing exists if
    * it rolls back). With `idempotencyKey`, starting again answers the existing run (`created: false`).
    */
-  async start(name: string, input: unknown, options: { tx?: Queryable; idempotencyKey?: string } = {}): Promise<{ runId: string; created: boolean }> {
+  async start<N extends WorkflowName<D>>(
+    workflow: N | Extract<D, { name: N }>,
+    input: WorkflowInput<D, N>,
+    options: { tx?: Queryable; idempotencyKey?: string } = {},
+  ): Promise<{ runId: string; created: boolean }> {
+    const name: string = typeof workflow === 'string' ? workflow : workflow.name;
     const definition = this.byName.get(name);
     if (!definition) throw new ValidationError(`No workflow named ${name} (defined: ${[...this.byName.keys()].join(', ') || 'none'})`);
     const parsed = definition.input.safeParse(input);

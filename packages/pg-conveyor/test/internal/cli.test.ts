@@ -1,4 +1,7 @@
 /** The CLI through its entry function, in-process (a child process per command would cost a second of start-up each); the packed `conveyor` bin itself runs in tests/package/pack-install.test.ts. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/adapters/cli';
 import { queueMigrations } from 'pg-conveyor';
@@ -159,6 +162,34 @@ describe('npx conveyor runs', () => {
       expect((await cli('runs', 'show', 'not-a-uuid')).code).toBe(1);
     } finally {
       await queue.close();
+    }
+  });
+});
+
+describe('the environment', () => {
+  it('reads DATABASE_URL from --env-file, or from .env.local and .env here, never over what is set', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-cli-env-'));
+    const saved = process.env.DATABASE_URL;
+    const cwd = process.cwd();
+    try {
+      writeFileSync(path.join(dir, 'conveyor.env'), `DATABASE_URL=${db.current.url}\n`);
+      delete process.env.DATABASE_URL;
+      expect((await cli('stats', '--env-file', path.join(dir, 'conveyor.env'))).code).toBe(0);
+      delete process.env.DATABASE_URL;
+      expect(await cli('stats', '--env-file', path.join(dir, 'missing.env'))).toMatchObject({ code: 2, out: expect.stringMatching(/no such file/) });
+      // A Next.js app's files, in the current directory: .env.local wins over .env.
+      writeFileSync(path.join(dir, '.env'), 'DATABASE_URL=postgresql://nobody@127.0.0.1:1/none\n');
+      writeFileSync(path.join(dir, '.env.local'), `DATABASE_URL=${db.current.url}\n`);
+      process.chdir(dir);
+      delete process.env.DATABASE_URL;
+      expect((await cli('stats')).code).toBe(0);
+      // What the environment sets stays.
+      process.env.DATABASE_URL = 'postgresql://nobody@127.0.0.1:1/none';
+      await expect(cli('stats')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      process.chdir(cwd);
+      process.env.DATABASE_URL = saved;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

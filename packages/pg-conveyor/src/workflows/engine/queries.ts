@@ -152,7 +152,7 @@ export async function runAdvanced(db: SqlExecutor, p: { id: string; currentStep:
   );
 }
 
-/** RUNNING -> COMPLETED or FAILED, with the output or the error. */
+/** RUNNING -> COMPLETED (no current step any more) or FAILED (the current step is the one that failed), with the output or the error. */
 export async function runFinish(
   db: SqlExecutor,
   p: { id: string; status: 'COMPLETED' | 'FAILED'; output: string | null; error: string | null; now: Date | null },
@@ -160,6 +160,7 @@ export async function runFinish(
   return db.query<RunRow>(
     `UPDATE workflow_runs
         SET status = $2::"WorkflowRunStatus", output = $3::jsonb, error = $4,
+            current_step = CASE WHEN $2::"WorkflowRunStatus" = 'COMPLETED' THEN NULL ELSE current_step END,
             completed_at = coalesce($5::timestamptz, now()), updated_at = now()
       WHERE id = $1 AND status = 'RUNNING'
      RETURNING ${RUN_COLUMNS}`,
