@@ -64,7 +64,7 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: 'export const maxDuration = 60;',
+    marker: 'handlers: { SEND_EMAIL: sendEmail }, maxJobs: 10 });',
     prelude: `
       import { DatabaseQueue } from 'pg-conveyor';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 2 });
@@ -81,7 +81,7 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: 'const worker = new Worker({',
+    marker: "import { subprocessHandler } from 'pg-conveyor/subprocess';",
     prelude: `
       import { DatabaseQueue } from 'pg-conveyor';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 6 });
@@ -187,9 +187,52 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: "import { DatabaseQueue, drainQueue } from 'pg-conveyor';",
-    epilogue: `console.log(JSON.stringify([typeof DatabaseQueue, typeof drainQueue, typeof Worker]));`,
-    check: async (_db, output) => expect(output.trim().split('\n').pop()).toBe('["function","function","function"]'),
+    // The package README's first snippet: a real Prisma transaction (the app's generated client);
+    // only the user's own model (tx.order) and mailer are stand-ins.
+    marker: 'export const sendReceipt = defineJob({',
+    prelude: `
+      import { PrismaPg } from '@prisma/adapter-pg';
+      import { PrismaClient } from '${root}/src/generated/prisma/client';
+      const sent: string[] = [];
+      const mailer = { send: async (to: string, subject: string, _o: { signal: AbortSignal }) => void sent.push(to + ': ' + subject) };
+      const realPrisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL! }) });
+      const orderId = 'o_1';
+      const prisma = {
+        $transaction: <T>(fn: (tx: any) => Promise<T>) =>
+          realPrisma.$transaction((tx) => fn(Object.assign(tx, { order: { update: async () => ({ id: orderId, email: 'ada@example.com' }) } }))),
+      };`,
+    epilogue: `
+      for (let i = 0; i < 250 && (await queue.getQueueStats()).completed < 1; i++) await new Promise((r) => setTimeout(r, 20));
+      await worker.stop();
+      let refused = '';
+      await queue.enqueue(sendReceipt, { orderId: 'o_2', email: 'not an email' }).catch((e: Error) => (refused = e.name));
+      console.log(JSON.stringify({ sent, refused }));
+      await queue.close();
+      await realPrisma.$disconnect();`,
+    check: async (db, output) => {
+      expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ sent: ['ada@example.com: Your receipt for o_1'], refused: 'ValidationError' });
+      expect(await query(db, `SELECT job_type, status, result, max_attempts FROM job_queue`)).toEqual([
+        { job_type: 'SEND_RECEIPT', status: 'COMPLETED', result: { sent: true }, max_attempts: 5 },
+      ]);
+    },
+  },
+  {
+    marker: 'export const GET = cronRoute({ queue, handlers: jobHandlers(sendReceipt) });',
+    prelude: `
+      import { DatabaseQueue, defineJob } from 'pg-conveyor';
+      import { z } from 'zod';
+      const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 2 });
+      const sendReceipt = defineJob({ type: 'SEND_RECEIPT', payload: z.object({ orderId: z.string() }), handler: async (job) => ({ sent: job.payload.orderId }) });`,
+    epilogue: `
+      await queue.enqueue(sendReceipt, { orderId: 'o_9' });
+      const refused = await GET(new Request('http://localhost/api/jobs'));
+      const answered = await GET(new Request('http://localhost/api/jobs', { headers: { authorization: 'Bearer ' + process.env.CRON_SECRET } }));
+      console.log(JSON.stringify({ maxDuration, refused: refused.status, status: answered.status, body: await answered.json() }));
+      await queue.close();`,
+    check: async (db, output) => {
+      expect(JSON.parse(output.trim().split('\n').pop()!)).toMatchObject({ maxDuration: 60, refused: 401, status: 200, body: { success: true, completed: 1 } });
+      expect(await query(db, `SELECT result FROM job_queue WHERE job_type = 'SEND_RECEIPT'`)).toEqual([{ result: { sent: 'o_9' } }]);
+    },
   },
 ];
 
