@@ -175,7 +175,7 @@ describe('npm pack, installed elsewhere', () => {
     expect(tsc.code, tsc.out).toBe(0);
   });
 
-  it('typed jobs and workflows: a wrong payload, a wrong workflow name or input are compile errors in a strict project', () => {
+  it('typed jobs and workflows: a wrong payload, an undeclared job type, a wrong workflow name or input are compile errors in a strict project', () => {
     writeFileSync(
       path.join(consumer, 'tsconfig.typed.json'),
       JSON.stringify({
@@ -189,7 +189,7 @@ describe('npm pack, installed elsewhere', () => {
       path.join(consumer, 'typed.ts'),
       `
       import { z } from 'zod';
-      import { DatabaseQueue, defineJob, jobHandlers } from 'pg-conveyor';
+      import { DatabaseQueue, defineJob, jobHandlers, type JobPayloads } from 'pg-conveyor';
       import { Worker } from 'pg-conveyor/worker';
       import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
       const sendReceipt = defineJob({
@@ -197,6 +197,12 @@ describe('npm pack, installed elsewhere', () => {
         payload: z.object({ orderId: z.string(), total: z.number() }),
         handler: async (job) => job.payload.orderId.toUpperCase(), // typed, not null
       });
+      declare module 'pg-conveyor' {
+        interface JobTypes extends JobPayloads<typeof sendReceipt> {
+          CLEANUP: { days: number };
+          PING: undefined;
+        }
+      }
       const onboarding = defineWorkflow({ name: 'onboarding', input: z.object({ email: z.string() }), run: async (_ctx, input) => input.email });
       export async function use(queue: DatabaseQueue) {
         const job = await queue.enqueue(sendReceipt, { orderId: 'o_1', total: 42 });
@@ -207,6 +213,15 @@ describe('npm pack, installed elsewhere', () => {
         await queue.enqueue(sendReceipt, { total: 42 });
         // @ts-expect-error -- a payload field the schema does not have
         await queue.enqueueMany(sendReceipt, [{ orderId: 'o_1', total: 1, extra: true }]);
+        await queue.enqueue({ jobType: 'CLEANUP', payload: { days: 7 }, delayMs: 1_000 });
+        await queue.enqueue({ jobType: 'PING' });
+        await queue.enqueueMany([{ jobType: 'SEND_RECEIPT', payload: { orderId: 'o_2', total: 1 } }, { jobType: 'CLEANUP', payload: { days: 1 } }]);
+        // @ts-expect-error -- a job type JobTypes does not declare
+        await queue.enqueue({ jobType: 'SEND_RECIEPT', payload: { orderId: 'o_1', total: 42 } });
+        // @ts-expect-error -- a declared type with the wrong payload
+        await queue.enqueue({ jobType: 'CLEANUP', payload: { days: '7' } });
+        // @ts-expect-error -- a declared payload is required
+        await DatabaseQueue.enqueue({ jobType: 'CLEANUP' });
         const workflows = new Workflows(queue, [onboarding]);
         await workflows.start('onboarding', { email: 'ada@example.com' });
         await workflows.start(onboarding, { email: 'ada@example.com' });

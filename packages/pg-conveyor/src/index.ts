@@ -12,7 +12,7 @@ export { DatabaseQueue } from './core/database-queue.js';
 export { queuePoolConfig, type QueuePoolSettings } from './core/connection.js';
 /** Typed jobs: a type, its payload schema and its handler in one definition; jobHandlers makes the registry every runner takes. */
 export { defineJob, jobHandlers, type DefinedJob, type JobDefinition } from './runtime/define-job.js';
-export type { JobOverrides, JobSpec, PayloadOf } from './core/job-spec.js';
+export type { JobOverrides, JobPayloads, JobSpec, JobTypes, PayloadOf, PlainJobInput } from './core/job-spec.js';
 /** One cron tick's work inside a time budget: what a serverless route calls (cronRoute wraps it). */
 export { drainQueue, type DrainOptions, type DrainResult } from './runtime/drain.js';
 /** The queue's tables: apply its migrations (the CLI's `conveyor migrate`), or print them for your own tool. */

@@ -12,12 +12,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JobQueue } from '../core/queue-api.js';
-import { drainQueue, perJobHandlers, type DrainResult } from '../runtime/drain.js';
+import { drainQueue, drainTasks, type DrainResult } from '../runtime/drain.js';
 import { ValidationError } from '../core/errors.js';
 import { explainDatabaseError } from '../core/database-check.js';
 import { defaultLogger, FaultLog, resolveLogger, type Logger } from '../observability/log.js';
-import type { JobHandler } from '../runtime/run-job.js';
-import type { JobTaskDefinition } from '../runtime/worker-types.js';
+import type { HandlerRegistry } from '../runtime/worker-types.js';
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -53,11 +52,12 @@ function constantTimeEqual(a: string, b: string): boolean {
 export interface CronRouteOptions {
   /** The queue, or a function giving it on each call (so importing the route opens no connection). */
   queue: JobQueue | (() => JobQueue);
-  /** A handler per job type (a function, `{ handler }`, or `jobHandlers(...definitions)`); the route drains exactly these types. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-  handlers: Record<string, JobHandler<any> | JobTaskDefinition<any>>;
+  /** The Worker's registry: a handler per job type (a function, `{ handler, timeoutMs }`, `{ batch }`, or `jobHandlers(...definitions)`); the route drains exactly these types. */
+  handlers: HandlerRegistry;
   /** Jobs per call at most. Default: as many as the budget allows. */
   maxJobs?: number;
+  /** Jobs (or batches) running at once in one call. Default 1. */
+  concurrency?: number;
   /** Time this call may use, in ms (a number, or read on each call). Default 50,000: Vercel's limit is 60 s. */
   budgetMs?: number | (() => number);
   /** The environment variable holding the secret. Default CRON_SECRET. */
@@ -78,7 +78,7 @@ export interface CronRouteOptions {
 export function cronRoute(options: CronRouteOptions): (request: Request) => Promise<Response> {
   const types = Object.keys(options.handlers ?? {});
   if (types.length === 0) throw new ValidationError('cronRoute needs handlers: { JOB_TYPE: async (job, ctx) => result }');
-  const handlers = perJobHandlers(options.handlers, 'cronRoute');
+  drainTasks({ handlers: options.handlers }); // a bad handler fails at import, not on each call
   const secretName = options.secretName ?? 'CRON_SECRET';
   const queueOf = () => (typeof options.queue === 'function' ? options.queue() : options.queue);
   // The queue is made on the first call (importing the route opens no connection), so is its logger.
@@ -97,7 +97,6 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
       if (error === undefined) logger().error({ route: types }, message);
       else (faults ??= new FaultLog(logger())).report(message, error, { route: types });
     });
-  const handler: JobHandler = (job, ctx) => handlers[job.jobType]!(job, ctx);
 
   return async (request: Request): Promise<Response> => {
     const auth = checkBearer(request, secretName, process.env, options.openWhenUnset);
@@ -110,7 +109,7 @@ export function cronRoute(options: CronRouteOptions): (request: Request) => Prom
       const queue = queueOf();
       if (options.fireSchedules !== false) await queue.schedules.fireDue();
       const budgetMs = typeof options.budgetMs === 'function' ? options.budgetMs() : options.budgetMs;
-      const result = await drainQueue(queue, { types, handler, maxJobs: options.maxJobs, budgetMs });
+      const result = await drainQueue(queue, { handlers: options.handlers, maxJobs: options.maxJobs, concurrency: options.concurrency, budgetMs });
       await options.onResult?.(result);
       const { success: _, ...figures } = result;
       logger().info({ route: types, ...figures }, 'cron drain finished');

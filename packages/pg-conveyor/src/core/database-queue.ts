@@ -32,7 +32,7 @@ import { parseQueueOptions, type QueueOptionsInput } from './config.js';
 import { openQueuePool } from './connection.js';
 import { Enqueuer, type EnqueueOptions } from './enqueue.js';
 import { ConfigError, ValidationError, type QueueError } from './errors.js';
-import { isJobSpec, specEnqueueArgs, type JobOverrides, type JobSpec } from './job-spec.js';
+import { isJobSpec, specEnqueueArgs, type JobOverrides, type JobSpec, type PlainJobInput } from './job-spec.js';
 import { checkDatabase } from './database-check.js';
 import { QueueEventEmitter } from './events.js';
 import { Finisher } from './finish.js';
@@ -106,7 +106,7 @@ export class DatabaseQueue implements JobQueue {
    * `options.tx` inserts it inside your transaction (pg client or Prisma).
    */
   enqueue<In, Out>(job: JobSpec<In, Out>, payload: In, options?: EnqueueOptions & JobOverrides): Promise<Job<Out>>;
-  enqueue<P = unknown>(job: EnqueueInput<P>, options?: EnqueueOptions): Promise<Job<P>>;
+  enqueue<P = unknown>(job: PlainJobInput<P>, options?: EnqueueOptions): Promise<Job<P>>;
   async enqueue(job: EnqueueInput | JobSpec, ...rest: unknown[]): Promise<Job> {
     const [inputs, options] = isJobSpec(job) ? specEnqueueArgs(job, [rest[0]], rest[1]) : [[job], rest[0] as EnqueueOptions | undefined];
     const [created] = await this.enqueuer.enqueueMany(inputs, options as EnqueueOptions);
@@ -119,7 +119,7 @@ export class DatabaseQueue implements JobQueue {
    * `enqueueMany([sendReceipt.job(p), resizeImage.job(q)])`.
    */
   enqueueMany<In, Out>(job: JobSpec<In, Out>, payloads: In[], options?: EnqueueOptions & JobOverrides): Promise<Job<Out>[]>;
-  enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options?: EnqueueOptions): Promise<Job<P>[]>;
+  enqueueMany<P = unknown>(jobs: PlainJobInput<P>[], options?: EnqueueOptions): Promise<Job<P>[]>;
   async enqueueMany(jobs: EnqueueInput[] | JobSpec, ...rest: unknown[]): Promise<Job[]> {
     if (!isJobSpec(jobs)) return this.enqueuer.enqueueMany(jobs, (rest[0] ?? {}) as EnqueueOptions);
     if (!Array.isArray(rest[0])) throw new ValidationError(`enqueueMany(${jobs.type}, payloads): payloads must be an array`);
@@ -351,11 +351,11 @@ export class DatabaseQueue implements JobQueue {
     await instance?.close();
   }
 
-  static enqueue<P = unknown>(job: EnqueueInput<P>, options?: EnqueueOptions) {
-    return DatabaseQueue.default.enqueue(job, options);
+  static enqueue<P = unknown>(job: PlainJobInput<P>, options?: EnqueueOptions) {
+    return DatabaseQueue.default.enqueue<P>(job, options);
   }
-  static enqueueMany<P = unknown>(jobs: EnqueueInput<P>[], options?: EnqueueOptions) {
-    return DatabaseQueue.default.enqueueMany(jobs, options);
+  static enqueueMany<P = unknown>(jobs: PlainJobInput<P>[], options?: EnqueueOptions) {
+    return DatabaseQueue.default.enqueueMany<P>(jobs, options);
   }
   static claimJob<P = unknown>(workerTypes: string[], options?: ClaimOptions) {
     return DatabaseQueue.default.claimJob<P>(workerTypes, options);

@@ -6,9 +6,9 @@ import type { z } from 'zod';
 import { ValidationError } from './errors.js';
 import type { EnqueueInput } from './types.js';
 
-export interface JobSpec<In = unknown, Out = In> {
+export interface JobSpec<In = unknown, Out = In, T extends string = string> {
   /** The job type (`jobType` in the table). */
-  readonly type: string;
+  readonly type: T;
   /** The payload's schema: enqueue checks payloads with it, the handler gets its parsed output. */
   readonly payload: z.ZodType<Out, In>;
   /** Defaults for each job of this type; an enqueue's own options win. */
@@ -22,6 +22,35 @@ export type JobOverrides = Omit<EnqueueInput, 'jobType' | 'payload'>;
 /** The payload a spec's enqueue takes (its schema's input). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches any spec
 export type PayloadOf<S extends JobSpec<any, any>> = S extends JobSpec<infer In, unknown> ? In : never;
+
+/**
+ * The job types an app declares, so that plain enqueues (`{ jobType, payload }`) are checked at
+ * compile time too: a type not declared, or a payload of the wrong shape, is an error. Declare it
+ * by declaration merging, as graphile-worker's GraphileWorker.Tasks:
+ *
+ *   declare module 'pg-conveyor' {
+ *     interface JobTypes extends JobPayloads<typeof sendReceipt | typeof resizeImage> {
+ *       CLEANUP: { days: number };
+ *     }
+ *   }
+ *
+ * Left empty (the default), any job type and payload compile.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the app's declaration merging
+export interface JobTypes {}
+
+/** Job types and payloads of defined jobs, for `interface JobTypes extends JobPayloads<...>`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches any spec
+export type JobPayloads<S extends JobSpec<any, any, string>> = { [D in S as D['type']]: PayloadOf<D> };
+
+type DeclaredType = keyof JobTypes & string;
+
+/** A plain job to enqueue: any `EnqueueInput` while JobTypes is empty, else one of the declared types with its payload. */
+export type PlainJobInput<P = unknown> = [DeclaredType] extends [never]
+  ? EnqueueInput<P>
+  : {
+      [K in DeclaredType]: JobOverrides & { jobType: K } & (undefined extends JobTypes[K] ? { payload?: JobTypes[K] } : { payload: JobTypes[K] });
+    }[DeclaredType];
 
 export function isJobSpec(value: unknown): value is JobSpec {
   const spec = value as Partial<JobSpec> | null;

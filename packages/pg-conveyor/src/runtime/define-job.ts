@@ -24,7 +24,7 @@ import type { JobTaskDefinition } from './worker-types.js';
 /** A job as a defined job's handler sees it: its payload is the schema's output, never null. */
 export type DefinedJob<P> = Omit<Job<P>, 'payload'> & { payload: P };
 
-export interface JobDefinition<In = unknown, Out = In, R = unknown> extends JobSpec<In, Out> {
+export interface JobDefinition<In = unknown, Out = In, R = unknown, T extends string = string> extends JobSpec<In, Out, T> {
   readonly handler: (job: DefinedJob<Out>, ctx: JobContext<Out>) => Promise<R>;
   /** Checked before the result is stored; a result it refuses fails the attempt. */
   readonly result?: z.ZodType<R>;
@@ -36,8 +36,8 @@ export interface JobDefinition<In = unknown, Out = In, R = unknown> extends JobS
   job(payload: In, overrides?: JobOverrides): EnqueueInput<Out>;
 }
 
-export function defineJob<S extends z.ZodType, R = unknown>(definition: {
-  type: string;
+export function defineJob<S extends z.ZodType, R = unknown, const T extends string = string>(definition: {
+  type: T;
   payload: S;
   handler: (job: DefinedJob<z.output<S>>, ctx: JobContext<z.output<S>>) => Promise<R>;
   result?: z.ZodType<R>;
@@ -45,11 +45,11 @@ export function defineJob<S extends z.ZodType, R = unknown>(definition: {
   timeoutMs?: number;
   maxAttempts?: number;
   priority?: number;
-}): JobDefinition<z.input<S>, z.output<S>, R> {
+}): JobDefinition<z.input<S>, z.output<S>, R, T> {
   const type = jobTypeSchema.safeParse(definition.type);
   if (!type.success) throw ValidationError.fromZod('defineJob type', type.error, { type: definition.type });
   const spec = definition as unknown as JobSpec<z.input<S>, z.output<S>>;
-  return { ...definition, job: (payload, overrides) => specToInput(spec, payload, overrides) } as JobDefinition<z.input<S>, z.output<S>, R>;
+  return { ...definition, job: (payload, overrides) => specToInput(spec, payload, overrides) } as JobDefinition<z.input<S>, z.output<S>, R, T>;
 }
 
 /** The handler the runners call for a definition: the payload parsed again, the result checked. */

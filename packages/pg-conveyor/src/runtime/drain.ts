@@ -3,26 +3,34 @@
  * (Vercel Cron, 60 s limit) calls. It stops claiming before the deadline, aborts handlers that
  * outlive it, and never returns while holding a claim: every job it claimed is completed, failed
  * (counted as an attempt, retried later) or released (handed back untouched).
+ *
+ * It takes the Worker's registry (`handlers`: functions, `{ handler, timeoutMs }`, `{ batch }`,
+ * `jobHandlers(...definitions)`) and runs `concurrency` jobs (or batches) at once; a task's own
+ * `concurrency` is the Worker's, per process (a bound across every drain is `setTypeLimits`).
  */
 import { z } from 'zod';
 import { DEFAULTS, DRAIN_DEFAULTS } from '../core/config.js';
 import type { JobQueue } from '../core/queue-api.js';
 import { ValidationError } from '../core/errors.js';
 import { parseJobTypes } from '../core/job-input.js';
-import { runJob, type JobHandler } from './run-job.js';
-import type { JobTaskDefinition, TaskDefinition } from './worker-types.js';
+import type { Job } from '../core/types.js';
+import { runBatch } from './run-batch.js';
+import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
+import { parseTaskDefinition, type TaskRun } from './worker-options.js';
+import type { HandlerRegistry } from './worker-types.js';
 
 export type { JobContext, JobHandler } from './run-job.js';
 
 export type DrainOptions<P = unknown> = DrainLimits &
   (
     | { types: string[]; handler: JobHandler<P> }
-    /** A handler per type (a function, `{ handler }`, or `jobHandlers(...definitions)`); drains exactly these types. */
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-    | { handlers: Record<string, JobHandler<any> | JobTaskDefinition<any>>; types?: never; handler?: never }
+    /** The Worker's registry (a function, `{ handler, timeoutMs }`, `{ batch }` per type, or `jobHandlers(...definitions)`); drains exactly these types. */
+    | { handlers: HandlerRegistry; types?: never; handler?: never }
   );
 
 interface DrainLimits {
+  /** Jobs (or batches) running at once: I/O-bound handlers overlap. Default 1. */
+  concurrency?: number;
   /** Jobs to claim in this invocation at most (the ingestion route: 3). Default: no limit but the budget. */
   maxJobs?: number;
   /** Total time, from the call, this drain may use. Default 50 s (Vercel's limit is 60 s). */
@@ -57,6 +65,7 @@ const positiveMs = z
 const drainOptionsSchema = z.object({
   handler: z.function().optional(),
   handlers: z.record(z.string(), z.any()).optional(),
+  concurrency: z.number().int().min(1).max(100).optional(),
   types: z.unknown().optional(),
   maxJobs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
   budgetMs: positiveMs.min(1).optional(),
@@ -68,70 +77,77 @@ const drainOptionsSchema = z.object({
 export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOptions<P>): Promise<DrainResult> {
   const checked = drainOptionsSchema.safeParse(options);
   if (!checked.success) throw ValidationError.fromZod('drain options', checked.error, options);
-  if ('handlers' in options && options.handlers) {
-    const handlers = perJobHandlers(options.handlers, 'drainQueue');
-    const { handlers: _, ...rest } = options;
-    return drainQueue(queue, { ...rest, types: Object.keys(handlers), handler: (job, ctx) => handlers[job.jobType]!(job, ctx) });
-  }
-  if (typeof options.handler !== 'function') throw new ValidationError('drainQueue needs a handler with its types, or handlers by type');
-  parseJobTypes(options.types);
+  const tasks = drainTasks(options as DrainOptions);
+  const types = [...tasks.keys()];
   const maxJobs = options.maxJobs ?? Number.POSITIVE_INFINITY;
   const started = Date.now();
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs;
   const graceMs = options.graceMs ?? DRAIN_DEFAULTS.graceMs;
   const minTimeToClaimMs = options.minTimeToClaimMs ?? DRAIN_DEFAULTS.minTimeToClaimMs;
   const deadline = started + budgetMs;
-  const result: DrainResult = {
-    success: true,
-    processed: 0,
-    completed: 0,
-    failed: 0,
-    released: 0,
-    lost: 0,
-    duration: 0,
-    stoppedBy: 'maxJobs',
-  };
   const leaseMs = options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs;
+  const result: DrainResult = { success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs' };
+  const tally = (outcome: Record<JobOutcome, number>) => {
+    for (const key of ['completed', 'failed', 'released', 'lost'] as const) result[key] += outcome[key];
+    result.processed += outcome.completed + outcome.failed;
+  };
   // For the console's "unhandled types"; bookkeeping, so a failure here does not fail the drain.
-  await queue.noteHandledTypes(options.types).catch(() => {});
+  await queue.noteHandledTypes(types).catch(() => {});
 
-  for (let claimed = 0; claimed < maxJobs; claimed++) {
-    if (deadline - Date.now() < minTimeToClaimMs) {
-      result.stoppedBy = 'budget';
-      break;
+  // The first slot to meet a limit stops them all from claiming; each finishes what it holds.
+  let claimed = 0;
+  let stoppedBy: DrainResult['stoppedBy'] | null = null;
+  const stop = (reason: DrainResult['stoppedBy']) => void (stoppedBy ??= reason);
+  const slot = async () => {
+    while (stoppedBy === null) {
+      if (claimed >= maxJobs) return stop('maxJobs');
+      if (deadline - Date.now() < minTimeToClaimMs) return stop('budget');
+      claimed++;
+      const job = await queue.claimJob(types, { leaseMs });
+      if (!job) {
+        claimed--;
+        return stop('empty');
+      }
+      const task = tasks.get(job.jobType)!;
+      const runOptions = { deadline, graceMs, timeoutMs: task.timeoutMs };
+      if ('batchHandler' in task.run) {
+        // The rest of a batch: more of the same type, claimed in one statement.
+        const more = Math.min(task.run.batchSize - 1, maxJobs - claimed);
+        const rest = more > 0 ? await queue.claimJobs([job.jobType], more, { leaseMs }) : [];
+        claimed += rest.length;
+        tally(await runBatch(queue, [job, ...rest], task.run.batchHandler, runOptions));
+      } else {
+        tally(one(await runJob(queue, job as Job<P>, task.run.handler, runOptions)));
+      }
+      if (Date.now() >= deadline) return stop('budget');
     }
-    const job = await queue.claimJob<P>(options.types, { leaseMs });
-    if (!job) {
-      result.stoppedBy = 'empty';
-      break;
-    }
-    const outcome = await runJob(queue, job, options.handler, { deadline, graceMs });
-    result[outcome]++;
-    if (outcome === 'completed' || outcome === 'failed') result.processed++;
-    if (Date.now() >= deadline) {
-      result.stoppedBy = 'budget';
-      break;
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, slot));
+  result.stoppedBy = stoppedBy ?? 'maxJobs';
   result.duration = Date.now() - started;
   return result;
 }
 
-/**
- * A registry's per-job handlers as functions, for the runners that take one job at a time (drains,
- * the cron route). A batch handler needs a Worker: refused here, saying so.
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-export function perJobHandlers(registry: Record<string, JobHandler<any> | TaskDefinition<any>>, who: string): Record<string, JobHandler> {
-  const handlers: Record<string, JobHandler> = {};
-  for (const [type, entry] of Object.entries(registry)) {
-    parseJobTypes([type]);
-    if (typeof entry === 'function') handlers[type] = entry;
-    else if (typeof (entry as JobTaskDefinition | undefined)?.handler === 'function') handlers[type] = (entry as JobTaskDefinition).handler;
-    else if ((entry as { batch?: unknown } | undefined)?.batch)
-      throw new ValidationError(`${who} runs jobs one at a time: the batch handler for ${type} needs a Worker`);
-    else throw new ValidationError(`${who}: the handler for ${type} must be a function or { handler }`);
+const one = (outcome: JobOutcome): Record<JobOutcome, number> => ({ completed: 0, failed: 0, released: 0, lost: 0, [outcome]: 1 });
+
+interface DrainTask {
+  run: TaskRun;
+  /** A task's own timeout (the registry's, default as the Worker's); the plain handler form has the budget only. */
+  timeoutMs: number | undefined;
+}
+
+export function drainTasks(options: DrainOptions): Map<string, DrainTask> {
+  const tasks = new Map<string, DrainTask>();
+  if ('handlers' in options && options.handlers) {
+    for (const [type, entry] of Object.entries(options.handlers)) {
+      parseJobTypes([type]);
+      const { run, timeoutMs } = parseTaskDefinition(type, entry);
+      tasks.set(type, { run, timeoutMs });
+    }
+    if (tasks.size === 0) throw new ValidationError('drainQueue needs at least one handler');
+    return tasks;
   }
-  if (Object.keys(handlers).length === 0) throw new ValidationError(`${who} needs at least one handler`);
-  return handlers;
+  if (typeof options.handler !== 'function') throw new ValidationError('drainQueue needs a handler with its types, or handlers by type');
+  for (const type of parseJobTypes(options.types)) tasks.set(type, { run: { handler: options.handler as JobHandler }, timeoutMs: undefined });
+  return tasks;
 }

@@ -36,12 +36,12 @@ export type TaskRun = { handler: JobHandler } | { batchHandler: BatchHandler; ba
 
 /** A handler function, `{ handler, concurrency, ... }` or `{ batch: { size, handler } }`, checked. */
 export function parseTaskDefinition(type: string, definition: TaskDefinition | JobHandler) {
+  const invalid = () => new ValidationError(`Invalid handler for ${type}: give a handler function or batch: { size, handler }`);
+  if (typeof definition !== 'function' && (typeof definition !== 'object' || definition === null)) throw invalid();
   const given = typeof definition === 'function' ? { handler: definition } : definition;
   const batch = 'batch' in given ? given.batch : undefined;
   const handler = 'handler' in given ? given.handler : undefined;
-  if (typeof (batch?.handler ?? handler) !== 'function') {
-    throw new ValidationError(`Invalid handler for ${type}: give a handler function or batch: { size, handler }`);
-  }
+  if (typeof (batch?.handler ?? handler) !== 'function') throw invalid();
   const limits = taskSchema.safeParse({
     concurrency: given.concurrency,
     timeoutMs: given.timeoutMs,

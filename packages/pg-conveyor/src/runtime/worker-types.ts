@@ -26,6 +26,10 @@ export interface BatchTaskDefinition<P = unknown> extends TaskCommon {
 
 export type TaskDefinition<P = unknown> = JobTaskDefinition<P> | BatchTaskDefinition<P>;
 
+/** Handlers by job type, as the Worker, drainQueue and cronRoute take them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
+export type HandlerRegistry = Record<string, TaskDefinition<any> | JobHandler<any>>;
+
 export interface WorkerOptions {
   queue: JobQueue;
   /** For the LISTEN connection. Without it the worker polls. */
@@ -34,8 +38,7 @@ export interface WorkerOptions {
    * By job type. Each handler declares its own payload type (`Job<{ to: string }>`), which the
    * worker cannot check at compile time: validate payloads inside the handler (zod) where it matters.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-  handlers: Record<string, TaskDefinition<any> | JobHandler<any>>;
+  handlers: HandlerRegistry;
   listen?: boolean;
   pollIntervalMs?: number;
   shutdownTimeoutMs?: number;
