@@ -1,6 +1,7 @@
 /** pg-conveyor/testing, used as a user's test suite would use it. */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DatabaseQueue, NonRetryableError, type Job } from 'pg-conveyor';
+import { z } from 'zod';
+import { DatabaseQueue, defineJob, jobHandlers, NonRetryableError, type Job } from 'pg-conveyor';
 import { drainUntilEmpty, expectCompleted, expectEnqueued, freshDatabase, ManualClock } from 'pg-conveyor/testing';
 
 let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -41,6 +42,19 @@ describe('pg-conveyor/testing', () => {
     await expectCompleted(queue, signUp!, { welcomed: true });
     const [welcome] = await expectEnqueued(queue, { jobType: 'WELCOME_EMAIL', status: 'COMPLETED' });
     await expectCompleted(queue, welcome!.id, { sentTo: 'ada@example.com' });
+  });
+
+  it("drainUntilEmpty takes the Worker's registry: defined jobs and batch handlers", async () => {
+    const greet = defineJob({ type: 'GREET', payload: z.object({ name: z.string() }), handler: async (job) => `hi ${job.payload.name}` });
+    await queue.enqueueMany([greet.job({ name: 'ada' }), { jobType: 'TALLY', payload: { n: 1 } }, { jobType: 'TALLY', payload: { n: 2 } }]);
+    const sizes: number[] = [];
+    const result = await drainUntilEmpty(queue, {
+      ...jobHandlers(greet),
+      TALLY: { batch: { size: 10, handler: async (jobs) => void sizes.push(jobs.length) } },
+    });
+    expect(result).toMatchObject({ completed: 3, failed: 0, stoppedBy: 'empty' });
+    expect(sizes).toEqual([2]);
+    await expectCompleted(queue, (await expectEnqueued(queue, { jobType: 'GREET', status: 'COMPLETED' }))[0]!, 'hi ada');
   });
 
   it('the test clock moves delayed jobs and retry backoffs, in the library and in SQL, without waiting', async () => {

@@ -120,6 +120,8 @@ export class DatabaseQueue implements JobQueue {
    */
   enqueueMany<In, Out>(job: JobSpec<In, Out>, payloads: In[], options?: EnqueueOptions & JobOverrides): Promise<Job<Out>[]>;
   enqueueMany<P = unknown>(jobs: PlainJobInput<P>[], options?: EnqueueOptions): Promise<Job<P>[]>;
+  /** Jobs of several payload types (`[a.job(p), b.job(q)]`): each answered as a Job of unknown payload. */
+  enqueueMany(jobs: PlainJobInput[], options?: EnqueueOptions): Promise<Job[]>;
   async enqueueMany(jobs: EnqueueInput[] | JobSpec, ...rest: unknown[]): Promise<Job[]> {
     if (!isJobSpec(jobs)) return this.enqueuer.enqueueMany(jobs, (rest[0] ?? {}) as EnqueueOptions);
     if (!Array.isArray(rest[0])) throw new ValidationError(`enqueueMany(${jobs.type}, payloads): payloads must be an array`);

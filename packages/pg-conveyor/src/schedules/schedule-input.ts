@@ -1,9 +1,9 @@
 /**
  * Recurring jobs from cron expressions with time zones (croner parses and steps them).
  *
- *   await queue.schedule('nightly-report', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
+ *   await queue.schedules.register('nightly-report', { cron: '0 2 * * *', timezone: 'Europe/Berlin', jobType: 'REPORT' });
  *
- * Schedules live in the database; anything that calls `fireDueSchedules()` (every worker poll,
+ * Schedules live in the database; anything that calls `queue.schedules.fireDue()` (every worker poll,
  * every cron route) enqueues the latest due slot of each, keyed `schedule:<name>@<slot>`: a slot
  * makes exactly one job however many callers race. Missed slots (nothing ran for a while) are not
  * replayed one by one: the latest one fires, once.

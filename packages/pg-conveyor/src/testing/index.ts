@@ -24,7 +24,7 @@ import { parseJobId, parseJobTypes } from '../core/job-input.js';
 import { rowToJob } from '../sql/job-row.js';
 import { migrate } from '../sql/migrate.js';
 import { jobListMatching } from '../sql/jobs-read.js';
-import type { JobHandler } from '../runtime/run-job.js';
+import type { HandlerRegistry } from '../runtime/worker-types.js';
 import type { Job, JobStatus } from '../core/types.js';
 
 export { ManualClock, type Clock } from '../core/clock.js';
@@ -58,20 +58,13 @@ export async function freshDatabase(adminUrl: string, options: { prefix?: string
  * follow-ups the jobs enqueue and retries that fall due. Stops after `maxJobs` (default 10,000)
  * so a job that re-enqueues itself forever fails the test instead of hanging it.
  */
-export async function drainUntilEmpty(
-  queue: DatabaseQueue,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each entry has its own payload type
-  handlers: Record<string, JobHandler<any>>,
-  options: { maxJobs?: number } = {},
-): Promise<DrainResult> {
-  const types = parseJobTypes(Object.keys(handlers));
+export async function drainUntilEmpty(queue: DatabaseQueue, handlers: HandlerRegistry, options: { maxJobs?: number } = {}): Promise<DrainResult> {
   const maxJobs = options.maxJobs ?? 10_000;
-  const handler: JobHandler = (job, ctx) => handlers[job.jobType]!(job, ctx);
   const total: DrainResult = { success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'empty' };
   for (;;) {
     const left = maxJobs - total.processed - total.released - total.lost;
     if (left <= 0) throw new Error(`drainUntilEmpty: still not empty after ${maxJobs} jobs (does a job re-enqueue itself?)`);
-    const result = await drainQueue(queue, { types, handler, maxJobs: left, budgetMs: 24 * 3_600_000 });
+    const result = await drainQueue(queue, { handlers, maxJobs: left, budgetMs: 24 * 3_600_000 });
     for (const key of ['processed', 'completed', 'failed', 'released', 'lost', 'duration'] as const) total[key] += result[key];
     if (result.stoppedBy === 'empty') return total;
   }
