@@ -12,6 +12,11 @@ export interface SqlExecutor {
    * statements are unsafe (PgBouncer in transaction mode) and in Prisma transactions.
    */
   query<R extends QueryResultRow = QueryResultRow>(text: string, params: readonly unknown[], name?: string): Promise<R[]>;
+  /**
+   * Whether a Buffer parameter reaches the server as a value in binary format (node-postgres
+   * sends it so; Prisma does not). The queue then sends a bulk insert's ids as a binary uuid[].
+   */
+  readonly binaryParams?: boolean;
 }
 
 /** A Prisma interactive transaction (`prisma.$transaction(async (tx) => ...)`) or client. */
@@ -114,5 +119,6 @@ export function toExecutor(q: Queryable, options: { prepare?: boolean } = {}): S
   return {
     query: async <R extends QueryResultRow>(text: string, params: readonly unknown[], name?: string) =>
       (await q.query<R>({ text, values: params as unknown[], types, ...(prepare && name ? { name } : {}) })).rows,
+    binaryParams: true,
   };
 }

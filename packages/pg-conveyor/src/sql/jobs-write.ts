@@ -174,7 +174,7 @@ export async function jobCompleteIfRunningWithFollowUps(
      SELECT 'completed' AS kind, completed.* FROM completed, notified
      UNION ALL
      SELECT 'follow_up' AS kind, * FROM follow_ups`,
-    [...newJobParams(p.followUps), p.now, p.traceContext, p.id, p.attempt, p.result, p.keepPayload],
+    [...newJobParams(db, p.followUps), p.now, p.traceContext, p.id, p.attempt, p.result, p.keepPayload],
     'conveyor.jobCompleteIfRunningWithFollowUps',
   );
 }
