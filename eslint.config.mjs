@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '.next/**', '.next-e2e/**', '.data/**', 'src/generated/**', 'next-env.d.ts', 'bench/.exp/**'],
+    ignores: ['**/node_modules/**', '**/dist/**', '.next/**', '.next-e2e/**', '.data/**', 'src/generated/**', 'next-env.d.ts', 'bench/.exp/**', 'docs/api/**'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

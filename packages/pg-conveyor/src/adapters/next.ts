@@ -9,6 +9,8 @@
  * fires due schedules, drains the handlers' job types within the time budget (drainQueue: nothing
  * is held when it returns), and answers the drain's result as JSON. The secret fails closed: unset
  * (or, in production, shorter than 32 characters) the route answers 500 and runs nothing.
+ *
+ * @module pg-conveyor/next
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { JobQueue } from '../core/queue-api.js';

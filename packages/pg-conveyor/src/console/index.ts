@@ -2,6 +2,8 @@
  * pg-conveyor/console: the input schemas and constants of the queue's console (`queue.console`),
  * for an admin API or dashboard that takes filters, ranges and limits from HTTP requests and
  * validates them exactly as the library will.
+ *
+ * @module pg-conveyor/console
  */
 export type { QueueConsole } from './queue-console.js';
 /** Find and bulk actions: the filter's schema, its parser, the actions, how far one page reads. */

@@ -28,7 +28,7 @@ export type DrainOptions<P = unknown> = DrainLimits &
     | { handlers: HandlerRegistry; types?: never; handler?: never }
   );
 
-interface DrainLimits {
+export interface DrainLimits {
   /** Jobs (or batches) running at once: I/O-bound handlers overlap. Default 1. */
   concurrency?: number;
   /** Jobs to claim in this invocation at most (the ingestion route: 3). Default: no limit but the budget. */

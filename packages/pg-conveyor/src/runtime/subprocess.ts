@@ -15,6 +15,8 @@
  * TZ and TMPDIR, the variables named in `inheritEnv`, those given in `env`, and CONVEYOR_JOB_ID and
  * CONVEYOR_JOB_ATTEMPT. The worker's database URL, secrets and API keys stay with the worker
  * unless passed on purpose.
+ *
+ * @module pg-conveyor/subprocess
  */
 import { spawn } from 'node:child_process';
 import type { JobHandler } from './run-job.js';

@@ -30,6 +30,8 @@
  *
  * stop(): no new claims; running jobs get `shutdownTimeoutMs` (30 s) to finish; the rest are
  * aborted and released for immediate re-claim (their attempt not counted); connections close.
+ *
+ * @module pg-conveyor/worker
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -47,7 +49,7 @@ import { logWorkerEvents } from './worker-log.js';
 import type { TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 import { parseTaskDefinition, parseWorkerOptions, type ParsedWorkerOptions, type TaskRun } from './worker-options.js';
 
-export type { BatchTaskDefinition, JobTaskDefinition, TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
+export type { BatchTaskDefinition, HandlerRegistry, JobTaskDefinition, TaskDefinition, WorkerEvents, WorkerOptions } from './worker-types.js';
 
 interface Task {
   type: string;

@@ -12,6 +12,8 @@
  *   await queue.close(); await db.drop();
  *
  * The assertions throw an Error that says what was found instead, so they work in any test runner.
+ *
+ * @module pg-conveyor/testing
  */
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';

@@ -1,4 +1,8 @@
-/** pg-conveyor/workflows: durable workflows advanced by the queue's own jobs (workflows.ts). */
+/**
+ * pg-conveyor/workflows: durable workflows advanced by the queue's own jobs (workflows.ts).
+ *
+ * @module pg-conveyor/workflows
+ */
 export {
   defineWorkflow,
   MapItemError,
@@ -7,8 +11,11 @@ export {
   workflowJobType,
   Workflows,
   type MapSettled,
+  type WorkflowAdvance,
   type WorkflowContext,
   type WorkflowDefinition,
+  type WorkflowInput,
+  type WorkflowName,
   type WorkflowRun,
   type WorkflowRunStatus,
   type WorkflowStep,

@@ -51,7 +51,7 @@ import { ItemDone, NonDeterminismError, Replay, Suspension } from './engine/repl
 
 export { MapItemError, NonDeterminismError, type MapSettled, type WorkflowContext } from './engine/replay.js';
 export { defineWorkflow, RUN_STATUSES, workflowJobType } from './definition.js';
-export type { WorkflowAdvance, WorkflowDefinition, WorkflowRun, WorkflowRunStatus, WorkflowStep } from './definition.js';
+export type { WorkflowAdvance, WorkflowDefinition, WorkflowInput, WorkflowName, WorkflowRun, WorkflowRunStatus, WorkflowStep } from './definition.js';
 import {
   RUN_STATUSES,
   toRun,
