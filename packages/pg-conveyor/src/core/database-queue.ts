@@ -105,8 +105,10 @@ export class DatabaseQueue implements JobQueue {
    * payload is checked by tsc and by its schema), or `enqueue({ jobType, payload, ... }, options)`.
    * `options.tx` inserts it inside your transaction (pg client or Prisma).
    */
-  enqueue<In, Out>(job: JobSpec<In, Out>, payload: In, options?: EnqueueOptions & JobOverrides): Promise<Job<Out>>;
+  // The defined-job overload comes last: tsc reports the last overload's complaint, so a wrong
+  // payload for a defined job is told as such (orderId: number is not string).
   enqueue<P = unknown>(job: PlainJobInput<P>, options?: EnqueueOptions): Promise<Job<P>>;
+  enqueue<In, Out>(job: JobSpec<In, Out>, payload: In, options?: EnqueueOptions & JobOverrides): Promise<Job<Out>>;
   async enqueue(job: EnqueueInput | JobSpec, ...rest: unknown[]): Promise<Job> {
     const [inputs, options] = isJobSpec(job) ? specEnqueueArgs(job, [rest[0]], rest[1]) : [[job], rest[0] as EnqueueOptions | undefined];
     const [created] = await this.enqueuer.enqueueMany(inputs, options as EnqueueOptions);
@@ -118,10 +120,10 @@ export class DatabaseQueue implements JobQueue {
    * `enqueueMany(sendReceipt, payloads, options)` for many of one defined type; mix types with
    * `enqueueMany([sendReceipt.job(p), resizeImage.job(q)])`.
    */
-  enqueueMany<In, Out>(job: JobSpec<In, Out>, payloads: In[], options?: EnqueueOptions & JobOverrides): Promise<Job<Out>[]>;
   enqueueMany<P = unknown>(jobs: PlainJobInput<P>[], options?: EnqueueOptions): Promise<Job<P>[]>;
   /** Jobs of several payload types (`[a.job(p), b.job(q)]`): each answered as a Job of unknown payload. */
   enqueueMany(jobs: PlainJobInput[], options?: EnqueueOptions): Promise<Job[]>;
+  enqueueMany<In, Out>(job: JobSpec<In, Out>, payloads: In[], options?: EnqueueOptions & JobOverrides): Promise<Job<Out>[]>;
   async enqueueMany(jobs: EnqueueInput[] | JobSpec, ...rest: unknown[]): Promise<Job[]> {
     if (!isJobSpec(jobs)) return this.enqueuer.enqueueMany(jobs, (rest[0] ?? {}) as EnqueueOptions);
     if (!Array.isArray(rest[0])) throw new ValidationError(`enqueueMany(${jobs.type}, payloads): payloads must be an array`);
