@@ -1,10 +1,12 @@
 /**
- * A user's Next.js app, outside the repository, with pg-conveyor installed from its tarball: the
- * README's three-line cron route is built by `next build` (Turbopack, TypeScript, the README's
- * next.config) and served by `next start`, then called as Vercel Cron would.
+ * examples/nextjs-prisma as a user would run it, outside the repository, with pg-conveyor
+ * installed from its tarball: Prisma's client generated, `npm run migrate`, `next build`
+ * (Turbopack, TypeScript), `next start`; its order route pays an order and enqueues in the same
+ * Prisma transaction, its cron route drains as Vercel Cron would call it, and its own `npm test`
+ * passes. The README's three-line cron route is built into the same app.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +24,7 @@ const userEnv = (extra: Record<string, string>) =>
 let app: string;
 let db: TestDatabase & { drop(): Promise<void> };
 let server: ChildProcess | null = null;
+let port = 0;
 
 const write = (file: string, text: string) => {
   mkdirSync(path.dirname(path.join(app, file)), { recursive: true });
@@ -41,18 +44,15 @@ beforeAll(async () => {
   db = await createTestDatabase();
   app = mkdtempSync(path.join(os.tmpdir(), 'pg-conveyor-next-app-'));
   const packed = execFileSync('npm', ['pack', '-w', 'pg-conveyor', '--pack-destination', app, '--silent'], { cwd: root, encoding: 'utf8' });
-  write('package.json', JSON.stringify({ name: 'a-next-app', private: true }));
+  cpSync(path.join(root, 'examples', 'nextjs-prisma'), app, { recursive: true, filter: (from) => !/node_modules|\.next|generated/.test(from) });
+  // The example's dependencies at the versions this repository tests with, pg-conveyor from the tarball.
   execFileSync(
     'npm',
     [
       'install',
       path.join(app, packed.trim().split('\n').pop()!),
-      `next@${version('next')}`,
-      `react@${version('react')}`,
-      `react-dom@${version('react-dom')}`,
-      `typescript@${version('typescript')}`,
-      `@types/react@${version('@types/react')}`,
-      `@types/node@${version('@types/node')}`,
+      ...['next', 'react', 'react-dom', 'zod', 'pg', '@prisma/client', '@prisma/adapter-pg'].map((name) => `${name}@${version(name)}`),
+      ...['prisma', 'tsx', 'typescript', '@types/react', '@types/node'].map((name) => `${name}@${version(name)}`),
       '--no-audit',
       '--no-fund',
       '--prefer-offline',
@@ -60,8 +60,13 @@ beforeAll(async () => {
     ],
     { cwd: app, stdio: 'inherit' },
   );
-  // As the README says: pg and pg-conveyor stay plain Node modules on the server.
-  write('next.config.mjs', `export default { serverExternalPackages: ['pg', 'pg-conveyor'] };\n`);
+  // This machine has no Prisma schema engine; generate needs none (the repository's stub stands in).
+  execFileSync(path.join(app, 'node_modules', '.bin', 'prisma'), ['generate'], {
+    cwd: app,
+    stdio: 'inherit',
+    env: userEnv({ PRISMA_SCHEMA_ENGINE_BINARY: path.join(root, 'scripts', 'prisma-schema-engine-stub.sh'), DATABASE_URL: db.url }),
+  });
+  execFileSync('npm', ['run', 'migrate', '--silent'], { cwd: app, stdio: 'inherit', env: userEnv({ DATABASE_URL: db.url }) });
   write(
     'lib/queue.ts',
     `
@@ -93,10 +98,11 @@ describe('a Next.js app using pg-conveyor/next', () => {
     });
     expect(build.status, `${build.stdout}${build.stderr}`).toBe(0);
     expect(build.stdout).toMatch(/\/api\/workers\/email/);
+    expect(build.stdout).toMatch(/\/api\/orders\/pay/);
   }, 300_000);
 
   it('serves the cron route: 401 without the secret, drains with it', async () => {
-    const port = await freePort();
+    port = await freePort();
     server = spawn(process.execPath, [path.join(app, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: app,
       stdio: 'ignore',
@@ -123,4 +129,33 @@ describe('a Next.js app using pg-conveyor/next', () => {
       await pool.end();
     }
   }, 60_000);
+
+  it("serves the example's routes: an order paid with its jobs in one transaction, drained by the cron route", async () => {
+    const base = `http://127.0.0.1:${port}`;
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await pool.query(`INSERT INTO orders (id, email) VALUES ('o_42', 'ada@example.com')`);
+      const refused = await fetch(`${base}/api/orders/pay`, { method: 'POST', body: JSON.stringify({ orderId: 42 }) });
+      expect(refused.status).toBe(400);
+      const paid = await fetch(`${base}/api/orders/pay`, { method: 'POST', body: JSON.stringify({ orderId: 'o_42' }) });
+      expect(paid.status).toBe(202);
+      const { receiptJobId, runId } = (await paid.json()) as { receiptJobId: string; runId: string };
+      expect((await fetch(`${base}/api/jobs`)).status).toBe(401);
+      const drained = await fetch(`${base}/api/jobs`, { headers: { authorization: `Bearer ${secret}` } });
+      expect(drained.status).toBe(200);
+      expect(await drained.json()).toMatchObject({ success: true, failed: 0, stoppedBy: 'empty' });
+      expect((await pool.query(`SELECT status FROM job_queue WHERE id = $1`, [receiptJobId])).rows).toEqual([{ status: 'COMPLETED' }]);
+      expect((await pool.query(`SELECT status, current_step FROM workflow_runs WHERE id = $1`, [runId])).rows).toEqual([
+        { status: 'RUNNING', current_step: 'wait a week' },
+      ]);
+      expect((await pool.query(`SELECT status FROM orders WHERE id = 'o_42'`)).rows).toEqual([{ status: 'PAID' }]);
+    } finally {
+      await pool.end();
+    }
+  }, 60_000);
+
+  it("passes the example's own test (npm test)", () => {
+    const run = spawnSync('npm', ['test', '--silent'], { cwd: app, encoding: 'utf8', timeout: 120_000, env: userEnv({ DATABASE_URL: db.url }) });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
+  }, 150_000);
 });
