@@ -70,12 +70,8 @@ export function specToInput<Out>(spec: JobSpec<unknown, Out>, payload: unknown, 
   const stored = parsed.data === undefined ? undefined : JSON.parse(JSON.stringify(parsed.data));
   const reread = spec.payload.safeParse(stored);
   if (!reread.success) {
-    const detail = reread.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
-    throw new ValidationError(
-      `Invalid payload for ${spec.type}: it would not read back from JSON storage as the schema wants (${detail}); ` +
-        'declare dates as z.coerce.date() or ISO strings, and use only JSON values',
-      reread.error.issues,
-    );
+    const { message, issues } = ValidationError.fromZod(`payload for ${spec.type}: it would not read back from JSON storage as the schema wants`, reread.error);
+    throw new ValidationError(`${message}; declare dates as z.coerce.date() or ISO strings, and use only JSON values`, issues);
   }
   const defaults: JobOverrides = {};
   if (spec.priority !== undefined) defaults.priority = spec.priority;
