@@ -157,7 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       await this.queue.checkDatabase();
     } catch (error) {
-      this.state = 'idle';
+      if (!this.stopped) this.state = 'idle'; // a stop() meanwhile has already made it stopped
       throw error;
     }
     if (this.stopped) return; // stop() came while the check ran
