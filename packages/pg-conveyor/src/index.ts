@@ -16,7 +16,8 @@ export { queuePoolConfig, type QueuePoolSettings } from './core/connection.js';
 export { defineJob, jobHandlers, type DefinedJob, type JobDefinition } from './runtime/define-job.js';
 export type { JobOverrides, JobPayloads, JobSpec, JobTypes, PayloadOf, PlainJobInput } from './core/job-spec.js';
 /** One cron tick's work inside a time budget: what a serverless route calls (cronRoute wraps it). */
-export { drainQueue, type DrainLimits, type DrainOptions, type DrainResult } from './runtime/drain.js';
+export { drainQueue, type BacklogReport, type DrainLimits, type DrainOptions, type DrainResult } from './runtime/drain.js';
+export type { HeldSlot, InvocationSlots, ReservedSlot } from './runtime/invocation-slots.js';
 /** The queue's tables: apply its migrations (the CLI's `conveyor migrate`), or print them for your own tool. */
 export { migrate, migrationSql, queueMigrations, type QueueMigration, type QueueMigrateResult } from './sql/migrate.js';
 
@@ -48,6 +49,7 @@ export type {
   JsonValue,
   ListJobsFilter,
   OldestPendingJob,
+  PendingOutlook,
   QueueStats,
   ThroughputPoint,
 } from './core/types.js';

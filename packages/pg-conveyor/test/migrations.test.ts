@@ -51,7 +51,7 @@ describe("pg-conveyor's migrations", () => {
     const results = await Promise.all([migrateQueue({ connectionString: url }), migrateQueue({ connectionString: url })]);
     expect(results.map((r) => r.applied).sort()).toEqual([[], ALL]);
     expect(await tables(url)).toBe(
-      'conveyor_migrations,job_bulk_actions,job_counts_minute,job_counts_rollup,job_queue,job_schedules,job_type_handlers,job_type_limits,job_type_pauses,workflow_map_items,workflow_runs,workflow_steps',
+      'conveyor_migrations,drain_slots,job_bulk_actions,job_counts_minute,job_counts_rollup,job_queue,job_schedules,job_type_handlers,job_type_limits,job_type_pauses,workflow_map_items,workflow_runs,workflow_steps',
     );
     expect(await migrateQueue({ connectionString: url })).toEqual({ applied: [], alreadyApplied: ALL, adopted: [] });
     const rows = await query(url, 'SELECT name, checksum FROM conveyor_migrations ORDER BY name');

@@ -66,6 +66,12 @@ export const DRAIN_DEFAULTS = {
   minTimeToClaimMs: 1_000,
   /** After aborting a handler at the deadline, wait this long for it. */
   graceMs: 2_000,
+  /** With nothing to claim, wait within the budget for the next job coming due (a sleep, a backoff, a delay). */
+  waitForTimers: true,
+  /** While waiting (for a timer, or for running jobs' follow-ups), look for new work this often. */
+  idlePollMs: 1_000,
+  /** How often a drain that can scale out (onBacklog) weighs its backlog. */
+  backlogCheckMs: 1_000,
 } as const;
 
 /** subprocessHandler's defaults (runtime/subprocess.ts). */

@@ -22,6 +22,7 @@ import { QueueConsole } from '../console/queue-console.js';
 import { resolveLogger, type Logger } from '../observability/log.js';
 import { logQueueEvents } from '../observability/queue-log.js';
 import { QueueSchedules } from '../schedules/queue-schedules.js';
+import { InvocationSlots } from '../runtime/invocation-slots.js';
 import { toExecutor, type Queryable } from '../sql/executor.js';
 import { jobPromoteIfPending } from '../sql/jobs-write.js';
 import { typeHandlersSeen } from '../sql/type-limits.js';
@@ -42,7 +43,7 @@ import type { JobQueue } from './queue-api.js';
 import { ClaimRegistry, type JobRef, type QueueCore } from './queue-core.js';
 import * as reads from './reads.js';
 import type { SnapshotHolder } from './reads.js';
-import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats } from './types.js';
+import type { EnqueueInput, Job, JobStatus, ListJobsFilter, OldestPendingJob, PendingOutlook, QueueStats } from './types.js';
 
 export class DatabaseQueue implements JobQueue {
   readonly events = new QueueEventEmitter();
@@ -58,6 +59,8 @@ export class DatabaseQueue implements JobQueue {
   readonly console: QueueConsole;
   /** Recurring jobs: register, list, pause, run now. */
   readonly schedules: QueueSchedules;
+  /** Invocations of fanned-out cron routes running at once, counted across instances. */
+  readonly invocations: InvocationSlots;
   private readonly core: QueueCore;
   private readonly ownsPool: boolean;
   /** The connection string as given (or the given pool's), for explaining connection errors: never logged whole. */
@@ -96,6 +99,7 @@ export class DatabaseQueue implements JobQueue {
     this.finisher = new Finisher(this.core, (input, index) => this.enqueuer.toNewRow(input, index));
     this.console = new QueueConsole(this.core);
     this.schedules = new QueueSchedules(this.core, (jobs) => this.enqueuer.enqueueMany(jobs));
+    this.invocations = new InvocationSlots(this.core);
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -315,6 +319,11 @@ export class DatabaseQueue implements JobQueue {
    */
   oldestPendingJob(): Promise<OldestPendingJob | null> {
     return reads.oldestPendingJob(this.core);
+  }
+
+  /** What waits for a drain of these types: jobs due now (up to 1,000 per type and priority), and ms until the next comes due. */
+  pendingOutlook(jobTypes: string[]): Promise<PendingOutlook> {
+    return reads.pendingOutlook(this.core, jobTypes);
   }
 
   /** Sends the NOTIFYs still owed, then ends the pool it opened (not one it was given). A second call waits for the first. */

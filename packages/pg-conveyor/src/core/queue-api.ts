@@ -7,7 +7,8 @@ import type { ClaimOptions } from './claim.js';
 import type { QueueError } from './errors.js';
 import type { JobRef } from './queue-core.js';
 import type { Logger } from '../observability/log.js';
-import type { EnqueueInput, Job } from './types.js';
+import type { EnqueueInput, Job, PendingOutlook } from './types.js';
+import type { InvocationSlots } from '../runtime/invocation-slots.js';
 
 export interface JobQueue {
   /** Names this process in `locked_by` and in the console's list of handlers. */
@@ -17,6 +18,8 @@ export interface JobQueue {
   /** The lease a claim gets when none is given. */
   readonly leaseMs: number;
   readonly schedules: { fireDue(): Promise<Job[]> };
+  /** Slots of fanned-out cron routes (cronRoute's fanOut). */
+  readonly invocations: InvocationSlots;
 
   claimJob<P = unknown>(workerTypes: string[], options?: ClaimOptions): Promise<Job<P> | null>;
   claimJobs<P = unknown>(workerTypes: string[], limit: number, options?: ClaimOptions): Promise<Job<P>[]>;
@@ -28,6 +31,8 @@ export interface JobQueue {
   extendLeases(jobs: Pick<Job, 'id' | 'attempts'>[], leaseMs?: number): Promise<Set<string>>;
   updateProgress(jobRef: JobRef, current: number, total: number, message?: string): Promise<void>;
   noteHandledTypes(jobTypes: string[]): Promise<void>;
+  /** Jobs of these types due now, and ms until the next comes due: what a drain waits for or fans out for. */
+  pendingOutlook(jobTypes: string[]): Promise<PendingOutlook>;
   /** Rejects with a ConfigError saying what to do when the database cannot serve the queue (unreachable, not migrated). */
   checkDatabase(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  */
 import { nowParam } from './clock.js';
 import { DEFAULTS } from './config.js';
-import { parseJobId, parseListFilter } from './job-input.js';
+import { parseJobId, parseJobTypes, parseListFilter } from './job-input.js';
 import { rowToJob } from '../sql/job-row.js';
 import {
   jobCountActiveByType,
@@ -14,11 +14,12 @@ import {
   jobGetById,
   jobGetOldestPending,
   jobListRecent,
+  jobOutlookForTypes,
   jobStatusEstimates,
 } from '../sql/jobs-read.js';
 import { oldestSnapshotHolder as oldestSnapshotHolderRow } from '../sql/database.js';
 import type { QueueCore } from './queue-core.js';
-import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, QueueStats } from './types.js';
+import type { Job, JobStatus, ListJobsFilter, OldestPendingJob, PendingOutlook, QueueStats } from './types.js';
 
 export async function getJob<P = unknown>(core: QueueCore, jobId: string): Promise<Job<P> | null> {
   const row = await jobGetById(core.db, { id: parseJobId(jobId) });
@@ -65,6 +66,12 @@ export async function oldestPendingJob(core: QueueCore): Promise<OldestPendingJo
     ageSeconds: row.age_seconds,
     ageMinutes: Math.floor(row.age_seconds / 60),
   };
+}
+
+/** What waits for a drain of these types: the jobs due now, and how long until the next comes due. */
+export async function pendingOutlook(core: QueueCore, jobTypes: string[]): Promise<PendingOutlook> {
+  const row = await jobOutlookForTypes(core.db, { types: parseJobTypes(jobTypes), now: nowParam(core.clock) });
+  return { due: row.due, nextInMs: row.next_in_ms === null ? null : Math.max(0, Math.ceil(row.next_in_ms)) };
 }
 
 const statusKey = (status: JobStatus) => status.toLowerCase() as Exclude<keyof QueueStats, 'estimated'>;

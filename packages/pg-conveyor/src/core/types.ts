@@ -112,6 +112,14 @@ export interface ListJobsFilter {
 }
 
 /** The ready job that has waited longest: due (run_at passed) and not yet claimed. */
+/** What waits for a drain of some job types (DatabaseQueue.pendingOutlook). */
+export interface PendingOutlook {
+  /** PENDING jobs due now, of types not paused; counted up to 1,000 per type and priority. */
+  due: number;
+  /** Milliseconds until the next job that is not due yet comes due; null when none waits. */
+  nextInMs: number | null;
+}
+
 export interface OldestPendingJob {
   id: string;
   createdAt: Date;

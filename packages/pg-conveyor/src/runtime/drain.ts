@@ -1,25 +1,29 @@
 /**
  * One cron tick: claim -> run -> report, inside a time budget. This is what a serverless route
- * (Vercel Cron, 60 s limit) calls. It stops claiming before the deadline, aborts handlers that
+ * (Vercel Cron, 60 s limit) calls. It runs `concurrency` jobs (or batches) at once until the queue
+ * has nothing for it within the budget, stops claiming before the deadline, aborts handlers that
  * outlive it, and never returns while holding a claim: every job it claimed is completed, failed
- * (counted as an attempt, retried later) or released (handed back untouched).
+ * (counted as an attempt, retried later) or released (handed back untouched). With nothing to
+ * claim it waits for the next job coming due inside the budget (a workflow's 5 s sleep ends in
+ * the same invocation, not at the next cron tick); see drain-run.ts for how it waits.
  *
  * It takes the Worker's registry (`handlers`: functions, `{ handler, timeoutMs }`, `{ batch }`,
- * `jobHandlers(...definitions)`) and runs `concurrency` jobs (or batches) at once; a task's own
- * `concurrency` is the Worker's, per process (a bound across every drain is `setTypeLimits`).
+ * `jobHandlers(...definitions)`); a task's own `concurrency` is the Worker's, per process (a
+ * bound across every drain is `setTypeLimits`).
  */
 import { z } from 'zod';
 import { DEFAULTS, DRAIN_DEFAULTS } from '../core/config.js';
 import type { JobQueue } from '../core/queue-api.js';
 import { ValidationError } from '../core/errors.js';
 import { parseJobTypes } from '../core/job-input.js';
-import type { Job } from '../core/types.js';
-import { runBatch } from './run-batch.js';
-import { runJob, type JobHandler, type JobOutcome } from './run-job.js';
-import { parseTaskDefinition, type TaskRun } from './worker-options.js';
+import type { PendingOutlook } from '../core/types.js';
+import { DrainRun, type BacklogReport, type DrainTask } from './drain-run.js';
+import type { JobHandler } from './run-job.js';
+import { parseTaskDefinition } from './worker-options.js';
 import type { HandlerRegistry } from './worker-types.js';
 
 export type { JobContext, JobHandler } from './run-job.js';
+export type { BacklogReport } from './drain-run.js';
 
 export type DrainOptions<P = unknown> = DrainLimits &
   (
@@ -29,10 +33,12 @@ export type DrainOptions<P = unknown> = DrainLimits &
   );
 
 export interface DrainLimits {
-  /** Jobs (or batches) running at once: I/O-bound handlers overlap. Default 1. */
+  /** Jobs (or batches) running at once: I/O-bound handlers (an embedding call, an email) overlap. Default 1. */
   concurrency?: number;
-  /** Jobs to claim in this invocation at most (the ingestion route: 3). Default: no limit but the budget. */
+  /** Jobs to claim in this invocation at most. Default: no limit but the budget. */
   maxJobs?: number;
+  /** Jobs of a type to claim in this invocation at most, by type (the API contract's ingestion route: `{ INGEST_DATA: 3 }`). */
+  maxJobsByType?: Record<string, number>;
   /** Total time, from the call, this drain may use. Default 50 s (Vercel's limit is 60 s). */
   budgetMs?: number;
   /** Do not claim a new job with less than this left; such time is not enough to run one. */
@@ -41,6 +47,16 @@ export interface DrainLimits {
   graceMs?: number;
   /** Lease on claimed jobs. Default: budget + grace + 10 s, so a killed invocation's jobs come back soon. */
   leaseMs?: number;
+  /** With nothing to claim, wait for the next job coming due inside the budget (a sleep, a retry's backoff, a delayed job). Default true. */
+  waitForTimers?: boolean;
+  /** While waiting, look for new work this often. Default 1 s. */
+  idlePollMs?: number;
+  /**
+   * Told about once a second, while jobs are due, how many invocations the backlog needs (this
+   * one included): what a cron route uses to start more of itself (cronRoute's `fanOut`). Its
+   * failure is logged and changes nothing in the drain.
+   */
+  onBacklog?: (report: BacklogReport) => unknown;
 }
 
 export interface DrainResult {
@@ -55,6 +71,8 @@ export interface DrainResult {
   lost: number;
   duration: number;
   stoppedBy: 'empty' | 'maxJobs' | 'budget';
+  /** What it left for the next invocation: jobs due, and ms until the next comes due (null if that could not be read). */
+  remaining: PendingOutlook | null;
 }
 
 const positiveMs = z
@@ -68,72 +86,41 @@ const drainOptionsSchema = z.object({
   concurrency: z.number().int().min(1).max(100).optional(),
   types: z.unknown().optional(),
   maxJobs: z.union([z.number().int().min(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  maxJobsByType: z.record(z.string(), z.number().int().min(0)).optional(),
   budgetMs: positiveMs.min(1).optional(),
   minTimeToClaimMs: positiveMs.optional(),
   graceMs: positiveMs.optional(),
   leaseMs: positiveMs.min(1).optional(),
+  waitForTimers: z.boolean().optional(),
+  idlePollMs: positiveMs.min(10).optional(),
+  onBacklog: z.function().optional(),
 });
 
 export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOptions<P>): Promise<DrainResult> {
   const checked = drainOptionsSchema.safeParse(options);
   if (!checked.success) throw ValidationError.fromZod('drain options', checked.error, options);
   const tasks = drainTasks(options as DrainOptions);
-  const types = [...tasks.keys()];
-  const maxJobs = options.maxJobs ?? Number.POSITIVE_INFINITY;
   const started = Date.now();
   const budgetMs = options.budgetMs ?? DRAIN_DEFAULTS.budgetMs;
   const graceMs = options.graceMs ?? DRAIN_DEFAULTS.graceMs;
-  const minTimeToClaimMs = options.minTimeToClaimMs ?? DRAIN_DEFAULTS.minTimeToClaimMs;
-  const deadline = started + budgetMs;
-  const leaseMs = options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs;
-  const result: DrainResult = { success: true, processed: 0, completed: 0, failed: 0, released: 0, lost: 0, duration: 0, stoppedBy: 'maxJobs' };
-  const tally = (outcome: Record<JobOutcome, number>) => {
-    for (const key of ['completed', 'failed', 'released', 'lost'] as const) result[key] += outcome[key];
-    result.processed += outcome.completed + outcome.failed;
-  };
   // For the console's "unhandled types"; bookkeeping, so a failure here does not fail the drain.
-  await queue.noteHandledTypes(types).catch(() => {});
-
-  // The first slot to meet a limit stops them all from claiming; each finishes what it holds.
-  let claimed = 0;
-  let stoppedBy: DrainResult['stoppedBy'] | null = null;
-  const stop = (reason: DrainResult['stoppedBy']) => void (stoppedBy ??= reason);
-  const slot = async () => {
-    while (stoppedBy === null) {
-      if (claimed >= maxJobs) return stop('maxJobs');
-      if (deadline - Date.now() < minTimeToClaimMs) return stop('budget');
-      claimed++;
-      const job = await queue.claimJob(types, { leaseMs });
-      if (!job) {
-        claimed--;
-        return stop('empty');
-      }
-      const task = tasks.get(job.jobType)!;
-      const runOptions = { deadline, graceMs, timeoutMs: task.timeoutMs };
-      if ('batchHandler' in task.run) {
-        // The rest of a batch: more of the same type, claimed in one statement.
-        const more = Math.min(task.run.batchSize - 1, maxJobs - claimed);
-        const rest = more > 0 ? await queue.claimJobs([job.jobType], more, { leaseMs }) : [];
-        claimed += rest.length;
-        tally(await runBatch(queue, [job, ...rest], task.run.batchHandler, runOptions));
-      } else {
-        tally(one(await runJob(queue, job as Job<P>, task.run.handler, runOptions)));
-      }
-      if (Date.now() >= deadline) return stop('budget');
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, slot));
-  result.stoppedBy = stoppedBy ?? 'maxJobs';
-  result.duration = Date.now() - started;
-  return result;
-}
-
-const one = (outcome: JobOutcome): Record<JobOutcome, number> => ({ completed: 0, failed: 0, released: 0, lost: 0, [outcome]: 1 });
-
-interface DrainTask {
-  run: TaskRun;
-  /** A task's own timeout (the registry's, default as the Worker's); the plain handler form has the budget only. */
-  timeoutMs: number | undefined;
+  await queue.noteHandledTypes([...tasks.keys()]).catch(() => {});
+  const tally = await new DrainRun(queue, {
+    tasks,
+    concurrency: options.concurrency ?? 1,
+    maxJobs: options.maxJobs ?? Number.POSITIVE_INFINITY,
+    maxJobsByType: options.maxJobsByType ?? {},
+    started,
+    deadline: started + budgetMs,
+    graceMs,
+    minTimeToClaimMs: options.minTimeToClaimMs ?? DRAIN_DEFAULTS.minTimeToClaimMs,
+    leaseMs: options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs,
+    waitForTimers: options.waitForTimers ?? DRAIN_DEFAULTS.waitForTimers,
+    idlePollMs: options.idlePollMs ?? DRAIN_DEFAULTS.idlePollMs,
+    backlogCheckMs: DRAIN_DEFAULTS.backlogCheckMs,
+    onBacklog: options.onBacklog,
+  }).run();
+  return { success: true, ...tally, duration: Date.now() - started };
 }
 
 export function drainTasks(options: DrainOptions): Map<string, DrainTask> {

@@ -262,3 +262,48 @@ export async function jobLinks(db: SqlExecutor, p: { id: string }): Promise<{ pa
   );
   return row!;
 }
+
+/** Due jobs an outlook counts per (type, priority) at most: enough to tell "more than a drain can take". */
+export const OUTLOOK_DUE_CAP = 1000;
+
+/**
+ * What waits for a drain of these types: the PENDING jobs due now (counted up to OUTLOOK_DUE_CAP
+ * per type and priority), and how long until the next one that is not due yet comes due (a sleep
+ * ending, a retry's backoff, a delayed job). Paused types are left out, as the claim leaves them.
+ * The skip scan of jobGetOldestPending, restricted to the given types: one index probe per (type,
+ * priority) for the groups and one per group for each figure, so the cost follows the number of
+ * groups and the cap, never the backlog. The cap is a constant in the text for the claim's reason
+ * (a generic plan cannot see a parameter's LIMIT and would cost it as a tenth of the backlog).
+ */
+export async function jobOutlookForTypes(
+  db: SqlExecutor,
+  p: { types: string[]; now: Date | null },
+): Promise<{ due: number; next_in_ms: number | null }> {
+  const rows = await db.query<{ due: number; next_in_ms: number | null }>(
+    `WITH RECURSIVE types AS (
+       SELECT u.job_type FROM unnest($1::text[]) AS u(job_type)
+        WHERE NOT EXISTS (SELECT 1 FROM job_type_pauses paused WHERE paused.job_type = u.job_type)
+     ), groups (job_type, priority) AS (
+       SELECT t.job_type, first.priority FROM types t
+        CROSS JOIN LATERAL (SELECT priority FROM job_queue WHERE status = 'PENDING' AND job_type = t.job_type
+                             ORDER BY priority DESC LIMIT 1) first
+       UNION ALL
+       SELECT g.job_type, next.priority FROM groups g
+        CROSS JOIN LATERAL (SELECT priority FROM job_queue WHERE status = 'PENDING' AND job_type = g.job_type AND priority < g.priority
+                             ORDER BY priority DESC LIMIT 1) next
+     )
+     SELECT (SELECT count(*) FROM groups g
+              CROSS JOIN LATERAL (SELECT 1 FROM job_queue
+                                   WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
+                                     AND run_at <= coalesce($2::timestamptz, now())
+                                   LIMIT ${OUTLOOK_DUE_CAP}) due)::int AS due,
+            (SELECT extract(epoch FROM min(later.run_at) - coalesce($2::timestamptz, now())) * 1000 FROM groups g
+              CROSS JOIN LATERAL (SELECT run_at FROM job_queue
+                                   WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
+                                     AND run_at > coalesce($2::timestamptz, now())
+                                   ORDER BY run_at LIMIT 1) later)::float8 AS next_in_ms`,
+    [p.types, p.now],
+    'conveyor.jobOutlookForTypes',
+  );
+  return rows[0] ?? { due: 0, next_in_ms: null };
+}

@@ -11,7 +11,7 @@ import { useTestDatabase, type TestDatabase } from './db';
 type QueueOptions = Omit<QueueOptionsInput, 'connectionString' | 'pool'>;
 
 /** Empties what a queue test writes: jobs, schedules, limits, pauses, counted history. */
-export const RESET_QUEUE_SQL = `DELETE FROM job_queue; DELETE FROM job_schedules; DELETE FROM job_type_limits; DELETE FROM job_type_pauses; DELETE FROM job_bulk_actions;
+export const RESET_QUEUE_SQL = `DELETE FROM job_queue; DELETE FROM job_schedules; DELETE FROM job_type_limits; DELETE FROM job_type_pauses; DELETE FROM job_bulk_actions; DELETE FROM drain_slots;
   DELETE FROM job_counts_minute; UPDATE job_counts_rollup SET through = date_trunc('minute', now()) - interval '7 days'`;
 
 export interface TestQueue {
