@@ -9,7 +9,9 @@ const db = t.db;
 beforeEach(() => t.reset());
 
 const held = async (route: string) =>
-  Number((await db.current.pool.query(`SELECT count(*) FROM drain_slots WHERE route = $1 AND holder IS NOT NULL AND held_until >= now()`, [route])).rows[0].count);
+  Number(
+    (await db.current.pool.query(`SELECT count(*) FROM drain_slots WHERE route = $1 AND holder IS NOT NULL AND held_until >= now()`, [route])).rows[0].count,
+  );
 
 describe('queue.invocations (the slots of a fanned-out cron route)', () => {
   it('20 takers on their own connections at once: exactly the cap get a slot, each a different one', async () => {

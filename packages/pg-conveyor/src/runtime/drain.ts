@@ -113,7 +113,8 @@ export async function drainQueue<P = unknown>(queue: JobQueue, options: DrainOpt
     started,
     deadline: started + budgetMs,
     graceMs,
-    minTimeToClaimMs: options.minTimeToClaimMs ?? DRAIN_DEFAULTS.minTimeToClaimMs,
+    // A budget shorter than the default's margin would claim nothing at all: half of it then.
+    minTimeToClaimMs: options.minTimeToClaimMs ?? Math.min(DRAIN_DEFAULTS.minTimeToClaimMs, Math.floor(budgetMs / 2)),
     leaseMs: options.leaseMs ?? budgetMs + graceMs + DEFAULTS.drainLeaseExtraMs,
     waitForTimers: options.waitForTimers ?? DRAIN_DEFAULTS.waitForTimers,
     idlePollMs: options.idlePollMs ?? DRAIN_DEFAULTS.idlePollMs,

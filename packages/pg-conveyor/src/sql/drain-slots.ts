@@ -80,7 +80,10 @@ export async function drainSlotReserve(
  * Hands the holder's slot on to an invocation about to be started (a new holder id and a lease to
  * arrive in), for a drain that ends with work left: the route keeps its place under the cap.
  */
-export async function drainSlotHandOn(db: SqlExecutor, p: { route: string; holder: string; leaseMs: number }): Promise<{ slot: number; holder: string } | undefined> {
+export async function drainSlotHandOn(
+  db: SqlExecutor,
+  p: { route: string; holder: string; leaseMs: number },
+): Promise<{ slot: number; holder: string } | undefined> {
   const rows = await db.query<{ slot: number; holder: string }>(
     `UPDATE drain_slots SET holder = gen_random_uuid(), held_until = now() + $3 * interval '1 millisecond', started_at = NULL
       WHERE route = $1 AND holder = $2::uuid

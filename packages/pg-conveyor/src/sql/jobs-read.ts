@@ -275,10 +275,7 @@ export const OUTLOOK_DUE_CAP = 1000;
  * groups and the cap, never the backlog. The cap is a constant in the text for the claim's reason
  * (a generic plan cannot see a parameter's LIMIT and would cost it as a tenth of the backlog).
  */
-export async function jobOutlookForTypes(
-  db: SqlExecutor,
-  p: { types: string[]; now: Date | null },
-): Promise<{ due: number; next_in_ms: number | null }> {
+export async function jobOutlookForTypes(db: SqlExecutor, p: { types: string[]; now: Date | null }): Promise<{ due: number; next_in_ms: number | null }> {
   const rows = await db.query<{ due: number; next_in_ms: number | null }>(
     `WITH RECURSIVE types AS (
        SELECT u.job_type FROM unnest($1::text[]) AS u(job_type)
