@@ -203,6 +203,45 @@ describe('rate limits and quotas per key', () => {
     expect(await count('SELECT count(*)::int AS n FROM ingest_jobs')).toBe(1);
   });
 
+  it('records quota under 20 concurrent submissions of one key: exactly the limit is granted, refused ones are charged nothing', async () => {
+    const key = await projectKey(db.current.pool, 'acme', { recordsPerDay: 30, embeddingsPerDay: 12 });
+    const three = (generateEmbeddings: boolean) => ({ records: [{ content: 'a' }, { content: 'b' }, { content: 'c' }], generateEmbeddings });
+    const codes = (await Promise.all(Array.from({ length: 20 }, () => ingest(key.key, three(false))))).map((r) => r.status);
+    expect(codes.filter((c) => c === 202)).toHaveLength(10);
+    expect(codes.filter((c) => c === 429)).toHaveLength(10);
+    expect(await count(`SELECT used AS n FROM api_key_usage WHERE meter = 'records'`)).toBe(30);
+    expect(await count('SELECT count(*)::int AS n FROM ingest_jobs')).toBe(10);
+
+    // Embeddings run out first: a submission refused for them gives its records back.
+    const other = await projectKey(db.current.pool, 'beta', { recordsPerDay: 30, embeddingsPerDay: 12 });
+    const withEmbeddings = (await Promise.all(Array.from({ length: 10 }, () => ingest(other.key, three(true))))).map((r) => r.status);
+    expect(withEmbeddings.filter((c) => c === 202)).toHaveLength(4);
+    const used = async (meter: string) =>
+      count(`SELECT coalesce(sum(u.used), 0)::int AS n FROM api_key_usage u JOIN api_keys k ON k.id = u.api_key_id WHERE k.prefix = $1 AND u.meter = $2`, [
+        other.prefix,
+        meter,
+      ]);
+    expect(await used('embeddings')).toBe(12);
+    expect(await used('records')).toBe(12);
+  });
+
+  it('a submission that fails after its quota was taken gives the quota back and leaves nothing', async () => {
+    const key = await projectKey(db.current.pool, 'acme', { recordsPerDay: 100 });
+    await db.current.pool.query(`CREATE OR REPLACE FUNCTION refuse_seven() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.total_records = 7 THEN RAISE EXCEPTION 'the disk is full'; END IF; RETURN NEW; END $$`);
+    await db.current.pool.query('CREATE TRIGGER refuse_seven BEFORE INSERT ON ingest_jobs FOR EACH ROW EXECUTE FUNCTION refuse_seven()');
+    try {
+      expect((await ingest(key.key, { records: Array.from({ length: 5 }, () => ({ content: 'x' })), generateEmbeddings: false })).status).toBe(202);
+      const failed = await ingest(key.key, { records: Array.from({ length: 7 }, () => ({ content: 'x' })), generateEmbeddings: false });
+      expect(failed.status).toBe(500);
+      expect(await count(`SELECT used AS n FROM api_key_usage WHERE meter = 'records'`)).toBe(5);
+      expect(await count('SELECT count(*)::int AS n FROM ingest_jobs')).toBe(1);
+      expect(await count('SELECT count(*)::int AS n FROM workflow_runs')).toBe(1);
+    } finally {
+      await db.current.pool.query('DROP TRIGGER refuse_seven ON ingest_jobs');
+    }
+  });
+
   it('the cleanup worker deletes usage windows that ended more than a day ago', async () => {
     const key = await projectKey(db.current.pool, 'acme');
     await status(key.key, '00000000-0000-4000-8000-000000000000');

@@ -6,7 +6,7 @@
 import { connections } from '@/lib/db/client';
 import { HttpError } from '@/lib/http/responses';
 import { authenticateApiKey, type ApiPrincipal } from './api-keys';
-import { takeUsage, type Meter } from './api-quotas';
+import { takeUsage, type Meter, type Take } from './api-quotas';
 
 export type ApiGuarded = { ok: true; principal: ApiPrincipal } | { ok: false; response: Response };
 
@@ -32,9 +32,14 @@ export async function requireApiKey(request: Request): Promise<ApiGuarded> {
  * Takes `amount` of a meter or throws the HttpError to answer with: 429 and Retry-After when the
  * window is used up, 400 when the request alone is larger than the key's whole allowance.
  */
-export async function takeOrRefuse(db: Parameters<typeof takeUsage>[0], principal: ApiPrincipal, meter: Meter, amount = 1): Promise<void> {
+export async function takeOrRefuse(
+  db: Parameters<typeof takeUsage>[0],
+  principal: ApiPrincipal,
+  meter: Meter,
+  amount = 1,
+): Promise<Extract<Take, { ok: true }>> {
   const take = await takeUsage(db, principal, meter, amount);
-  if (take.ok) return;
+  if (take.ok) return take;
   if (!take.retryable) throw new HttpError(400, take.message);
   throw new HttpError(429, take.message, undefined, { 'retry-after': String(take.retryAfterSeconds) });
 }

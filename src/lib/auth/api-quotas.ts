@@ -4,6 +4,12 @@
  * clock: requests per minute, records and embeddings per UTC day. Taking is one statement that
  * adds to the window's count only if the sum stays within the limit, so requests sent at once
  * cannot overshoot it, and a refused take writes nothing.
+ *
+ * A take runs on its own (autocommit), never inside a caller's longer transaction: the window's
+ * row is locked only for the statement and its commit, so the requests of one key do not queue
+ * behind each other's round trips (inside the submission's transaction it was held across every
+ * statement of it: 40 callers of one key got 80 requests/s, p99 675 ms). What a submission took
+ * is given back (refundUsage) if the submission then fails.
  */
 import type pg from 'pg';
 import type { ApiKeyLimits, ApiPrincipal } from './api-keys';
@@ -24,7 +30,9 @@ const METERS: Record<Meter, { windowSeconds: number; limit: keyof ApiKeyLimits; 
   embeddings: { windowSeconds: 86_400, limit: 'embeddingsPerDay', unit: 'embeddings per day' },
 };
 
-export type Take = { ok: true; used: number; limit: number } | { ok: false; limit: number; retryAfterSeconds: number; message: string; retryable: boolean };
+export type Take =
+  | { ok: true; used: number; limit: number; /** The window the amount was counted in, for refundUsage. */ windowStart: Date }
+  | { ok: false; limit: number; retryAfterSeconds: number; message: string; retryable: boolean };
 
 /**
  * Takes `amount` of `meter` from the key's allowance. A request (meter 'requests') that is let
@@ -42,7 +50,7 @@ export async function takeUsage(db: SqlRunner, principal: ApiPrincipal, meter: M
       message: `This request needs ${amount} ${meter}, more than this key's limit of ${limit} ${unit}`,
     };
   }
-  const rows = await rowsOf<{ used: number | null; retry_after: number }>(
+  const rows = await rowsOf<{ used: number | null; window_start: Date; retry_after: number }>(
     db,
     `WITH w AS (
        SELECT to_timestamp(floor(extract(epoch FROM now())::float8 / $4::int) * $4::int) AS start
@@ -57,13 +65,24 @@ export async function takeUsage(db: SqlRunner, principal: ApiPrincipal, meter: M
         WHERE id = $1::uuid AND $2::text = 'requests' AND EXISTS (SELECT 1 FROM taken)
           AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
      )
-     SELECT (SELECT used FROM taken) AS used,
+     SELECT (SELECT used FROM taken) AS used, (SELECT start FROM w) AS window_start,
             greatest(1, ceil(extract(epoch FROM (SELECT start FROM w) + $4::int * interval '1 second' - now())))::int AS retry_after`,
     [principal.keyId, meter, amount, windowSeconds, limit],
   );
   const row = rows[0]!;
-  if (row.used !== null) return { ok: true, used: row.used, limit };
+  if (row.used !== null) return { ok: true, used: row.used, limit, windowStart: new Date(row.window_start) };
   return { ok: false, limit, retryAfterSeconds: row.retry_after, retryable: true, message: `Limit of ${limit} ${unit} reached` };
+}
+
+/** Gives back what a take counted in `windowStart`'s window (a submission that failed after its take). */
+export async function refundUsage(db: SqlRunner, principal: ApiPrincipal, meter: Meter, amount: number, windowStart: Date): Promise<void> {
+  await rowsOf(
+    db,
+    `UPDATE api_key_usage SET used = greatest(0, used - $3::int)
+      WHERE api_key_id = $1::uuid AND meter = $2::text AND window_start = $4::timestamptz
+     RETURNING used`,
+    [principal.keyId, meter, amount, windowStart],
+  );
 }
 
 /** Deletes counts of windows that ended more than a day ago (run by the cleanup worker). */

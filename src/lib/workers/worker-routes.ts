@@ -21,21 +21,54 @@ export type WorkerName = 'ingestion' | 'vectorization';
 
 // Both routes advance the ingestion workflow (its runs' steps and its vectorize items are jobs of
 // one type), so two cron schedules share its work; each also drains its pre-workflow job type.
+// The API contract keeps the ingestion route at 3 INGEST_DATA jobs per call.
 const WORKERS = {
-  ingestion: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.ingest], maxJobs: 6 },
-  vectorization: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.vectorize], maxJobs: 6 },
+  ingestion: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.ingest], maxJobsByType: { [JOB_TYPES.ingest]: 3 } },
+  vectorization: { types: [INGESTION_WORKFLOW_TYPE, JOB_TYPES.vectorize], maxJobsByType: {} },
 } as const;
+
+const intFromEnv = (value: string | undefined, fallback: number, min: number, max: number) => {
+  const n = Number(value ?? fallback);
+  return Number.isInteger(n) && n >= min && n <= max ? n : fallback;
+};
+
+/**
+ * How a worker route drains, from the environment:
+ *   CRON_CONCURRENCY        jobs at once per invocation (default 8: embedding calls wait on the network)
+ *   CRON_MAX_INVOCATIONS    invocations of a route at once, fan-out included (default 4; 1 turns fan-out off)
+ *   WORKER_BASE_URL         where fanned-out invocations are sent (default: the URL the tick came in on)
+ *   VERCEL_AUTOMATION_BYPASS_SECRET   sent as x-vercel-protection-bypass, for protected preview deployments
+ */
+export function workerSettings(env: Record<string, string | undefined> = process.env) {
+  return {
+    concurrency: intFromEnv(env.CRON_CONCURRENCY, 8, 1, 100),
+    maxInvocations: intFromEnv(env.CRON_MAX_INVOCATIONS, 4, 1, 1000),
+    baseUrl: env.WORKER_BASE_URL || undefined,
+    bypass: env.VERCEL_AUTOMATION_BYPASS_SECRET || undefined,
+  };
+}
 
 /**
  * GET /api/workers/{ingestion,vectorization}: the package's cron route (secret, schedules, one
- * time-budgeted drain, `{ success, processed, duration, ... }`) for the app's job types.
+ * time-budgeted drain of CRON_CONCURRENCY jobs at once, fan-out up to CRON_MAX_INVOCATIONS,
+ * `{ success, processed, duration, ... }`) for the app's job types.
  */
 export function workerRoute(name: WorkerName): (request: Request) => Promise<Response> {
-  const { types, maxJobs } = WORKERS[name];
+  const { types, maxJobsByType } = WORKERS[name];
+  const settings = workerSettings();
   return cronRoute({
     queue: () => connections().queue,
     handlers: Object.fromEntries(types.map((type) => [type, APP_HANDLERS[type]])),
-    maxJobs,
+    maxJobsByType,
+    concurrency: settings.concurrency,
+    fanOut:
+      settings.maxInvocations > 1
+        ? {
+            maxConcurrentInvocations: settings.maxInvocations,
+            url: settings.baseUrl ? new URL(`/api/workers/${name}`, settings.baseUrl).toString() : undefined,
+            headers: settings.bypass ? { 'x-vercel-protection-bypass': settings.bypass } : undefined,
+          }
+        : undefined,
     budgetMs: () => workerBudgetMs(),
     openWhenUnset: openForDevelopment,
     onResult: (result) => recordWorkerRun(connections().pool, name, result),
