@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseQueue } from 'pg-conveyor';
 import { drainQueue } from 'pg-conveyor';
 import { Worker } from 'pg-conveyor/worker';
+import { cronRoute } from 'pg-conveyor/next';
+import { serveRoute } from '../../packages/pg-conveyor/test/helpers/http-route';
+import { until } from '../../packages/pg-conveyor/test/helpers/wait';
 import { useTestDatabase } from '../../packages/pg-conveyor/test/helpers/db';
 import { countJobs } from '../../packages/pg-conveyor/test/helpers/jobs';
 import { sleep } from './chaos-helpers';
@@ -44,6 +47,33 @@ describe('through PgBouncer (transaction pooling)', () => {
     await queue.enqueueMany(Array.from({ length: 5 }, () => ({ jobType: 'PB_DRAIN' })));
     const result = await drainQueue(queue, { types: ['PB_DRAIN'], maxJobs: 10, handler: async () => 'ok' });
     expect(result).toMatchObject({ processed: 5, completed: 5, stoppedBy: 'empty' });
+  });
+
+  it('a fanned-out cron route works through it: slots, timers and the invocations it starts', async () => {
+    process.env.CRON_SECRET = 'a-cron-secret-of-at-least-32-characters';
+    await queue.enqueueMany(Array.from({ length: 60 }, () => ({ jobType: 'PB_FAN' })));
+    await queue.enqueue({ jobType: 'PB_FAN', delayMs: 1_000 });
+    const self = { url: '' };
+    const GET = cronRoute({
+      queue,
+      budgetMs: 1_500,
+      concurrency: 2,
+      fanOut: { maxConcurrentInvocations: 3, url: () => self.url },
+      handlers: { PB_FAN: () => new Promise((r) => setTimeout(() => r('ok'), 50)) },
+    });
+    const route = await serveRoute(GET);
+    self.url = route.url;
+    try {
+      const first = await (await fetch(route.url, { headers: { authorization: `Bearer ${process.env.CRON_SECRET}` } })).json();
+      expect(first.invocationsStarted).toBeGreaterThanOrEqual(1);
+      await until(async () => (await countJobs(db.current.pool, "job_type = 'PB_FAN' AND status = 'COMPLETED'")) === 61, 30_000);
+      await route.idle();
+      await until(async () => (await countJobs(db.current.pool, "job_type = 'PB_FAN' AND status = 'PROCESSING'")) === 0, 5_000);
+      expect(Number((await db.current.pool.query('SELECT count(*) FROM drain_slots WHERE holder IS NOT NULL')).rows[0].count)).toBe(0);
+    } finally {
+      await route.close();
+      delete process.env.CRON_SECRET;
+    }
   });
 
   it('the worker falls back to polling and still runs jobs', async () => {

@@ -47,7 +47,7 @@ const EXERCISES: Exercise[] = [
     },
   },
   {
-    marker: 'handlers: { SEND_EMAIL: sendEmail }, maxJobs: 10 });',
+    marker: 'handlers: { SEND_EMAIL: sendEmail }, concurrency: 8 });',
     prelude: `
       import { DatabaseQueue } from 'pg-conveyor';
       const queue = new DatabaseQueue({ connectionString: process.env.DATABASE_URL!, poolMax: 2 });

@@ -26,6 +26,8 @@ import { explainDatabaseError } from '../core/database-check.js';
 import { defaultLogger, FaultLog, resolveLogger, type Logger } from '../observability/log.js';
 import type { HandlerRegistry } from '../runtime/worker-types.js';
 
+export { INVOCATION_HEADER, type FanOutOptions } from './cron-fan-out.js';
+
 export const MIN_SECRET_LENGTH = 32;
 
 type Env = Record<string, string | undefined>;
