@@ -70,6 +70,10 @@ const HOT = [
   'conveyor.jobBulkStep.cancel.all',
   // A job's chain: its parent by primary key, its children through job_queue_parent_idx.
   'conveyor.jobLinks',
+  // A cron drain's outlook (due jobs, the next timer) about once a second, and its invocation slot.
+  'conveyor.jobOutlookForTypes',
+  'conveyor.drainSlotTake',
+  'conveyor.drainSlotReserve',
 ];
 
 const recorded = new Map<string, Recorded>();
@@ -146,6 +150,9 @@ async function exerciseHotPath(q: DatabaseQueue): Promise<void> {
   await q.console.countJobs({ error: 'boom' }, { budgetMs: 0 });
   await q.console.startBulkAction({ action: 'retry', filter: { jobType: 'HOT', status: 'FAILED' } });
   await q.console.startBulkAction({ action: 'cancel', filter: { id: a!.id } });
+  await q.pendingOutlook(['HOT', 'LIMITED']);
+  await q.invocations.take('/hot', { cap: 4, leaseMs: 60_000 });
+  await q.invocations.reserve('/hot', { cap: 4, want: 3, leaseMs: 30_000 });
 }
 
 /**

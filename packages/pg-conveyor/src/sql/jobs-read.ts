@@ -273,7 +273,10 @@ export const OUTLOOK_DUE_CAP = 1000;
  * The skip scan of jobGetOldestPending, restricted to the given types: one index probe per (type,
  * priority) for the groups and one per group for each figure, so the cost follows the number of
  * groups and the cap, never the backlog. The cap is a constant in the text for the claim's reason
- * (a generic plan cannot see a parameter's LIMIT and would cost it as a tenth of the backlog).
+ * (a generic plan cannot see a parameter's LIMIT and would cost it as a tenth of the backlog),
+ * and the count is ordered as the index is so that it reads the index: unordered, the planner
+ * preferred a scan of the table with a filter, which is JIT-compiled at a million jobs and reads
+ * every finished row before the first waiting one.
  */
 export async function jobOutlookForTypes(db: SqlExecutor, p: { types: string[]; now: Date | null }): Promise<{ due: number; next_in_ms: number | null }> {
   const rows = await db.query<{ due: number; next_in_ms: number | null }>(
@@ -293,7 +296,7 @@ export async function jobOutlookForTypes(db: SqlExecutor, p: { types: string[]; 
               CROSS JOIN LATERAL (SELECT 1 FROM job_queue
                                    WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
                                      AND run_at <= coalesce($2::timestamptz, now())
-                                   LIMIT ${OUTLOOK_DUE_CAP}) due)::int AS due,
+                                   ORDER BY run_at LIMIT ${OUTLOOK_DUE_CAP}) due)::int AS due,
             (SELECT extract(epoch FROM min(later.run_at) - coalesce($2::timestamptz, now())) * 1000 FROM groups g
               CROSS JOIN LATERAL (SELECT run_at FROM job_queue
                                    WHERE status = 'PENDING' AND job_type = g.job_type AND priority = g.priority
