@@ -27,7 +27,14 @@ describe('documented defaults', () => {
     expect(DEFAULTS.listLimitMax).toBe(100);
     expect(DEFAULT_BACKOFF).toEqual({ baseMs: 10_000, factor: 2, maxMs: 3_600_000, jitter: 0.1 });
     expect(WORKER_DEFAULTS).toEqual({ concurrency: 1, timeoutMs: 300_000, pollIntervalMs: 1_000, shutdownTimeoutMs: 30_000, graceMs: 2_000, leaseMs: 60_000 });
-    expect(DRAIN_DEFAULTS).toEqual({ budgetMs: 50_000, minTimeToClaimMs: 1_000, graceMs: 2_000 });
+    expect(DRAIN_DEFAULTS).toEqual({
+      budgetMs: 50_000,
+      minTimeToClaimMs: 1_000,
+      graceMs: 2_000,
+      waitForTimers: true,
+      idlePollMs: 1_000,
+      backlogCheckMs: 1_000,
+    });
     expect(SUBPROCESS_DEFAULTS).toEqual({ timeoutMs: 300_000, maxBufferBytes: 1_048_576, killGraceMs: 2_000 });
   });
 
