@@ -81,6 +81,17 @@ CREATE TABLE public.conveyor_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.drain_slots (
+    route text NOT NULL,
+    slot integer NOT NULL,
+    holder uuid,
+    held_until timestamp with time zone,
+    started_at timestamp with time zone,
+    CONSTRAINT drain_slots_held_check CHECK (((holder IS NULL) = (held_until IS NULL))),
+    CONSTRAINT drain_slots_route_check CHECK (((length(route) >= 1) AND (length(route) <= 200))),
+    CONSTRAINT drain_slots_slot_check CHECK (((slot >= 0) AND (slot <= 999)))
+);
+
 CREATE TABLE public.embeddings (
     record_id uuid NOT NULL,
     project_id uuid NOT NULL,
@@ -315,6 +326,9 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.conveyor_migrations
     ADD CONSTRAINT conveyor_migrations_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.drain_slots
+    ADD CONSTRAINT drain_slots_pkey PRIMARY KEY (route, slot);
 
 ALTER TABLE ONLY public.embeddings
     ADD CONSTRAINT embeddings_pkey PRIMARY KEY (record_id);
