@@ -41,7 +41,8 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(env: Record<string, string>): Promise<RunningApp> {
+/** `onOutput`, when given, is told each chunk the server writes (stdout and stderr), as it comes. */
+export async function startApp(env: Record<string, string>, onOutput?: (chunk: string) => void): Promise<RunningApp> {
   const port = await freePort();
   const child: ChildProcess = spawn(nextBin, ['start', '-p', String(port), '-H', '127.0.0.1'], {
     cwd: root,
@@ -49,8 +50,12 @@ export async function startApp(env: Record<string, string>): Promise<RunningApp>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  const collect = (chunk: Buffer) => {
+    output += chunk;
+    onOutput?.(chunk.toString());
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const baseUrl = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 60_000; ;) {
     if (child.exitCode !== null) throw new Error(`next start exited:\n${output}`);
