@@ -61,8 +61,9 @@ function codeVersion(): string {
   const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
   const head = git('rev-parse', '--short', 'HEAD');
   if (head.status !== 0) return 'unknown (no git)';
-  const dirty = git('status', '--porcelain', '--', 'src', 'prisma').stdout.trim() !== '';
-  return `${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/ or prisma/' : ''}`;
+  // The library is what most benchmarks measure: its sources count as much as the app's.
+  const dirty = git('status', '--porcelain', '--', 'src', 'prisma', 'packages/pg-conveyor/src', 'packages/pg-conveyor/migrations', 'app').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? ' with uncommitted changes in src/, app/, prisma/ or packages/pg-conveyor/' : ''}`;
 }
 
 /**

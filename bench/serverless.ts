@@ -203,6 +203,9 @@ async function submitBacklog(app: App, target: Target): Promise<number> {
 class ConnectionSampler {
   peakTotal = 0;
   peakByName = new Map<string, number>();
+  /** Cron invocations draining at once: slots taken (not only reserved) in drain_slots, by route. */
+  peakSlots = 0;
+  peakSlotsByRoute = new Map<string, number>();
   private running = true;
   private done: Promise<void> = Promise.resolve();
 
@@ -227,6 +230,15 @@ class ConnectionSampler {
           rows.reduce((sum, r) => sum + r.n, 0),
         );
         for (const r of rows) this.peakByName.set(r.name, Math.max(this.peakByName.get(r.name) ?? 0, r.n));
+        const { rows: slots } = await client.query<{ route: string; n: number }>(
+          `SELECT route, count(*)::int AS n FROM drain_slots
+            WHERE holder IS NOT NULL AND started_at IS NOT NULL AND held_until >= now() GROUP BY route`,
+        );
+        this.peakSlots = Math.max(
+          this.peakSlots,
+          slots.reduce((sum, r) => sum + r.n, 0),
+        );
+        for (const r of slots) this.peakSlotsByRoute.set(r.route, Math.max(this.peakSlotsByRoute.get(r.route) ?? 0, r.n));
         await sleep(SAMPLE_MS);
       }
     } finally {
@@ -239,6 +251,11 @@ class ConnectionSampler {
     await this.done;
     const parts = [...this.peakByName].map(([name, n]) => `${name} ${n}`).join(', ');
     return `${this.peakTotal}${parts ? ` (${parts})` : ''}`;
+  }
+
+  slots(): string {
+    const parts = [...this.peakSlotsByRoute].map(([route, n]) => `${route.replace('/api/workers/', '')} ${n}`).join(', ');
+    return `${this.peakSlots}${parts ? ` (${parts})` : ''}`;
   }
 }
 
@@ -289,6 +306,8 @@ interface DrainFigures {
   jobs: number;
   records: number;
   peakConnections: string;
+  /** Invocations draining at once, sampled from drain_slots (the cap's own count). */
+  peakSlots: string;
   embeddingRequests: number;
   checks: string[];
 }
@@ -365,6 +384,7 @@ async function measureDrain(label: string, target: Target, fake: FakeOpenAI, dri
     jobs: completedJobs,
     records,
     peakConnections,
+    peakSlots: sampler.slots(),
     embeddingRequests: fake.requests.length - requestsBefore,
     checks,
   };
@@ -618,7 +638,8 @@ function printDrainReport(cron: CronFigures, worker: WorkerFigures): void {
     ['embedding requests', fmtInt(cron.embeddingRequests), fmtInt(worker.embeddingRequests)],
     ['ticks sent by the bench', fmtInt(cron.ticks), '–'],
     ['invocations (drain-finished lines)', cron.invocations, '–'],
-    ['invocations at once, peak', `${cron.peakInvocations} (${cron.peakInvocationsByRoute})`, '–'],
+    ['invocations draining at once, peak (drain_slots)', cron.peakSlots, '–'],
+    ['drain lines overlapping, peak (log)', `${cron.peakInvocations} (${cron.peakInvocationsByRoute})`, '–'],
     ['peak connections', cron.peakConnections, worker.peakConnections],
     [
       'tick or log errors',
@@ -641,7 +662,7 @@ function printDrainReport(cron: CronFigures, worker: WorkerFigures): void {
   const poolMax = Number(process.env.DATABASE_POOL_MAX ?? 3);
   console.log(
     `connections: here every invocation runs in one next start process, sharing its pool of ${poolMax} (DATABASE_POOL_MAX); ` +
-      `on Vercel each is an instance with its own pool: up to ${cron.peakInvocations} at once x ${poolMax} = ${cron.peakInvocations * poolMax} for the cron routes`,
+      `on Vercel each is an instance with its own pool: up to ${parseInt(cron.peakSlots, 10)} at once x ${poolMax} = ${parseInt(cron.peakSlots, 10) * poolMax} for the cron routes`,
   );
 }
 

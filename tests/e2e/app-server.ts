@@ -21,7 +21,7 @@ function newestSourceMtime(): number {
     }
   };
   for (const dir of ['app', 'src']) walk(path.join(root, dir));
-  for (const file of ['next.config.ts', 'package-lock.json', 'tsconfig.json']) newest = Math.max(newest, statSync(path.join(root, file)).mtimeMs);
+  for (const file of ['next.config.ts', 'proxy.ts', 'package-lock.json', 'tsconfig.json']) newest = Math.max(newest, statSync(path.join(root, file)).mtimeMs);
   return newest;
 }
 

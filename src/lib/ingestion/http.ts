@@ -22,7 +22,7 @@ export async function handleIngestPost(request: Request): Promise<Response> {
     if (!auth.ok) return auth.response;
     const body = await readBodyText(request, INGEST_LIMITS.maxBodyBytes);
     const submission = parseSubmission(body, request.headers.get('content-type') ?? '', new URL(request.url).searchParams);
-    const submitted = await submitIngestion({ prisma: connections().prisma, workflows: appWorkflows() }, auth.principal, submission);
+    const submitted = await submitIngestion({ pool: connections().pool, workflows: appWorkflows() }, auth.principal, submission);
     return Response.json(
       { jobId: submitted.ingestJobId, workflowRunId: submitted.workflowRunId, projectId: submitted.projectId, totalRecords: submitted.totalRecords },
       { status: 202 },
