@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError, type Job } from 'pg-conveyor';
 import { cronRoute } from 'pg-conveyor/next';
+import { defineWorkflow, Workflows } from 'pg-conveyor/workflows';
+import { z } from 'zod';
 import { useQueue } from './helpers/queue';
 import { countJobs } from './helpers/jobs';
 import { serveRoute, type ServedRoute } from './helpers/http-route';
@@ -109,6 +111,28 @@ describe('cronRoute fanOut', () => {
     expect(answer).toMatchObject({ completed: 1, stoppedBy: 'empty' });
     expect(Date.now() - started).toBeLessThan(6_500);
     expect((await t.queue.getJob(id))!.status).toBe('COMPLETED');
+  });
+
+  it("a workflow's 5 s sleep on a 60 s cadence: one tick runs it to the end in about 5 s", async () => {
+    const nap = defineWorkflow({
+      name: 'nap',
+      input: z.object({}),
+      run: async (ctx) => {
+        await ctx.step('before', () => 'awake');
+        await ctx.sleep('five seconds', 5_000);
+        return ctx.step('after', () => 'rested');
+      },
+    });
+    const workflows = new Workflows(t.queue, [nap]);
+    const GET = cronRoute({ queue: t.queue, budgetMs: 50_000, concurrency: 2, handlers: workflows.handlers() });
+    const { runId } = await workflows.start(nap, {});
+    const started = Date.now();
+    const answer = await (await GET(new Request('http://localhost/api/cron', { headers: { authorization: `Bearer ${SECRET}` } }))).json();
+    const elapsed = Date.now() - started;
+    expect(answer).toMatchObject({ success: true, failed: 0, stoppedBy: 'empty' });
+    expect((await workflows.getRun(runId))!).toMatchObject({ status: 'COMPLETED', output: 'rested' });
+    expect(elapsed).toBeGreaterThanOrEqual(4_900);
+    expect(elapsed).toBeLessThan(6_500);
   });
 
   it("a killed invocation's jobs come back by lease, and its slot frees itself", async () => {

@@ -95,8 +95,13 @@ function streamedJson(body: Promise<unknown>): Response {
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      controller.enqueue(encoder.encode(JSON.stringify(await body)));
-      controller.close();
+      const text = JSON.stringify(await body);
+      try {
+        controller.enqueue(encoder.encode(text));
+        controller.close();
+      } catch {
+        // The caller hung up (a starter that only waited for the headers): nobody reads the result.
+      }
     },
   });
   return new Response(stream, { headers: { 'content-type': 'application/json' } });
