@@ -135,6 +135,32 @@ describe('cronRoute fanOut', () => {
     expect(elapsed).toBeLessThan(6_500);
   });
 
+  it('an event sent while a tick waits (for a timeout inside its budget) is taken within about a second', async () => {
+    const approval = defineWorkflow({
+      name: 'approval',
+      input: z.object({ orderId: z.string() }),
+      run: async (ctx, input) => {
+        const approved = await ctx.waitForEvent<{ by: string }>('approved', { event: 'order.approved', match: { orderId: input.orderId }, timeoutMs: 20_000 });
+        return ctx.step('record', () => approved?.by ?? 'nobody');
+      },
+    });
+    const workflows = new Workflows(t.queue, [approval]);
+    const GET = cronRoute({ queue: t.queue, budgetMs: 50_000, handlers: workflows.handlers() });
+    const { runId } = await workflows.start(approval, { orderId: 'o-1' });
+    const started = Date.now();
+    const tick = GET(new Request('http://localhost/api/cron', { headers: { authorization: `Bearer ${SECRET}` } }));
+    await until(async () => (await workflows.getRun(runId))!.currentStep === 'approved', 5_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await workflows.sendEvent('order.approved', { orderId: 'o-1', by: 'ada' });
+    const sentAt = Date.now();
+    await until(async () => (await workflows.getRun(runId))!.status === 'COMPLETED', 5_000);
+    expect(Date.now() - sentAt).toBeLessThan(2_000); // not the 20 s timeout, not the next cron tick
+    expect((await workflows.getRun(runId))!.output).toBe('ada');
+    const answer = await (await tick).json();
+    expect(answer).toMatchObject({ success: true, stoppedBy: 'empty' });
+    expect(Date.now() - started).toBeLessThan(8_000);
+  });
+
   it("a killed invocation's jobs come back by lease, and its slot frees itself", async () => {
     await t.queue.enqueueMany([{ jobType: 'HANG' }, { jobType: 'HANG' }]);
     const child = spawn(process.execPath, ['--import', 'tsx', 'packages/pg-conveyor/test/fixtures/cron-tick-process.ts'], {
