@@ -106,7 +106,9 @@ describe('onBacklog', () => {
     });
     // At about 10 jobs a second with 1.5 s, this drain can do about 15 of the 40.
     expect(result.stoppedBy).toBe('budget');
-    expect(reports[0]).toEqual({ due: 40, invocationsWanted: 2 });
+    // The first weighing comes before any job finished (its claims may already have taken a few).
+    expect(reports[0]!.due).toBeGreaterThanOrEqual(36);
+    expect(reports[0]!.invocationsWanted).toBe(2);
     expect(reports.length).toBeGreaterThanOrEqual(2);
     expect(reports.at(-1)!.invocationsWanted).toBeGreaterThan(2);
     expect(result.remaining!.due).toBeGreaterThan(10);
