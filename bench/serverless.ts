@@ -103,8 +103,8 @@ function embeddingEnv(fake: FakeOpenAI): Record<string, string> {
 
 /** Counts the app's lines as they come (a chunk may end mid-line). */
 class AppLog {
-  /** The "cron drain finished" lines: when each drain ended (the line's time) and how long it ran. */
-  drains: { route: string; stoppedBy: string; endMs: number; durationMs: number }[] = [];
+  /** The "cron drain finished" lines: each drain's route (its job types) and why it stopped. */
+  drains: { route: string; stoppedBy: string }[] = [];
   warnings = 0;
   errors = 0;
   tail: string[] = [];
@@ -123,15 +123,10 @@ class AppLog {
     if (line.includes('"level":"warn"')) this.warnings++;
     if (!line.includes('"msg":"cron drain finished"')) return;
     try {
-      const entry = JSON.parse(line) as { route?: string[]; stoppedBy?: string; time?: string | number; duration?: number };
-      this.drains.push({
-        route: entry.route?.join(',') ?? '?',
-        stoppedBy: entry.stoppedBy ?? '?',
-        endMs: entry.time === undefined ? Date.now() : new Date(entry.time).getTime(),
-        durationMs: entry.duration ?? 0,
-      });
+      const entry = JSON.parse(line) as { route?: string[]; stoppedBy?: string };
+      this.drains.push({ route: entry.route?.join(',') ?? '?', stoppedBy: entry.stoppedBy ?? '?' });
     } catch {
-      this.drains.push({ route: '?', stoppedBy: '?', endMs: Date.now(), durationMs: 0 });
+      this.drains.push({ route: '?', stoppedBy: '?' });
     }
   }
 }
@@ -437,8 +432,6 @@ interface CronFigures extends DrainFigures {
   ticks: number;
   tickErrors: string[];
   invocations: string;
-  peakInvocations: number;
-  peakInvocationsByRoute: string;
 }
 
 async function cronPhase(target: Target, fake: FakeOpenAI): Promise<CronFigures> {
@@ -458,28 +451,10 @@ async function cronPhase(target: Target, fake: FakeOpenAI): Promise<CronFigures>
       ticks: calls.length,
       tickErrors,
       invocations: describeInvocations(app.log),
-      peakInvocations: peakConcurrentDrains(app.log.drains),
-      peakInvocationsByRoute: ROUTES.map((route) => `${route} ${peakConcurrentDrains(app.log.drains.filter((d) => routeOf(d.route) === route))}`).join(', '),
     };
   } finally {
     await app.stop();
   }
-}
-
-/** The worker route a drain line came from, by the job types it names (worker-routes.ts). */
-const routeOf = (types: string) => (types.includes('VECTORIZE') ? 'vectorization' : types.includes('INGEST_DATA') ? 'ingestion' : types);
-
-/** Most drains running at once: their [end - duration, end] intervals swept in time order. */
-function peakConcurrentDrains(drains: AppLog['drains']): number {
-  const edges = drains.flatMap((d) => [
-    { at: d.endMs - d.durationMs, delta: 1 },
-    { at: d.endMs, delta: -1 },
-  ]);
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let running = 0;
-  let peak = 0;
-  for (const edge of edges) peak = Math.max(peak, (running += edge.delta));
-  return peak;
 }
 
 /** "14 (stoppedBy: maxJobs 10, empty 4)". */
@@ -639,7 +614,6 @@ function printDrainReport(cron: CronFigures, worker: WorkerFigures): void {
     ['ticks sent by the bench', fmtInt(cron.ticks), '–'],
     ['invocations (drain-finished lines)', cron.invocations, '–'],
     ['invocations draining at once, peak (drain_slots)', cron.peakSlots, '–'],
-    ['drain lines overlapping, peak (log)', `${cron.peakInvocations} (${cron.peakInvocationsByRoute})`, '–'],
     ['peak connections', cron.peakConnections, worker.peakConnections],
     [
       'tick or log errors',

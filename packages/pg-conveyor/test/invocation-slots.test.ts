@@ -76,6 +76,7 @@ describe('queue.invocations (the slots of a fanned-out cron route)', () => {
       await expect(t.queue.invocations.take('/r', { cap: 1, leaseMs: 1_000, ...bad }), JSON.stringify(bad)).rejects.toBeInstanceOf(ValidationError);
     }
     await expect(t.queue.invocations.take('', { cap: 1, leaseMs: 1_000 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(t.queue.invocations.release('/r', 'not-a-uuid')).rejects.toBeInstanceOf(ValidationError);
     expect(await held('/r')).toBe(0);
   });
 });

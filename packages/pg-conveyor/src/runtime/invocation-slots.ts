@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.js';
 import type { QueueCore } from '../core/queue-core.js';
-import { drainSlotCountHeld, drainSlotHandOn, drainSlotRelease, drainSlotReserve, drainSlotSeed, drainSlotTake } from '../sql/drain-slots.js';
+import { drainSlotHandOn, drainSlotRelease, drainSlotReserve, drainSlotSeed, drainSlotTake } from '../sql/drain-slots.js';
 
 /** A slot held by this invocation: present `holder` to free or hand it on. */
 export interface HeldSlot {
@@ -81,12 +81,7 @@ export class InvocationSlots {
   }
 
   /** Frees a slot held or reserved (by its holder id); false when it was no longer ours. */
-  release(route: string, holder: string): Promise<boolean> {
-    return drainSlotRelease(this.core.db, { route, holder });
-  }
-
-  /** Invocations of the route holding a slot now (running, or started and on their way). */
-  held(route: string): Promise<number> {
-    return drainSlotCountHeld(this.core.db, { route });
+  async release(route: string, holder: string): Promise<boolean> {
+    return drainSlotRelease(this.core.db, { route: checked(routeSchema, 'route', route), holder: checked(z.uuid(), 'holder', holder) });
   }
 }

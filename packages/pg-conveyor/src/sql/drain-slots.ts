@@ -105,13 +105,3 @@ export async function drainSlotRelease(db: SqlExecutor, p: { route: string; hold
   );
   return rows.length > 0;
 }
-
-/** Slots of a route held now (running or on their way), for the route's answer and the console. */
-export async function drainSlotCountHeld(db: SqlExecutor, p: { route: string }): Promise<number> {
-  const rows = await db.query<{ held: number }>(
-    `SELECT count(*)::int AS held FROM drain_slots WHERE route = $1 AND holder IS NOT NULL AND held_until >= now()`,
-    [p.route],
-    'conveyor.drainSlotCountHeld',
-  );
-  return rows[0]?.held ?? 0;
-}
